@@ -1,0 +1,226 @@
+/*
+ * tradelearn status — where reading stands, read from the committed state
+ * (no lock: it never disturbs a running watch).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "calendar.h"
+#include "cmd.h"
+#include "durable.h"
+#include "jsontext.h"
+#include "state.h"
+
+static const char status_usage[] =
+	"usage: tradelearn [global options] status [--json]\n"
+	"\n"
+	"Per source: the file being read, offset, size, lag in bytes, records read,\n"
+	"learned, quarantined and skipped; open positions; the last commit; whether a\n"
+	"watch is running. --json prints the same as one JSON object.\n";
+
+static json_t *read_json(const char *path)
+{
+	json_error_t jerr;
+	return json_load_file(path, 0, &jerr);
+}
+
+/* Bytes not yet read of one saved file: from its offset to its size now. */
+static uint64_t lag_of(const struct follow_position *p, uint64_t *size_now)
+{
+	struct stat st;
+	*size_now = p->size;
+	if (!p->compressed && stat(p->path, &st) == 0 && (uint64_t)st.st_ino == p->ino)
+		*size_now = (uint64_t)st.st_size;
+	return *size_now > p->offset ? *size_now - p->offset : 0;
+}
+
+static json_t *build(struct cmd_env *env, const struct state *st, int have_state)
+{
+	json_t *o = json_object(), *sources = json_object(), *positions, *health, *learner;
+	char path[4200];
+	uint64_t quarantined = 0;
+
+	json_object_set_new(o, "root", json_string(env->root));
+	json_object_set_new(o, "logs", json_string(env->logs_dir));
+	json_object_set_new(o, "profile", json_string(env->profile.name));
+	json_object_set_new(o, "generation", json_integer((json_int_t)st->generation));
+	if (have_state && st->committed_at) {
+		char at[40];
+		calendar_format_iso(st->committed_at, at, sizeof at);
+		json_object_set_new(o, "last_commit", json_string(at));
+	} else {
+		json_object_set_new(o, "last_commit", json_null());
+	}
+	for (int s = 0; s < SOURCE_COUNT; s++) {
+		const struct profile_source *ps = &env->profile.source[s];
+		const struct state_source *src = &st->source[s];
+		const struct state_counters *c = &src->count;
+		json_t *j = json_object();
+		uint64_t size = 0, lag = 0, pending = 0;
+		char file[4400];
+		if (!ps->file[0])
+			continue;
+		snprintf(file, sizeof file, "%s/%s", env->logs_dir, ps->file);
+		if (src->follow.has_current) {
+			lag += lag_of(&src->follow.current, &size);
+			json_object_set_new(j, "path", json_string(src->follow.current.path));
+			json_object_set_new(j, "offset",
+					    json_integer((json_int_t)src->follow.current.offset));
+		} else {
+			struct stat sb;
+			if (stat(file, &sb) == 0) {
+				size = (uint64_t)sb.st_size;
+				lag = size;
+			}
+			json_object_set_new(j, "path", json_string(file));
+			json_object_set_new(j, "offset", json_integer(0));
+		}
+		json_object_set_new(j, "size", json_integer((json_int_t)size));
+		for (size_t i = 0; i < src->follow.n_draining; i++) {
+			uint64_t dsize;
+			pending += lag_of(&src->follow.draining[i], &dsize);
+		}
+		json_object_set_new(j, "lag_bytes", json_integer((json_int_t)(lag + pending)));
+		json_object_set_new(j, "rotated_files_pending",
+				    json_integer((json_int_t)src->follow.n_draining));
+		json_object_set_new(j, "records_read", json_integer((json_int_t)c->read));
+		json_object_set_new(j, "records_learned", json_integer((json_int_t)c->learned));
+		json_object_set_new(j, "records_quarantined",
+				    json_integer((json_int_t)c->quarantined));
+		json_object_set_new(j, "trades_recorded", json_integer((json_int_t)c->trades));
+		json_object_set_new(j, "records_skipped", json_integer((json_int_t)c->skipped));
+		json_object_set_new(
+			j, "skipped_by_reason",
+			json_pack("{s:I,s:I,s:I,s:I}", "ignored", (json_int_t)c->ignored,
+				  "duplicate", (json_int_t)c->duplicates, "long_line",
+				  (json_int_t)c->long_lines, "unterminated_tail", (json_int_t)c->tails));
+		json_object_set_new(j, "pnl_sign_mismatch", json_integer((json_int_t)c->sign_mismatch));
+		quarantined += c->quarantined;
+		json_object_set_new(sources, profile_source_name((enum profile_source_id)s), j);
+	}
+	json_object_set_new(o, "sources", sources);
+	json_object_set_new(o, "trades_recorded",
+			    json_integer((json_int_t)st->source[SOURCE_ATTRIBUTION].count.trades));
+	json_object_set_new(o, "quarantined", json_integer((json_int_t)quarantined));
+
+	positions = json_array();
+	if (st->learner_file[0]) {
+		snprintf(path, sizeof path, "%s/%s", env->state_dir, st->learner_file);
+		learner = read_json(path);
+		json_t *arr = json_object_get(learner, "open_positions"), *v;
+		size_t i;
+		int64_t now = calendar_now();
+		json_array_foreach(arr, i, v)
+		{
+			char at[40];
+			int64_t t = json_integer_value(json_object_get(v, "opened_at_us"));
+			int side = (int)json_integer_value(json_object_get(v, "side"));
+			calendar_format_iso(t, at, sizeof at);
+			json_array_append_new(
+				positions,
+				json_pack("{s:O,s:s,s:s,s:f}", "symbol", json_object_get(v, "symbol"),
+					  "side", side > 0 ? "long" : side < 0 ? "short" : "unknown",
+					  "opened_at", at, "age_hours", (double)(now - t) / 3600e6));
+		}
+		json_decref(learner);
+	}
+	json_object_set_new(o, "open_positions", positions);
+
+	snprintf(path, sizeof path, "%s/health.json", env->state_dir);
+	health = read_json(path);
+	json_int_t pid = json_integer_value(json_object_get(health, "pid"));
+	int running = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	json_object_set_new(o, "watch_running", json_boolean(running));
+	json_object_set_new(o, "watch_pid", running ? json_integer(pid) : json_null());
+	json_decref(health);
+	return o;
+}
+
+static void print_human(json_t *o)
+{
+	const char *key;
+	json_t *s;
+	printf("root     %s\nlogs     %s (profile %s)\n", json_string_value(json_object_get(o, "root")),
+	       json_string_value(json_object_get(o, "logs")),
+	       json_string_value(json_object_get(o, "profile")));
+	const char *commit = json_string_value(json_object_get(o, "last_commit"));
+	printf("commit   %s (generation %lld)%s\n", commit ? commit : "never",
+	       (long long)json_integer_value(json_object_get(o, "generation")),
+	       json_is_true(json_object_get(o, "watch_running")) ? ", watch running" : "");
+	printf("\n%-12s %12s %12s %10s %9s %9s %8s %8s\n", "source", "offset", "size", "lag",
+	       "read", "learned", "quarant", "skipped");
+	json_object_foreach(json_object_get(o, "sources"), key, s)
+	{
+		printf("%-12s %12lld %12lld %10lld %9lld %9lld %8lld %8lld\n", key,
+		       (long long)json_integer_value(json_object_get(s, "offset")),
+		       (long long)json_integer_value(json_object_get(s, "size")),
+		       (long long)json_integer_value(json_object_get(s, "lag_bytes")),
+		       (long long)json_integer_value(json_object_get(s, "records_read")),
+		       (long long)json_integer_value(json_object_get(s, "records_learned")),
+		       (long long)json_integer_value(json_object_get(s, "records_quarantined")),
+		       (long long)json_integer_value(json_object_get(s, "records_skipped")));
+	}
+	printf("\ntrades recorded: %lld    quarantined rows: %lld\n",
+	       (long long)json_integer_value(json_object_get(o, "trades_recorded")),
+	       (long long)json_integer_value(json_object_get(o, "quarantined")));
+	json_t *pos = json_object_get(o, "open_positions"), *p;
+	size_t i;
+	printf("open positions: %zu\n", json_array_size(pos));
+	json_array_foreach(pos, i, p)
+	{
+		if (i == 20) {
+			printf("  … and %zu more (status --json lists all)\n", json_array_size(pos) - 20);
+			break;
+		}
+		printf("  %-8s %-6s since %s (%.1f h)\n",
+		       json_string_value(json_object_get(p, "symbol")),
+		       json_string_value(json_object_get(p, "side")),
+		       json_string_value(json_object_get(p, "opened_at")),
+		       json_real_value(json_object_get(p, "age_hours")));
+	}
+}
+
+int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct cmd_env env;
+	struct state st;
+	struct durable_err err;
+	int as_json = 0, used_prev, rc;
+
+	if (cmd_wants_help(argc, argv)) {
+		fputs(status_usage, stdout);
+		return EXIT_DONE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			as_json = 1;
+		} else {
+			cmd_error("status: unknown argument %s", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	rc = cmd_env_load(ctx, &env);
+	if (rc)
+		return rc;
+	int loaded = state_load(env.state_dir, &st, &used_prev, &err);
+	if (loaded < 0) {
+		cmd_error("%s", err.msg);
+		cmd_env_release(&env);
+		return EXIT_FAILED;
+	}
+	json_t *o = build(&env, &st, loaded == 1);
+	if (as_json) {
+		char *text = jsontext_dump(o, JSONTEXT_PRETTY, NULL);
+		fputs(text, stdout);
+		free(text);
+	} else {
+		print_human(o);
+	}
+	json_decref(o);
+	cmd_env_release(&env);
+	return EXIT_DONE;
+}

@@ -1,0 +1,366 @@
+/*
+ * tradelearn verify — coverage audit. Re-reads every file of every source
+ * (rotated and compressed ones included), classifies each line as the
+ * profile would, and compares with what the committed state says was read,
+ * quarantined and recorded. Exit 1 on a mismatch.
+ *
+ * Which part of the logs counts as processed: the file the state is
+ * reading is processed up to its committed offset (the rest is pending);
+ * rotated files the state is still finishing likewise; other rotated files
+ * are taken as read; a file at the source's own name that the state does
+ * not know yet is pending. Records read earlier whose files have since
+ * been deleted are reported, not counted as a mismatch.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "archive.h"
+#include "cmd.h"
+#include "durable.h"
+#include "framelog.h"
+#include "record.h"
+#include "state.h"
+
+static const char verify_usage[] =
+	"usage: tradelearn [global options] verify\n"
+	"\n"
+	"Re-reads the logs (rotated and compressed files included), counts the records\n"
+	"of each source and compares them with the committed state and outputs:\n"
+	"lines read, rows quarantined, every close and partial close recorded exactly\n"
+	"once. Prints one line per source; exit 1 on a mismatch, 0 when all agree.\n";
+
+struct tally {
+	uint64_t lines, pending, quarantined, ignored, long_lines, tails, closes;
+	json_t *keys; /* key -> count of rows in the logs (processed part) */
+};
+
+struct file_entry {
+	char path[4400];
+	struct stat st;
+	int compressed;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct file_entry *x = a, *y = b;
+	if (x->st.st_mtim.tv_sec != y->st.st_mtim.tv_sec)
+		return x->st.st_mtim.tv_sec < y->st.st_mtim.tv_sec ? -1 : 1;
+	if (x->st.st_mtim.tv_nsec != y->st.st_mtim.tv_nsec)
+		return x->st.st_mtim.tv_nsec < y->st.st_mtim.tv_nsec ? -1 : 1;
+	return strcmp(y->path, x->path);
+}
+
+/* How far a file counts as processed: UINT64_MAX for all of it. */
+static uint64_t processed_limit(const struct follow_saved *fs, const struct file_entry *e,
+				int is_named)
+{
+	for (size_t i = 0; i <= fs->n_draining; i++) {
+		const struct follow_position *p;
+		if (i < fs->n_draining)
+			p = &fs->draining[i];
+		else if (fs->has_current)
+			p = &fs->current;
+		else
+			break;
+		if (e->compressed ? strcmp(p->path, e->path) == 0
+				  : (p->dev == (uint64_t)e->st.st_dev && p->ino == (uint64_t)e->st.st_ino))
+			return p->offset;
+	}
+	return is_named ? 0 : UINT64_MAX;
+}
+
+static void classify(struct cmd_env *env, enum profile_source_id source, const char *line,
+		     size_t len, struct tally *t)
+{
+	struct record r;
+	const char *reason;
+	char detail[256];
+	t->lines++;
+	if (len > env->config.max_line_bytes) {
+		t->long_lines++;
+		return;
+	}
+	switch (record_parse(&env->profile, source, line, len, &r, &reason, detail, sizeof detail)) {
+	case RECORD_QUARANTINE:
+		t->quarantined++;
+		break;
+	case RECORD_IGNORED:
+		t->ignored++;
+		break;
+	case RECORD_OK:
+		if (r.kind == KIND_CLOSE || r.kind == KIND_PARTIAL) {
+			json_t *c = json_object_get(t->keys, r.key);
+			t->closes++;
+			json_object_set_new(t->keys, r.key,
+					    json_integer(c ? json_integer_value(c) + 1 : 1));
+		}
+		break;
+	}
+	record_release(&r);
+}
+
+/* Reads one file through libarchive (plain files pass through). */
+static int scan_file(struct cmd_env *env, enum profile_source_id source, struct file_entry *e,
+		     uint64_t limit, int finished, struct tally *t)
+{
+	struct durable_err err;
+	struct archive_stream *s = archive_stream_open(e->path, &err);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	uint64_t at = 0; /* file offset of buf[0] */
+	int rc = 0;
+
+	if (!s) {
+		cmd_error("verify: %s", err.msg);
+		return -1;
+	}
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 1 << 20;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				rc = -1;
+				break;
+			}
+			buf = nb;
+		}
+		ssize_t n = archive_stream_read(s, buf + len, cap - len, &err);
+		if (n < 0) {
+			cmd_error("verify: %s", err.msg);
+			rc = -1;
+			break;
+		}
+		len += (size_t)n;
+		size_t start = 0;
+		char *nl;
+		while ((nl = memchr(buf + start, '\n', len - start))) {
+			size_t llen = (size_t)(nl - (buf + start));
+			if (at + start < limit)
+				classify(env, source, buf + start, llen, t);
+			else
+				t->pending++;
+			start += llen + 1;
+		}
+		memmove(buf, buf + start, len - start);
+		len -= start;
+		at += start;
+		if (n == 0) {
+			/* An unterminated last line of a finished (rotated) file was
+			 * counted by the follower as an abandoned tail. */
+			if (len && finished && at < limit) {
+				t->lines++;
+				t->tails++;
+			}
+			break;
+		}
+	}
+	free(buf);
+	archive_stream_close(s);
+	return rc;
+}
+
+static int scan_source(struct cmd_env *env, enum profile_source_id source,
+		       const struct state_source *saved, struct tally *t)
+{
+	const char *name = env->profile.source[source].file;
+	size_t nlen = strlen(name), n = 0, cap = 0;
+	struct file_entry *list = NULL;
+	DIR *d = opendir(env->logs_dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		cmd_error("verify: %s: %s", env->logs_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		int named = strcmp(de->d_name, name) == 0;
+		int sibling = strncmp(de->d_name, name, nlen) == 0 &&
+			      (de->d_name[nlen] == '.' || de->d_name[nlen] == '-') &&
+			      de->d_name[nlen + 1] && !strstr(de->d_name + nlen, ".tmp");
+		if (!named && !sibling)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			list = realloc(list, cap * sizeof *list);
+		}
+		struct file_entry *e = &list[n];
+		snprintf(e->path, sizeof e->path, "%s/%s", env->logs_dir, de->d_name);
+		if (stat(e->path, &e->st) != 0 || !S_ISREG(e->st.st_mode))
+			continue;
+		e->compressed = archive_is_compressed_name(de->d_name);
+		n++;
+	}
+	closedir(d);
+	qsort(list, n, sizeof *list, entry_cmp);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char named_path[4400];
+		snprintf(named_path, sizeof named_path, "%s/%s", env->logs_dir, name);
+		int is_named = strcmp(list[i].path, named_path) == 0;
+		uint64_t limit = processed_limit(&saved->follow, &list[i], is_named);
+		rc = scan_file(env, source, &list[i], limit, !is_named, t);
+	}
+	free(list);
+	return rc;
+}
+
+struct outcome_keys {
+	json_t *count; /* trade_id -> times recorded */
+	uint64_t lines;
+};
+
+static int collect_key(void *ctx, const char *line, size_t len)
+{
+	struct outcome_keys *ok = ctx;
+	json_error_t jerr;
+	json_t *o = json_loadb(line, len, 0, &jerr);
+	const char *id = json_string_value(json_object_get(o, "trade_id"));
+	ok->lines++;
+	if (id) {
+		json_t *c = json_object_get(ok->count, id);
+		json_object_set_new(ok->count, id, json_integer(c ? json_integer_value(c) + 1 : 1));
+	}
+	json_decref(o);
+	return 0;
+}
+
+static long count_lines(const char *path, uint64_t limit)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	uint64_t at = 0;
+	int c;
+	if (!f)
+		return 0;
+	while (at < limit && (c = getc(f)) != EOF) {
+		at++;
+		n += c == '\n';
+	}
+	fclose(f);
+	return n;
+}
+
+int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct cmd_env env;
+	struct state st;
+	struct durable_err err;
+	struct outcome_keys ok = {0};
+	char path[4400];
+	int used_prev, rc, mismatch = 0;
+	uint64_t quarantined_total = 0;
+
+	if (cmd_wants_help(argc, argv)) {
+		fputs(verify_usage, stdout);
+		return EXIT_DONE;
+	}
+	if (argc > 1) {
+		cmd_error("verify: unknown argument %s", argv[1]);
+		return EXIT_USAGE;
+	}
+	rc = cmd_env_load(ctx, &env);
+	if (rc)
+		return rc;
+	if (state_load(env.state_dir, &st, &used_prev, &err) < 0) {
+		cmd_error("verify: %s", err.msg);
+		cmd_env_release(&env);
+		return EXIT_FAILED;
+	}
+	ok.count = json_object();
+	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(OUTPUT_OUTCOMES));
+	if (framelog_read(path, st.output_length[OUTPUT_OUTCOMES], collect_key, &ok, NULL, &err) < 0) {
+		cmd_error("verify: %s", err.msg);
+		mismatch = 1;
+	}
+	for (int s = 0; s < SOURCE_COUNT; s++) {
+		const struct state_counters *c = &st.source[s].count;
+		struct tally t = {0};
+		const char *name = profile_source_name((enum profile_source_id)s);
+		if (!env.profile.source[s].file[0])
+			continue;
+		t.keys = json_object();
+		if (scan_source(&env, (enum profile_source_id)s, &st.source[s], &t)) {
+			json_decref(t.keys);
+			mismatch = 1;
+			continue;
+		}
+		quarantined_total += c->quarantined;
+		int bad = 0;
+		char why[600] = "";
+		size_t wl = 0;
+#define WHY(...) wl += (size_t)snprintf(why + wl, wl < sizeof why ? sizeof why - wl : 0, __VA_ARGS__)
+		if (t.lines > c->read) {
+			bad = 1;
+			WHY("; %llu records in the logs were not processed",
+			    (unsigned long long)(t.lines - c->read));
+		} else if (t.lines < c->read) {
+			WHY("; %llu records read earlier are no longer in the logs (rotated away)",
+			    (unsigned long long)(c->read - t.lines));
+		}
+		if (t.quarantined > c->quarantined) {
+			bad = 1;
+			WHY("; %llu malformed rows in the logs, %llu quarantined",
+			    (unsigned long long)t.quarantined, (unsigned long long)c->quarantined);
+		}
+		/* Every close in the processed logs is recorded, exactly once. */
+		const char *key;
+		json_t *v;
+		uint64_t missing = 0;
+		json_object_foreach(t.keys, key, v)
+		{
+			json_t *got = json_object_get(ok.count, key);
+			if (!got) {
+				if (missing++ < 3)
+					cmd_error("verify: %s: trade %s is in the logs, not in the "
+						  "outcomes",
+						  name, key);
+			}
+		}
+		if (missing) {
+			bad = 1;
+			WHY("; %llu closed trades not recorded", (unsigned long long)missing);
+		}
+		printf("%-12s logs %llu records (%llu pending), read %llu: trades %llu, quarantined "
+		       "%llu, skipped %llu%s%s\n",
+		       name, (unsigned long long)t.lines, (unsigned long long)t.pending,
+		       (unsigned long long)c->read, (unsigned long long)c->trades,
+		       (unsigned long long)c->quarantined, (unsigned long long)c->skipped,
+		       bad ? " — MISMATCH" : " — ok", why);
+		mismatch |= bad;
+		json_decref(t.keys);
+	}
+	/* Exactly once: no trade recorded twice. */
+	{
+		const char *key;
+		json_t *v;
+		uint64_t twice = 0;
+		json_object_foreach(ok.count, key, v)
+		{
+			if (json_integer_value(v) > 1 && twice++ < 3)
+				cmd_error("verify: trade %s recorded %lld times", key,
+					  (long long)json_integer_value(v));
+		}
+		printf("%-12s %llu trades recorded, %llu recorded more than once%s\n", "outcomes",
+		       (unsigned long long)ok.lines, (unsigned long long)twice,
+		       twice ? " — MISMATCH" : " — ok");
+		mismatch |= twice > 0;
+	}
+	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(OUTPUT_QUARANTINE));
+	long qlines = count_lines(path, st.output_length[OUTPUT_QUARANTINE]);
+	if ((uint64_t)qlines != quarantined_total) {
+		printf("%-12s %ld rows in quarantine.jsonl, counters say %llu — MISMATCH\n",
+		       "quarantine", qlines, (unsigned long long)quarantined_total);
+		mismatch = 1;
+	} else {
+		printf("%-12s %ld rows — ok\n", "quarantine", qlines);
+	}
+	json_decref(ok.count);
+	cmd_env_release(&env);
+	if (mismatch)
+		cmd_error("verify: mismatch (see above)");
+	return mismatch ? EXIT_FAILED : EXIT_DONE;
+}

@@ -1,0 +1,254 @@
+/*
+ * tradelearn watch — the daemon: one poll loop over inotify, a timer and a
+ * signalfd. Signals are events read from the signalfd, never work done in a
+ * handler: SIGTERM/SIGINT end the loop after the batch in hand is committed,
+ * SIGHUP reloads the config (by committing, closing and reopening the
+ * pipeline, which is exactly the restart path).
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "calendar.h"
+#include "cmd.h"
+#include "pipeline.h"
+
+static const char watch_usage[] =
+	"usage: tradelearn [global options] watch [--once] [--poll]\n"
+	"\n"
+	"Follows the bot's logs (inotify on the logs folder) and learns from every\n"
+	"closed trade as it is written, exactly once, through restarts and rotation.\n"
+	"Runs in the foreground; SIGTERM or SIGINT commit and exit 0, SIGHUP reloads\n"
+	"the config.\n"
+	"\n"
+	"  --once   catch up with the logs, commit, and exit (no waiting)\n"
+	"  --poll   poll the files instead of using inotify\n"
+	"\n"
+	"exit status: 0 stopped cleanly, 1 failed, 2 usage, 75 another watch holds ROOT/state.\n";
+
+static void log_line(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cmd_error("%s", msg);
+}
+
+struct watch {
+	struct cmd_ctx *ctx;
+	struct cmd_env env;
+	struct pipeline *pipe;
+	int force_poll;
+	uint64_t trades_seen;
+};
+
+static void on_outcome(void *arg, const struct record *r)
+{
+	struct watch *w = arg;
+	w->trades_seen++;
+	cmd_info("learned %s %s %s %+.2f USD (%s)%s", r->symbol,
+		 r->side > 0 ? "long" : r->side < 0 ? "short" : "?",
+		 r->kind == KIND_PARTIAL ? "partial close" : "close",
+		 isfinite(r->pnl_usd) ? r->pnl_usd : 0.0, r->close_reason ? r->close_reason : "-",
+		 r->pnl_sign_mismatch ? " [P&L sign disagrees with prices]" : "");
+}
+
+static int open_pipeline(struct watch *w)
+{
+	struct durable_err err;
+	pid_t holder = 0;
+	struct pipeline_options opt = {
+		.state_dir = w->env.state_dir,
+		.logs_dir = w->env.logs_dir,
+		.config = &w->env.config,
+		.profile = &w->env.profile,
+		.force_poll = w->force_poll,
+		.log = log_line,
+		.on_outcome = on_outcome,
+		.hook_ctx = w,
+	};
+	w->pipe = pipeline_open(&opt, &holder, &err);
+	if (w->pipe)
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		cmd_error("another tradelearn (pid %ld) is already watching %s", (long)holder,
+			  w->env.state_dir);
+		return EXIT_LOCKED;
+	}
+	cmd_error("%s", err.msg);
+	return EXIT_FAILED;
+}
+
+static int arm_timer(int tfd, long ms)
+{
+	struct itimerspec its = {
+		.it_interval = {ms / 1000, (ms % 1000) * 1000000},
+		.it_value = {ms / 1000, (ms % 1000) * 1000000},
+	};
+	return timerfd_settime(tfd, 0, &its, NULL);
+}
+
+static long tick_ms(struct watch *w)
+{
+	return pipeline_is_polling(w->pipe) ? w->env.config.poll_interval_ms
+					    : w->env.config.rescan_interval_ms;
+}
+
+/* Commits batches until the logs are caught up or a signal is pending. */
+static int drain(struct watch *w, int sfd)
+{
+	for (;;) {
+		struct durable_err err;
+		size_t lines = 0;
+		uint64_t before = w->trades_seen;
+		if (pipeline_step(w->pipe, &lines, &err)) {
+			cmd_error("commit failed, stopping (a restart redoes the batch): %s",
+				  err.msg);
+			return -1;
+		}
+		if (!lines)
+			return 0;
+		const struct state *st = pipeline_state(w->pipe);
+		cmd_info("committed generation %llu: %zu lines, %llu trades",
+			 (unsigned long long)st->generation, lines,
+			 (unsigned long long)(w->trades_seen - before));
+		struct pollfd pf = {.fd = sfd, .events = POLLIN};
+		if (sfd >= 0 && poll(&pf, 1, 0) > 0)
+			return 0;
+	}
+}
+
+static int reload(struct watch *w)
+{
+	struct cmd_env next;
+	if (cmd_env_load(w->ctx, &next) != 0) {
+		cmd_error("SIGHUP: the config was not reloaded (the running one stays)");
+		return 0;
+	}
+	pipeline_close(w->pipe);
+	cmd_env_release(&w->env);
+	w->env = next;
+	int rc = open_pipeline(w);
+	if (rc == 0)
+		cmd_error("SIGHUP: config reloaded (profile %s, logs %s)", w->env.profile.name,
+			  w->env.logs_dir);
+	return rc;
+}
+
+int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct watch w = {.ctx = ctx};
+	int once = 0, rc, sfd = -1, tfd = -1, stop = 0;
+	sigset_t mask;
+
+	if (cmd_wants_help(argc, argv)) {
+		fputs(watch_usage, stdout);
+		return EXIT_DONE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--once") == 0)
+			once = 1;
+		else if (strcmp(argv[i], "--poll") == 0)
+			w.force_poll = 1;
+		else {
+			cmd_error("watch: unknown argument %s", argv[i]);
+			fputs(watch_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	rc = cmd_env_load(ctx, &w.env);
+	if (rc)
+		return rc;
+
+	/* Block the signals before anything can deliver them; they are read
+	 * from the signalfd in the loop. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sfd < 0 || tfd < 0) {
+		cmd_error("signalfd/timerfd: %s", strerror(errno));
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	rc = open_pipeline(&w);
+	if (rc)
+		goto out;
+	cmd_error("watching %s (profile %s, state %s%s)", w.env.logs_dir, w.env.profile.name,
+		  w.env.state_dir, pipeline_is_polling(w.pipe) ? ", polling" : "");
+	if (arm_timer(tfd, tick_ms(&w))) {
+		cmd_error("timerfd: %s", strerror(errno));
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	while (!stop) {
+		if (drain(&w, sfd)) {
+			rc = EXIT_FAILED;
+			goto out;
+		}
+		if (once)
+			break;
+		struct pollfd fds[3] = {
+			{.fd = sfd, .events = POLLIN},
+			{.fd = tfd, .events = POLLIN},
+			{.fd = pipeline_fd(w.pipe), .events = POLLIN},
+		};
+		if (poll(fds, fds[2].fd >= 0 ? 3 : 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			cmd_error("poll: %s", strerror(errno));
+			rc = EXIT_FAILED;
+			goto out;
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGHUP) {
+					rc = reload(&w);
+					if (rc)
+						goto out;
+					arm_timer(tfd, tick_ms(&w));
+				} else {
+					stop = 1;
+				}
+			}
+		}
+		if (fds[1].revents & POLLIN) {
+			uint64_t expirations;
+			if (read(tfd, &expirations, sizeof expirations) > 0) {
+				struct durable_err err;
+				pipeline_refresh(w.pipe);
+				if (pipeline_publish(w.pipe, &err))
+					cmd_error("health.json: %s", err.msg);
+			}
+		}
+		if (fds[2].fd >= 0 && (fds[2].revents & POLLIN))
+			pipeline_events(w.pipe);
+	}
+	/* Whatever was read has been committed by drain(): a clean stop. */
+	if (stop || once) {
+		struct durable_err err;
+		pipeline_publish(w.pipe, &err);
+		const struct state *st = pipeline_state(w.pipe);
+		cmd_error("stopped at generation %llu, %llu trades recorded",
+			  (unsigned long long)st->generation,
+			  (unsigned long long)st->source[SOURCE_ATTRIBUTION].count.trades);
+	}
+	rc = EXIT_DONE;
+out:
+	pipeline_close(w.pipe);
+	cmd_env_release(&w.env);
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	return rc;
+}

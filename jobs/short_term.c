@@ -1,0 +1,386 @@
+#include "short_term.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calendar.h"
+#include "jsontext.h"
+#include "outcome.h"
+#include "record.h"
+
+struct position {
+	char *id; /* the position key: trade_id, or symbol for bots that link by symbol */
+	char *symbol;
+	int side;
+	int64_t opened_at;
+	double qty, entry_price;
+};
+
+/* Open-addressing set of 64-bit key hashes (0 marks an empty slot; a real
+ * hash of 0 is stored as 1, a collision with odds of 2^-64). */
+struct keyset {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
+struct short_term {
+	const struct profile *profile;
+	struct keyset keys;
+	struct position *pos;
+	size_t n_pos, cap_pos;
+};
+
+uint64_t short_term_key_hash(const char *key)
+{
+	uint64_t h = follow_hash(FOLLOW_HASH_INIT, key, strlen(key));
+	return h ? h : 1;
+}
+
+static int keyset_grow(struct keyset *ks)
+{
+	size_t cap = ks->cap ? ks->cap * 2 : 1024;
+	uint64_t *slot = calloc(cap, sizeof *slot);
+	if (!slot)
+		return -1;
+	for (size_t i = 0; i < ks->cap; i++) {
+		uint64_t h = ks->slot[i];
+		if (!h)
+			continue;
+		size_t j = h & (cap - 1);
+		while (slot[j])
+			j = (j + 1) & (cap - 1);
+		slot[j] = h;
+	}
+	free(ks->slot);
+	ks->slot = slot;
+	ks->cap = cap;
+	return 0;
+}
+
+/* 1 when h was added, 0 when it was there, -1 on ENOMEM. */
+static int keyset_add(struct keyset *ks, uint64_t h)
+{
+	if ((ks->n + 1) * 10 > ks->cap * 7 && keyset_grow(ks))
+		return -1;
+	size_t j = h & (ks->cap - 1);
+	while (ks->slot[j]) {
+		if (ks->slot[j] == h)
+			return 0;
+		j = (j + 1) & (ks->cap - 1);
+	}
+	ks->slot[j] = h;
+	ks->n++;
+	return 1;
+}
+
+struct short_term *short_term_new(const struct profile *p)
+{
+	struct short_term *st = calloc(1, sizeof *st);
+	if (st)
+		st->profile = p;
+	return st;
+}
+
+static void position_free(struct position *p)
+{
+	free(p->id);
+	free(p->symbol);
+}
+
+void short_term_free(struct short_term *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_pos; i++)
+		position_free(&st->pos[i]);
+	free(st->pos);
+	free(st->keys.slot);
+	free(st);
+}
+
+int short_term_add_key(struct short_term *st, uint64_t h)
+{
+	return keyset_add(&st->keys, h) < 0 ? -1 : 0;
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap * 2 : 4096;
+		while (c < *len + n + 1)
+			c *= 2;
+		char *nb = realloc(*buf, c);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*cap = c;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	return 0;
+}
+
+/* JSON strings must be UTF-8: a line that is not is kept with its bad bytes
+ * replaced, so the quarantine file stays valid JSONL. */
+static json_t *line_text(const char *data, size_t len)
+{
+	json_t *s = json_stringn(data, len);
+	if (s)
+		return s;
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return json_null();
+	for (size_t i = 0; i < len; i++)
+		copy[i] = (data[i] & 0x80) ? '?' : data[i];
+	s = json_stringn(copy, len);
+	free(copy);
+	return s ? s : json_null();
+}
+
+static int quarantine(struct short_term_batch *out, const struct follow_line *line,
+		      const char *reason, const char *detail)
+{
+	char at[40];
+	json_t *q = json_object();
+	calendar_format_iso(calendar_now(), at, sizeof at);
+	json_object_set_new(q, "source", json_string(profile_source_name(line->source)));
+	json_object_set_new(q, "file", json_string(line->path));
+	json_object_set_new(q, "offset", json_integer((json_int_t)line->offset));
+	json_object_set_new(q, "reason", json_string(reason));
+	json_object_set_new(q, "detail", json_string(detail));
+	json_object_set_new(q, "line", line_text(line->data, line->len));
+	json_object_set_new(q, "quarantined_at", json_string(at));
+	size_t n;
+	char *text = jsontext_dump(q, JSONTEXT_COMPACT, &n);
+	json_decref(q);
+	if (!text)
+		return -1;
+	int rc = append(&out->quarantine, &out->quarantine_len, &out->quarantine_cap, text, n);
+	rc |= append(&out->quarantine, &out->quarantine_len, &out->quarantine_cap, "\n", 1);
+	free(text);
+	return rc;
+}
+
+static const char *position_key(const struct short_term *st, const struct record *r)
+{
+	if (st->profile->position_by_symbol || !r->position_id)
+		return r->symbol;
+	return r->position_id;
+}
+
+static int open_position(struct short_term *st, const char *id, const char *symbol, int side,
+			 int64_t opened_at, double qty, double entry_price)
+{
+	if (st->n_pos == st->cap_pos) {
+		size_t cap = st->cap_pos ? st->cap_pos * 2 : 64;
+		struct position *np = realloc(st->pos, cap * sizeof *np);
+		if (!np)
+			return -1;
+		st->pos = np;
+		st->cap_pos = cap;
+	}
+	struct position *p = &st->pos[st->n_pos];
+	p->id = strdup(id);
+	p->symbol = strdup(symbol);
+	if (!p->id || !p->symbol) {
+		position_free(p);
+		return -1;
+	}
+	p->side = side;
+	p->opened_at = opened_at;
+	p->qty = qty;
+	p->entry_price = entry_price;
+	st->n_pos++;
+	return 0;
+}
+
+/* A close ends the oldest open position with the same key. A close without
+ * a known open (its open came before tradelearn started) is still a trade. */
+static void close_position(struct short_term *st, const struct record *r)
+{
+	const char *key = position_key(st, r);
+	for (size_t i = 0; i < st->n_pos; i++) {
+		if (strcmp(st->pos[i].id, key) != 0)
+			continue;
+		position_free(&st->pos[i]);
+		memmove(&st->pos[i], &st->pos[i + 1], (st->n_pos - i - 1) * sizeof *st->pos);
+		st->n_pos--;
+		return;
+	}
+}
+
+static int record_outcome(struct short_term *st, const struct record *r,
+			  struct state_counters *c, struct short_term_batch *out)
+{
+	uint64_t h = short_term_key_hash(r->key);
+	int added = keyset_add(&st->keys, h);
+	if (added < 0)
+		return -1;
+	if (added == 0) {
+		c->duplicates++;
+		c->skipped++;
+		return 0;
+	}
+	char *line = outcome_encode(r);
+	if (!line || framelog_add(out->outcomes, line, strlen(line))) {
+		free(line);
+		return -1;
+	}
+	free(line);
+	if (out->n_keys == out->keys_cap) {
+		size_t cap = out->keys_cap ? out->keys_cap * 2 : 256;
+		uint64_t *nk = realloc(out->keys, cap * sizeof *nk);
+		if (!nk)
+			return -1;
+		out->keys = nk;
+		out->keys_cap = cap;
+	}
+	out->keys[out->n_keys++] = h;
+	c->learned++;
+	c->trades++;
+	if (out->on_outcome)
+		out->on_outcome(out->hook_ctx, r);
+	c->sign_mismatch += (uint64_t)r->pnl_sign_mismatch;
+	return 0;
+}
+
+int short_term_apply(struct short_term *st, const struct follow_line *line,
+		     struct state_counters *c, struct short_term_batch *out)
+{
+	struct record r;
+	const char *reason;
+	char detail[256];
+	int rc = 0;
+
+	c->read++;
+	if (line->kind == FOLLOW_LONG) {
+		c->long_lines++;
+		c->skipped++;
+		return 0;
+	}
+	if (line->kind == FOLLOW_TAIL) {
+		c->tails++;
+		c->skipped++;
+		return 0;
+	}
+	switch (record_parse(st->profile, (enum profile_source_id)line->source, line->data,
+			     line->len, &r, &reason, detail, sizeof detail)) {
+	case RECORD_QUARANTINE:
+		c->quarantined++;
+		rc = quarantine(out, line, reason, detail);
+		break;
+	case RECORD_IGNORED:
+		c->ignored++;
+		c->skipped++;
+		break;
+	case RECORD_OK:
+		if (r.ts > c->last_record_ts)
+			c->last_record_ts = r.ts;
+		snprintf(c->last_record_id, sizeof c->last_record_id, "%s",
+			 r.kind == KIND_CLOSE || r.kind == KIND_PARTIAL ? r.key
+			 : r.trade_id				       ? r.trade_id
+			 : r.signal_id				       ? r.signal_id
+			 : r.order_id				       ? r.order_id
+								       : r.symbol);
+		switch (r.kind) {
+		case KIND_OPEN:
+			rc = open_position(st, position_key(st, &r), r.symbol, r.side, r.ts, r.qty,
+					   r.entry_price);
+			c->learned++;
+			break;
+		case KIND_CLOSE:
+			rc = record_outcome(st, &r, c, out);
+			close_position(st, &r);
+			break;
+		case KIND_PARTIAL:
+			rc = record_outcome(st, &r, c, out);
+			break;
+		default:
+			/* exits, signals, orders: accepted and counted; their
+			 * learning uses come with the learner. */
+			c->learned++;
+			break;
+		}
+		break;
+	}
+	record_release(&r);
+	return rc;
+}
+
+json_t *short_term_save(const struct short_term *st)
+{
+	json_t *o = json_object(), *arr = json_array();
+	for (size_t i = 0; i < st->n_pos; i++) {
+		const struct position *p = &st->pos[i];
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o}", "id", p->id,
+						     "symbol", p->symbol, "side", p->side,
+						     "opened_at_us", (json_int_t)p->opened_at, "qty",
+						     isfinite(p->qty) ? json_real(p->qty) : json_null(),
+						     "entry_price",
+						     isfinite(p->entry_price) ? json_real(p->entry_price)
+									      : json_null()));
+	}
+	json_object_set_new(o, "format", json_integer(1));
+	json_object_set_new(o, "open_positions", arr);
+	return o;
+}
+
+int short_term_load(struct short_term *st, json_t *saved)
+{
+	json_t *arr = json_object_get(saved, "open_positions"), *v;
+	size_t i;
+	if (!json_is_array(arr))
+		return -1;
+	json_array_foreach(arr, i, v)
+	{
+		const char *id = json_string_value(json_object_get(v, "id"));
+		const char *symbol = json_string_value(json_object_get(v, "symbol"));
+		json_t *q = json_object_get(v, "qty"), *e = json_object_get(v, "entry_price");
+		if (!id || !symbol)
+			return -1;
+		if (open_position(st, id, symbol, (int)json_integer_value(json_object_get(v, "side")),
+				  json_integer_value(json_object_get(v, "opened_at_us")),
+				  json_is_number(q) ? json_number_value(q) : NAN,
+				  json_is_number(e) ? json_number_value(e) : NAN))
+			return -1;
+	}
+	return 0;
+}
+
+json_t *short_term_positions(const struct short_term *st, int64_t now_us)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < st->n_pos; i++) {
+		const struct position *p = &st->pos[i];
+		char at[40];
+		calendar_format_iso(p->opened_at, at, sizeof at);
+		json_array_append_new(
+			arr, json_pack("{s:s,s:s,s:s,s:s,s:f}", "id", p->id, "symbol", p->symbol,
+				       "side", p->side > 0 ? "long" : p->side < 0 ? "short" : "unknown",
+				       "opened_at", at, "age_hours",
+				       (double)(now_us - p->opened_at) / 3600e6));
+	}
+	return arr;
+}
+
+size_t short_term_open_count(const struct short_term *st)
+{
+	return st->n_pos;
+}
+
+void short_term_batch_reset(struct short_term_batch *b)
+{
+	b->quarantine_len = 0;
+	b->n_keys = 0;
+}
+
+void short_term_batch_release(struct short_term_batch *b)
+{
+	free(b->quarantine);
+	free(b->keys);
+	b->quarantine = NULL;
+	b->keys = NULL;
+	b->quarantine_len = b->quarantine_cap = b->n_keys = b->keys_cap = 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * short_term — the per-record job (DESIGN §7.1), run in-process for every
+ * batch the follower reads.
+ *
+ * For each line: parse it with the profile; quarantine what cannot be a
+ * record; count and skip what the profile ignores; track open positions
+ * (an open opens, a close closes the oldest open of the same position, a
+ * partial close leaves it open); and turn every close and partial close
+ * into an outcome, once: a trade whose stable key was already recorded is
+ * counted as a duplicate and not recorded again. Opens never count as trades.
+ *
+ * The job does no I/O of its own: what a batch produces is buffered in
+ * struct short_term_batch (outcome lines, quarantine lines, new trade-key
+ * hashes) for the pipeline to write and commit. Its in-memory state (open
+ * positions, the set of recorded trade keys) is saved into and loaded from
+ * the learner generation file and the trade-key log.
+ */
+#ifndef TRADELEARN_SHORT_TERM_H
+#define TRADELEARN_SHORT_TERM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "follow.h"
+#include "framelog.h"
+#include "profile.h"
+#include "record.h"
+#include "state.h"
+
+struct short_term;
+
+/* What one batch produced, to be appended by the caller. */
+struct short_term_batch {
+	struct framelog *outcomes; /* borrowed: outcome lines are added to it */
+	char *quarantine;	   /* JSONL text, malloc'd, grows */
+	size_t quarantine_len, quarantine_cap;
+	uint64_t *keys;		   /* new trade-key hashes */
+	size_t n_keys, keys_cap;
+	void (*on_outcome)(void *ctx, const struct record *r); /* may be NULL */
+	void *hook_ctx;
+};
+
+/* Creates the job for a profile (borrowed; must outlive the job). */
+struct short_term *short_term_new(const struct profile *p);
+void short_term_free(struct short_term *st);
+
+/* Adds a recorded trade key hash (from the trade-key log at start). */
+int short_term_add_key(struct short_term *st, uint64_t key_hash);
+
+/* Hash of a stable trade key, as stored in the trade-key log. */
+uint64_t short_term_key_hash(const char *key);
+
+/* Applies one line of the follower. Counters of its source are updated in c.
+ * Returns 0, or -1 on ENOMEM (nothing about the data can fail). */
+int short_term_apply(struct short_term *st, const struct follow_line *line,
+		     struct state_counters *c, struct short_term_batch *out);
+
+/* The generation-file part of the state (open positions). New reference. */
+json_t *short_term_save(const struct short_term *st);
+/* Restores it (borrowed). -1 when it is not what short_term_save wrote. */
+int short_term_load(struct short_term *st, json_t *saved);
+
+/* Open positions as a JSON array (symbol, side, opened_at, age_hours, id),
+ * ages measured at now_us. New reference. */
+json_t *short_term_positions(const struct short_term *st, int64_t now_us);
+size_t short_term_open_count(const struct short_term *st);
+
+void short_term_batch_reset(struct short_term_batch *b);
+void short_term_batch_release(struct short_term_batch *b);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * calendar — timestamps, the exchange's local time, trading-day buckets.
+ *
+ * Time inside tradelearn is int64 microseconds since the Unix epoch (UTC):
+ * exact for every timestamp a bot logs, and free of double rounding when
+ * written back. Local time is the exchange's time zone, set once per process
+ * with calendar_set_zone() (default America/New_York).
+ */
+#ifndef TRADELEARN_CALENDAR_H
+#define TRADELEARN_CALENDAR_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define CALENDAR_US_PER_S INT64_C(1000000)
+#define CALENDAR_NONE INT64_MIN
+
+/* Parses an ISO-8601 timestamp ("2026-02-05T14:31:54.466025+00:00",
+ * "...Z", "2026-02-05 14:31:54", a date alone "2026-02-05" as midnight UTC;
+ * no offset means UTC). Returns 0 and sets *us, or -1 when malformed. */
+int calendar_parse_iso(const char *text, int64_t *us);
+
+/* Epoch numbers: seconds, or milliseconds / microseconds when the magnitude
+ * says so (> 1e11 ms, > 1e14 us). */
+int64_t calendar_from_epoch_number(double value);
+
+/* Writes "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC) into buf (at least 32 bytes). */
+void calendar_format_iso(int64_t us, char *buf, size_t len);
+
+/* Writes "YYYY-MM-DD" of the UTC date of us into buf (at least 11 bytes). */
+void calendar_format_date(int64_t us, char *buf, size_t len);
+
+/* Sets the process's exchange time zone (an IANA name such as
+ * "America/New_York" or "UTC"). Returns -1 when the zone is unknown. */
+int calendar_set_zone(const char *zone);
+
+/* Broken-down exchange-local time of us. */
+struct calendar_local {
+	int year, month, day;	   /* 1-based month and day */
+	int hour, minute, second;
+	int weekday;		   /* 0 = Monday … 6 = Sunday */
+	int minute_of_day;	   /* hour*60 + minute */
+};
+void calendar_local(int64_t us, struct calendar_local *out);
+
+/* Time-of-day bucket of an exchange-local time: "pre_market" (< 9:30),
+ * "open" (9:30–10:30), "mid_morning" (10:30–12:00), "lunch" (12:00–13:30),
+ * "afternoon" (13:30–15:00), "close" (15:00–16:00), "after_hours" (≥ 16:00). */
+const char *calendar_time_of_day(int64_t us);
+
+/* "monday" … "sunday" in exchange-local time. */
+const char *calendar_day_of_week(int64_t us);
+
+/* Microseconds now (CLOCK_REALTIME). */
+int64_t calendar_now(void);
+
+#endif

@@ -1,0 +1,988 @@
+#include "follow.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "calendar.h"
+
+#define CHUNK (64 * 1024)
+
+struct reader {
+	struct follow_position pos; /* pos.offset: first byte not handed out */
+	int fd;			    /* plain file, or -1 */
+	struct archive_stream *arch; /* compressed file, or NULL */
+	char *buf;		    /* bytes read from file offset `base` on */
+	size_t len, cap, consumed;
+	uint64_t base;
+	/* Fingerprints kept while reading: the head hash grows while we read
+	 * the file's first FOLLOW_HEAD_BYTES; the last bytes read let us tell
+	 * a truncated-and-regrown file from one that only grew. */
+	uint64_t head_hash;
+	uint32_t head_len;
+	int head_complete; /* head_len is final (restored, or reached the limit) */
+	char last[FOLLOW_TAIL_BYTES];
+	size_t last_len;
+	int skipping;	     /* inside an over-long line */
+	uint64_t skipped;    /* its bytes so far */
+	uint64_t skip_start; /* its offset */
+	int finite;	     /* nothing will be appended: read to the end, let go */
+	int orphan;	     /* renamed away or deleted: may still grow a little */
+	int64_t idle_since;  /* orphan: when it was last found with nothing new */
+	int at_eof;
+};
+
+struct source {
+	char name[256];
+	char path[FOLLOW_PATH_MAX];
+	struct reader *current;
+	struct reader *draining[FOLLOW_MAX_DRAINING];
+	size_t n_draining;
+	struct follow_done done[FOLLOW_MAX_DONE];
+	size_t n_done;
+	int dirty; /* an event named it: re-examine before reading */
+};
+
+struct follow {
+	char dir[FOLLOW_PATH_MAX];
+	int ifd, wd, polling;
+	struct follow_options opt;
+	size_t n;
+	struct source src[FOLLOW_MAX_SOURCES];
+	char pathbuf[FOLLOW_PATH_MAX]; /* line->path for FOLLOW_TAIL after release */
+};
+
+uint64_t follow_hash(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+static void say(struct follow *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct follow *f, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	if (!f->opt.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	f->opt.log(f->opt.log_ctx, msg);
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mtime_us(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000 + st->st_mtim.tv_nsec / 1000;
+}
+
+/* ---- readers ---------------------------------------------------------- */
+
+static void reader_free(struct reader *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	archive_stream_close(r->arch);
+	free(r->buf);
+	free(r);
+}
+
+static struct reader *reader_alloc(const char *path)
+{
+	struct reader *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->fd = -1;
+	r->head_hash = FOLLOW_HASH_INIT;
+	snprintf(r->pos.path, sizeof r->pos.path, "%s", path);
+	return r;
+}
+
+/* Opens a plain file from its start. */
+static struct reader *reader_open_plain(const char *path, struct durable_err *err)
+{
+	struct stat st;
+	struct reader *r = reader_alloc(path);
+	if (!r)
+		return NULL;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || fstat(r->fd, &st) != 0) {
+		durable_fail(err, "%s: %s", path, strerror(errno));
+		reader_free(r);
+		return NULL;
+	}
+	r->pos.dev = st.st_dev;
+	r->pos.ino = st.st_ino;
+	r->pos.size = (uint64_t)st.st_size;
+	r->pos.mtime_us = mtime_us(&st);
+	return r;
+}
+
+static int reader_grow(struct reader *r, size_t want)
+{
+	if (r->consumed > 0 && (r->consumed == r->len || r->cap - r->len < want)) {
+		memmove(r->buf, r->buf + r->consumed, r->len - r->consumed);
+		r->len -= r->consumed;
+		r->base += r->consumed;
+		r->consumed = 0;
+	}
+	if (r->cap - r->len >= want)
+		return 0;
+	size_t cap = r->cap ? r->cap : CHUNK;
+	while (cap - r->len < want)
+		cap *= 2;
+	char *nb = realloc(r->buf, cap);
+	if (!nb)
+		return -1;
+	r->buf = nb;
+	r->cap = cap;
+	return 0;
+}
+
+/* Notes newly read bytes at file offset at: the growing head hash and the
+ * window of last bytes. */
+static void reader_saw(struct reader *r, uint64_t at, const char *data, size_t n)
+{
+	if (!r->head_complete && at == r->head_len) {
+		size_t take = FOLLOW_HEAD_BYTES - r->head_len;
+		if (take > n)
+			take = n;
+		r->head_hash = follow_hash(r->head_hash, data, take);
+		r->head_len += (uint32_t)take;
+		if (r->head_len == FOLLOW_HEAD_BYTES)
+			r->head_complete = 1;
+	}
+	if (n >= FOLLOW_TAIL_BYTES) {
+		memcpy(r->last, data + n - FOLLOW_TAIL_BYTES, FOLLOW_TAIL_BYTES);
+		r->last_len = FOLLOW_TAIL_BYTES;
+	} else {
+		size_t keep = r->last_len + n > FOLLOW_TAIL_BYTES ? FOLLOW_TAIL_BYTES - n : r->last_len;
+		memmove(r->last, r->last + r->last_len - keep, keep);
+		memcpy(r->last + keep, data, n);
+		r->last_len = keep + n;
+	}
+}
+
+/* Reads more bytes into the buffer. Returns bytes read, 0 at the end, -1. */
+static ssize_t reader_fill(struct reader *r, struct durable_err *err)
+{
+	ssize_t n;
+	uint64_t at;
+
+	if (reader_grow(r, CHUNK))
+		return durable_fail(err, "out of memory reading %s", r->pos.path);
+	at = r->base + r->len;
+	if (r->arch) {
+		n = archive_stream_read(r->arch, r->buf + r->len, r->cap - r->len, err);
+	} else {
+		do
+			n = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)at);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			durable_fail(err, "%s: %s", r->pos.path, strerror(errno));
+	}
+	if (n > 0) {
+		reader_saw(r, at, r->buf + r->len, (size_t)n);
+		r->len += (size_t)n;
+	}
+	return n;
+}
+
+/* Hash of len bytes at offset of a plain file; -1 when they cannot be read. */
+static int hash_at(int fd, uint64_t offset, uint32_t len, uint64_t *out)
+{
+	char buf[FOLLOW_HEAD_BYTES];
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(offset + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	*out = follow_hash(FOLLOW_HASH_INIT, buf, len);
+	return 0;
+}
+
+/* Does the plain file open at fd hold the saved content up to pos->offset? */
+static int plain_matches(int fd, const struct follow_position *pos)
+{
+	struct stat st;
+	uint64_t h;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < pos->offset)
+		return 0;
+	if (pos->head_len && (hash_at(fd, 0, pos->head_len, &h) || h != pos->head_hash))
+		return 0;
+	if (pos->tail_len &&
+	    (hash_at(fd, pos->offset - pos->tail_len, pos->tail_len, &h) || h != pos->tail_hash))
+		return 0;
+	return 1;
+}
+
+/* Opens a compressed file and streams it up to pos->offset, checking both
+ * fingerprints on the way. Returns a reader positioned at the offset, or
+ * NULL when the content differs. */
+static struct reader *compressed_match(const char *path, const struct follow_position *pos)
+{
+	struct durable_err err;
+	struct reader *r = reader_alloc(path);
+	uint64_t head = FOLLOW_HASH_INIT, tail = FOLLOW_HASH_INIT, at = 0;
+	char buf[CHUNK];
+
+	if (!r)
+		return NULL;
+	r->arch = archive_stream_open(path, &err);
+	if (!r->arch)
+		goto mismatch;
+	while (at < pos->offset) {
+		size_t want = sizeof buf;
+		if (want > pos->offset - at)
+			want = (size_t)(pos->offset - at);
+		ssize_t n = archive_stream_read(r->arch, buf, want, &err);
+		if (n <= 0)
+			goto mismatch;
+		for (ssize_t i = 0; i < n; i++) {
+			uint64_t o = at + (uint64_t)i;
+			if (o < pos->head_len)
+				head = follow_hash(head, buf + i, 1);
+			if (o >= pos->offset - pos->tail_len)
+				tail = follow_hash(tail, buf + i, 1);
+		}
+		at += (uint64_t)n;
+	}
+	if ((pos->head_len && head != pos->head_hash) || (pos->tail_len && tail != pos->tail_hash))
+		goto mismatch;
+	r->base = pos->offset;
+	r->pos = *pos;
+	snprintf(r->pos.path, sizeof r->pos.path, "%s", path);
+	r->pos.compressed = 1;
+	r->head_hash = pos->head_len ? pos->head_hash : FOLLOW_HASH_INIT;
+	r->head_len = pos->head_len;
+	r->head_complete = pos->head_len == FOLLOW_HEAD_BYTES || pos->offset > pos->head_len;
+	return r;
+mismatch:
+	reader_free(r);
+	return NULL;
+}
+
+/* ---- siblings --------------------------------------------------------- */
+
+/* "NAME.1", "NAME.2.gz", "NAME-20260101", "NAME.1.zst"… but not NAME. */
+static int is_sibling(const char *name, const char *candidate)
+{
+	size_t n = strlen(name);
+	if (strncmp(candidate, name, n) != 0)
+		return 0;
+	if (candidate[n] != '.' && candidate[n] != '-')
+		return 0;
+	if (strstr(candidate + n, ".tmp"))
+		return 0;
+	return candidate[n + 1] != '\0';
+}
+
+struct sibling {
+	char path[FOLLOW_PATH_MAX];
+	struct stat st;
+	int compressed;
+};
+
+static int sibling_cmp(const void *a, const void *b)
+{
+	const struct sibling *x = a, *y = b;
+	int64_t mx = mtime_us(&x->st), my = mtime_us(&y->st);
+	if (mx != my)
+		return mx < my ? -1 : 1;
+	/* Same mtime: the higher rotation number is the older file. */
+	return strcmp(y->path, x->path);
+}
+
+/* Lists the rotated siblings of a source, oldest first. The caller frees. */
+static size_t list_siblings(struct follow *f, struct source *s, struct sibling **out)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *e;
+	struct sibling *list = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!is_sibling(s->name, e->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct sibling *nl = realloc(list, cap * sizeof *list);
+			if (!nl)
+				break;
+			list = nl;
+		}
+		struct sibling *sb = &list[n];
+		snprintf(sb->path, sizeof sb->path, "%s/%s", f->dir, e->d_name);
+		if (stat(sb->path, &sb->st) != 0 || !S_ISREG(sb->st.st_mode))
+			continue;
+		sb->compressed = archive_is_compressed_name(e->d_name);
+		n++;
+	}
+	closedir(d);
+	qsort(list, n, sizeof *list, sibling_cmp);
+	*out = list;
+	return n;
+}
+
+/* Finds the file holding pos's content (same bytes up to pos->offset) among
+ * the path itself and the siblings. Skips files in `skip` (by dev/ino). */
+static struct reader *locate(struct follow *f, struct source *s, const struct follow_position *pos,
+			     struct sibling *sibs, size_t nsibs)
+{
+	struct durable_err err;
+	struct reader *r;
+
+	/* Same path, same inode: the common case of a restart. */
+	r = reader_open_plain(pos->path, &err);
+	if (r && r->pos.dev == pos->dev && r->pos.ino == pos->ino && plain_matches(r->fd, pos))
+		goto found_plain;
+	reader_free(r);
+	/* Nothing read from it yet: nothing to finish, and an empty head
+	 * would match any file. */
+	if (pos->offset == 0)
+		return NULL;
+	/* Renamed: the same inode under another name first, then a copy
+	 * (copytruncate), then compressed copies. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < nsibs; i++) {
+			struct sibling *sb = &sibs[i];
+			if ((pass == 2) != sb->compressed)
+				continue;
+			if (pass == 0 && (sb->st.st_dev != pos->dev || sb->st.st_ino != pos->ino))
+				continue;
+			if (pass == 2) {
+				r = compressed_match(sb->path, pos);
+				if (r)
+					return r;
+				continue;
+			}
+			r = reader_open_plain(sb->path, &err);
+			if (r && plain_matches(r->fd, pos))
+				goto found_plain;
+			reader_free(r);
+		}
+	}
+	(void)s;
+	return NULL;
+found_plain:
+	r->base = pos->offset;
+	r->pos.offset = pos->offset;
+	r->head_hash = pos->head_hash;
+	r->head_len = pos->head_len;
+	r->head_complete = pos->head_len == FOLLOW_HEAD_BYTES || pos->offset > pos->head_len;
+	if (!r->head_complete) {
+		/* Continue the head from where the saved one stopped. */
+		r->head_hash = pos->head_hash;
+	}
+	return r;
+}
+
+/* Was this sibling already read to its end (it is in the done ring)? */
+static int is_done(struct source *s, struct sibling *sb)
+{
+	for (size_t i = 0; i < s->n_done; i++) {
+		struct follow_done *d = &s->done[i];
+		if (sb->compressed) {
+			struct follow_position p = {.offset = d->size,
+						    .head_len = d->head_len,
+						    .head_hash = d->head_hash};
+			struct reader *r = compressed_match(sb->path, &p);
+			if (r) {
+				char c;
+				struct durable_err err;
+				ssize_t more = archive_stream_read(r->arch, &c, 1, &err);
+				reader_free(r);
+				if (more == 0)
+					return 1;
+			}
+		} else if ((uint64_t)sb->st.st_size == d->size) {
+			int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
+			uint64_t h;
+			int same = fd >= 0 && hash_at(fd, 0, d->head_len, &h) == 0 && h == d->head_hash;
+			if (fd >= 0)
+				close(fd);
+			if (same)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void remember_done(struct source *s, struct reader *r)
+{
+	struct follow_done d = {.head_len = r->head_len,
+				.head_hash = r->head_hash,
+				.size = r->base + r->len};
+	if (s->n_done == FOLLOW_MAX_DONE) {
+		memmove(s->done, s->done + 1, (FOLLOW_MAX_DONE - 1) * sizeof *s->done);
+		s->n_done--;
+	}
+	s->done[s->n_done++] = d;
+}
+
+static int add_draining(struct follow *f, struct source *s, struct reader *r)
+{
+	if (s->n_draining == FOLLOW_MAX_DRAINING) {
+		say(f, "%s: more than %d rotated files waiting to be read; dropping %s", s->name,
+		    FOLLOW_MAX_DRAINING, r->pos.path);
+		reader_free(r);
+		return -1;
+	}
+	s->draining[s->n_draining++] = r;
+	return 0;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+struct follow *follow_new(const char *dir, const char *const *files, size_t n,
+			  const struct follow_options *opt, struct durable_err *err)
+{
+	struct follow *f;
+
+	if (n > FOLLOW_MAX_SOURCES) {
+		durable_fail(err, "at most %d sources", FOLLOW_MAX_SOURCES);
+		return NULL;
+	}
+	f = calloc(1, sizeof *f);
+	if (!f) {
+		durable_fail(err, "out of memory");
+		return NULL;
+	}
+	snprintf(f->dir, sizeof f->dir, "%s", dir);
+	if (opt)
+		f->opt = *opt;
+	if (!f->opt.max_line)
+		f->opt.max_line = 1 << 20;
+	if (!f->opt.orphan_grace_us)
+		f->opt.orphan_grace_us = 1000000;
+	f->n = n;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(f->src[i].name, sizeof f->src[i].name, "%s", files[i]);
+		snprintf(f->src[i].path, sizeof f->src[i].path, "%s/%s", dir, files[i]);
+	}
+	f->ifd = f->wd = -1;
+	if (!f->opt.force_poll) {
+		f->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (f->ifd >= 0)
+			f->wd = inotify_add_watch(f->ifd, dir,
+						  IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+							  IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB |
+							  IN_DELETE_SELF | IN_MOVE_SELF);
+		if (f->ifd < 0 || f->wd < 0) {
+			say(f, "inotify unavailable on %s (%s): polling instead", dir,
+			    strerror(errno));
+			if (f->ifd >= 0)
+				close(f->ifd);
+			f->ifd = -1;
+		}
+	}
+	f->polling = f->ifd < 0;
+	return f;
+}
+
+int follow_fd(const struct follow *f)
+{
+	return f->ifd;
+}
+
+int follow_is_polling(const struct follow *f)
+{
+	return f->polling;
+}
+
+static int same_file(const struct reader *r, const struct stat *st)
+{
+	return r && r->fd >= 0 && r->pos.dev == (uint64_t)st->st_dev &&
+	       r->pos.ino == (uint64_t)st->st_ino;
+}
+
+int follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
+		   int64_t committed_at_us, struct durable_err *err)
+{
+	struct source *s = &f->src[source];
+	struct sibling *sibs = NULL;
+	size_t nsibs = 0;
+	struct stat st;
+	struct reader *r;
+
+	(void)err;
+	if (saved) {
+		s->n_done = saved->n_done;
+		memcpy(s->done, saved->done, saved->n_done * sizeof *s->done);
+		nsibs = list_siblings(f, s, &sibs);
+		for (size_t i = 0; i < saved->n_draining + (size_t)saved->has_current; i++) {
+			const struct follow_position *pos =
+				i < saved->n_draining ? &saved->draining[i] : &saved->current;
+			int is_current = i == saved->n_draining;
+			r = locate(f, s, pos, sibs, nsibs);
+			if (!r) {
+				if (pos->offset > 0 && pos->offset < pos->size)
+					say(f, "%s: %s is gone with %llu unread bytes (rotated away "
+					       "while tradelearn was down)",
+					    s->name, pos->path,
+					    (unsigned long long)(pos->size - pos->offset));
+				else if (pos->offset > 0)
+					say(f, "%s: %s was read to its end and is gone", s->name,
+					    pos->path);
+				continue;
+			}
+			if (is_current && !r->arch && strcmp(r->pos.path, s->path) == 0) {
+				s->current = r;
+			} else {
+				r->finite = 1;
+				add_draining(f, s, r);
+			}
+		}
+		/* Files rotated while we were down that we never saw: changed
+		 * after our last commit, and matching nothing we know. */
+		for (size_t i = 0; i < nsibs; i++) {
+			struct sibling *sb = &sibs[i];
+			int known = 0;
+			if (mtime_us(&sb->st) < committed_at_us - 2000000)
+				continue;
+			for (size_t k = 0; k < s->n_draining && !known; k++)
+				known = strcmp(s->draining[k]->pos.path, sb->path) == 0 ||
+					(!sb->compressed && same_file(s->draining[k], &sb->st));
+			if (known || is_done(s, sb))
+				continue;
+			say(f, "%s: reading %s, rotated while tradelearn was down", s->name,
+			    sb->path);
+			if (sb->compressed) {
+				struct follow_position p = {0};
+				r = compressed_match(sb->path, &p);
+			} else {
+				r = reader_open_plain(sb->path, err);
+			}
+			if (r) {
+				r->finite = 1;
+				add_draining(f, s, r);
+			}
+		}
+		free(sibs);
+	}
+	if (!s->current && stat(s->path, &st) == 0) {
+		int taken = 0;
+		for (size_t k = 0; k < s->n_draining; k++)
+			taken |= same_file(s->draining[k], &st);
+		if (!taken)
+			s->current = reader_open_plain(s->path, err);
+	}
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static void orphan_current(struct follow *f, struct source *s)
+{
+	struct reader *r = s->current;
+	if (!r)
+		return;
+	s->current = NULL;
+	r->orphan = 1;
+	r->idle_since = 0;
+	add_draining(f, s, r);
+}
+
+/* The current file shrank below what we read, or its bytes before our read
+ * position changed: a copytruncate (or a truncate and rewrite). The part we
+ * had not read yet lives on in the copy, if there is one: finish the copy
+ * from our position, then restart the file from 0. */
+static void handle_truncation(struct follow *f, struct source *s)
+{
+	struct reader *r = s->current;
+	uint64_t read_to = r->base + r->len;
+	struct follow_position want = {0};
+	struct sibling *sibs;
+	size_t nsibs = list_siblings(f, s, &sibs);
+	struct reader *copy = NULL;
+	struct durable_err err;
+
+	want.offset = read_to;
+	want.head_len = r->head_len;
+	want.head_hash = r->head_hash;
+	want.tail_len = (uint32_t)r->last_len;
+	want.tail_hash = follow_hash(FOLLOW_HASH_INIT, r->last, r->last_len);
+	snprintf(want.path, sizeof want.path, "%s", s->path);
+	for (size_t i = nsibs; i-- > 0 && !copy;) {
+		struct sibling *sb = &sibs[i];
+		if (sb->compressed) {
+			copy = compressed_match(sb->path, &want);
+			continue;
+		}
+		if (sb->st.st_dev == (dev_t)r->pos.dev && sb->st.st_ino == (ino_t)r->pos.ino)
+			continue;
+		copy = reader_open_plain(sb->path, &err);
+		if (copy && !plain_matches(copy->fd, &want)) {
+			reader_free(copy);
+			copy = NULL;
+		}
+	}
+	free(sibs);
+	if (copy) {
+		/* The reader keeps its buffer (the copy holds the same bytes) and
+		 * continues in the copy. */
+		if (copy->arch) {
+			r->arch = copy->arch;
+			copy->arch = NULL;
+			close(r->fd);
+			r->fd = -1;
+			r->pos.compressed = 1;
+		} else {
+			int tmp = r->fd;
+			r->fd = copy->fd;
+			copy->fd = tmp;
+			r->pos.dev = copy->pos.dev;
+			r->pos.ino = copy->pos.ino;
+		}
+		snprintf(r->pos.path, sizeof r->pos.path, "%s", copy->pos.path);
+		reader_free(copy);
+		r->finite = 1;
+		s->current = NULL;
+		add_draining(f, s, r);
+	} else {
+		say(f, "%s: truncated at %llu bytes read, and no rotated copy holds the rest; "
+		       "reading it again from its start",
+		    s->name, (unsigned long long)read_to);
+		s->current = NULL;
+		reader_free(r);
+	}
+	s->current = reader_open_plain(s->path, &err);
+}
+
+/* Re-examines one source: has its name moved to another file, vanished,
+ * appeared, or been truncated? */
+static void examine(struct follow *f, struct source *s)
+{
+	struct stat st;
+	struct durable_err err;
+
+	s->dirty = 0;
+	if (stat(s->path, &st) != 0) {
+		if (s->current)
+			orphan_current(f, s);
+		return;
+	}
+	if (s->current && !same_file(s->current, &st))
+		orphan_current(f, s);
+	if (!s->current) {
+		for (size_t k = 0; k < s->n_draining; k++)
+			if (same_file(s->draining[k], &st))
+				return; /* the old file came back under the name: rare */
+		s->current = reader_open_plain(s->path, &err);
+		return;
+	}
+	struct reader *r = s->current;
+	uint64_t read_to = r->base + r->len;
+	if ((uint64_t)st.st_size < read_to) {
+		handle_truncation(f, s);
+		return;
+	}
+	if (r->last_len && read_to > 0) {
+		char now[FOLLOW_TAIL_BYTES];
+		ssize_t n = pread(r->fd, now, r->last_len, (off_t)(read_to - r->last_len));
+		if (n == (ssize_t)r->last_len && memcmp(now, r->last, r->last_len) != 0)
+			handle_truncation(f, s);
+	}
+}
+
+void follow_refresh(struct follow *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		examine(f, &f->src[i]);
+}
+
+int follow_handle_events(struct follow *f)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int overflow = 0;
+
+	if (f->ifd < 0)
+		return 0;
+	for (;;) {
+		ssize_t n = read(f->ifd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof *ev + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				overflow = 1;
+				continue;
+			}
+			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+				say(f, "the logs folder %s was removed or moved; polling", f->dir);
+				close(f->ifd);
+				f->ifd = -1;
+				f->polling = 1;
+				overflow = 1;
+				break;
+			}
+			if (!ev->len)
+				continue;
+			for (size_t i = 0; i < f->n; i++)
+				if (strcmp(ev->name, f->src[i].name) == 0) {
+					/* A rename away must be seen before the new file
+					 * of the same name is: act on it at once. */
+					if (ev->mask & (IN_MOVED_FROM | IN_DELETE))
+						examine(f, &f->src[i]);
+					else
+						f->src[i].dirty = 1;
+				}
+		}
+		if (f->ifd < 0)
+			break;
+	}
+	if (overflow) {
+		say(f, "inotify queue overflowed; re-examining every file");
+		follow_refresh(f);
+	}
+	for (size_t i = 0; i < f->n; i++)
+		if (f->src[i].dirty)
+			examine(f, &f->src[i]);
+	return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Looks for the next line in r's buffer; 1 when one was handed out. */
+static int take_line(struct follow *f, struct source *s, size_t source, struct reader *r,
+		     struct follow_line *line)
+{
+	char *start = r->buf + r->consumed;
+	size_t avail = r->len - r->consumed;
+	char *nl = memchr(start, '\n', avail);
+
+	if (r->skipping) {
+		if (!nl) {
+			r->skipped += avail;
+			r->consumed = r->len;
+			return 0;
+		}
+		size_t n = (size_t)(nl - start) + 1;
+		line->kind = FOLLOW_LONG;
+		line->data = NULL;
+		line->len = r->skipped + n - 1;
+		line->offset = r->skip_start;
+		r->consumed += n;
+		r->pos.offset = r->base + r->consumed;
+		r->skipping = 0;
+		goto out;
+	}
+	if (!nl) {
+		if (avail >= f->opt.max_line) {
+			/* Over the limit and still no newline: stop buffering it. */
+			r->skipping = 1;
+			r->skip_start = r->base + r->consumed;
+			r->skipped = avail;
+			r->consumed = r->len;
+		}
+		return 0;
+	}
+	size_t n = (size_t)(nl - start);
+	line->offset = r->base + r->consumed;
+	if (n > f->opt.max_line) {
+		line->kind = FOLLOW_LONG;
+		line->data = NULL;
+	} else {
+		line->kind = FOLLOW_LINE;
+		line->data = start;
+	}
+	line->len = n;
+	r->consumed += n + 1;
+	r->pos.offset = r->base + r->consumed;
+out:
+	line->source = source;
+	line->path = r->pos.path;
+	(void)s;
+	return 1;
+}
+
+/* Lets a draining reader go; an unterminated last line is handed out as
+ * FOLLOW_TAIL first. Returns 1 when it produced such a line. */
+static int release(struct follow *f, struct source *s, size_t idx, size_t source,
+		   struct follow_line *line)
+{
+	struct reader *r = s->draining[idx];
+	int tail = 0;
+	size_t left = r->len - r->consumed;
+	if (left || r->skipping) {
+		line->kind = FOLLOW_TAIL;
+		line->source = source;
+		line->data = NULL;
+		line->len = r->skipping ? r->skipped : left;
+		line->offset = r->skipping ? r->skip_start : r->base + r->consumed;
+		snprintf(f->pathbuf, sizeof f->pathbuf, "%s", r->pos.path);
+		line->path = f->pathbuf;
+		r->consumed = r->len;
+		r->skipping = 0;
+		tail = 1;
+	}
+	remember_done(s, r);
+	reader_free(r);
+	memmove(&s->draining[idx], &s->draining[idx + 1],
+		(s->n_draining - idx - 1) * sizeof *s->draining);
+	s->n_draining--;
+	return tail;
+}
+
+static int read_from(struct follow *f, struct source *s, size_t source, struct reader *r,
+		     struct follow_line *line, struct durable_err *err)
+{
+	for (;;) {
+		if (take_line(f, s, source, r, line)) {
+			r->at_eof = 0;
+			return 1;
+		}
+		ssize_t n = reader_fill(r, err);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			r->at_eof = 1;
+			return 0;
+		}
+	}
+}
+
+int follow_next(struct follow *f, size_t source, struct follow_line *line, struct durable_err *err)
+{
+	struct source *s = &f->src[source];
+
+	if (s->dirty)
+		examine(f, s);
+	while (s->n_draining > 0) {
+		struct reader *r = s->draining[0];
+		int rc = read_from(f, s, source, r, line, err);
+		if (rc != 0)
+			return rc;
+		if (r->orphan && !r->finite) {
+			/* A file renamed away may still get the writer's last
+			 * lines until it reopens its log: give it a grace period. */
+			int64_t t = now_us();
+			if (!r->idle_since)
+				r->idle_since = t;
+			if (t - r->idle_since < f->opt.orphan_grace_us)
+				break;
+		}
+		if (release(f, s, 0, source, line))
+			return 1;
+	}
+	/* An orphan in its grace period does not hold up the current file:
+	 * order across two files of a rotation is not promised, once-only is. */
+	if (!s->current)
+		return 0;
+	return read_from(f, s, source, s->current, line, err);
+}
+
+/* ---- saving ------------------------------------------------------------- */
+
+static void position_of(struct reader *r, struct follow_position *p)
+{
+	struct stat st;
+	*p = r->pos;
+	p->head_len = r->head_len;
+	p->head_hash = r->head_hash;
+	if (r->fd >= 0 && fstat(r->fd, &st) == 0) {
+		p->size = (uint64_t)st.st_size;
+		p->mtime_us = mtime_us(&st);
+	} else {
+		p->size = r->base + r->len;
+	}
+	if (p->head_len > p->offset) {
+		/* The head must be bytes we have handed out (they cannot change
+		 * without us noticing): shrink it to the offset. */
+		uint64_t h = FOLLOW_HASH_INIT;
+		int ok = 1;
+		if (r->base == 0 && p->offset <= r->len)
+			h = follow_hash(h, r->buf, (size_t)p->offset);
+		else
+			ok = r->fd >= 0 && hash_at(r->fd, 0, (uint32_t)p->offset, &h) == 0;
+		if (ok) {
+			p->head_len = (uint32_t)p->offset;
+			p->head_hash = h;
+		}
+	}
+	p->tail_len = p->offset < FOLLOW_TAIL_BYTES ? (uint32_t)p->offset : FOLLOW_TAIL_BYTES;
+	p->tail_hash = FOLLOW_HASH_INIT;
+	if (p->tail_len) {
+		/* The bytes before the offset are still in the buffer, or (for
+		 * a plain file) on disk. */
+		uint64_t from = p->offset - p->tail_len;
+		if (from >= r->base && p->offset <= r->base + r->len)
+			p->tail_hash = follow_hash(FOLLOW_HASH_INIT, r->buf + (from - r->base),
+						   p->tail_len);
+		else if (r->fd < 0 || hash_at(r->fd, from, p->tail_len, &p->tail_hash) != 0)
+			p->tail_len = 0;
+	}
+}
+
+void follow_save(struct follow *f, size_t source, struct follow_saved *out)
+{
+	struct source *s = &f->src[source];
+	memset(out, 0, sizeof *out);
+	out->has_current = s->current != NULL;
+	if (s->current)
+		position_of(s->current, &out->current);
+	out->n_draining = s->n_draining;
+	for (size_t i = 0; i < s->n_draining; i++)
+		position_of(s->draining[i], &out->draining[i]);
+	out->n_done = s->n_done;
+	memcpy(out->done, s->done, s->n_done * sizeof *s->done);
+}
+
+uint64_t follow_lag_bytes(struct follow *f, size_t source)
+{
+	struct source *s = &f->src[source];
+	uint64_t lag = 0;
+	struct stat st;
+	for (size_t i = 0; i <= s->n_draining; i++) {
+		struct reader *r = i < s->n_draining ? s->draining[i] : s->current;
+		if (r && r->fd >= 0 && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size > r->pos.offset)
+			lag += (uint64_t)st.st_size - r->pos.offset;
+	}
+	return lag;
+}
+
+void follow_free(struct follow *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n; i++) {
+		reader_free(f->src[i].current);
+		for (size_t k = 0; k < f->src[i].n_draining; k++)
+			reader_free(f->src[i].draining[k]);
+	}
+	if (f->ifd >= 0)
+		close(f->ifd);
+	free(f);
+}

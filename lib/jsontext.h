@@ -1,0 +1,26 @@
+/*
+ * jsontext — JSON text as tradelearn writes it.
+ *
+ * jansson prints reals with 17 significant digits (-0.23 comes out as
+ * -0.23000000000000001). Files that people and bots read should say -0.23,
+ * and still parse back to the very same double, so reals are written with
+ * the fewest digits (15, 16 or 17) that round-trip. Keys keep insertion
+ * order; non-finite reals become null (JSON has no NaN).
+ */
+#ifndef TRADELEARN_JSONTEXT_H
+#define TRADELEARN_JSONTEXT_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#define JSONTEXT_COMPACT 0
+#define JSONTEXT_PRETTY 1 /* two-space indent, a newline at the end */
+
+/* Serializes v; returns a malloc'd NUL-terminated string (free it) and its
+ * length in *len (may be NULL), or NULL on ENOMEM. */
+char *jsontext_dump(const json_t *v, int style, size_t *len);
+
+/* Writes the shortest round-trip text of d into buf (at least 32 bytes). */
+void jsontext_real(double d, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,127 @@
+"""Log rotation while running and while down: every closed trade recorded exactly once."""
+import gzip
+import os
+import shutil
+import time
+
+from conftest import append, canonical_close, trade_ids
+
+
+def closes(a, b):
+    return "".join(canonical_close(i) + "\n" for i in range(a, b))
+
+
+def expect(a, b):
+    return [f"T{i:06d}" for i in range(a, b)]
+
+
+def test_rotation_rename_and_create_while_running(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    w = root.start_watch()
+    assert root.wait_for(lambda: len(root.outcomes()) == 10)
+    append(att, closes(10, 20))
+    # logrotate without copytruncate: rename, the bot writes a few more lines to
+    # its still-open old file, then reopens the new one.
+    os.rename(att, root.logs / "attribution.jsonl.1")
+    append(root.logs / "attribution.jsonl.1", closes(20, 25))
+    append(att, closes(25, 40))
+    assert root.wait_for(lambda: len(root.outcomes()) == 40, timeout=10)
+    rc, err = root.stop(w)
+    assert rc == 0, err
+    assert trade_ids(root.outcomes()) == expect(0, 40)
+
+
+def test_rotation_copytruncate_while_running(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    w = root.start_watch()
+    assert root.wait_for(lambda: len(root.outcomes()) == 10)
+    for round_ in range(3):
+        base = 10 + round_ * 30
+        append(att, closes(base, base + 20))
+        # copytruncate: copy, then truncate in place (same inode).
+        shutil.copyfile(att, root.logs / f"attribution.jsonl.{round_ + 1}")
+        with open(att, "r+") as f:
+            f.truncate(0)
+        append(att, closes(base + 20, base + 30))
+        # One rotation at a time (lines appended just before it may still be
+        # unread: they are finished from the copy).
+        assert root.wait_for(lambda: len(root.outcomes()) == base + 30, timeout=10)
+    assert root.wait_for(lambda: len(root.outcomes()) == 100, timeout=10)
+    rc, err = root.stop(w)
+    assert rc == 0, err
+    assert trade_ids(root.outcomes()) == expect(0, 100)
+
+
+def test_rotation_delete_and_recreate_while_running(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    w = root.start_watch()
+    assert root.wait_for(lambda: len(root.outcomes()) == 10)
+    os.unlink(att)
+    time.sleep(0.2)
+    append(att, closes(10, 20))
+    assert root.wait_for(lambda: len(root.outcomes()) == 20, timeout=10)
+    rc, err = root.stop(w)
+    assert rc == 0, err
+    assert trade_ids(root.outcomes()) == expect(0, 20)
+
+
+def test_rotation_while_down_with_the_rotated_file_gzipped(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    root.run("watch", "--once")
+    assert len(root.outcomes()) == 10
+    # While down: more lines, then rotate (rename), compress the rotation,
+    # and a second rotation that tradelearn never saw at all.
+    append(att, closes(10, 30))
+    os.rename(att, root.logs / "attribution.jsonl.1")
+    append(att, closes(30, 45))
+    with open(root.logs / "attribution.jsonl.1", "rb") as src, \
+            gzip.open(root.logs / "attribution.jsonl.2.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.unlink(root.logs / "attribution.jsonl.1")
+    os.rename(att, root.logs / "attribution.jsonl.1")
+    append(att, closes(45, 50))
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 50)
+    # And again: nothing new is learned twice.
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 50)
+    assert root.run("verify", check=False).returncode == 0
+
+
+def test_copytruncate_while_down_finishes_the_copy(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    root.run("watch", "--once")
+    append(att, closes(10, 20))
+    shutil.copyfile(att, root.logs / "attribution.jsonl.1")
+    with open(att, "r+") as f:
+        f.truncate(0)
+    # It regrows past the old offset while tradelearn is down.
+    append(att, closes(20, 60))
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 60)
+
+
+def test_inode_reuse_a_different_file_at_the_same_inode(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    root.run("watch", "--once")
+    ino = os.stat(att).st_ino
+    # The same inode with other content: truncate and rewrite in place, longer
+    # than before (so size alone cannot tell).
+    with open(att, "r+") as f:
+        f.truncate(0)
+        f.write(closes(100, 130))
+    assert os.stat(att).st_ino == ino
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 10) + expect(100, 130)
+    # Delete and recreate (the kernel may hand back the same inode number).
+    os.unlink(att)
+    append(att, closes(200, 205))
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 10) + expect(100, 130) + expect(200, 205)
+    assert root.quarantine() == []
