@@ -15,28 +15,28 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: tradelearn simulate [OPTIONS]\n"
-	"\n"
-	"Writes a synthetic trading bot's JSON Lines logs into the logs folder\n"
-	"(--logs, default <root>/logs): signals, orders, opens, closes, partial\n"
-	"closes, exits and a few malformed lines, with planted component weights.\n"
-	"\n"
-	"  --days N               trading days of history (batch; default 20)\n"
-	"  --seed S               random seed (default 1); same seed, same bytes\n"
-	"  --profile P            canonical (default) or stock-bot\n"
-	"  --start YYYY-MM-DD     first trading day (default 2026-01-05)\n"
-	"  --malformed SHARE      share of malformed lines, 0 to <1 (default 0.005)\n"
-	"  --truth FILE           write the ground truth (weights, counts, P&L) as JSON\n"
-	"  --live                 append in real time until SIGTERM/SIGINT\n"
-	"  --rate R               live: records per second (default 5)\n"
-	"  --rotate-every SECONDS live: rotate the files like logrotate (default 20,\n"
-	"                         0 = never), alternating rename-and-create and\n"
-	"                         copytruncate, gzipping older rotations\n"
-	"  --max-records N        live: stop after N lines\n"
-	"  --start-after-existing live: timestamps continue after the latest one\n"
-	"                         already in the files, even when that is in the future\n"
-	"  --logs DIR             the folder to write (default <root>/logs)\n"
-	"  -h, --help             this help\n";
+    "usage: tradelearn simulate [OPTIONS]\n"
+    "\n"
+    "Writes a synthetic trading bot's JSON Lines logs into the logs folder\n"
+    "(--logs, default <root>/logs): signals, orders, opens, closes, partial\n"
+    "closes, exits and a few malformed lines, with planted component weights.\n"
+    "\n"
+    "  --days N               trading days of history (batch; default 20)\n"
+    "  --seed S               random seed (default 1); same seed, same bytes\n"
+    "  --profile P            canonical (default) or stock-bot\n"
+    "  --start YYYY-MM-DD     first trading day (default 2026-01-05)\n"
+    "  --malformed SHARE      share of malformed lines, 0 to <1 (default 0.005)\n"
+    "  --truth FILE           write the ground truth (weights, counts, P&L) as JSON\n"
+    "  --live                 append in real time until SIGTERM/SIGINT\n"
+    "  --rate R               live: records per second (default 5)\n"
+    "  --rotate-every SECONDS live: rotate the files like logrotate (default 20,\n"
+    "                         0 = never), alternating rename-and-create and\n"
+    "                         copytruncate, gzipping older rotations\n"
+    "  --max-records N        live: stop after N lines\n"
+    "  --start-after-existing live: timestamps continue after the latest one\n"
+    "                         already in the files, even when that is in the future\n"
+    "  --logs DIR             the folder to write (default <root>/logs)\n"
+    "  -h, --help             this help\n";
 
 /* The handler only records the request; the writing loop sees it between
  * lines (its sleeps are not restarted, so it sees it promptly). sig_atomic_t
@@ -86,26 +86,39 @@ static int parse_profile(const char *name, enum sim_profile *out)
 
 int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	enum { OPT_DAYS = 256, OPT_SEED, OPT_PROFILE, OPT_START, OPT_LIVE, OPT_RATE, OPT_ROTATE,
-	       OPT_MAX, OPT_TRUTH, OPT_MALFORMED, OPT_AFTER_EXISTING, OPT_LOGS, OPT_ROOT };
+	enum {
+		OPT_DAYS = 256,
+		OPT_SEED,
+		OPT_PROFILE,
+		OPT_START,
+		OPT_LIVE,
+		OPT_RATE,
+		OPT_ROTATE,
+		OPT_MAX,
+		OPT_TRUTH,
+		OPT_MALFORMED,
+		OPT_AFTER_EXISTING,
+		OPT_LOGS,
+		OPT_ROOT
+	};
 	static const struct option longopts[] = {
-		{"days", required_argument, NULL, OPT_DAYS},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"profile", required_argument, NULL, OPT_PROFILE},
-		{"start", required_argument, NULL, OPT_START},
-		{"live", no_argument, NULL, OPT_LIVE},
-		{"rate", required_argument, NULL, OPT_RATE},
-		{"rotate-every", required_argument, NULL, OPT_ROTATE},
-		{"max-records", required_argument, NULL, OPT_MAX},
-		{"truth", required_argument, NULL, OPT_TRUTH},
-		{"malformed", required_argument, NULL, OPT_MALFORMED},
-		{"start-after-existing", no_argument, NULL, OPT_AFTER_EXISTING},
-		/* Global options may follow the command; honour them here too in
-		 * case they reach us. */
-		{"logs", required_argument, NULL, OPT_LOGS},
-		{"root", required_argument, NULL, OPT_ROOT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"days", required_argument, NULL, OPT_DAYS},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"profile", required_argument, NULL, OPT_PROFILE},
+	    {"start", required_argument, NULL, OPT_START},
+	    {"live", no_argument, NULL, OPT_LIVE},
+	    {"rate", required_argument, NULL, OPT_RATE},
+	    {"rotate-every", required_argument, NULL, OPT_ROTATE},
+	    {"max-records", required_argument, NULL, OPT_MAX},
+	    {"truth", required_argument, NULL, OPT_TRUTH},
+	    {"malformed", required_argument, NULL, OPT_MALFORMED},
+	    {"start-after-existing", no_argument, NULL, OPT_AFTER_EXISTING},
+	    /* Global options may follow the command; honour them here too in
+	     * case they reach us. */
+	    {"logs", required_argument, NULL, OPT_LOGS},
+	    {"root", required_argument, NULL, OPT_ROOT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sim_options opt;
 	struct sim_truth truth;
@@ -128,8 +141,9 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case OPT_DAYS:
 			if (parse_long(optarg, 1, 100000, &n) < 0) {
-				cmd_error("simulate: --days wants a whole number of days >= 1, not '%s'",
-					  optarg);
+				cmd_error(
+				    "simulate: --days wants a whole number of days >= 1, not '%s'",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			opt.days = (int)n;
@@ -152,7 +166,8 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_START: {
 			int64_t us;
 			if (strlen(optarg) != 10 || calendar_parse_iso(optarg, &us) < 0) {
-				cmd_error("simulate: --start wants a date YYYY-MM-DD, not '%s'", optarg);
+				cmd_error("simulate: --start wants a date YYYY-MM-DD, not '%s'",
+					  optarg);
 				return EXIT_USAGE;
 			}
 			opt.start_us = us;
@@ -162,21 +177,25 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 			live = 1;
 			break;
 		case OPT_RATE:
-			if (parse_double(optarg, &opt.rate) < 0 || opt.rate <= 0 || opt.rate > 1e6) {
+			if (parse_double(optarg, &opt.rate) < 0 || opt.rate <= 0 ||
+			    opt.rate > 1e6) {
 				cmd_error("simulate: --rate wants records per second > 0, not '%s'",
 					  optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case OPT_ROTATE:
-			if (parse_double(optarg, &opt.rotate_every_s) < 0 || opt.rotate_every_s < 0) {
-				cmd_error("simulate: --rotate-every wants seconds >= 0, not '%s'", optarg);
+			if (parse_double(optarg, &opt.rotate_every_s) < 0 ||
+			    opt.rotate_every_s < 0) {
+				cmd_error("simulate: --rotate-every wants seconds >= 0, not '%s'",
+					  optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case OPT_MAX:
 			if (parse_long(optarg, 0, LONG_MAX, &n) < 0) {
-				cmd_error("simulate: --max-records wants a count >= 0, not '%s'", optarg);
+				cmd_error("simulate: --max-records wants a count >= 0, not '%s'",
+					  optarg);
 				return EXIT_USAGE;
 			}
 			opt.max_records = n;
@@ -185,8 +204,8 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 			truth_path = optarg;
 			break;
 		case OPT_MALFORMED:
-			if (parse_double(optarg, &opt.malformed_share) < 0 || opt.malformed_share < 0 ||
-			    opt.malformed_share >= 1) {
+			if (parse_double(optarg, &opt.malformed_share) < 0 ||
+			    opt.malformed_share < 0 || opt.malformed_share >= 1) {
 				cmd_error("simulate: --malformed wants a share in [0, 1), not '%s'",
 					  optarg);
 				return EXIT_USAGE;
@@ -219,14 +238,16 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 	if (logs_option) {
 		opt.logs_dir = logs_option;
 	} else if (root_option) {
-		if (snprintf(logs_buf, sizeof logs_buf, "%s/logs", root_option) >= (int)sizeof logs_buf) {
+		if (snprintf(logs_buf, sizeof logs_buf, "%s/logs", root_option) >=
+		    (int)sizeof logs_buf) {
 			cmd_error("simulate: --root is too long");
 			return EXIT_USAGE;
 		}
 		opt.logs_dir = logs_buf;
 	}
 	if (parse_profile(profile, &opt.profile) < 0) {
-		cmd_error("simulate: profile '%s' is not built in (canonical or stock-bot)", profile);
+		cmd_error("simulate: profile '%s' is not built in (canonical or stock-bot)",
+			  profile);
 		return EXIT_USAGE;
 	}
 
@@ -255,8 +276,8 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 	fprintf(stderr,
 		"tradelearn: simulate: %s %s into %s: %ld lines, %ld opens, %ld closes "
 		"(%ld wins), %ld partial closes, P&L %.2f USD (partials %.2f), %ld malformed\n",
-		live ? "live" : "batch", truth.profile, opt.logs_dir, truth.lines_written, truth.opens,
-		truth.closes, truth.wins, truth.partial_closes, truth.closes_pnl_usd,
+		live ? "live" : "batch", truth.profile, opt.logs_dir, truth.lines_written,
+		truth.opens, truth.closes, truth.wins, truth.partial_closes, truth.closes_pnl_usd,
 		truth.partials_pnl_usd, truth.malformed_lines);
 	return EXIT_DONE;
 }

@@ -27,12 +27,12 @@
  * rows (entry_ts, hold_minutes) are always the ones actually written.
  */
 
-#define STEPS_PER_DAY 390	/* 9:30–16:00 */
+#define STEPS_PER_DAY 390 /* 9:30–16:00 */
 #define N_SYMBOLS 8
 #define MAX_COMPONENTS 24
-#define SIGNAL_PROB 0.2	/* per symbol and minute */
-#define TRADE_CONFIDENCE 0.3	/* below this a signal is simply not acted on */
-#define HIGH_CONFIDENCE 0.6	/* missed opportunities are at least this confident */
+#define SIGNAL_PROB 0.2	     /* per symbol and minute */
+#define TRADE_CONFIDENCE 0.3 /* below this a signal is simply not acted on */
+#define HIGH_CONFIDENCE 0.6  /* missed opportunities are at least this confident */
 #define MAX_POSITIONS 6
 #define COOLDOWN_STEPS 5
 #define LAST_ENTRY_MINUTE 380
@@ -52,10 +52,10 @@ static const struct {
 	const char *canonical, *stock_bot;
 	double drift, vol;
 } regimes[REGIME_COUNT] = {
-	{"trend_up", "BULL", 0.00005, 0.0008},
-	{"trend_down", "BEAR", -0.00005, 0.0008},
-	{"range", "mixed", 0.0, 0.0006},
-	{"volatile", "high_vol", 0.0, 0.0018},
+    {"trend_up", "BULL", 0.00005, 0.0008},
+    {"trend_down", "BEAR", -0.00005, 0.0008},
+    {"range", "mixed", 0.0, 0.0006},
+    {"volatile", "high_vol", 0.0, 0.0018},
 };
 
 enum exit_kind { EXIT_TAKE_PROFIT, EXIT_STOP_LOSS, EXIT_TRAIL_STOP, EXIT_SIGNAL_DECAY, EXIT_TIME };
@@ -91,81 +91,81 @@ struct profile_def {
 	struct symbol_def symbols[N_SYMBOLS];
 	struct component_def components[MAX_COMPONENTS];
 	size_t n_components;
-	int decimals;	    /* of written component values */
+	int decimals; /* of written component values */
 	double intercept;
-	double equity;	    /* starting account equity */
+	double equity;		 /* starting account equity */
 	double size_lo, size_hi; /* position size range in USD */
 };
 
 static const struct profile_def canonical_profile = {
-	.name = "canonical",
-	.files = {"attribution.jsonl", "exits.jsonl", "signals.jsonl", "orders.jsonl"},
-	.symbols = {{"AAPL", "technology", 230.0},
-		    {"MSFT", "technology", 420.0},
-		    {"NVDA", "semiconductors", 130.0},
-		    {"AMZN", "consumer", 200.0},
-		    {"JPM", "financials", 240.0},
-		    {"XOM", "energy", 110.0},
-		    {"TSLA", "automotive", 350.0},
-		    {"SPY", "etf", 590.0}},
-	.components = {{"momentum", 0, 1, 0.9, -HUGE_VAL, HUGE_VAL},
-		       {"mean_reversion", 0, 1, -0.6, -HUGE_VAL, HUGE_VAL},
-		       {"volume_surge", 0, 1, 0.5, -HUGE_VAL, HUGE_VAL},
-		       {"news_sentiment", 0, 1, 0.3, -HUGE_VAL, HUGE_VAL},
-		       {"order_flow", 0, 1, 0.7, -HUGE_VAL, HUGE_VAL},
-		       {"volatility", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL},
-		       {"noise_a", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL},
-		       {"noise_b", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL}},
-	.n_components = 8,
-	.decimals = 4,
-	.intercept = -0.1,
-	.equity = 100000.0,
-	.size_lo = 2000.0,
-	.size_hi = 6000.0,
+    .name = "canonical",
+    .files = {"attribution.jsonl", "exits.jsonl", "signals.jsonl", "orders.jsonl"},
+    .symbols = {{"AAPL", "technology", 230.0},
+		{"MSFT", "technology", 420.0},
+		{"NVDA", "semiconductors", 130.0},
+		{"AMZN", "consumer", 200.0},
+		{"JPM", "financials", 240.0},
+		{"XOM", "energy", 110.0},
+		{"TSLA", "automotive", 350.0},
+		{"SPY", "etf", 590.0}},
+    .components = {{"momentum", 0, 1, 0.9, -HUGE_VAL, HUGE_VAL},
+		   {"mean_reversion", 0, 1, -0.6, -HUGE_VAL, HUGE_VAL},
+		   {"volume_surge", 0, 1, 0.5, -HUGE_VAL, HUGE_VAL},
+		   {"news_sentiment", 0, 1, 0.3, -HUGE_VAL, HUGE_VAL},
+		   {"order_flow", 0, 1, 0.7, -HUGE_VAL, HUGE_VAL},
+		   {"volatility", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL},
+		   {"noise_a", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL},
+		   {"noise_b", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL}},
+    .n_components = 8,
+    .decimals = 4,
+    .intercept = -0.1,
+    .equity = 100000.0,
+    .size_lo = 2000.0,
+    .size_hi = 6000.0,
 };
 
 /* Names, order and scales of the real bot's components (fixture
  * stock-bot-2026-02-10); the columns that are constant there stay constant. */
 static const struct profile_def stock_bot_profile = {
-	.name = "stock-bot",
-	.files = {"attribution.jsonl", "exit_attribution.jsonl", "blocked_trades.jsonl",
-		  "orders.jsonl"},
-	.symbols = {{"GOOGL", "technology", 316.0},
-		    {"AMD", "semiconductors", 170.0},
-		    {"TSLA", "automotive", 400.0},
-		    {"COIN", "financials", 260.0},
-		    {"HOOD", "financials", 79.0},
-		    {"WMT", "consumer", 127.0},
-		    {"XLK", "etf", 143.0},
-		    {"SPY", "etf", 600.0}},
-	.components = {{"flow", 2.0, 0.45, 0.9, 0.0, HUGE_VAL},
-		       {"dark_pool", 0.172, 0.016, 0.5, 0.0, HUGE_VAL},
-		       {"insider", 0.083, 0.008, 0.0, 0.0, HUGE_VAL},
-		       {"iv_skew", 0.053, 0.026, 0.0, -HUGE_VAL, HUGE_VAL},
-		       {"smile", 0.005, 0, 0, 0, 0},
-		       {"whale", 0.0, 0, 0, 0, 0},
-		       {"event", 0.195, 0.067, 0.3, 0.0, HUGE_VAL},
-		       {"motif_bonus", 0.0, 0, 0, 0, 0},
-		       {"toxicity_penalty", -0.139, 0.068, 0.4, -HUGE_VAL, 0.0},
-		       {"regime", 0.008, 0, 0, 0, 0},
-		       {"congress", 0.0, 0, 0, 0, 0},
-		       {"shorts_squeeze", 0.0, 0, 0, 0, 0},
-		       {"institutional", 0.0, 0, 0, 0, 0},
-		       {"market_tide", 13.0, 16.0, 0.7, -HUGE_VAL, HUGE_VAL},
-		       {"calendar", 0.0, 0, 0, 0, 0},
-		       {"greeks_gamma", 0.075, 0.033, 0.0, 0.0, HUGE_VAL},
-		       {"ftd_pressure", 0.04, 0, 0, 0, 0},
-		       {"iv_rank", 0.058, 0.052, -0.6, -HUGE_VAL, HUGE_VAL},
-		       {"oi_change", 0.046, 0, 0, 0, 0},
-		       {"etf_flow", 0.04, 0, 0, 0, 0},
-		       {"squeeze_score", 0.046, 0.022, 0.0, 0.0, HUGE_VAL},
-		       {"freshness_factor", 0.92, 0.05, 0.0, 0.0, 1.0}},
-	.n_components = 22,
-	.decimals = 3,
-	.intercept = -0.1,
-	.equity = 50000.0,
-	.size_lo = 150.0,
-	.size_hi = 600.0,
+    .name = "stock-bot",
+    .files = {"attribution.jsonl", "exit_attribution.jsonl", "blocked_trades.jsonl",
+	      "orders.jsonl"},
+    .symbols = {{"GOOGL", "technology", 316.0},
+		{"AMD", "semiconductors", 170.0},
+		{"TSLA", "automotive", 400.0},
+		{"COIN", "financials", 260.0},
+		{"HOOD", "financials", 79.0},
+		{"WMT", "consumer", 127.0},
+		{"XLK", "etf", 143.0},
+		{"SPY", "etf", 600.0}},
+    .components = {{"flow", 2.0, 0.45, 0.9, 0.0, HUGE_VAL},
+		   {"dark_pool", 0.172, 0.016, 0.5, 0.0, HUGE_VAL},
+		   {"insider", 0.083, 0.008, 0.0, 0.0, HUGE_VAL},
+		   {"iv_skew", 0.053, 0.026, 0.0, -HUGE_VAL, HUGE_VAL},
+		   {"smile", 0.005, 0, 0, 0, 0},
+		   {"whale", 0.0, 0, 0, 0, 0},
+		   {"event", 0.195, 0.067, 0.3, 0.0, HUGE_VAL},
+		   {"motif_bonus", 0.0, 0, 0, 0, 0},
+		   {"toxicity_penalty", -0.139, 0.068, 0.4, -HUGE_VAL, 0.0},
+		   {"regime", 0.008, 0, 0, 0, 0},
+		   {"congress", 0.0, 0, 0, 0, 0},
+		   {"shorts_squeeze", 0.0, 0, 0, 0, 0},
+		   {"institutional", 0.0, 0, 0, 0, 0},
+		   {"market_tide", 13.0, 16.0, 0.7, -HUGE_VAL, HUGE_VAL},
+		   {"calendar", 0.0, 0, 0, 0, 0},
+		   {"greeks_gamma", 0.075, 0.033, 0.0, 0.0, HUGE_VAL},
+		   {"ftd_pressure", 0.04, 0, 0, 0, 0},
+		   {"iv_rank", 0.058, 0.052, -0.6, -HUGE_VAL, HUGE_VAL},
+		   {"oi_change", 0.046, 0, 0, 0, 0},
+		   {"etf_flow", 0.04, 0, 0, 0, 0},
+		   {"squeeze_score", 0.046, 0.022, 0.0, 0.0, HUGE_VAL},
+		   {"freshness_factor", 0.92, 0.05, 0.0, 0.0, 1.0}},
+    .n_components = 22,
+    .decimals = 3,
+    .intercept = -0.1,
+    .equity = 50000.0,
+    .size_lo = 150.0,
+    .size_hi = 600.0,
 };
 
 /* xoshiro256** seeded through splitmix64; Box–Muller keeps its spare. */
@@ -178,7 +178,7 @@ struct rng {
 struct position {
 	int active;
 	char trade_id[96];
-	int dir;		/* +1 long, -1 short */
+	int dir; /* +1 long, -1 short */
 	long qty, qty_open;
 	int64_t entry_c, stop_c, target_c;
 	double comp[MAX_COMPONENTS];
@@ -209,7 +209,7 @@ struct symbol {
 	int64_t cooldown_until;
 	struct waypoint wp[2];
 	int n_wp;
-	double band_lo, band_hi;	/* the path stays inside while a plan is on */
+	double band_lo, band_hi; /* the path stays inside while a plan is on */
 	struct position pos;
 };
 
@@ -240,10 +240,10 @@ struct sim {
 	int64_t pnl_closes_c, pnl_partials_c;
 	int64_t equity_c;
 	int64_t step;
-	int minute;		/* minute of the trading day, 0–389 */
-	int64_t minute_start;	/* batch: UTC us of the step's minute */
+	int minute;	      /* minute of the trading day, 0–389 */
+	int64_t minute_start; /* batch: UTC us of the step's minute */
 	int64_t last_ts;
-	long long id_base;	/* first trade/signal/order number of this run */
+	long long id_base; /* first trade/signal/order number of this run */
 	long long next_trade, next_signal, next_order;
 	int open_positions;
 	/* live */
@@ -274,7 +274,7 @@ static int fail(struct sim *s, const char *fmt, ...)
 /* Formats a path into buf (PATH_MAX bytes); a path that does not fit is an
  * error rather than a silently different file. */
 static int mkpath(struct sim *s, char *buf, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int mkpath(struct sim *s, char *buf, const char *fmt, ...)
 {
@@ -396,7 +396,7 @@ static int64_t session_open_us(int64_t day_us)
 	tm.tm_hour = 9;
 	tm.tm_min = 30;
 	tm.tm_sec = 0;
-	tm.tm_isdst = -1;	/* let the zone decide EST or EDT */
+	tm.tm_isdst = -1; /* let the zone decide EST or EDT */
 	return (int64_t)mktime(&tm) * CALENDAR_US_PER_S;
 }
 
@@ -707,28 +707,27 @@ static int stop_requested(const struct sim *s)
 	return s->opt->max_records > 0 && s->truth->lines_written >= s->opt->max_records;
 }
 
-/* Timestamp of the next row. Live: waits for the row's slot at the
- * requested rate (rotating first when due) and returns SIM_STOP when asked
- * to stop. Timestamps never repeat or go back, so each file stays ordered. */
-static int next_ts(struct sim *s, int64_t *ts)
+/* Batch: a moment later in the current simulated minute. */
+static int64_t batch_ts(struct sim *s)
 {
-	int64_t t;
+	int64_t limit = s->minute_start + 59 * CALENDAR_US_PER_S;
+	int64_t t = s->last_ts + (int64_t)rng_range(&s->market, 50e3, 2.5e6);
+	if (t < s->minute_start)
+		t = s->minute_start + (int64_t)rng_range(&s->market, 0, 2e6);
+	if (t > limit)
+		t = s->last_ts + 1000;
+	return t;
+}
 
-	if (!s->live) {
-		int64_t limit = s->minute_start + 59 * CALENDAR_US_PER_S;
-		t = s->last_ts + (int64_t)rng_range(&s->market, 50e3, 2.5e6);
-		if (t < s->minute_start)
-			t = s->minute_start + (int64_t)rng_range(&s->market, 0, 2e6);
-		if (t > limit)
-			t = s->last_ts + 1000;
-		goto done;
-	}
+/* Live: waits for the row's slot at the requested rate (rotating first when
+ * due), then reads the wall clock. SIM_STOP when asked to stop. */
+static int live_ts(struct sim *s, int64_t *t)
+{
+	double now;
+
 	if (stop_requested(s))
 		return SIM_STOP;
-	for (;;) {
-		double now = monotonic_s();
-		if (now >= s->next_slot)
-			break;
+	while ((now = monotonic_s()) < s->next_slot) {
 		struct timespec d;
 		double wait = s->next_slot - now;
 		d.tv_sec = (time_t)wait;
@@ -737,7 +736,6 @@ static int next_ts(struct sim *s, int64_t *ts)
 		if (stop_requested(s))
 			return SIM_STOP;
 	}
-	double now = monotonic_s();
 	/* After a long stall, do not burst to catch up. */
 	if (now > s->next_slot + 1.0)
 		s->next_slot = now;
@@ -747,8 +745,23 @@ static int next_ts(struct sim *s, int64_t *ts)
 			return SIM_FAIL;
 		s->next_rotation = now + s->opt->rotate_every_s;
 	}
-	t = calendar_now() + s->clock_shift;
-done:
+	*t = calendar_now() + s->clock_shift;
+	return SIM_OK;
+}
+
+/* Timestamp of the next row. Timestamps never repeat or go back, so each
+ * file stays ordered. */
+static int next_ts(struct sim *s, int64_t *ts)
+{
+	int64_t t;
+
+	if (s->live) {
+		int rc = live_ts(s, &t);
+		if (rc != SIM_OK)
+			return rc;
+	} else {
+		t = batch_ts(s);
+	}
 	if (t <= s->last_ts)
 		t = s->last_ts + 1;
 	s->last_ts = t;
@@ -816,8 +829,8 @@ static void count_row(struct sim *s, const struct row_meta *m)
  * the row without its "symbol". A malformed row counts as nothing but a line. */
 static int emit(struct sim *s, enum source src, json_t *row, const struct row_meta *m)
 {
-	static const char *const garbage[] = {"<<garbage>>", "ERROR 502 Bad Gateway",
-					      "}{\"ts\":", "\x1b[31mTraceback (most recent call last):"};
+	static const char *const garbage[] = {"<<garbage>>", "ERROR 502 Bad Gateway", "}{\"ts\":",
+					      "\x1b[31mTraceback (most recent call last):"};
 	size_t flags = JSON_REAL_PRECISION(15) | (s->stock_bot ? 0 : JSON_COMPACT);
 	char *text = NULL, *line = NULL;
 	int malformed = 0, rc = SIM_FAIL;
@@ -1170,8 +1183,8 @@ static int close_position(struct sim *s, int si, int scale)
 
 	if (s->stock_bot && !scale) {
 		char iso[48];
-		double raw_pnl = (double)p->dir * (cents_to_usd(exit_c) - cents_to_usd(p->entry_c)) *
-				 (double)qty;
+		double raw_pnl = (double)p->dir *
+				 (cents_to_usd(exit_c) - cents_to_usd(p->entry_c)) * (double)qty;
 		double raw_pct = (double)p->dir *
 				 (cents_to_usd(exit_c) - cents_to_usd(p->entry_c)) /
 				 cents_to_usd(p->entry_c) * 100.0;
@@ -1262,8 +1275,8 @@ static void advance_price(struct sim *s, struct symbol *sy)
 static int64_t plan_exit_price(struct sim *s, struct position *p, int win)
 {
 	struct rng *r = &s->market;
-	int64_t up = p->dir * (p->target_c - p->entry_c);  /* > 0 */
-	int64_t down = p->dir * (p->entry_c - p->stop_c);  /* > 0 */
+	int64_t up = p->dir * (p->target_c - p->entry_c); /* > 0 */
+	int64_t down = p->dir * (p->entry_c - p->stop_c); /* > 0 */
 	double move;
 
 	switch (p->exit_kind) {
@@ -1272,16 +1285,19 @@ static int64_t plan_exit_price(struct sim *s, struct position *p, int win)
 	case EXIT_STOP_LOSS:
 		return p->stop_c;
 	case EXIT_TRAIL_STOP:
-		move = win ? rng_range(r, 0.3, 0.9) * (double)up : -rng_range(r, 0.3, 0.9) * (double)down;
+		move = win ? rng_range(r, 0.3, 0.9) * (double)up
+			   : -rng_range(r, 0.3, 0.9) * (double)down;
 		break;
 	case EXIT_SIGNAL_DECAY:
-		move = win ? rng_range(r, 0.1, 0.6) * (double)up : -rng_range(r, 0.1, 0.7) * (double)down;
+		move = win ? rng_range(r, 0.1, 0.6) * (double)up
+			   : -rng_range(r, 0.1, 0.7) * (double)down;
 		break;
 	case EXIT_TIME:
 	default:
 		if (!win && rng_uniform(r) < 0.15)
 			return p->entry_c; /* flat: a zero P&L, which is not a win */
-		move = win ? rng_range(r, 0.05, 0.5) * (double)up : -rng_range(r, 0.05, 0.5) * (double)down;
+		move = win ? rng_range(r, 0.05, 0.5) * (double)up
+			   : -rng_range(r, 0.05, 0.5) * (double)down;
 		break;
 	}
 	int64_t c = llround(move);
@@ -1330,14 +1346,15 @@ static void reason_text(struct sim *s, struct position *p)
 		break;
 	case EXIT_TRAIL_STOP:
 		if (rng_uniform(r) < 0.4)
-			snprintf(p->reason, sizeof p->reason, "trail_stop(-%.1f%%)+signal_decay(%.2f)",
-				 trail, decay);
+			snprintf(p->reason, sizeof p->reason,
+				 "trail_stop(-%.1f%%)+signal_decay(%.2f)", trail, decay);
 		else
 			snprintf(p->reason, sizeof p->reason, "trail_stop(-%.1f%%)", trail);
 		break;
 	case EXIT_SIGNAL_DECAY:
 		if (rng_uniform(r) < 0.4)
-			snprintf(p->reason, sizeof p->reason, "signal_decay(%.2f)+flow_reversal", decay);
+			snprintf(p->reason, sizeof p->reason, "signal_decay(%.2f)+flow_reversal",
+				 decay);
 		else
 			snprintf(p->reason, sizeof p->reason, "signal_decay(%.2f)", decay);
 		break;
@@ -1347,7 +1364,8 @@ static void reason_text(struct sim *s, struct position *p)
 	}
 	if (rng_uniform(r) < 0.3)
 		snprintf(p->scale_reason, sizeof p->scale_reason,
-			 "signal_decay(%.2f)+profit_target(%.1f%%)", rng_range(r, 0.5, 0.95), tp / 2);
+			 "signal_decay(%.2f)+profit_target(%.1f%%)", rng_range(r, 0.5, 0.95),
+			 tp / 2);
 	else
 		snprintf(p->scale_reason, sizeof p->scale_reason, "profit_target(%.1f%%)", tp / 2);
 }
@@ -1369,9 +1387,13 @@ static void plan_trade(struct sim *s, struct symbol *sy)
 	if (u < 0.10)
 		p->exit_kind = EXIT_TIME;
 	else if (win)
-		p->exit_kind = u < 0.64 ? EXIT_TAKE_PROFIT : u < 0.82 ? EXIT_TRAIL_STOP : EXIT_SIGNAL_DECAY;
+		p->exit_kind = u < 0.64	  ? EXIT_TAKE_PROFIT
+			       : u < 0.82 ? EXIT_TRAIL_STOP
+					  : EXIT_SIGNAL_DECAY;
 	else
-		p->exit_kind = u < 0.62 ? EXIT_STOP_LOSS : u < 0.85 ? EXIT_SIGNAL_DECAY : EXIT_TRAIL_STOP;
+		p->exit_kind = u < 0.62	  ? EXIT_STOP_LOSS
+			       : u < 0.85 ? EXIT_SIGNAL_DECAY
+					  : EXIT_TRAIL_STOP;
 	/* Most positions are closed by the bell; a few are held overnight. */
 	if (s->minute + hold > STEPS_PER_DAY - 1 && rng_uniform(r) < 0.85 &&
 	    STEPS_PER_DAY - 1 - s->minute >= 1) {
@@ -1392,7 +1414,8 @@ static void plan_trade(struct sim *s, struct symbol *sy)
 		if (half >= 1 && part >= 1 && part < p->qty && part * 10 >= p->qty * 3 &&
 		    part * 2 <= p->qty) {
 			p->scale_pending = 1;
-			p->scale_step = s->step + (int64_t)llround((double)hold * rng_range(r, 0.3, 0.7));
+			p->scale_step =
+			    s->step + (int64_t)llround((double)hold * rng_range(r, 0.3, 0.7));
 			if (p->scale_step <= s->step)
 				p->scale_step = s->step + 1;
 			if (p->scale_step >= p->exit_step)
@@ -1477,7 +1500,9 @@ static int maybe_signal(struct sim *s, int si)
 	if (rng_uniform(r) >= SIGNAL_PROB)
 		return SIM_OK;
 
-	double up = sy->regime == REGIME_TREND_UP ? 0.7 : sy->regime == REGIME_TREND_DOWN ? 0.3 : 0.5;
+	double up = sy->regime == REGIME_TREND_UP     ? 0.7
+		    : sy->regime == REGIME_TREND_DOWN ? 0.3
+						      : 0.5;
 	int dir = rng_uniform(r) < up ? 1 : -1;
 	for (size_t i = 0; i < prof->n_components; i++) {
 		const struct component_def *c = &prof->components[i];
@@ -1569,7 +1594,8 @@ static int maybe_signal(struct sim *s, int si)
 			return rc;
 	}
 	if (b == BLOCK_REJECTED) {
-		long qty = 1 + (long)(rng_range(r, prof->size_lo, prof->size_hi) / cents_to_usd(price_c));
+		long qty =
+		    1 + (long)(rng_range(r, prof->size_lo, prof->size_hi) / cents_to_usd(price_c));
 		rc = emit_order(s, si, signal_no, NULL, dir > 0, qty, "submitted", price_c);
 		if (rc == SIM_OK)
 			rc = emit_order(s, si, signal_no, NULL, dir > 0, qty, "rejected", price_c);
@@ -1609,10 +1635,11 @@ static int maybe_signal(struct sim *s, int si)
 	s->open_positions++;
 
 	if (!s->stock_bot) {
-		rc = emit_order(s, si, signal_no, pos->trade_id, dir > 0, pos->qty, "submitted", price_c);
+		rc = emit_order(s, si, signal_no, pos->trade_id, dir > 0, pos->qty, "submitted",
+				price_c);
 		if (rc == SIM_OK)
-			rc = emit_order(s, si, signal_no, pos->trade_id, dir > 0, pos->qty, "filled",
-					price_c);
+			rc = emit_order(s, si, signal_no, pos->trade_id, dir > 0, pos->qty,
+					"filled", price_c);
 		if (rc != SIM_OK)
 			return rc;
 	} else {
@@ -1714,8 +1741,8 @@ static void fill_truth_model(const struct sim *s, struct sim_truth *t)
 	}
 }
 
-static int sim_init(struct sim *s, const struct sim_options *opt, struct sim_truth *truth,
-		    int live, char *err, size_t errlen)
+static int sim_init(struct sim *s, const struct sim_options *opt, struct sim_truth *truth, int live,
+		    char *err, size_t errlen)
 {
 	memset(s, 0, sizeof *s);
 	memset(truth, 0, sizeof *truth);
@@ -1800,8 +1827,8 @@ static int finish_auc(struct sim *s)
 	free(items);
 	size_t neg = n - pos;
 	if (pos > 0 && neg > 0)
-		s->truth->oracle_auc =
-			(rank_sum - (double)pos * (double)(pos + 1) / 2.0) / ((double)pos * (double)neg);
+		s->truth->oracle_auc = (rank_sum - (double)pos * (double)(pos + 1) / 2.0) /
+				       ((double)pos * (double)neg);
 	return SIM_OK;
 }
 
@@ -1896,8 +1923,8 @@ static int64_t latest_existing_ts(struct sim *s)
 			if (!ts)
 				ts = json_object_get(row, "timestamp");
 			int64_t us;
-			if (json_is_string(ts) && calendar_parse_iso(json_string_value(ts), &us) == 0 &&
-			    us > latest)
+			if (json_is_string(ts) &&
+			    calendar_parse_iso(json_string_value(ts), &us) == 0 && us > latest)
 				latest = us;
 			json_decref(row);
 		}
@@ -1957,7 +1984,7 @@ out:
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -2077,7 +2104,7 @@ out:
 const char *sim_source_file(enum sim_profile profile, const char *source)
 {
 	const struct profile_def *prof =
-		profile == SIM_STOCK_BOT ? &stock_bot_profile : &canonical_profile;
+	    profile == SIM_STOCK_BOT ? &stock_bot_profile : &canonical_profile;
 	if (!source)
 		return NULL;
 	for (int i = 0; i < SRC_COUNT; i++)

@@ -160,7 +160,7 @@ struct tally {
 	long lines, not_json, missing_symbol, objects;
 	long opens, closes, scales, wins, exits, heartbeats, signals, untraded, orders;
 	double closes_pnl, scales_pnl;
-	long inconsistent;	/* exit price on the wrong side of entry for the P&L */
+	long inconsistent; /* exit price on the wrong side of entry for the P&L */
 	long fractions_out_of_range;
 };
 
@@ -195,9 +195,10 @@ static void tally_file(const char *path, int stock_bot, int kind, struct tally *
 			const char *what = event;
 			json_t *ctx = json_object_get(row, "context");
 			if (stock_bot) {
-				const char *id = json_string_value(json_object_get(row, "trade_id"));
+				const char *id =
+				    json_string_value(json_object_get(row, "trade_id"));
 				assert_non_null(id);
-				what = strncmp(id, "open_", 5) == 0	 ? "open"
+				what = strncmp(id, "open_", 5) == 0    ? "open"
 				       : strncmp(id, "close_", 6) == 0 ? "close"
 				       : strncmp(id, "scale_", 6) == 0 ? "scale"
 								       : "?";
@@ -211,14 +212,18 @@ static void tally_file(const char *path, int stock_bot, int kind, struct tally *
 				json_t *src = stock_bot ? ctx : row;
 				double entry = json_real_value(json_object_get(src, "entry_price"));
 				double exitp = json_real_value(json_object_get(src, "exit_price"));
-				const char *side =
-					json_string_value(json_object_get(src, stock_bot ? "position_side" : "side"));
+				const char *side = json_string_value(
+				    json_object_get(src, stock_bot ? "position_side" : "side"));
 				if (!side) { /* stock-bot scale rows carry only the order side */
-					const char *s = json_string_value(json_object_get(ctx, "side"));
-					side = s && (strcmp(s, "buy") == 0 || strcmp(s, "long") == 0) ? "long"
-												   : "short";
+					const char *s =
+					    json_string_value(json_object_get(ctx, "side"));
+					side =
+					    s && (strcmp(s, "buy") == 0 || strcmp(s, "long") == 0)
+						? "long"
+						: "short";
 				}
-				double move = strcmp(side, "long") == 0 ? exitp - entry : entry - exitp;
+				double move =
+				    strcmp(side, "long") == 0 ? exitp - entry : entry - exitp;
 				if ((move > 0) != (pnl > 0) || (move < 0) != (pnl < 0))
 					t->inconsistent++;
 				if (strcmp(what, "close") == 0) {
@@ -230,7 +235,7 @@ static void tally_file(const char *path, int stock_bot, int kind, struct tally *
 					t->scales++;
 					t->scales_pnl += pnl;
 					double f = json_real_value(
-						json_object_get(stock_bot ? ctx : row, "fraction"));
+					    json_object_get(stock_bot ? ctx : row, "fraction"));
 					if (!(f >= 0.3 - 1e-9 && f <= 0.5 + 1e-9))
 						t->fractions_out_of_range++;
 				}
@@ -352,9 +357,10 @@ static void test_truth_file_holds_weights_and_counts(void **state)
 	assert_int_equal(json_object_size(comps), truth.n_components);
 	assert_true(json_real_value(json_object_get(comps, "momentum")) > 0);
 	assert_true(json_real_value(json_object_get(comps, "noise_a")) == 0);
-	const char *keys[] = {"intercept", "oracle_auc", "opens", "partial_closes", "wins",
-			      "closes_pnl_usd", "partials_pnl_usd", "signals", "untraded_signals",
-			      "orders", "exits", "malformed_lines"};
+	const char *keys[] = {"intercept",	  "oracle_auc", "opens",
+			      "partial_closes",	  "wins",	"closes_pnl_usd",
+			      "partials_pnl_usd", "signals",	"untraded_signals",
+			      "orders",		  "exits",	"malformed_lines"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		assert_non_null(json_object_get(root, keys[i]));
 	json_decref(root);
@@ -440,25 +446,25 @@ static void test_live_rotates_and_keeps_every_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_source_file_names),
-		cmocka_unit_test_setup_teardown(test_batch_same_seed_gives_identical_files,
-						make_folder, remove_folder),
-		cmocka_unit_test_setup_teardown(test_stock_bot_batch_same_seed_gives_identical_files,
-						make_folder, remove_folder),
-		cmocka_unit_test_setup_teardown(test_other_seed_gives_other_files, make_folder,
-						remove_folder),
-		cmocka_unit_test_setup_teardown(test_truth_counts_match_canonical_rows, make_folder,
-						remove_folder),
-		cmocka_unit_test_setup_teardown(test_truth_counts_match_stock_bot_rows, make_folder,
-						remove_folder),
-		cmocka_unit_test_setup_teardown(test_planted_model_is_learnable, make_folder,
-						remove_folder),
-		cmocka_unit_test_setup_teardown(test_malformed_share_roughly_as_asked, make_folder,
-						remove_folder),
-		cmocka_unit_test_setup_teardown(test_truth_file_holds_weights_and_counts, make_folder,
-						remove_folder),
-		cmocka_unit_test_setup_teardown(test_live_rotates_and_keeps_every_line, make_folder,
-						remove_folder),
+	    cmocka_unit_test(test_source_file_names),
+	    cmocka_unit_test_setup_teardown(test_batch_same_seed_gives_identical_files, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_stock_bot_batch_same_seed_gives_identical_files,
+					    make_folder, remove_folder),
+	    cmocka_unit_test_setup_teardown(test_other_seed_gives_other_files, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_truth_counts_match_canonical_rows, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_truth_counts_match_stock_bot_rows, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_planted_model_is_learnable, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_malformed_share_roughly_as_asked, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_truth_file_holds_weights_and_counts, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_live_rotates_and_keeps_every_line, make_folder,
+					    remove_folder),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,150 @@
+"""The daemon as a process: lock, signals, config, help."""
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, append, canonical_close, trade_ids
+
+
+def test_second_watch_on_the_same_root_exits_75(root):
+    w = root.start_watch()
+    assert root.wait_for(lambda: (root.state / "health.json").exists())
+    p = root.run("watch", check=False, timeout=10)
+    assert p.returncode == 75
+    assert "already watching" in p.stderr
+    rc, _ = root.stop(w)
+    assert rc == 0
+
+
+def test_sigterm_commits_and_exits_0(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, "".join(canonical_close(i) + "\n" for i in range(2000)))
+    w = root.start_watch()
+    time.sleep(0.05)
+    rc, err = root.stop(w, signal.SIGTERM)
+    assert rc == 0, err
+    # Whatever it read, it committed: a restart finds exactly the rest.
+    st = root.state_json()
+    assert st["sources"]["attribution"]["records_read"] == len(root.outcomes())
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == [f"T{i:06d}" for i in range(2000)]
+
+
+def test_sigint_also_stops_cleanly(root):
+    w = root.start_watch()
+    assert root.wait_for(lambda: (root.state / "health.json").exists())
+    rc, _ = root.stop(w, signal.SIGINT)
+    assert rc == 0
+
+
+def test_sighup_reloads_the_config(root):
+    att = root.logs / "attribution.jsonl"
+    (root.path / "tradelearn.json").write_text(json.dumps({"max_line_bytes": 1000000}))
+    w = root.start_watch()
+    assert root.wait_for(lambda: (root.state / "health.json").exists())
+    (root.path / "tradelearn.json").write_text(json.dumps({"max_line_bytes": 2000}))
+    w.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    append(att, json.dumps({"event": "close", "pad": "x" * 5000}) + "\n" + canonical_close(1) + "\n")
+    assert root.wait_for(lambda: len(root.outcomes()) == 1)
+    rc, err = root.stop(w)
+    assert rc == 0
+    assert "config reloaded" in err
+    assert root.source()["skipped_by_reason"]["long_line"] == 1
+
+
+def test_sighup_with_a_bad_config_keeps_the_running_one(root):
+    w = root.start_watch()
+    assert root.wait_for(lambda: (root.state / "health.json").exists())
+    (root.path / "tradelearn.json").write_text('{"batch_lines": "many"}')
+    w.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    assert w.poll() is None
+    append(root.logs / "attribution.jsonl", canonical_close(1) + "\n")
+    assert root.wait_for(lambda: len(root.outcomes()) == 1)
+    rc, err = root.stop(w)
+    assert rc == 0
+    assert "not reloaded" in err
+
+
+def test_bad_config_is_refused_with_the_key_and_its_line(root):
+    (root.path / "tradelearn.json").write_text(
+        '{\n  "profile": "canonical",\n  "batch_line": 10\n}\n')
+    p = root.run("watch", "--once", check=False)
+    assert p.returncode == 1
+    assert "tradelearn.json:3: batch_line: unknown key" in p.stderr
+
+
+def test_bad_profile_in_the_config_names_the_offending_key(root):
+    cfg = {"profile": "mybot", "profiles": {"mybot": {"pnl_unit": "percent", "sources": {
+        "attribution": {"file": "trades.jsonl", "kind": "close",
+                        "fields": {"ts": "/t", "pnl_usdd": "/p"}}}}}}
+    (root.path / "tradelearn.json").write_text(json.dumps(cfg, indent=2))
+    p = root.run("watch", "--once", check=False)
+    assert p.returncode == 1
+    assert "profiles.mybot.sources.attribution.fields.pnl_usdd: unknown field" in p.stderr
+    assert "tradelearn.json:" in p.stderr
+
+
+def test_a_profile_from_the_config_maps_another_bot_without_c(root):
+    cfg = {"profile": "otherbot", "profiles": {"otherbot": {
+        "pnl_unit": "percent", "position": "symbol",
+        "sources": {"attribution": {
+            "file": "fills.jsonl",
+            "kind": {"pointer": "/what", "equals": {"ENTRY": "open", "EXIT": "close"}},
+            "key": ["/id"],
+            "fields": {"ts": "/when", "symbol": "/ticker", "side": "/dir",
+                       "pnl_usd": "/result/usd", "pnl_pct": "/result/pct"}}}}}}
+    (root.path / "tradelearn.json").write_text(json.dumps(cfg))
+    root.profile = "otherbot"
+    rows = [
+        {"what": "ENTRY", "id": "a1", "when": 1770300000, "ticker": "XOM", "dir": "buy"},
+        {"what": "EXIT", "id": "a2", "when": 1770303600, "ticker": "XOM", "dir": "buy",
+         "result": {"usd": 12.5, "pct": 1.25}},
+        {"what": "HEARTBEAT", "when": 1770303601},
+    ]
+    append(root.logs / "fills.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    root.run("watch", "--once")
+    out = root.outcomes()
+    assert len(out) == 1
+    assert out[0]["trade_id"] == "a2" and out[0]["pnl_frac"] == pytest.approx(0.0125)
+    assert out[0]["exit_ts"] == "2026-02-05T15:00:00.000000Z"
+    assert root.source()["skipped_by_reason"]["ignored"] == 1
+
+
+@pytest.mark.parametrize("command", ["watch", "status", "verify", "simulate"])
+def test_every_command_has_help(command):
+    p = subprocess.run([BIN, command, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0
+    assert "usage: tradelearn" in p.stdout
+
+
+def test_version_and_usage_errors():
+    p = subprocess.run([BIN, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("tradelearn ")
+    assert subprocess.run([BIN, "frobnicate"], capture_output=True).returncode == 2
+    assert subprocess.run([BIN], capture_output=True).returncode == 2
+    assert subprocess.run([BIN, "status", "--bogus"], capture_output=True).returncode == 2
+
+
+def test_status_json_reports_offset_size_and_lag(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, canonical_close(1) + "\n")
+    root.run("watch", "--once")
+    append(att, canonical_close(2) + "\n")
+    st = json.loads(root.run("status", "--json").stdout)
+    a = st["sources"]["attribution"]
+    assert a["offset"] == len(canonical_close(1)) + 1
+    assert a["size"] == att.stat().st_size
+    assert a["lag_bytes"] == len(canonical_close(2)) + 1
+    assert a["records_read"] == 1 and a["records_learned"] == 1
+    root.run("watch", "--once")
+    st = json.loads(root.run("status", "--json").stdout)
+    assert st["sources"]["attribution"]["lag_bytes"] == 0
+    assert st["trades_recorded"] == 2
+    assert st["last_commit"]
+    human = root.run("status").stdout
+    assert "attribution" in human and "trades recorded: 2" in human
