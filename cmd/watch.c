@@ -113,10 +113,13 @@ static int drain(struct watch *w, int sfd)
 		}
 		if (!lines)
 			return 0;
+		/* Per-trade lines say what happens live; a summary per large
+		 * batch shows progress while catching up. */
 		const struct state *st = pipeline_state(w->pipe);
-		cmd_info("committed generation %llu: %zu lines, %llu trades",
-			 (unsigned long long)st->generation, lines,
-			 (unsigned long long)(w->trades_seen - before));
+		if (lines >= 1000)
+			cmd_info("committed generation %llu: %zu lines, %llu trades",
+				 (unsigned long long)st->generation, lines,
+				 (unsigned long long)(w->trades_seen - before));
 		struct pollfd pf = {.fd = sfd, .events = POLLIN};
 		if (sfd >= 0 && poll(&pf, 1, 0) > 0)
 			return 0;

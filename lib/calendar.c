@@ -55,7 +55,9 @@ int calendar_parse_iso(const char *text, int64_t *us)
 	if (!p || digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
 	    digits(&p, 2, &D))
 		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31)
+	static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (M < 1 || M > 12 || D < 1 || D > month_days[M - 1] || (M == 2 && D == 29 && !leap))
 		return -1;
 	if (*p == 'T' || *p == ' ' || *p == 't') {
 		p++;
@@ -161,11 +163,16 @@ int calendar_set_zone(const char *zone)
 	if (strcmp(zone, "UTC") != 0) {
 		/* tzset() silently falls back to UTC for unknown names; check the
 		 * zoneinfo file so a typo in the config is refused instead. */
+		char magic[4];
 		snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
-		FILE *f = fopen(path, "rb");
+		FILE *f = strstr(zone, "..") ? NULL : fopen(path, "rb");
 		if (!f)
 			return -1;
+		/* A folder such as "America" opens too: require a TZif file. */
+		size_t n = fread(magic, 1, sizeof magic, f);
 		fclose(f);
+		if (n != sizeof magic || memcmp(magic, "TZif", 4) != 0)
+			return -1;
 	}
 	setenv("TZ", zone, 1);
 	tzset();
