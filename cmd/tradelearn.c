@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 {
 	struct cmd_ctx ctx = {0};
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
-	int nrest = 0;
+	int nrest = 0, rc = EXIT_USAGE;
 	const struct command *cmd = NULL;
 
 	if (!rest)
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 		}
 		int g = global_option(&ctx, argc, argv, &i);
 		if (g < 0)
-			return EXIT_USAGE;
+			goto out;
 		if (g)
 			continue;
 		if (!cmd && argv[i][0] != '-') {
@@ -148,29 +148,31 @@ int main(int argc, char **argv)
 					cmd = &commands[k];
 			if (!cmd) {
 				cmd_error("unknown command \"%s\" (see tradelearn --help)", argv[i]);
-				return EXIT_USAGE;
+				goto out;
 			}
 			rest[nrest++] = argv[i];
 			continue;
 		}
 		if (!cmd && strcmp(argv[i], "--version") == 0) {
 			printf("tradelearn %s\n", TRADELEARN_VERSION);
-			return EXIT_DONE;
+			rc = EXIT_DONE;
+			goto out;
 		}
 		if (!cmd && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
 			fputs(usage, stdout);
-			return EXIT_DONE;
+			rc = EXIT_DONE;
+			goto out;
 		}
 		if (!cmd) {
 			cmd_error("unknown option %s before the command (see tradelearn --help)",
 				  argv[i]);
-			return EXIT_USAGE;
+			goto out;
 		}
 		rest[nrest++] = argv[i];
 	}
 	if (!cmd) {
 		fputs(usage, stderr);
-		return EXIT_USAGE;
+		goto out;
 	}
 	if (!ctx.root)
 		ctx.root = getenv("TRADELEARN_ROOT");
@@ -180,7 +182,8 @@ int main(int argc, char **argv)
 		snprintf(ctx.logs_buf, sizeof ctx.logs_buf, "%s/logs", ctx.root);
 		ctx.logs = ctx.logs_buf;
 	}
-	int rc = cmd->run(&ctx, nrest, rest);
+	rc = cmd->run(&ctx, nrest, rest);
+out:
 	free(rest);
 	return rc;
 }

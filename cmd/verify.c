@@ -196,7 +196,8 @@ static int scan_source(struct cmd_env *env, enum profile_source_id source,
 		n++;
 	}
 	closedir(d);
-	qsort(list, n, sizeof *list, entry_cmp);
+	if (n > 1)
+		qsort(list, n, sizeof *list, entry_cmp);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char named_path[4400];
 		snprintf(named_path, sizeof named_path, "%s/%s", env->logs_dir, name);

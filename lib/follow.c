@@ -348,7 +348,8 @@ static size_t list_siblings(struct follow *f, struct source *s, struct sibling *
 		n++;
 	}
 	closedir(d);
-	qsort(list, n, sizeof *list, sibling_cmp);
+	if (n > 1) /* qsort(NULL, 0, …) is undefined */
+		qsort(list, n, sizeof *list, sibling_cmp);
 	*out = list;
 	return n;
 }
@@ -781,7 +782,8 @@ static int take_line(struct follow *f, struct source *s, size_t source, struct r
 {
 	char *start = r->buf + r->consumed;
 	size_t avail = r->len - r->consumed;
-	char *nl = memchr(start, '\n', avail);
+	/* memchr(NULL, c, 0) is undefined: the buffer is allocated on first read. */
+	char *nl = avail ? memchr(start, '\n', avail) : NULL;
 
 	if (r->skipping) {
 		if (!nl) {
@@ -800,7 +802,7 @@ static int take_line(struct follow *f, struct source *s, size_t source, struct r
 		goto out;
 	}
 	if (!nl) {
-		if (avail >= f->opt.max_line) {
+		if (avail > f->opt.max_line) {
 			/* Over the limit and still no newline: stop buffering it. */
 			r->skipping = 1;
 			r->skip_start = r->base + r->consumed;

@@ -1,6 +1,8 @@
 #include "sim.h"
 #include "calendar.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -479,109 +481,78 @@ static int file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
-{
-	static uint32_t table[256];
-	static int ready;
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = 1;
-	}
-	crc = ~crc;
-	while (n--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
 /* gzips src into dir/dst_name through a hidden temp file, so a reader listing
- * the folder never sees a half-written .gz under a rotation's name.
- *
- * Written by hand with stored (uncompressed) deflate blocks: any gzip reader
- * takes it, and it needs no libarchive, whose <archive.h> is shadowed by our
- * own lib/archive.h under -Ilib. Rotations are small; size does not matter. */
+ * the folder never sees a half-written .gz under a rotation's name. Deflate
+ * through libarchive: a gzip filter over the raw format, one regular entry.
+ * The .gz is a new file, so its mtime is the time of compression, not the
+ * source's (rotation handling relies on that). */
 static int gzip_file(struct sim *s, const char *dir, const char *src, const char *dst_name)
 {
-	static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-	static const unsigned char last_block[5] = {1, 0, 0, 0xff, 0xff};
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	unsigned char buf[5 + 65535], trailer[8];
-	int in = -1, outfd = -1, rc = SIM_FAIL;
-	uint32_t crc = 0, size = 0;
+	char tmp[PATH_MAX], dst[PATH_MAX], buf[65536];
+	struct archive *a = NULL;
+	struct archive_entry *entry = NULL;
+	struct stat st;
+	int in = -1, rc = SIM_FAIL;
 	ssize_t n;
 
 	if (mkpath(s, tmp, "%s/.%s.tmp.%ld", dir, dst_name, (long)getpid()) < 0 ||
 	    mkpath(s, dst, "%s/%s", dir, dst_name) < 0)
 		return SIM_FAIL;
 	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
+	if (in < 0 || fstat(in, &st) < 0) {
 		fail(s, "%s: %s", src, strerror(errno));
 		goto out;
 	}
-	outfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (outfd < 0) {
-		fail(s, "%s: %s", tmp, strerror(errno));
+	a = archive_write_new();
+	entry = archive_entry_new();
+	if (!a || !entry) {
+		fail(s, "%s: out of memory", dst);
 		goto out;
 	}
-	if (write_all(outfd, (const char *)header, sizeof header) < 0) {
-		fail(s, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while ((n = read(in, buf + 5, 65535)) != 0) {
+	/* A regular file is not padded out to a whole block. */
+	if (archive_write_add_filter_gzip(a) < ARCHIVE_WARN ||
+	    archive_write_set_format_raw(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK)
+		goto archive_error;
+	if (archive_write_open_filename(a, tmp) != ARCHIVE_OK)
+		goto archive_error;
+	archive_entry_set_pathname(entry, dst_name);
+	archive_entry_set_filetype(entry, AE_IFREG);
+	archive_entry_set_perm(entry, 0644);
+	archive_entry_set_size(entry, st.st_size);
+	if (archive_write_header(a, entry) != ARCHIVE_OK)
+		goto archive_error;
+	while ((n = read(in, buf, sizeof buf)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			fail(s, "%s: %s", src, strerror(errno));
 			goto out;
 		}
-		/* A non-final stored block: BFINAL 0, BTYPE 00, LEN, ~LEN. */
-		buf[0] = 0;
-		buf[1] = (unsigned char)n;
-		buf[2] = (unsigned char)(n >> 8);
-		buf[3] = (unsigned char)~buf[1];
-		buf[4] = (unsigned char)~buf[2];
-		crc = crc32_update(crc, buf + 5, (size_t)n);
-		size += (uint32_t)n;
-		if (write_all(outfd, (const char *)buf, 5 + (size_t)n) < 0) {
-			fail(s, "%s: %s", tmp, strerror(errno));
-			goto out;
+		for (ssize_t off = 0; off < n;) {
+			la_ssize_t w = archive_write_data(a, buf + off, (size_t)(n - off));
+			if (w <= 0)
+				goto archive_error;
+			off += w;
 		}
 	}
-	put_le32(trailer, crc);
-	put_le32(trailer + 4, size);
-	if (write_all(outfd, (const char *)last_block, sizeof last_block) < 0 ||
-	    write_all(outfd, (const char *)trailer, sizeof trailer) < 0) {
-		fail(s, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	int close_rc = close(outfd);
-	outfd = -1;
-	if (close_rc < 0) {
-		fail(s, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
+	/* Closing flushes the last deflate block and the trailer. */
+	if (archive_write_close(a) != ARCHIVE_OK)
+		goto archive_error;
 	if (rename(tmp, dst) < 0) {
 		fail(s, "%s: %s", dst, strerror(errno));
 		goto out;
 	}
 	rc = SIM_OK;
+	goto out;
+archive_error:
+	fail(s, "%s: %s", tmp,
+	     archive_error_string(a) ? archive_error_string(a) : "gzip compression failed");
 out:
+	archive_write_free(a); /* closes it first if still open */
+	archive_entry_free(entry);
 	if (in >= 0)
 		close(in);
-	if (outfd >= 0)
-		close(outfd);
 	if (rc != SIM_OK)
 		unlink(tmp);
 	return rc;

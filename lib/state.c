@@ -81,9 +81,9 @@ json_t *state_to_json(const struct state *st)
 	for (int s = 0; s < SOURCE_COUNT; s++) {
 		const struct state_source *src = &st->source[s];
 		const struct state_counters *c = &src->count;
-		json_t *j = json_object(), *drain = json_array(), *done = json_array();
 		if (!src->file[0])
 			continue;
+		json_t *j = json_object(), *drain = json_array(), *done = json_array();
 		json_object_set_new(j, "file", json_string(src->file));
 		json_object_set_new(j, "current", src->follow.has_current
 							  ? position_json(&src->follow.current)

@@ -375,8 +375,9 @@ static void test_truth_file_holds_weights_and_counts(void **state)
 	free(path);
 }
 
-/* Lines of a rotation, decompressed by the system's gzip when it ends in .gz. */
-static long count_lines(const char *path)
+/* Lines of a rotation, decompressed by the system's gzip when it ends in .gz;
+ * *bytes gets the length of its (decompressed) content. */
+static long count_lines(const char *path, long *bytes)
 {
 	char cmd[4200];
 	long n = 0;
@@ -391,8 +392,11 @@ static long count_lines(const char *path)
 		f = fopen(path, "r");
 	}
 	assert_non_null(f);
-	while ((c = fgetc(f)) != EOF)
+	*bytes = 0;
+	while ((c = fgetc(f)) != EOF) {
 		n += c == '\n';
+		++*bytes;
+	}
 	if (gz)
 		assert_int_equal(pclose(f), 0);
 	else
@@ -422,7 +426,7 @@ static void test_live_rotates_and_keeps_every_line(void **state)
 	assert_int_equal(truth.lines_written, 1500);
 
 	long total = 0;
-	int rotated = 0, gzipped = 0;
+	int rotated = 0, gzipped = 0, few_kb = 0;
 	DIR *d = opendir(logs);
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -430,15 +434,29 @@ static void test_live_rotates_and_keeps_every_line(void **state)
 			continue;
 		assert_null(strstr(e->d_name, ".tmp"));
 		char *path = join(logs, e->d_name);
-		total += count_lines(path);
+		long bytes;
+		total += count_lines(path, &bytes);
 		size_t n = strlen(e->d_name);
 		rotated += n > 8 && strcmp(e->d_name + n - 8, ".jsonl.1") == 0;
-		gzipped += strstr(e->d_name, ".gz") != NULL;
+		if (strstr(e->d_name, ".gz")) {
+			struct stat st;
+			assert_int_equal(stat(path, &st), 0);
+			gzipped++;
+			/* Real deflate: JSON lines shrink several times over (stored
+			 * blocks would come out larger than the content). */
+			if (bytes >= 1024) {
+				if (st.st_size * 2 >= bytes)
+					fail_msg("%s: %lld bytes for %ld of content", e->d_name,
+						 (long long)st.st_size, bytes);
+				few_kb += bytes <= 16384;
+			}
+		}
 		free(path);
 	}
 	closedir(d);
 	assert_true(rotated == 4);
 	assert_true(gzipped >= 4);
+	assert_true(few_kb >= 1); /* at least one rotation of a few KB was compressed */
 	assert_int_equal(total, history.lines_written + truth.lines_written);
 	free(logs);
 }
