@@ -155,25 +155,31 @@ void calendar_format_date(int64_t us, char *buf, size_t len)
 	snprintf(buf, len, "%04d-%02d-%02d", y, m, d);
 }
 
+int calendar_zone_exists(const char *zone)
+{
+	char path[512], magic[4];
+	FILE *f;
+	size_t n;
+
+	if (!zone || !*zone || strstr(zone, ".."))
+		return 0;
+	if (strcmp(zone, "UTC") == 0)
+		return 1;
+	/* tzset() silently falls back to UTC for unknown names, and a folder
+	 * such as "America" opens too: require a TZif file. */
+	snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
+	f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	n = fread(magic, 1, sizeof magic, f);
+	fclose(f);
+	return n == sizeof magic && memcmp(magic, "TZif", 4) == 0;
+}
+
 int calendar_set_zone(const char *zone)
 {
-	char path[512];
-	if (!zone || !*zone)
+	if (!calendar_zone_exists(zone))
 		return -1;
-	if (strcmp(zone, "UTC") != 0) {
-		/* tzset() silently falls back to UTC for unknown names; check the
-		 * zoneinfo file so a typo in the config is refused instead. */
-		char magic[4];
-		snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
-		FILE *f = strstr(zone, "..") ? NULL : fopen(path, "rb");
-		if (!f)
-			return -1;
-		/* A folder such as "America" opens too: require a TZif file. */
-		size_t n = fread(magic, 1, sizeof magic, f);
-		fclose(f);
-		if (n != sizeof magic || memcmp(magic, "TZif", 4) != 0)
-			return -1;
-	}
 	setenv("TZ", zone, 1);
 	tzset();
 	return 0;

@@ -30,6 +30,10 @@ void calendar_format_iso(int64_t us, char *buf, size_t len);
 /* Writes "YYYY-MM-DD" of the UTC date of us into buf (at least 11 bytes). */
 void calendar_format_date(int64_t us, char *buf, size_t len);
 
+/* 1 when zone names a time zone this system knows (a TZif file under
+ * /usr/share/zoneinfo, or "UTC"), without changing anything. */
+int calendar_zone_exists(const char *zone);
+
 /* Sets the process's exchange time zone (an IANA name such as
  * "America/New_York" or "UTC"). Returns -1 when the zone is unknown. */
 int calendar_set_zone(const char *zone);

@@ -21,30 +21,52 @@ void config_init(struct config *c)
 	c->poll_interval_ms = 500;
 }
 
-/* The line of the file where a dotted key path is written, found by looking
- * for each quoted segment in turn after the previous one: good enough to
- * point a person at the right line, since keys are written in order. */
+/* The line where a dotted key path ("profiles.mybot.pnl_unit") is written:
+ * a small scan of the JSON text that follows string and nesting rules, and
+ * matches segment k only as an object key at depth k+1 inside the object of
+ * segment k-1. When a segment is not found, the line of the deepest match. */
 static int line_of(const char *text, const char *path)
 {
-	const char *at = text, *seg = path;
-	char quoted[300];
-	while (*seg) {
-		const char *dot = strchr(seg, '.');
-		size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
-		if (n + 3 > sizeof quoted)
-			break;
-		snprintf(quoted, sizeof quoted, "\"%.*s\"", (int)n, seg);
-		const char *hit = strstr(at, quoted);
-		if (!hit)
-			break;
-		at = hit + 1;
-		seg += n + (dot ? 1 : 0);
-		if (!dot)
-			break;
+	const char *seg = path, *p = text, *best = text;
+	int depth = 0, want = 1; /* depth at which the next segment is a key */
+	size_t seglen = strcspn(seg, ".");
+
+	while (*p) {
+		char c = *p;
+		if (c == '"') {
+			const char *start = ++p;
+			while (*p && *p != '"')
+				p += (*p == '\\' && p[1]) ? 2 : 1;
+			const char *end = p;
+			if (*p)
+				p++;
+			const char *q = p;
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+				q++;
+			if (*q == ':' && depth == want && (size_t)(end - start) == seglen &&
+			    strncmp(start, seg, seglen) == 0) {
+				best = start;
+				if (!seg[seglen])
+					break;
+				seg += seglen + 1;
+				seglen = strcspn(seg, ".");
+				want++;
+			}
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']') {
+			/* Leaving the object of the last matched segment: the path
+			 * is not in it. */
+			if (depth-- == want - 1 && want > 1)
+				break;
+		}
+		p++;
 	}
 	int line = 1;
-	for (const char *p = text; p < at; p++)
-		line += *p == '\n';
+	for (const char *x = text; x < best; x++)
+		line += *x == '\n';
 	return line;
 }
 
@@ -108,11 +130,8 @@ int config_load(struct config *c, const char *path, int required, char *err, siz
 			snprintf(tmp.logs, sizeof tmp.logs, "%s", json_string_value(v));
 		} else if (strcmp(key, "exchange_timezone") == 0) {
 			const char *z = json_string_value(v);
-			char saved[256];
-			const char *cur = getenv("TZ");
-			snprintf(saved, sizeof saved, "%s", cur ? cur : "");
 			if (!z || strlen(z) >= sizeof tmp.exchange_timezone ||
-			    calendar_set_zone(z) != 0) {
+			    !calendar_zone_exists(z)) {
 				refuse(path, text, key,
 				       "must be an IANA time zone such as \"America/New_York\" or \"UTC\"",
 				       err, errlen);

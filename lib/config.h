@@ -43,7 +43,9 @@ void config_init(struct config *c);
 
 /* Reads path into c (after config_init). A missing file is an error only
  * when required is set (an explicit --config). On failure returns -1 with
- * "FILE:LINE: key: problem" in err; c is left with its defaults. */
+ * "FILE:LINE: key: problem" in err; c is left as it was. It has no side
+ * effect on the process: the caller puts exchange_timezone in force with
+ * calendar_set_zone() once the whole file was accepted. */
 int config_load(struct config *c, const char *path, int required, char *err, size_t errlen);
 
 /* Resolves a profile by name: the config's profiles first, then the
