@@ -9,7 +9,6 @@
 import json
 import os
 import pathlib
-import resource
 import shutil
 import statistics
 import subprocess
@@ -26,12 +25,16 @@ def run(*args):
 
 
 def timed(*args):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Wall and CPU seconds and peak RSS (KiB) of one tradelearn process."""
     t0 = time.perf_counter()
-    run(*args)
+    p = subprocess.Popen([BIN, *map(str, args)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, after.ru_maxrss
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"{args} exited {p.returncode}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
 def logs_size(logs):
