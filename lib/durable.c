@@ -344,8 +344,6 @@ int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual,
 			durable_fail(err, "fsync %s: %s", path, strerror(errno));
 			goto out;
 		}
-		if (actual)
-			*actual = committed;
 	}
 	ret = 0;
 out:

@@ -50,8 +50,10 @@ int durable_open_append(const char *path, struct durable_err *err);
 int durable_write_all(int fd, const void *data, size_t len, struct durable_err *err);
 
 /* Truncates path to committed bytes when it is longer (creating it empty
- * when absent). A file shorter than committed is damage the caller must
- * hear about: returns -1 with errno = ERANGE and *actual set. */
+ * when absent). *actual (may be NULL) receives the length found before any
+ * cut, so the caller can say how much it dropped. A file shorter than
+ * committed is damage the caller must hear about: returns -1 with
+ * errno = ERANGE. */
 int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual,
 		     struct durable_err *err);
 

@@ -63,3 +63,48 @@ def test_kill_9_fifty_times_while_the_simulator_appends_loses_nothing_and_learns
     assert len(killed.quarantine()) == truth["malformed_lines"]
     v = killed.run("--logs", logs, "verify", check=False)
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+def test_an_uncommitted_tail_of_every_output_is_cut_back_on_start(root):
+    from conftest import append, canonical_close, trade_ids
+    att = root.logs / "attribution.jsonl"
+    append(att, "".join(canonical_close(i) + "\n" for i in range(5)) + "bad line\n")
+    root.run("watch", "--once")
+    st = root.state_json()
+    # What a crash between step 3 (outputs appended) and step 5 (state
+    # renamed) leaves: bytes past the committed lengths, a stray temp file,
+    # a generation file that was never committed.
+    outputs = {"outcomes/trade_outcomes.jsonl.zst": b"\x28\xb5\x2f\xfd garbage frame",
+               "quarantine.jsonl": b'{"half a quarantine line',
+               "outcomes/trade_keys.bin": b"\x01\x02\x03"}
+    for rel, junk in outputs.items():
+        with open(root.state / rel, "ab") as f:
+            f.write(junk)
+    (root.state / "learning_processing_state.json.tmp.999").write_text("{")
+    gen = st["generation"]
+    (root.state / f"learner.{gen + 1}.json").write_text("{}")
+    append(att, canonical_close(5) + "\n")
+    p = root.run("watch", "--once")
+    assert "cut back" in p.stderr
+    for rel in outputs:
+        size = (root.state / rel).stat().st_size
+        assert size == root.state_json()["outputs"][rel]["length"]
+    assert not (root.state / "learning_processing_state.json.tmp.999").exists()
+    assert trade_ids(root.outcomes()) == [f"T{i:06d}" for i in range(6)]
+    assert len(root.quarantine()) == 1
+    assert root.run("verify", check=False).returncode == 0
+
+
+def test_a_damaged_state_file_falls_back_to_the_previous_commit(root):
+    from conftest import append, canonical_close, trade_ids
+    att = root.logs / "attribution.jsonl"
+    append(att, canonical_close(0) + "\n")
+    root.run("watch", "--once")
+    append(att, canonical_close(1) + "\n")
+    root.run("watch", "--once")
+    (root.state / "learning_processing_state.json").write_text('{"format": 1, "gener')
+    p = root.run("watch", "--once")
+    assert "previous version" in p.stderr
+    # The previous commit knew one trade: the second is redone, once.
+    assert trade_ids(root.outcomes()) == ["T000000", "T000001"]
+    assert root.run("verify", check=False).returncode == 0

@@ -119,3 +119,18 @@ def test_a_trade_recorded_once_is_not_recorded_again(root):
     root.run("watch", "--once")
     assert trade_ids(root.outcomes()) == ["T000001"]
     assert root.source()["skipped_by_reason"]["duplicate"] == 1
+
+
+def test_polling_mode_follows_appends_and_rotation_without_inotify(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, canonical_close(0) + "\n")
+    w = root.start_watch("--poll")
+    assert root.wait_for(lambda: len(root.outcomes()) == 1, timeout=5)
+    append(att, canonical_close(1) + "\n")
+    att.rename(root.logs / "attribution.jsonl.1")
+    append(att, canonical_close(2) + "\n")
+    assert root.wait_for(lambda: len(root.outcomes()) == 3, timeout=5)
+    rc, err = root.stop(w)
+    assert rc == 0
+    assert "polling" in err
+    assert trade_ids(root.outcomes()) == ["T000000", "T000001", "T000002"]
