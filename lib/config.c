@@ -59,7 +59,7 @@ static int line_of(const char *text, const char *path)
 		else if (c == '}' || c == ']') {
 			/* Leaving the object of the last matched segment: the path
 			 * is not in it. */
-			if (depth-- == want - 1 && want > 1)
+			if (depth-- == want && want > 1)
 				break;
 		}
 		p++;

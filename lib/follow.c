@@ -605,8 +605,20 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 static void orphan_current(struct follow *f, struct source *s)
 {
 	struct reader *r = s->current;
+	struct sibling *sibs;
+	size_t n;
 	if (!r)
 		return;
+	/* Lines still read from it must name the file they are in now
+	 * (quarantine entries point at file and offset): look for its new
+	 * name; a deleted file keeps its last one. */
+	n = list_siblings(f, s, &sibs);
+	for (size_t i = 0; i < n; i++)
+		if (same_file(r, &sibs[i].st)) {
+			snprintf(r->pos.path, sizeof r->pos.path, "%s", sibs[i].path);
+			break;
+		}
+	free(sibs);
 	s->current = NULL;
 	r->orphan = 1;
 	r->idle_since = 0;

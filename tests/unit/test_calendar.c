@@ -303,6 +303,35 @@ static void test_set_zone_refuses_unknown_zones(void **state)
 	assert_string_equal(calendar_time_of_day(us), "pre_market");
 }
 
+static void test_zone_exists_table(void **state)
+{
+	static const struct {
+		const char *zone;
+		int exists;
+	} cases[] = {
+	    {"UTC", 1},
+	    {"America/New_York", 1},
+	    {"Europe/London", 1},
+	    {"Asia/Tokyo", 1},
+	    {"Mars/Olympus", 0},
+	    {"America", 0}, /* a folder */
+	    {"America/New_York/", 0},
+	    {"../../../etc/passwd", 0},
+	    {"America/../Asia/Tokyo", 0},
+	    {"", 0},
+	    {NULL, 0},
+	};
+	int64_t us;
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (calendar_zone_exists(cases[i].zone) != cases[i].exists)
+			fail_msg("%s: expected %d", cases[i].zone ? cases[i].zone : "(null)",
+				 cases[i].exists);
+	/* Asking changes nothing. */
+	assert_int_equal(calendar_parse_iso("2026-03-06T13:45:00Z", &us), 0);
+	assert_string_equal(calendar_time_of_day(us), "pre_market");
+}
+
 /* A folder of zoneinfo is not a zone: tzset() would silently use UTC. */
 static void test_set_zone_refuses_a_zoneinfo_folder(void **state)
 {
@@ -335,6 +364,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_set_zone_utc_moves_the_buckets, zone_new_york),
 	    cmocka_unit_test_setup(test_set_zone_refuses_unknown_zones, zone_new_york),
 	    cmocka_unit_test_setup(test_set_zone_refuses_a_zoneinfo_folder, zone_new_york),
+	    cmocka_unit_test_setup(test_zone_exists_table, zone_new_york),
 	    cmocka_unit_test(test_now_is_after_2026),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

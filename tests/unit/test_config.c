@@ -1,0 +1,503 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "calendar.h"
+#include "config.h"
+
+/* Each test gets a fresh folder; the state is the path of
+ * "<folder>/tradelearn.json" (not written yet). */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int make_folder(void **state)
+{
+	char dir[] = "/tmp/test_config.XXXXXX";
+	char *path;
+	if (!mkdtemp(dir) || asprintf(&path, "%s/tradelearn.json", dir) < 0)
+		return -1;
+	*state = path;
+	return calendar_set_zone("America/New_York");
+}
+
+static int remove_folder(void **state)
+{
+	char *path = *state;
+	*strrchr(path, '/') = '\0';
+	int rc = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(path);
+	calendar_set_zone("America/New_York");
+	return rc;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Asserts that err is "<path><rest>" exactly up to strlen(rest). */
+static void assert_error_starts(const char *err, const char *path, const char *rest)
+{
+	size_t n = strlen(path);
+	if (strncmp(err, path, n) != 0 || strncmp(err + n, rest, strlen(rest)) != 0)
+		fail_msg("error \"%s\", expected \"%s%s...\"", err, path, rest);
+}
+
+static const char full_config[] =
+    "{\n"
+    "  \"profile\": \"mybot\",\n"
+    "  \"logs\": \"/var/log/bot\",\n"
+    "  \"exchange_timezone\": \"America/Chicago\",\n"
+    "  \"capital_usd\": 25000.5,\n"
+    "  \"max_line_bytes\": 65536,\n"
+    "  \"batch_lines\": 100,\n"
+    "  \"rescan_interval_ms\": 1000,\n"
+    "  \"poll_interval_ms\": 250,\n"
+    "  \"profiles\": {\n"
+    "    \"mybot\": {\n"
+    "      \"pnl_unit\": \"percent\",\n"
+    "      \"position\": \"symbol\",\n"
+    "      \"sources\": {\n"
+    "        \"attribution\": {\n"
+    "          \"file\": \"trades.jsonl\",\n"
+    "          \"kind\": {\"pointer\": \"/type\", \"equals\": {\"BUY\": \"open\", \"SELL\": "
+    "\"close\"}},\n"
+    "          \"key\": \"/id\",\n"
+    "          \"fields\": {\"ts\": \"/time\", \"symbol\": \"/ticker\", \"pnl_pct\": \"/ret\"}\n"
+    "        }\n"
+    "      }\n"
+    "    }\n"
+    "  }\n"
+    "}\n";
+
+static void test_defaults(void **state)
+{
+	struct config c;
+	(void)state;
+	config_init(&c);
+	assert_string_equal(c.path, "");
+	assert_string_equal(c.profile_name, "canonical");
+	assert_string_equal(c.logs, "");
+	assert_string_equal(c.exchange_timezone, "America/New_York");
+	assert_true(c.capital_usd == 100000.0);
+	assert_int_equal(c.max_line_bytes, 1048576);
+	assert_int_equal(c.batch_lines, 4096);
+	assert_int_equal(c.rescan_interval_ms, 2000);
+	assert_int_equal(c.poll_interval_ms, 500);
+	assert_null(c.profiles);
+	config_release(&c);
+}
+
+static void test_full_config_loads_every_key(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	struct profile p;
+	char err[1024] = "";
+	(void)state;
+	write_file(path, full_config);
+	config_init(&c);
+	if (config_load(&c, path, 1, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.path, path);
+	assert_string_equal(c.profile_name, "mybot");
+	assert_string_equal(c.logs, "/var/log/bot");
+	assert_string_equal(c.exchange_timezone, "America/Chicago");
+	assert_true(c.capital_usd == 25000.5);
+	assert_int_equal(c.max_line_bytes, 65536);
+	assert_int_equal(c.batch_lines, 100);
+	assert_int_equal(c.rescan_interval_ms, 1000);
+	assert_int_equal(c.poll_interval_ms, 250);
+	assert_true(json_is_object(c.profiles));
+
+	assert_int_equal(config_profile(&c, "mybot", &p, err, sizeof(err)), 0);
+	assert_string_equal(p.name, "mybot");
+	assert_int_equal(p.pnl_percent, 1);
+	assert_int_equal(p.position_by_symbol, 1);
+	assert_string_equal(p.source[SOURCE_ATTRIBUTION].file, "trades.jsonl");
+	profile_release(&p);
+	config_release(&c);
+	config_release(&c); /* twice is harmless */
+}
+
+/* Loading records the zone and has no side effect on the process: the
+ * caller puts it in force with calendar_set_zone(). */
+static void test_load_records_the_zone_without_putting_it_in_force(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	struct calendar_local l;
+	char err[1024];
+	int64_t us;
+	write_file(path, "{\"exchange_timezone\": \"Asia/Tokyo\"}\n");
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	assert_string_equal(c.exchange_timezone, "Asia/Tokyo");
+	assert_int_equal(calendar_parse_iso("2026-02-05T00:00:00Z", &us), 0);
+	calendar_local(us, &l);
+	assert_int_equal(l.hour, 19); /* still New York, EST */
+	assert_int_equal(calendar_set_zone(c.exchange_timezone), 0);
+	calendar_local(us, &l);
+	assert_int_equal(l.hour, 9); /* JST, UTC+9 */
+	config_release(&c);
+}
+
+static void test_syntax_error_reports_file_line_column(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	char err[1024] = "";
+	write_file(path, "{\n  \"profile\": \"canonical\",\n  \"capital_usd\": 1000,,\n}\n");
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
+	assert_error_starts(err, path, ":3:23: ");
+	config_release(&c);
+}
+
+/* Each refused file, and the message after "FILE". */
+static const struct {
+	const char *text;
+	const char *message;
+} refusal_cases[] = {
+    {"{\n  \"profile\": \"canonical\",\n  \"batch_line\": 10\n}\n", ":3: batch_line: unknown key"},
+    {"{\n  \"capital_usd\": -5\n}\n", ":2: capital_usd: must be a positive number"},
+    {"{\n  \"logs\": \"/l\",\n\n  \"capital_usd\": 0\n}\n",
+     ":4: capital_usd: must be a positive number"},
+    {"{\"capital_usd\": \"100\"}", ":1: capital_usd: must be a positive number"},
+    {"{\n\"batch_lines\": 0}", ":2: batch_lines: must be a positive integer"},
+    {"{\n\"batch_lines\": 1.5}", ":2: batch_lines: must be a positive integer"},
+    {"{\n\"max_line_bytes\": -1}", ":2: max_line_bytes: must be a positive integer"},
+    {"{\n\"rescan_interval_ms\": null}", ":2: rescan_interval_ms: must be a positive integer"},
+    {"{\n\"poll_interval_ms\": true}", ":2: poll_interval_ms: must be a positive integer"},
+    {"{\n\n\"exchange_timezone\": \"Mars/Olympus\"}",
+     ":3: exchange_timezone: must be an IANA time zone"},
+    {"{\"profile\": 5}", ":1: profile: must be a profile name"},
+    {"{\"logs\": \"\"}", ":1: logs: must be a folder path"},
+    {"{\n \"profiles\": []}", ":2: profiles: must map names to profiles"},
+    {"[1, 2]", ":1: the config must be a JSON object"},
+    {"{\n  \"profile\": \"a\",\n  \"profile\": \"b\"\n}\n", ":3:"}, /* duplicate key */
+    {"", ":1:"},						    /* empty file */
+    /* A bad field of a configured profile, named by its full key path and
+     * line (12). */
+    {"{\n"
+     "  \"profile\": \"mybot\",\n"
+     "  \"profiles\": {\n"
+     "    \"mybot\": {\n"
+     "      \"pnl_unit\": \"fraction\",\n"
+     "      \"sources\": {\n"
+     "        \"attribution\": {\n"
+     "          \"file\": \"a.jsonl\",\n"
+     "          \"kind\": \"open\",\n"
+     "          \"fields\": {\n"
+     "            \"ts\": \"/ts\",\n"
+     "            \"xx\": \"/x\"\n"
+     "          }\n"
+     "        }\n"
+     "      }\n"
+     "    }\n"
+     "  }\n"
+     "}\n",
+     ":12: profiles.mybot.sources.attribution.fields.xx: unknown field"},
+    /* The same, in the second of two profiles that share key names (16). */
+    {"{\n"
+     "  \"profiles\": {\n"
+     "    \"good\": {\n"
+     "      \"sources\": {\n"
+     "        \"attribution\": {\n"
+     "          \"file\": \"a.jsonl\", \"kind\": \"open\",\n"
+     "          \"fields\": {\"ts\": \"/ts\", \"symbol\": \"/s\"}\n"
+     "        }\n"
+     "      }\n"
+     "    },\n"
+     "    \"mybot\": {\n"
+     "      \"sources\": {\n"
+     "        \"attribution\": {\n"
+     "          \"file\": \"a.jsonl\", \"kind\": \"open\",\n"
+     "          \"fields\": {\"ts\": \"/ts\",\n"
+     "                     \"xx\": \"/x\"}\n"
+     "        }\n"
+     "      }\n"
+     "    }\n"
+     "  }\n"
+     "}\n",
+     ":16: profiles.mybot.sources.attribution.fields.xx: unknown field"},
+    /* A key path whose last segments are absent: the line is the one of the
+     * deepest segment present (attribution, line 5), not of a namesake in
+     * a sibling object (the exit source's fields.ts, line 12). */
+    {"{\n"
+     "  \"profiles\": {\n"
+     "    \"mybot\": {\n"
+     "      \"sources\": {\n"
+     "        \"attribution\": {\n"
+     "          \"file\": \"a.jsonl\",\n"
+     "          \"kind\": \"open\"\n"
+     "        },\n"
+     "        \"exit\": {\n"
+     "          \"file\": \"e.jsonl\",\n"
+     "          \"kind\": \"exit\",\n"
+     "          \"fields\": {\"ts\": \"/ts\"}\n"
+     "        }\n"
+     "      }\n"
+     "    }\n"
+     "  }\n"
+     "}\n",
+     ":5: profiles.mybot.sources.attribution.fields.ts: is required"},
+    /* The same one level up: mybot has no sources (line 3); the next
+     * profile's sources (line 5) are not mybot's. */
+    {"{\n"
+     "  \"profiles\": {\n"
+     "    \"mybot\": {\"pnl_unit\": \"percent\"},\n"
+     "    \"other\": {\n"
+     "      \"sources\": {\n"
+     "        \"attribution\": {\"file\": \"a\", \"kind\": \"open\", \"fields\": {\"ts\": "
+     "\"/t\"}}\n"
+     "      }\n"
+     "    }\n"
+     "  }\n"
+     "}\n",
+     ":3: profiles.mybot.sources.attribution: is required"},
+    /* A bad kind value in a profile's map (line 6). */
+    {"{\n"
+     "  \"profiles\": {\"m\": {\"sources\": {\n"
+     "    \"attribution\": {\n"
+     "      \"file\": \"a.jsonl\",\n"
+     "      \"fields\": {\"ts\": \"/ts\"},\n"
+     "      \"kind\": \"opne\"\n"
+     "    }}}}\n"
+     "}\n",
+     ":6: profiles.m.sources.attribution.kind: unknown kind"},
+};
+
+/* Every case is tried, and every wrong message printed, before failing. */
+static void test_refusals_name_file_line_and_key(void **state)
+{
+	const char *path = *state;
+	size_t wrong = 0;
+	for (size_t i = 0; i < sizeof(refusal_cases) / sizeof(refusal_cases[0]); i++) {
+		struct config c;
+		char err[1024] = "";
+		size_t n = strlen(path);
+		const char *want = refusal_cases[i].message;
+		write_file(path, refusal_cases[i].text);
+		config_init(&c);
+		if (config_load(&c, path, 0, err, sizeof(err)) != -1) {
+			print_error("case %zu accepted\n", i);
+			wrong++;
+		} else if (strncmp(err, path, n) != 0 ||
+			   strncmp(err + n, want, strlen(want)) != 0) {
+			print_error("case %zu: \"%s\", expected \"FILE%s...\"\n", i, err, want);
+			wrong++;
+		}
+		/* c keeps its defaults. */
+		assert_string_equal(c.profile_name, "canonical");
+		assert_true(c.capital_usd == 100000.0);
+		assert_int_equal(c.batch_lines, 4096);
+		assert_null(c.profiles);
+		assert_string_equal(c.path, "");
+		config_release(&c);
+	}
+	assert_int_equal(wrong, 0);
+}
+
+/* A top-level key that also appears, earlier, inside a profile: the line
+ * is the one of the top-level key (8), not the profile's (4). */
+static void test_unknown_key_line_is_its_own_not_an_earlier_namesake(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	char err[1024] = "";
+	write_file(path, "{\n"
+			 "  \"profiles\": {\n"
+			 "    \"mybot\": {\n"
+			 "      \"pnl_unit\": \"percent\",\n"
+			 "      \"sources\": {\"attribution\": {\"file\": \"a.jsonl\", \"kind\": "
+			 "\"open\", \"fields\": {\"ts\": \"/ts\"}}}\n"
+			 "    }\n"
+			 "  },\n"
+			 "  \"pnl_unit\": \"percent\"\n"
+			 "}\n");
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
+	assert_error_starts(err, path, ":8: pnl_unit: unknown key");
+	config_release(&c);
+}
+
+/* A refused file changes nothing: not c, and not the process's zone. */
+static void test_refused_config_leaves_zone_unchanged(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	struct calendar_local l;
+	char err[1024] = "";
+	int64_t us;
+	write_file(path, "{\n  \"exchange_timezone\": \"Asia/Tokyo\",\n  \"bogus\": 1\n}\n");
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
+	assert_error_starts(err, path, ":3: bogus: unknown key");
+	assert_string_equal(c.exchange_timezone, "America/New_York");
+	assert_int_equal(calendar_parse_iso("2026-02-05T15:00:00Z", &us), 0);
+	calendar_local(us, &l);
+	assert_int_equal(l.hour, 10); /* still New York, EST */
+	config_release(&c);
+}
+
+static void test_refused_config_keeps_previous_values(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	char err[1024] = "";
+	write_file(path, full_config);
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	write_file(path, "{\"batch_lines\": 7, \"capital_usd\": -1}");
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
+	assert_int_equal(c.batch_lines, 100);
+	assert_string_equal(c.profile_name, "mybot");
+	assert_non_null(json_object_get(c.profiles, "mybot"));
+	/* And a second good load replaces the first. */
+	write_file(path, "{\"batch_lines\": 7}");
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	assert_int_equal(c.batch_lines, 7);
+	config_release(&c);
+}
+
+static void test_missing_optional_file_is_fine(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	char err[1024] = "";
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 0, err, sizeof(err)), 0);
+	assert_string_equal(c.path, "");
+	assert_string_equal(c.profile_name, "canonical");
+	config_release(&c);
+}
+
+static void test_missing_required_file_fails(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	char err[1024] = "";
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
+	assert_error_starts(err, path, ": ");
+	config_release(&c);
+}
+
+static void test_config_profile_finds_configured_and_builtin_profiles(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	struct profile p;
+	char err[1024] = "";
+	write_file(path, full_config);
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+
+	static const struct {
+		const char *name;
+		int rc;
+		int pnl_percent;
+	} cases[] = {
+	    {"mybot", 0, 1},
+	    {"canonical", 0, 0},
+	    {"stock-bot", 0, 1},
+	    {"nobody", -1, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		int rc = config_profile(&c, cases[i].name, &p, err, sizeof(err));
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 0) {
+			assert_string_equal(p.name, cases[i].name);
+			assert_int_equal(p.pnl_percent, cases[i].pnl_percent);
+			profile_release(&p);
+		} else {
+			assert_non_null(strstr(err, "profile: unknown profile \"nobody\""));
+		}
+	}
+	config_release(&c);
+
+	/* Without a config, the built-ins still resolve. */
+	config_init(&c);
+	assert_int_equal(config_profile(&c, "stock-bot", &p, err, sizeof(err)), 0);
+	profile_release(&p);
+	assert_int_equal(config_profile(&c, "mybot", &p, err, sizeof(err)), -1);
+	config_release(&c);
+}
+
+/* A configured profile shadows a built-in of the same name. */
+static void test_configured_profile_shadows_builtin(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	struct profile p;
+	char err[1024] = "";
+	write_file(path, "{\"profiles\": {\"canonical\": {\"pnl_unit\": \"percent\", \"sources\": "
+			 "{\"attribution\": {\"file\": \"mine.jsonl\", \"kind\": \"close\", "
+			 "\"fields\": {\"ts\": \"/t\"}}}}}}");
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	assert_int_equal(config_profile(&c, "canonical", &p, err, sizeof(err)), 0);
+	assert_string_equal(p.source[SOURCE_ATTRIBUTION].file, "mine.jsonl");
+	assert_int_equal(p.pnl_percent, 1);
+	profile_release(&p);
+	config_release(&c);
+}
+
+/* A bad profile put in c->profiles by hand is refused with its key path. */
+static void test_config_profile_names_the_key_of_a_bad_profile(void **state)
+{
+	struct config c;
+	struct profile p;
+	char err[1024] = "";
+	json_error_t jerr;
+	(void)state;
+	config_init(&c);
+	c.profiles = json_loads("{\"bad\": {\"sources\": {\"attribution\": {\"file\": \"a\", "
+				"\"kind\": \"open\", \"fields\": {\"ts\": \"ts\"}}}}}",
+				0, &jerr);
+	assert_non_null(c.profiles);
+	assert_int_equal(config_profile(&c, "bad", &p, err, sizeof(err)), -1);
+	assert_error_starts(err, "profiles.bad.sources.attribution.fields.ts: ", "");
+	config_release(&c);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, make_folder, remove_folder)
+	const struct CMUnitTest tests[] = {
+	    T(test_defaults),
+	    T(test_full_config_loads_every_key),
+	    T(test_load_records_the_zone_without_putting_it_in_force),
+	    T(test_syntax_error_reports_file_line_column),
+	    T(test_refusals_name_file_line_and_key),
+	    T(test_unknown_key_line_is_its_own_not_an_earlier_namesake),
+	    T(test_refused_config_leaves_zone_unchanged),
+	    T(test_refused_config_keeps_previous_values),
+	    T(test_missing_optional_file_is_fine),
+	    T(test_missing_required_file_fails),
+	    T(test_config_profile_finds_configured_and_builtin_profiles),
+	    T(test_configured_profile_shadows_builtin),
+	    T(test_config_profile_names_the_key_of_a_bad_profile),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
