@@ -411,7 +411,7 @@ int pipeline_publish(struct pipeline *p, struct durable_err *err)
 	if (!text)
 		return durable_fail(err, "out of memory");
 	snprintf(path, sizeof path, "%s/health.json", p->state_dir);
-	int rc = durable_replace(path, text, len, err);
+	int rc = durable_publish(path, text, len, err);
 	free(text);
 	p->last_publish = calendar_now();
 	return rc;

@@ -113,6 +113,49 @@ int durable_write_all(int fd, const void *data, size_t len, struct durable_err *
 	return 0;
 }
 
+int durable_publish(const char *path, const void *data, size_t len, struct durable_err *err)
+{
+	int ret = -1, fd = -1;
+	char *tmp = NULL;
+
+	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+		tmp = NULL;
+		errno = ENOMEM;
+		durable_fail(err, "publish %s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		durable_fail(err, "create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (durable_write_all(fd, data, len, NULL) != 0) {
+		durable_fail(err, "write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	int closing = fd;
+	fd = -1;
+	if (close(closing) != 0) {
+		durable_fail(err, "close %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		durable_fail(err, "rename %s to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return ret;
+}
+
 int durable_replace(const char *path, const void *data, size_t len, struct durable_err *err)
 {
 	int ret = -1;

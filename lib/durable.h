@@ -32,6 +32,13 @@ int durable_fail(struct durable_err *err, const char *fmt, ...)
 /* Replaces path with exactly len bytes of data, atomically and durably. */
 int durable_replace(const char *path, const void *data, size_t len, struct durable_err *err);
 
+/* Replaces path atomically (temp file, rename) without fsync: for derived
+ * files that are regenerated from the committed state at every start
+ * (models/online.json, the weights files). Readers still never see a torn
+ * file; a power cut may lose the latest version, which the next start
+ * writes again. Saves the fsyncs on the per-commit path. */
+int durable_publish(const char *path, const void *data, size_t len, struct durable_err *err);
+
 /* fsync()s the folder that holds path (the folder itself when path is one). */
 int durable_sync_dir(const char *dir, struct durable_err *err);
 
