@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,104 @@ void config_init(struct config *c)
 	c->batch_lines = 4096;
 	c->rescan_interval_ms = 2000;
 	c->poll_interval_ms = 500;
+	c->learner.eta = 0.05;
+	c->learner.l2 = 1e-4;
+	c->learner.hash_bits = 12;
+	c->learner.window = 500;
+	c->learner.half_life_days = 30;
+	c->learner.weight_min = 0.5;
+	c->learner.weight_max = 2.0;
+	c->learner.asymmetric = 0;
+	c->weights.min_samples = 30;
+	c->weights.step = 0.05;
+	c->weights.min_mult = 0.25;
+	c->weights.max_mult = 2.5;
+	c->weights.ewma_alpha = 0.05;
+	c->signals.horizon_hours = 24;
+	c->signals.max_pending = 10000;
+}
+
+/* One numeric key of a section: where it goes and what it may be. */
+struct section_key {
+	const char *name;
+	enum { KEY_REAL, KEY_INT, KEY_BOOL } type;
+	double min, max; /* inclusive */
+	size_t offset;	 /* into struct config */
+};
+
+#define REAL(sec, f, lo, hi) {#f, KEY_REAL, lo, hi, offsetof(struct config, sec.f)}
+#define INT(sec, f, lo, hi) {#f, KEY_INT, lo, hi, offsetof(struct config, sec.f)}
+static const struct section_key learner_keys[] = {
+	REAL(learner, eta, 1e-9, 10),	     REAL(learner, l2, 0, 10),
+	INT(learner, hash_bits, 4, 20),	     INT(learner, window, 10, 1000000),
+	REAL(learner, half_life_days, 0.01, 36500), REAL(learner, weight_min, 0.01, 100),
+	REAL(learner, weight_max, 0.01, 100),
+	{"asymmetric", KEY_BOOL, 0, 1, offsetof(struct config, learner.asymmetric)},
+	{NULL, 0, 0, 0, 0},
+};
+static const struct section_key weights_keys[] = {
+	INT(weights, min_samples, 1, 1000000), REAL(weights, step, 1e-6, 1),
+	REAL(weights, min_mult, 0, 1),	       REAL(weights, max_mult, 1, 100),
+	REAL(weights, ewma_alpha, 1e-6, 1),    {NULL, 0, 0, 0, 0},
+};
+static const struct section_key signals_keys[] = {
+	REAL(signals, horizon_hours, 0.001, 100000),
+	INT(signals, max_pending, 1, 100000000),
+	{NULL, 0, 0, 0, 0},
+};
+#undef REAL
+#undef INT
+
+/* Reads a section object into c; on a problem writes its key path into
+ * keypath and the problem into problem, and returns -1. */
+static int read_section(struct config *c, const char *section, json_t *v,
+			const struct section_key *keys, char *keypath, size_t kplen,
+			char *problem, size_t plen)
+{
+	const char *key;
+	json_t *val;
+	if (!json_is_object(v)) {
+		snprintf(keypath, kplen, "%s", section);
+		snprintf(problem, plen, "must be an object");
+		return -1;
+	}
+	json_object_foreach(v, key, val)
+	{
+		const struct section_key *k = keys;
+		while (k->name && strcmp(k->name, key) != 0)
+			k++;
+		snprintf(keypath, kplen, "%s.%s", section, key);
+		if (!k->name) {
+			size_t n = (size_t)snprintf(problem, plen, "unknown key (");
+			for (k = keys; k->name && n < plen; k++)
+				n += (size_t)snprintf(problem + n, plen - n, "%s%s", k == keys ? "" : ", ",
+						      k->name);
+			if (n < plen)
+				snprintf(problem + n, plen - n, ")");
+			return -1;
+		}
+		char *slot = (char *)c + k->offset;
+		if (k->type == KEY_BOOL) {
+			if (!json_is_boolean(val)) {
+				snprintf(problem, plen, "must be true or false");
+				return -1;
+			}
+			*(int *)slot = json_is_true(val);
+			continue;
+		}
+		double d = json_number_value(val);
+		if (!json_is_number(val) || (k->type == KEY_INT && !json_is_integer(val)) ||
+		    !(d >= k->min && d <= k->max)) {
+			snprintf(problem, plen, "must be %s from %g to %g",
+				 k->type == KEY_INT ? "an integer" : "a number", k->min, k->max);
+			return -1;
+		}
+		if (k->type == KEY_INT)
+			*(long *)slot = (long)d;
+		else
+			*(double *)slot = d;
+	}
+	return 0;
 }
 
 /* The line where a dotted key path ("profiles.mybot.pnl_unit") is written:
@@ -158,6 +257,17 @@ int config_load(struct config *c, const char *path, int required, char *err, siz
 				tmp.rescan_interval_ms = (long)d;
 			else
 				tmp.poll_interval_ms = (long)d;
+		} else if (strcmp(key, "learner") == 0 || strcmp(key, "weights") == 0 ||
+			   strcmp(key, "signals") == 0) {
+			char keypath[300], problem[300];
+			const struct section_key *keys = key[0] == 'l'	 ? learner_keys
+							 : key[0] == 'w' ? weights_keys
+									 : signals_keys;
+			if (read_section(&tmp, key, v, keys, keypath, sizeof keypath, problem,
+					 sizeof problem)) {
+				refuse(path, text, keypath, problem, err, errlen);
+				goto out;
+			}
 		} else if (strcmp(key, "profiles") == 0) {
 			const char *pname;
 			json_t *pv;
@@ -186,7 +296,7 @@ int config_load(struct config *c, const char *path, int required, char *err, siz
 			refuse(path, text, key,
 			       "unknown key (profile, logs, exchange_timezone, capital_usd, "
 			       "max_line_bytes, batch_lines, rescan_interval_ms, poll_interval_ms, "
-			       "profiles)",
+			       "learner, weights, signals, profiles)",
 			       err, errlen);
 			goto out;
 		}

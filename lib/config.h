@@ -16,6 +16,13 @@
  *   poll_interval_ms   the poll period when inotify cannot work (500)
  *   profiles           {name: profile} (see profile.h), added to the built-in
  *                      "canonical" and "stock-bot"
+ *   learner            {eta 0.05, l2 1e-4, hash_bits 12, window 500,
+ *                       half_life_days 30, weight_min 0.5, weight_max 2.0,
+ *                       asymmetric false}: the online model (lib/learner.h)
+ *   weights            {min_samples 30, step 0.05, min_mult 0.25,
+ *                       max_mult 2.5, ewma_alpha 0.05}: component and
+ *                       exit-reason multipliers (lib/weights.h)
+ *   signals            {horizon_hours 24, max_pending 10000}: signal outcomes
  */
 #ifndef TRADELEARN_CONFIG_H
 #define TRADELEARN_CONFIG_H
@@ -36,6 +43,19 @@ struct config {
 	long rescan_interval_ms;
 	long poll_interval_ms;
 	json_t *profiles;	/* owned: the "profiles" object, or NULL */
+	struct {
+		double eta, l2, half_life_days, weight_min, weight_max;
+		long hash_bits, window;
+		int asymmetric;
+	} learner;
+	struct {
+		long min_samples;
+		double step, min_mult, max_mult, ewma_alpha;
+	} weights;
+	struct {
+		double horizon_hours;
+		long max_pending;
+	} signals;
 };
 
 /* Fills defaults. */
