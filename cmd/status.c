@@ -3,6 +3,7 @@
  * (no lock: it never disturbs a running watch).
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "cmd.h"
 #include "durable.h"
 #include "jsontext.h"
+#include "learner.h"
 #include "state.h"
 
 static const char status_usage[] =
@@ -36,6 +38,41 @@ static uint64_t lag_of(const struct follow_position *p, uint64_t *size_now)
 	if (!p->compressed && stat(p->path, &st) == 0 && (uint64_t)st.st_ino == p->ino)
 		*size_now = (uint64_t)st.st_size;
 	return *size_now > p->offset ? *size_now - p->offset : 0;
+}
+
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* The progressive metrics of the committed learner. */
+static json_t *model_metrics(struct cmd_env *env, json_t *saved)
+{
+	struct learner_options lo;
+	struct learner_metrics m = {0};
+	char err[256];
+	json_t *o = json_object();
+	learner_options_init(&lo);
+	lo.window = (int)env->config.learner.window;
+	lo.hash_bits = (int)env->config.learner.hash_bits;
+	struct learner *l = learner_new(&lo);
+	if (l && saved && learner_load(l, saved, err, sizeof err) == 0)
+		learner_metrics(l, &m);
+	else
+		m.log_loss = m.brier = m.auc = m.ece = m.window_auc = m.window_log_loss =
+			m.window_brier = NAN;
+	learner_free(l);
+	json_object_set_new(o, "trades_scored", json_integer(m.trades_scored));
+	json_object_set_new(o, "auc", real_or_null(m.auc));
+	json_object_set_new(o, "log_loss", real_or_null(m.log_loss));
+	json_object_set_new(o, "brier", real_or_null(m.brier));
+	json_object_set_new(o, "ece", real_or_null(m.ece));
+	json_object_set_new(o, "window",
+			    json_pack("{s:I,s:o,s:o,s:o}", "trades", (json_int_t)m.window_trades,
+				      "auc", real_or_null(m.window_auc), "log_loss",
+				      real_or_null(m.window_log_loss), "brier",
+				      real_or_null(m.window_brier)));
+	return o;
 }
 
 static json_t *build(struct cmd_env *env, const struct state *st, int have_state)
@@ -108,6 +145,7 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 	json_object_set_new(o, "quarantined", json_integer((json_int_t)quarantined));
 
 	positions = json_array();
+	learner = NULL;
 	if (st->learner_file[0]) {
 		snprintf(path, sizeof path, "%s/%s", env->state_dir, st->learner_file);
 		learner = read_json(path);
@@ -126,8 +164,9 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 					  "side", side > 0 ? "long" : side < 0 ? "short" : "unknown",
 					  "opened_at", at, "age_hours", (double)(now - t) / 3600e6));
 		}
-		json_decref(learner);
 	}
+	json_object_set_new(o, "model", model_metrics(env, json_object_get(learner, "learner")));
+	json_decref(learner);
 	json_object_set_new(o, "open_positions", positions);
 
 	snprintf(path, sizeof path, "%s/health.json", env->state_dir);
@@ -164,6 +203,15 @@ static void print_human(json_t *o)
 		       (long long)json_integer_value(json_object_get(s, "records_quarantined")),
 		       (long long)json_integer_value(json_object_get(s, "records_skipped")));
 	}
+	json_t *m = json_object_get(o, "model");
+	printf("\nmodel    %lld trades learned; progressive AUC %.4f, log loss %.4f, Brier %.4f "
+	       "(last %lld: AUC %.4f)\n",
+	       (long long)json_integer_value(json_object_get(m, "trades_scored")),
+	       json_number_value(json_object_get(m, "auc")),
+	       json_number_value(json_object_get(m, "log_loss")),
+	       json_number_value(json_object_get(m, "brier")),
+	       (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades")),
+	       json_number_value(json_object_get(json_object_get(m, "window"), "auc")));
 	printf("\ntrades recorded: %lld    quarantined rows: %lld\n",
 	       (long long)json_integer_value(json_object_get(o, "trades_recorded")),
 	       (long long)json_integer_value(json_object_get(o, "quarantined")));

@@ -65,6 +65,7 @@ static int open_pipeline(struct watch *w)
 	struct pipeline_options opt = {
 		.state_dir = w->env.state_dir,
 		.logs_dir = w->env.logs_dir,
+		.models_dir = w->env.models_dir,
 		.config = &w->env.config,
 		.profile = &w->env.profile,
 		.force_poll = w->force_poll,

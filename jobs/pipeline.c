@@ -17,6 +17,7 @@
 struct pipeline {
 	char state_dir[FOLLOW_PATH_MAX];
 	char logs_dir[FOLLOW_PATH_MAX];
+	char models_dir[FOLLOW_PATH_MAX];
 	const struct config *config;
 	const struct profile *profile;
 	follow_log_fn log;
@@ -28,7 +29,7 @@ struct pipeline {
 	size_t n_sources;
 	struct short_term *job;
 	struct framelog *outcomes;
-	int quarantine_fd, keys_fd;
+	int quarantine_fd, keys_fd, weight_log_fd;
 	struct short_term_batch batch;
 	int64_t last_publish;
 	uint64_t lines_total;
@@ -151,7 +152,9 @@ static int open_outputs(struct pipeline *p, struct durable_err *err)
 	p->quarantine_fd = durable_open_append(path, err);
 	output_path(p, OUTPUT_TRADE_KEYS, path, sizeof path);
 	p->keys_fd = durable_open_append(path, err);
-	if (p->quarantine_fd < 0 || p->keys_fd < 0)
+	output_path(p, OUTPUT_WEIGHT_LOG, path, sizeof path);
+	p->weight_log_fd = durable_open_append(path, err);
+	if (p->quarantine_fd < 0 || p->keys_fd < 0 || p->weight_log_fd < 0)
 		return -1;
 	p->batch.outcomes = p->outcomes;
 	return 0;
@@ -176,9 +179,10 @@ struct pipeline *pipeline_open(const struct pipeline_options *opt, pid_t *holder
 		durable_fail(err, "out of memory");
 		return NULL;
 	}
-	p->lock_fd = p->quarantine_fd = p->keys_fd = -1;
+	p->lock_fd = p->quarantine_fd = p->keys_fd = p->weight_log_fd = -1;
 	snprintf(p->state_dir, sizeof p->state_dir, "%s", opt->state_dir);
 	snprintf(p->logs_dir, sizeof p->logs_dir, "%s", opt->logs_dir);
+	snprintf(p->models_dir, sizeof p->models_dir, "%s", opt->models_dir);
 	p->config = opt->config;
 	p->profile = opt->profile;
 	p->log = opt->log;
@@ -207,7 +211,9 @@ struct pipeline *pipeline_open(const struct pipeline_options *opt, pid_t *holder
 	sweep_generations(p, p->state.generation, p->state.generation ? p->state.generation - 1 : 0);
 	if (open_outputs(p, err))
 		goto fail;
-	p->job = short_term_new(p->profile);
+	if (durable_mkdirs(p->models_dir, err))
+		goto fail;
+	p->job = short_term_new(p->profile, p->config);
 	if (!p->job || load_keys(p, err) || load_learner(p, err))
 		goto fail;
 
@@ -238,7 +244,10 @@ struct pipeline *pipeline_open(const struct pipeline_options *opt, pid_t *holder
 	}
 	snprintf(p->state.profile, sizeof p->state.profile, "%s", p->profile->name);
 	snprintf(p->state.logs, sizeof p->state.logs, "%s", p->logs_dir);
-	if (pipeline_publish(p, err))
+	/* Derived files are regenerated from the committed state: a crash
+	 * between the commit and their publication loses nothing. */
+	if (short_term_publish(p->job, p->models_dir, p->state_dir, err) ||
+	    pipeline_publish(p, err))
 		goto fail;
 	return p;
 fail:
@@ -269,6 +278,11 @@ void pipeline_refresh(struct pipeline *p)
 const struct state *pipeline_state(const struct pipeline *p)
 {
 	return &p->state;
+}
+
+const struct short_term *pipeline_job(const struct pipeline *p)
+{
+	return p->job;
 }
 
 json_t *pipeline_positions(const struct pipeline *p)
@@ -307,11 +321,14 @@ static int commit(struct pipeline *p, struct state *next, struct durable_err *er
 	if (append_and_sync(p->quarantine_fd, p->batch.quarantine, p->batch.quarantine_len,
 			    "quarantine", err) ||
 	    append_and_sync(p->keys_fd, p->batch.keys, p->batch.n_keys * sizeof *p->batch.keys,
-			    "trade keys", err))
+			    "trade keys", err) ||
+	    append_and_sync(p->weight_log_fd, p->batch.weight_log, p->batch.weight_log_len,
+			    "weight learning journal", err))
 		return -1;
 	next->output_length[OUTPUT_OUTCOMES] = framelog_length(p->outcomes);
 	next->output_length[OUTPUT_QUARANTINE] += p->batch.quarantine_len;
 	next->output_length[OUTPUT_TRADE_KEYS] += p->batch.n_keys * sizeof *p->batch.keys;
+	next->output_length[OUTPUT_WEIGHT_LOG] += p->batch.weight_log_len;
 
 	/* 4. the learned state that does not fit the offsets file. */
 	next->generation = p->state.generation + 1;
@@ -337,6 +354,8 @@ static int commit(struct pipeline *p, struct state *next, struct durable_err *er
 	p->state = *next;
 
 	/* 6. and 7. */
+	if (short_term_publish(p->job, p->models_dir, p->state_dir, err))
+		say(p, "publishing the learned files: %s", err->msg);
 	int64_t now = calendar_now();
 	if (now - p->last_publish >= 1000000 && pipeline_publish(p, err))
 		say(p, "health.json: %s", err->msg);
@@ -429,6 +448,8 @@ void pipeline_close(struct pipeline *p)
 		close(p->quarantine_fd);
 	if (p->keys_fd >= 0)
 		close(p->keys_fd);
+	if (p->weight_log_fd >= 0)
+		close(p->weight_log_fd);
 	if (p->lock_fd >= 0)
 		close(p->lock_fd);
 	free(p);

@@ -15,7 +15,8 @@
  *   4. write the learner generation file state/learner.<gen>.json, fsync;
  *   5. write the state file naming that generation and the outputs'
  *      lengths (temp, fsync, rename, fsync folder) — the commit point;
- *   6. publish derived files (state/health.json);
+ *   6. publish derived files (models/online.json, state/signal_weights.json,
+ *      state/exit_weights.json, state/signal_outcomes.json, state/health.json);
  *   7. remove generations older than the previous committed one.
  *
  * The caller (cmd/watch) owns the poll loop: it polls pipeline_fd() and
@@ -38,6 +39,7 @@
 struct pipeline_options {
 	const char *state_dir;	 /* <root>/state */
 	const char *logs_dir;	 /* the bot's logs */
+	const char *models_dir;	 /* <root>/models: models/online.json */
 	const struct config *config;
 	const struct profile *profile; /* borrowed; outlives the pipeline */
 	int force_poll;
@@ -70,11 +72,13 @@ int pipeline_is_polling(const struct pipeline *p);
 const struct state *pipeline_state(const struct pipeline *p);
 /* Open positions now (new reference). */
 json_t *pipeline_positions(const struct pipeline *p);
+/* The short-term job (borrowed), e.g. for the learner's metrics. */
+const struct short_term *pipeline_job(const struct pipeline *p);
 /* Bytes behind, per source. */
 uint64_t pipeline_lag(struct pipeline *p, size_t source);
 
 /* Writes state/health.json now (also done after commits, at most once a
- * second). */
+ * second). The learned files are published after every commit and at open. */
 int pipeline_publish(struct pipeline *p, struct durable_err *err);
 
 /* Releases everything and the lock. Call after the last commit. */

@@ -7,6 +7,9 @@
 
 #include "calendar.h"
 #include "jsontext.h"
+#include "learner.h"
+#include "signals.h"
+#include "weights.h"
 #include "outcome.h"
 #include "record.h"
 
@@ -27,6 +30,9 @@ struct keyset {
 
 struct short_term {
 	const struct profile *profile;
+	struct learner *learner;
+	struct weights *weights;
+	struct signals *signals;
 	struct keyset keys;
 	struct position *pos;
 	size_t n_pos, cap_pos;
@@ -75,12 +81,48 @@ static int keyset_add(struct keyset *ks, uint64_t h)
 	return 1;
 }
 
-struct short_term *short_term_new(const struct profile *p)
+struct short_term *short_term_new(const struct profile *p, const struct config *c)
 {
 	struct short_term *st = calloc(1, sizeof *st);
-	if (st)
-		st->profile = p;
+	struct learner_options lo;
+	struct weights_options wo;
+	struct signals_options so = {24, 10000};
+
+	if (!st)
+		return NULL;
+	st->profile = p;
+	learner_options_init(&lo);
+	weights_options_init(&wo);
+	if (c) {
+		lo.eta = c->learner.eta;
+		lo.l2 = c->learner.l2;
+		lo.hash_bits = (int)c->learner.hash_bits;
+		lo.window = (int)c->learner.window;
+		lo.half_life_days = c->learner.half_life_days;
+		lo.weight_min = c->learner.weight_min;
+		lo.weight_max = c->learner.weight_max;
+		lo.asymmetric = c->learner.asymmetric;
+		wo.min_samples = c->weights.min_samples;
+		wo.step = c->weights.step;
+		wo.min_mult = c->weights.min_mult;
+		wo.max_mult = c->weights.max_mult;
+		wo.ewma_alpha = c->weights.ewma_alpha;
+		so.horizon_hours = c->signals.horizon_hours;
+		so.max_pending = c->signals.max_pending;
+	}
+	st->learner = learner_new(&lo);
+	st->weights = weights_new(&wo);
+	st->signals = signals_new(&so);
+	if (!st->learner || !st->weights || !st->signals) {
+		short_term_free(st);
+		return NULL;
+	}
 	return st;
+}
+
+const struct learner *short_term_learner(const struct short_term *st)
+{
+	return st->learner;
 }
 
 static void position_free(struct position *p)
@@ -97,6 +139,9 @@ void short_term_free(struct short_term *st)
 		position_free(&st->pos[i]);
 	free(st->pos);
 	free(st->keys.slot);
+	learner_free(st->learner);
+	weights_free(st->weights);
+	signals_free(st->signals);
 	free(st);
 }
 
@@ -161,6 +206,39 @@ static int quarantine(struct short_term_batch *out, const struct follow_line *li
 	rc |= append(&out->quarantine, &out->quarantine_len, &out->quarantine_cap, "\n", 1);
 	free(text);
 	return rc;
+}
+
+/* Moves the multiplier changes of the last update into the batch's
+ * weight_learning.jsonl lines. */
+static int journal_changes(struct short_term *st, struct short_term_batch *out)
+{
+	struct weights_change ch[64];
+	size_t n;
+	while ((n = weights_take_changes(st->weights, ch, 64)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = json_object();
+			json_object_set_new(j, "day", json_string(ch[i].day));
+			json_object_set_new(j, "kind", json_string(ch[i].kind));
+			json_object_set_new(j, "component", json_string(ch[i].name));
+			json_object_set_new(j, "regime", json_string(ch[i].regime));
+			json_object_set_new(j, "old", json_real(ch[i].old_mult));
+			json_object_set_new(j, "new", json_real(ch[i].new_mult));
+			json_object_set_new(j, "reason", json_string(ch[i].reason));
+			json_object_set_new(j, "samples", json_integer(ch[i].samples));
+			size_t len;
+			char *text = jsontext_dump(j, JSONTEXT_COMPACT, &len);
+			json_decref(j);
+			if (!text || append(&out->weight_log, &out->weight_log_len,
+					    &out->weight_log_cap, text, len) ||
+			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap, "\n",
+				   1)) {
+				free(text);
+				return -1;
+			}
+			free(text);
+		}
+	}
+	return 0;
 }
 
 static const char *position_key(const struct short_term *st, const struct record *r)
@@ -240,9 +318,13 @@ static int record_outcome(struct short_term *st, const struct record *r,
 	out->keys[out->n_keys++] = h;
 	c->learned++;
 	c->trades++;
+	c->sign_mismatch += (uint64_t)r->pnl_sign_mismatch;
+	/* Learned from once: only a trade recorded now, never a duplicate. */
+	learner_learn(st->learner, r);
+	if (weights_learn_trade(st->weights, r) < 0 || journal_changes(st, out))
+		return -1;
 	if (out->on_outcome)
 		out->on_outcome(out->hook_ctx, r);
-	c->sign_mismatch += (uint64_t)r->pnl_sign_mismatch;
 	return 0;
 }
 
@@ -297,9 +379,18 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 		case KIND_PARTIAL:
 			rc = record_outcome(st, &r, c, out);
 			break;
+		case KIND_EXIT:
+			weights_learn_exit(st->weights, &r);
+			rc = journal_changes(st, out);
+			c->learned++;
+			break;
+		case KIND_SIGNAL:
+			signals_observe(st->signals, &r);
+			c->learned++;
+			break;
 		default:
-			/* exits, signals, orders: accepted and counted; their
-			 * learning uses come with the learner. */
+			/* orders: accepted and counted (they link signals to
+			 * trades for the daily job). */
 			c->learned++;
 			break;
 		}
@@ -322,8 +413,11 @@ json_t *short_term_save(const struct short_term *st)
 						     isfinite(p->entry_price) ? json_real(p->entry_price)
 									      : json_null()));
 	}
-	json_object_set_new(o, "format", json_integer(1));
+	json_object_set_new(o, "format", json_integer(2));
 	json_object_set_new(o, "open_positions", arr);
+	json_object_set_new(o, "learner", learner_save(st->learner));
+	json_object_set_new(o, "weights", weights_save(st->weights));
+	json_object_set_new(o, "signals", signals_save(st->signals));
 	return o;
 }
 
@@ -331,7 +425,19 @@ int short_term_load(struct short_term *st, json_t *saved)
 {
 	json_t *arr = json_object_get(saved, "open_positions"), *v;
 	size_t i;
+	char err[256];
 	if (!json_is_array(arr))
+		return -1;
+	/* A generation written before the learner existed has none of these:
+	 * learning starts from there. */
+	v = json_object_get(saved, "learner");
+	if (v && learner_load(st->learner, v, err, sizeof err))
+		return -1;
+	v = json_object_get(saved, "weights");
+	if (v && weights_load(st->weights, v, err, sizeof err))
+		return -1;
+	v = json_object_get(saved, "signals");
+	if (v && signals_load(st->signals, v, err, sizeof err))
 		return -1;
 	json_array_foreach(arr, i, v)
 	{
@@ -370,17 +476,49 @@ size_t short_term_open_count(const struct short_term *st)
 	return st->n_pos;
 }
 
+static int publish_json(const char *dir, const char *name, json_t *doc, struct durable_err *err)
+{
+	char path[4200];
+	size_t len;
+	char *text = jsontext_dump(doc, JSONTEXT_PRETTY, &len);
+	json_decref(doc);
+	if (!text)
+		return durable_fail(err, "out of memory");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int rc = durable_publish(path, text, len, err);
+	free(text);
+	return rc;
+}
+
+int short_term_publish(const struct short_term *st, const char *models_dir,
+		       const char *state_dir, struct durable_err *err)
+{
+	char at[40];
+	calendar_format_iso(calendar_now(), at, sizeof at);
+	if (publish_json(models_dir, "online.json", learner_export(st->learner, at), err) ||
+	    publish_json(state_dir, "signal_weights.json",
+			 weights_export_components(st->weights), err) ||
+	    publish_json(state_dir, "exit_weights.json", weights_export_exits(st->weights), err) ||
+	    publish_json(state_dir, "signal_outcomes.json", signals_export(st->signals), err))
+		return -1;
+	return 0;
+}
+
 void short_term_batch_reset(struct short_term_batch *b)
 {
 	b->quarantine_len = 0;
 	b->n_keys = 0;
+	b->weight_log_len = 0;
 }
 
 void short_term_batch_release(struct short_term_batch *b)
 {
 	free(b->quarantine);
 	free(b->keys);
+	free(b->weight_log);
 	b->quarantine = NULL;
 	b->keys = NULL;
+	b->weight_log = NULL;
+	b->weight_log_len = b->weight_log_cap = 0;
 	b->quarantine_len = b->quarantine_cap = b->n_keys = b->keys_cap = 0;
 }

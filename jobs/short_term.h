@@ -9,6 +9,15 @@
  * into an outcome, once: a trade whose stable key was already recorded is
  * counted as a duplicate and not recorded again. Opens never count as trades.
  *
+ * Then it learns, from that trade only and only once: the online model
+ * scores it (progressive validation) and learns from it (lib/learner), the
+ * component statistics and multipliers move (lib/weights); an exit row
+ * teaches the exit-reason statistics; a signal row resolves earlier signals
+ * of its symbol and may become pending (lib/signals). Each piece of learned
+ * state depends on the records of one source, in that source's order, and
+ * on record times only (never the wall clock), so the learned state is the
+ * same however the records were cut into batches, restarts included.
+ *
  * The job does no I/O of its own: what a batch produces is buffered in
  * struct short_term_batch (outcome lines, quarantine lines, new trade-key
  * hashes) for the pipeline to write and commit. Its in-memory state (open
@@ -22,6 +31,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "config.h"
 #include "follow.h"
 #include "framelog.h"
 #include "profile.h"
@@ -37,12 +47,16 @@ struct short_term_batch {
 	size_t quarantine_len, quarantine_cap;
 	uint64_t *keys;		   /* new trade-key hashes */
 	size_t n_keys, keys_cap;
+	char *weight_log;	   /* state/weight_learning.jsonl lines, malloc'd */
+	size_t weight_log_len, weight_log_cap;
 	void (*on_outcome)(void *ctx, const struct record *r); /* may be NULL */
 	void *hook_ctx;
 };
 
-/* Creates the job for a profile (borrowed; must outlive the job). */
-struct short_term *short_term_new(const struct profile *p);
+/* Creates the job for a profile (borrowed; must outlive the job), with the
+ * learner, weights and signals settings of config c (NULL: defaults).
+ * NULL on ENOMEM. */
+struct short_term *short_term_new(const struct profile *p, const struct config *c);
 void short_term_free(struct short_term *st);
 
 /* Adds a recorded trade key hash (from the trade-key log at start). */
@@ -56,7 +70,18 @@ uint64_t short_term_key_hash(const char *key);
 int short_term_apply(struct short_term *st, const struct follow_line *line,
 		     struct state_counters *c, struct short_term_batch *out);
 
-/* The generation-file part of the state (open positions). New reference. */
+/* Writes the derived files the bot and people read, from the state in
+ * memory, each replaced atomically (durable_publish): models/online.json,
+ * state/signal_weights.json, state/exit_weights.json,
+ * state/signal_outcomes.json. */
+int short_term_publish(const struct short_term *st, const char *models_dir,
+		       const char *state_dir, struct durable_err *err);
+
+/* The learner (borrowed), for metrics. */
+const struct learner *short_term_learner(const struct short_term *st);
+
+/* The generation-file part of the state (open positions, learner, weights,
+ * signals). New reference. */
 json_t *short_term_save(const struct short_term *st);
 /* Restores it (borrowed). -1 when it is not what short_term_save wrote. */
 int short_term_load(struct short_term *st, json_t *saved);

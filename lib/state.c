@@ -14,6 +14,7 @@ static const char *const output_paths[OUTPUT_COUNT] = {
 	[OUTPUT_OUTCOMES] = "outcomes/trade_outcomes.jsonl.zst",
 	[OUTPUT_QUARANTINE] = "quarantine.jsonl",
 	[OUTPUT_TRADE_KEYS] = "outcomes/trade_keys.bin",
+	[OUTPUT_WEIGHT_LOG] = "weight_learning.jsonl",
 };
 
 const char *state_output_path(enum state_output_id id)

@@ -43,7 +43,13 @@ struct state_source {
 	struct state_counters count;
 };
 
-enum state_output_id { OUTPUT_OUTCOMES, OUTPUT_QUARANTINE, OUTPUT_TRADE_KEYS, OUTPUT_COUNT };
+enum state_output_id {
+	OUTPUT_OUTCOMES,
+	OUTPUT_QUARANTINE,
+	OUTPUT_TRADE_KEYS,
+	OUTPUT_WEIGHT_LOG,
+	OUTPUT_COUNT
+};
 
 struct state {
 	uint64_t generation;   /* 0 before the first commit */

@@ -53,7 +53,7 @@ static int setup_with(void **state, const char *profile)
 	snprintf(fx->outcomes_path, sizeof(fx->outcomes_path), "%s/trade_outcomes.jsonl.zst",
 		 fx->dir);
 	fx->log = framelog_open(fx->outcomes_path, 0, &err);
-	fx->job = short_term_new(&fx->profile);
+	fx->job = short_term_new(&fx->profile, NULL);
 	if (!fx->log || !fx->job)
 		return -1;
 	fx->count.last_record_ts = CALENDAR_NONE;
@@ -419,7 +419,7 @@ static void test_save_load_round_trip_of_open_positions(void **state)
 	json_t *saved = short_term_save(fx->job);
 	assert_int_equal(json_array_size(json_object_get(saved, "open_positions")), 3);
 
-	struct short_term *again = short_term_new(&fx->profile);
+	struct short_term *again = short_term_new(&fx->profile, NULL);
 	assert_int_equal(short_term_load(again, saved), 0);
 	assert_int_equal(short_term_open_count(again), 3);
 	json_t *resaved = short_term_save(again);
@@ -472,7 +472,7 @@ static void test_load_refuses_what_save_did_not_write(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_error_t jerr;
 		json_t *j = json_loads(bad[i], 0, &jerr);
-		struct short_term *job = short_term_new(&fx->profile);
+		struct short_term *job = short_term_new(&fx->profile, NULL);
 		assert_int_equal(short_term_load(job, j), -1);
 		short_term_free(job);
 		json_decref(j);
