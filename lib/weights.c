@@ -1,5 +1,6 @@
 #include "weights.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,43 +10,55 @@
 #include "outcome.h"
 #include "stats.h"
 
-#define MAX_COMPONENTS 256
-#define MAX_REGIMES 32
-#define MAX_BASE_REGIMES 64
-#define MAX_REASONS 128
+#define NAME_LEN 96   /* component names and exit families, NUL included */
+#define REGIME_LEN 64 /* regime names, NUL included */
+#define DAY_LEN 11    /* "YYYY-MM-DD" */
+#define TALLY_FIELDS 13
 
-struct stat_set {
-	long wins, losses;
-	double pnl, hold_sum;
-	long hold_n;
+/* The statistics of one (name, regime) pair, or of a baseline. */
+struct tally {
+	long count;	   /* rows seen (an exit row without P&L included) */
+	long wins, losses; /* rows with a P&L: > 0, <= 0 */
+	double pnl_usd;	   /* sum of the finite pnl_usd */
+	long pnl_n;	   /* rows that had one */
+	double hold_sum;   /* sum of the finite hold_minutes */
+	long hold_n;	   /* rows that had one */
 	struct stats_ewma ewma;
 	struct stats_beta beta;
 	double mult;
-	char last_change_day[11];
+	char last_change_day[DAY_LEN]; /* "" before the first change */
 };
 
-struct named {
-	char name[96];
-	struct stat_set s;
+struct regime_tally {
+	size_t regime; /* index into weights.regime_names */
+	struct tally t;
 };
 
 struct component {
-	char name[96];
-	struct stat_set all;
-	size_t n_regimes;
-	struct named regimes[MAX_REGIMES];
+	char name[NAME_LEN];
+	unsigned long stamp; /* the trade that last counted it: once per trade */
+	struct tally all;
+	size_t n_regimes; /* insertion order, at most WEIGHTS_MAX_REGIMES */
+	struct regime_tally regimes[WEIGHTS_MAX_REGIMES];
+};
+
+struct reason {
+	char name[NAME_LEN];
+	struct tally t;
 };
 
 struct weights {
 	struct weights_options opt;
-	struct stat_set base;
-	size_t n_base_regimes;
-	struct named base_regimes[MAX_BASE_REGIMES];
-	size_t n_components;
-	struct component *components; /* MAX_COMPONENTS */
-	struct stat_set exit_base;
+	struct tally base;
+	size_t n_regimes;
+	char regime_names[WEIGHTS_MAX_REGIMES][REGIME_LEN];
+	struct tally base_regimes[WEIGHTS_MAX_REGIMES];
+	struct component **components; /* insertion order */
+	size_t n_components, cap_components;
+	struct tally exit_base;
 	size_t n_reasons;
-	struct named reasons[MAX_REASONS];
+	struct reason reasons[WEIGHTS_MAX_REASONS];
+	unsigned long stamp; /* trades learned by this instance (not state) */
 	struct weights_change *changes;
 	size_t n_changes, cap_changes;
 };
@@ -60,30 +73,39 @@ void weights_options_init(struct weights_options *o)
 	o->z = 1.96;
 }
 
-static void set_init(struct stat_set *s, double alpha)
+static int options_valid(const struct weights_options *o)
 {
-	memset(s, 0, sizeof *s);
-	stats_ewma_init(&s->ewma, alpha);
-	stats_beta_init(&s->beta);
-	s->mult = 1;
+	return o->min_samples >= 1 && isfinite(o->step) && o->step > 0 && isfinite(o->min_mult) &&
+	       isfinite(o->max_mult) && o->min_mult >= 0 && o->min_mult <= 1 && o->max_mult >= 1 &&
+	       isfinite(o->ewma_alpha) && o->ewma_alpha > 0 && o->ewma_alpha <= 1 &&
+	       isfinite(o->z) && o->z > 0;
+}
+
+static void tally_init(struct tally *t, double alpha)
+{
+	memset(t, 0, sizeof *t);
+	stats_ewma_init(&t->ewma, alpha);
+	stats_beta_init(&t->beta);
+	t->mult = 1;
 }
 
 struct weights *weights_new(const struct weights_options *o)
 {
+	struct weights_options defaults;
+	if (!o) {
+		weights_options_init(&defaults);
+		o = &defaults;
+	}
+	if (!options_valid(o)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	struct weights *w = calloc(1, sizeof *w);
 	if (!w)
 		return NULL;
-	if (o)
-		w->opt = *o;
-	else
-		weights_options_init(&w->opt);
-	w->components = calloc(MAX_COMPONENTS, sizeof *w->components);
-	if (!w->components) {
-		free(w);
-		return NULL;
-	}
-	set_init(&w->base, w->opt.ewma_alpha);
-	set_init(&w->exit_base, w->opt.ewma_alpha);
+	w->opt = *o;
+	tally_init(&w->base, o->ewma_alpha);
+	tally_init(&w->exit_base, o->ewma_alpha);
 	return w;
 }
 
@@ -91,92 +113,204 @@ void weights_free(struct weights *w)
 {
 	if (!w)
 		return;
+	for (size_t i = 0; i < w->n_components; i++)
+		free(w->components[i]);
 	free(w->components);
 	free(w->changes);
 	free(w);
 }
 
-/* Finds or adds name in a bounded list; a full list folds into "other". */
-static struct named *find_named(struct named *list, size_t *n, size_t cap, const char *name,
-				double alpha)
+/* Copies src into dst (size bytes), cut at a UTF-8 character boundary so a
+ * long name never becomes invalid text (jansson rejects it). */
+static void copy_name(char *dst, size_t size, const char *src)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp(list[i].name, name) == 0)
-			return &list[i];
-	if (*n == cap) {
-		for (size_t i = 0; i < *n; i++)
-			if (strcmp(list[i].name, "other") == 0)
-				return &list[i];
-		return &list[cap - 1]; /* the last slot becomes the catch-all */
+	size_t n = strlen(src);
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+			n--;
 	}
-	struct named *x = &list[(*n)++];
-	snprintf(x->name, sizeof x->name, "%s", *n == cap ? "other" : name);
-	set_init(&x->s, alpha);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* ---- bounded name lists ------------------------------------------------------ */
+
+/* The regime's index, added when new; the last slot is "other". */
+static size_t regime_index(struct weights *w, const char *name)
+{
+	char key[REGIME_LEN];
+	copy_name(key, sizeof key, name);
+	for (size_t i = 0; i < w->n_regimes; i++)
+		if (strcmp(w->regime_names[i], key) == 0)
+			return i;
+	if (w->n_regimes + 1 >= WEIGHTS_MAX_REGIMES) {
+		for (size_t i = 0; i < w->n_regimes; i++)
+			if (strcmp(w->regime_names[i], "other") == 0)
+				return i;
+		copy_name(key, sizeof key, "other");
+	}
+	size_t i = w->n_regimes++;
+	copy_name(w->regime_names[i], sizeof w->regime_names[i], key);
+	tally_init(&w->base_regimes[i], w->opt.ewma_alpha);
+	return i;
+}
+
+static struct reason *reason_of(struct weights *w, const char *family)
+{
+	char key[NAME_LEN];
+	copy_name(key, sizeof key, family);
+	for (size_t i = 0; i < w->n_reasons; i++)
+		if (strcmp(w->reasons[i].name, key) == 0)
+			return &w->reasons[i];
+	if (w->n_reasons + 1 >= WEIGHTS_MAX_REASONS) {
+		for (size_t i = 0; i < w->n_reasons; i++)
+			if (strcmp(w->reasons[i].name, "other") == 0)
+				return &w->reasons[i];
+		copy_name(key, sizeof key, "other");
+	}
+	struct reason *x = &w->reasons[w->n_reasons++];
+	copy_name(x->name, sizeof x->name, key);
+	tally_init(&x->t, w->opt.ewma_alpha);
 	return x;
 }
 
-static struct component *find_component(struct weights *w, const char *name)
+static struct component *component_find(const struct weights *w, const char *key)
 {
 	for (size_t i = 0; i < w->n_components; i++)
-		if (strcmp(w->components[i].name, name) == 0)
-			return &w->components[i];
-	if (w->n_components == MAX_COMPONENTS)
-		return &w->components[MAX_COMPONENTS - 1];
-	struct component *c = &w->components[w->n_components++];
-	memset(c, 0, sizeof *c);
-	snprintf(c->name, sizeof c->name, "%s",
-		 w->n_components == MAX_COMPONENTS ? "other" : name);
-	set_init(&c->all, w->opt.ewma_alpha);
+		if (strcmp(w->components[i]->name, key) == 0)
+			return w->components[i];
+	return NULL;
+}
+
+/* Appends a new component named key; NULL on ENOMEM. */
+static struct component *component_add(struct weights *w, const char *key)
+{
+	if (w->n_components == w->cap_components) {
+		size_t cap = w->cap_components ? w->cap_components * 2 : 16;
+		struct component **nc = realloc(w->components, cap * sizeof *nc);
+		if (!nc)
+			return NULL;
+		w->components = nc;
+		w->cap_components = cap;
+	}
+	struct component *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	copy_name(c->name, sizeof c->name, key);
+	tally_init(&c->all, w->opt.ewma_alpha);
+	w->components[w->n_components++] = c;
 	return c;
 }
 
-static void observe(struct stat_set *s, int win, double pnl, double hold)
+/* The component of name, added when new (the last slot is "other"); NULL
+ * on ENOMEM. */
+static struct component *component_get(struct weights *w, const char *name)
 {
+	char key[NAME_LEN];
+	copy_name(key, sizeof key, name);
+	struct component *c = component_find(w, key);
+	if (c)
+		return c;
+	if (w->n_components + 1 >= WEIGHTS_MAX_COMPONENTS) {
+		c = component_find(w, "other");
+		if (c)
+			return c;
+		copy_name(key, sizeof key, "other");
+	}
+	return component_add(w, key);
+}
+
+/* The component's tally under regime index ri, added when new: never
+ * full, since a component sees at most the WEIGHTS_MAX_REGIMES regimes. */
+static struct tally *component_regime(const struct weights *w, struct component *c, size_t ri)
+{
+	for (size_t i = 0; i < c->n_regimes; i++)
+		if (c->regimes[i].regime == ri)
+			return &c->regimes[i].t;
+	struct regime_tally *x = &c->regimes[c->n_regimes++];
+	x->regime = ri;
+	tally_init(&x->t, w->opt.ewma_alpha);
+	return &x->t;
+}
+
+/* ---- learning ---------------------------------------------------------------- */
+
+/* The outcome of r: 1 and *win when it has a P&L, else 0. */
+static int outcome_of(const struct record *r, int *win)
+{
+	double pnl = isfinite(r->pnl_usd) ? r->pnl_usd : r->pnl_frac;
+	if (!isfinite(pnl))
+		return 0;
+	*win = pnl > 0;
+	return 1;
+}
+
+/* Sums skip a value that would overflow them: one absurd row must not make
+ * the state unsavable (JSON has no infinity). */
+static void add_finite(double *sum, long *n, double x)
+{
+	if (isfinite(x) && isfinite(*sum + x)) {
+		*sum += x;
+		(*n)++;
+	}
+}
+
+static void observe(struct tally *t, int has_outcome, int win, const struct record *r)
+{
+	t->count++;
+	add_finite(&t->hold_sum, &t->hold_n, r->hold_minutes);
+	if (!has_outcome)
+		return;
 	if (win)
-		s->wins++;
+		t->wins++;
 	else
-		s->losses++;
-	if (isfinite(pnl))
-		s->pnl += pnl;
-	if (isfinite(hold)) {
-		s->hold_sum += hold;
-		s->hold_n++;
-	}
-	stats_ewma_add(&s->ewma, win ? 1.0 : 0.0);
-	stats_beta_update(&s->beta, win);
+		t->losses++;
+	add_finite(&t->pnl_usd, &t->pnl_n, r->pnl_usd);
+	stats_ewma_add(&t->ewma, win ? 1.0 : 0.0);
+	stats_beta_update(&t->beta, win);
 }
 
-static double rate(const struct stat_set *s)
+static long samples(const struct tally *t)
 {
-	long n = s->wins + s->losses;
-	return n ? (double)s->wins / (double)n : NAN;
+	return t->wins + t->losses;
 }
 
-static int add_change(struct weights *w, const struct weights_change *c)
+static double win_rate(const struct tally *t)
 {
-	if (w->n_changes == w->cap_changes) {
-		size_t cap = w->cap_changes ? w->cap_changes * 2 : 16;
-		struct weights_change *nc = realloc(w->changes, cap * sizeof *nc);
-		if (!nc)
-			return -1;
-		w->changes = nc;
-		w->cap_changes = cap;
-	}
-	w->changes[w->n_changes++] = *c;
+	long n = samples(t);
+	return n ? (double)t->wins / (double)n : NAN;
+}
+
+/* Room for more changes, so that learning never fails half-way. */
+static int reserve_changes(struct weights *w, size_t more)
+{
+	if (w->n_changes + more <= w->cap_changes)
+		return 0;
+	size_t cap = w->cap_changes ? w->cap_changes : 16;
+	while (cap < w->n_changes + more)
+		cap *= 2;
+	struct weights_change *nc = realloc(w->changes, cap * sizeof *nc);
+	if (!nc)
+		return -1;
+	w->changes = nc;
+	w->cap_changes = cap;
 	return 0;
 }
 
-/* The multiplier rule for one pair. Returns 1 on a change, 0 without, -1. */
-static int rule(struct weights *w, struct stat_set *s, const struct stat_set *base,
-		const char *kind, const char *name, const char *regime, const char *day)
+/* The multiplier rule for one pair (room for the change is reserved).
+ * Returns 1 on a change, else 0. */
+static int apply_rule(struct weights *w, struct tally *t, const struct tally *base,
+		      const char *kind, const char *name, const char *regime, const char *day)
 {
-	long n = s->wins + s->losses;
-	double lo, hi, b = rate(base), mult = s->mult, next = mult;
+	long n = samples(t);
+	double lo, hi, b = win_rate(base), mult = t->mult, next = mult;
 	char reason[96];
 
-	if (n < w->opt.min_samples || strcmp(s->last_change_day, day) == 0 || isnan(b))
+	/* ISO dates order as text: on or before the last change, nothing. */
+	if (n < w->opt.min_samples || !day[0] || strcmp(day, t->last_change_day) <= 0 || isnan(b))
 		return 0;
-	stats_wilson(s->wins, n, w->opt.z, &lo, &hi);
+	stats_wilson(t->wins, n, w->opt.z, &lo, &hi);
 	if (lo > b) {
 		next = mult + w->opt.step;
 		snprintf(reason, sizeof reason, "wilson_lo %.3f > baseline %.3f", lo, b);
@@ -184,94 +318,127 @@ static int rule(struct weights *w, struct stat_set *s, const struct stat_set *ba
 		next = mult - w->opt.step;
 		snprintf(reason, sizeof reason, "wilson_hi %.3f < baseline %.3f", hi, b);
 	} else {
-		snprintf(reason, sizeof reason, "neutral (%.3f..%.3f around %.3f): toward 1", lo, hi,
-			 b);
+		snprintf(reason, sizeof reason,
+			 "neutral: revert toward 1 (wilson %.3f..%.3f, baseline %.3f)", lo, hi, b);
 		if (mult > 1)
 			next = fmax(1, mult - w->opt.step);
 		else if (mult < 1)
 			next = fmin(1, mult + w->opt.step);
 	}
 	next = fmin(w->opt.max_mult, fmax(w->opt.min_mult, next));
-	if (fabs(next - mult) < 1e-12)
-		return 0;
-	/* Keep the grid exact: steps of 0.05 must not drift to 0.9999999. */
+	/* Stay on the grid of steps: 1 + 0.05 − 0.05 must be 1, not
+	 * 0.99999999999999989, or "at 1, nothing" would never hold. */
 	next = round(next * 1e9) / 1e9;
-	struct weights_change c = {0};
-	snprintf(c.kind, sizeof c.kind, "%s", kind);
-	snprintf(c.name, sizeof c.name, "%s", name);
-	snprintf(c.regime, sizeof c.regime, "%s", regime);
-	c.old_mult = mult;
-	c.new_mult = next;
-	snprintf(c.reason, sizeof c.reason, "%s", reason);
-	c.samples = n;
-	snprintf(c.day, sizeof c.day, "%s", day);
-	s->mult = next;
-	snprintf(s->last_change_day, sizeof s->last_change_day, "%s", day);
-	return add_change(w, &c) ? -1 : 1;
+	if (next == mult)
+		return 0;
+
+	struct weights_change *c = &w->changes[w->n_changes++];
+	memset(c, 0, sizeof *c);
+	copy_name(c->kind, sizeof c->kind, kind);
+	copy_name(c->name, sizeof c->name, name);
+	copy_name(c->regime, sizeof c->regime, regime);
+	c->old_mult = mult;
+	c->new_mult = next;
+	copy_name(c->reason, sizeof c->reason, reason);
+	c->samples = n;
+	copy_name(c->day, sizeof c->day, day);
+	t->mult = next;
+	copy_name(t->last_change_day, sizeof t->last_change_day, day);
+	return 1;
 }
 
-static int is_win(const struct record *r)
-{
-	double pnl = isfinite(r->pnl_usd) ? r->pnl_usd : r->pnl_frac;
-	return pnl > 0;
-}
-
+/* The exchange-local date of ts, or "" without a time. */
 static void trading_day(int64_t ts, char *buf, size_t len)
 {
 	struct calendar_local l;
+	if (ts == CALENDAR_NONE) {
+		buf[0] = '\0';
+		return;
+	}
 	calendar_local(ts, &l);
 	snprintf(buf, len, "%04d-%02d-%02d", l.year, l.month, l.day);
+}
+
+static int is_active(json_t *value)
+{
+	return json_is_number(value) && json_number_value(value) > 0;
 }
 
 int weights_learn_trade(struct weights *w, const struct record *r)
 {
 	const char *regime = r->regime && *r->regime ? r->regime : "none";
-	int win = is_win(r), changes = 0;
-	char day[16];
 	const char *key;
-	json_t *v;
+	json_t *value;
+	size_t active = 0;
+	int win, changes = 0;
+	char day[16];
+
+	if (!outcome_of(r, &win))
+		return 0;
+	/* Everything that can fail first: no statistic moves on ENOMEM. */
+	if (r->components) {
+		json_object_foreach(r->components, key, value)
+		{
+			if (!is_active(value))
+				continue;
+			active++;
+			if (!component_get(w, key))
+				return -1;
+		}
+	}
+	if (reserve_changes(w, 2 * active))
+		return -1;
 
 	trading_day(r->ts, day, sizeof day);
-	observe(&w->base, win, r->pnl_usd, r->hold_minutes);
-	struct named *base_reg = find_named(w->base_regimes, &w->n_base_regimes, MAX_BASE_REGIMES,
-					    regime, w->opt.ewma_alpha);
-	observe(&base_reg->s, win, r->pnl_usd, r->hold_minutes);
-	if (!r->components)
+	size_t ri = regime_index(w, regime);
+	struct tally *base_regime = &w->base_regimes[ri];
+	observe(&w->base, 1, win, r);
+	observe(base_regime, 1, win, r);
+	if (!active)
 		return 0;
-	json_object_foreach(r->components, key, v)
+	w->stamp++;
+	json_object_foreach(r->components, key, value)
 	{
-		if (!json_is_number(v) || !(json_number_value(v) > 0))
+		if (!is_active(value))
 			continue;
-		struct component *c = find_component(w, key);
-		struct named *reg = find_named(c->regimes, &c->n_regimes, MAX_REGIMES, regime,
-					       w->opt.ewma_alpha);
-		observe(&c->all, win, r->pnl_usd, r->hold_minutes);
-		observe(&reg->s, win, r->pnl_usd, r->hold_minutes);
-		int a = rule(w, &c->all, &w->base, "component", c->name, "all", day);
-		int b = rule(w, &reg->s, &base_reg->s, "component", c->name, reg->name, day);
-		if (a < 0 || b < 0)
-			return -1;
-		changes += a + b;
+		struct component *c = component_get(w, key); /* exists: no allocation */
+		/* Names cut or folded into "other" may meet twice in one trade. */
+		if (c->stamp == w->stamp)
+			continue;
+		c->stamp = w->stamp;
+		struct tally *t = component_regime(w, c, ri);
+		observe(&c->all, 1, win, r);
+		observe(t, 1, win, r);
+		changes += apply_rule(w, &c->all, &w->base, "component", c->name, "all", day);
+		changes +=
+		    apply_rule(w, t, base_regime, "component", c->name, w->regime_names[ri], day);
 	}
 	return changes;
 }
 
 int weights_learn_exit(struct weights *w, const struct record *r)
 {
-	char family[96], day[16];
-	int win = is_win(r);
+	char family[NAME_LEN], day[16];
+	int win = 0;
+
+	if (reserve_changes(w, 1))
+		return -1;
 	outcome_reason_family(r->close_reason, family, sizeof family);
 	trading_day(r->ts, day, sizeof day);
-	observe(&w->exit_base, win, r->pnl_usd, r->hold_minutes);
-	struct named *x =
-		find_named(w->reasons, &w->n_reasons, MAX_REASONS, family, w->opt.ewma_alpha);
-	observe(&x->s, win, r->pnl_usd, r->hold_minutes);
-	return rule(w, &x->s, &w->exit_base, "exit", x->name, "all", day);
+	int has_outcome = outcome_of(r, &win);
+	struct reason *x = reason_of(w, family);
+	observe(&w->exit_base, has_outcome, win, r);
+	observe(&x->t, has_outcome, win, r);
+	if (!has_outcome)
+		return 0;
+	return apply_rule(w, &x->t, &w->exit_base, "exit", x->name, "all", day);
 }
 
 size_t weights_take_changes(struct weights *w, struct weights_change *out, size_t max)
 {
 	size_t n = w->n_changes < max ? w->n_changes : max;
+	if (n == 0)
+		return 0;
 	memcpy(out, w->changes, n * sizeof *out);
 	memmove(w->changes, w->changes + n, (w->n_changes - n) * sizeof *w->changes);
 	w->n_changes -= n;
@@ -280,189 +447,344 @@ size_t weights_take_changes(struct weights *w, struct weights_change *out, size_
 
 double weights_multiplier(const struct weights *w, const char *component)
 {
-	for (size_t i = 0; i < w->n_components; i++)
-		if (strcmp(w->components[i].name, component) == 0)
-			return w->components[i].all.mult;
+	char key[NAME_LEN];
+	copy_name(key, sizeof key, component);
+	const struct component *c = component_find(w, key);
+	return c ? c->all.mult : 1;
+}
+
+/* ---- state ------------------------------------------------------------------- */
+
+/* A tally is an array, in this order (the state file holds thousands):
+ * [count, wins, losses, pnl_usd, pnl_n, hold_sum, hold_n, ewma_value,
+ *  ewma_n, beta_alpha, beta_beta, mult, last_change_day]. Reals are written
+ * exactly (jsontext's shortest round trip). */
+static json_t *tally_save(const struct tally *t)
+{
+	return json_pack("[I,I,I,f,I,f,I,f,I,f,f,f,s]", (json_int_t)t->count, (json_int_t)t->wins,
+			 (json_int_t)t->losses, t->pnl_usd, (json_int_t)t->pnl_n, t->hold_sum,
+			 (json_int_t)t->hold_n, t->ewma.value, (json_int_t)t->ewma.n, t->beta.alpha,
+			 t->beta.beta, t->mult, t->last_change_day);
+}
+
+static int get_long(json_t *a, size_t i, long *out)
+{
+	json_t *v = json_array_get(a, i);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static int get_real(json_t *a, size_t i, double *out)
+{
+	json_t *v = json_array_get(a, i);
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return -1;
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int day_valid(const char *day)
+{
+	if (!day[0])
+		return 1;
+	if (strlen(day) != 10 || day[4] != '-' || day[7] != '-')
+		return 0;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (day[i] < '0' || day[i] > '9'))
+			return 0;
 	return 1;
 }
 
-/* ---- state ---------------------------------------------------------------- */
-
-static json_t *set_save(const struct stat_set *s)
+static int tally_load(struct tally *t, json_t *a, double alpha)
 {
-	return json_pack("{s:I,s:I,s:f,s:f,s:I,s:{s:f,s:f,s:I},s:{s:f,s:f},s:f,s:s}", "wins",
-			 (json_int_t)s->wins, "losses", (json_int_t)s->losses, "pnl", s->pnl,
-			 "hold_sum", s->hold_sum, "hold_n", (json_int_t)s->hold_n, "ewma", "value",
-			 s->ewma.value, "alpha", s->ewma.alpha, "n", (json_int_t)s->ewma.n, "beta",
-			 "alpha", s->beta.alpha, "beta", s->beta.beta, "mult", s->mult,
-			 "last_change_day", s->last_change_day);
-}
-
-static int set_load(struct stat_set *s, json_t *j)
-{
-	json_t *e = json_object_get(j, "ewma"), *b = json_object_get(j, "beta");
-	const char *day = json_string_value(json_object_get(j, "last_change_day"));
-	if (!json_is_object(j) || !json_is_object(e) || !json_is_object(b) || !day)
+	const char *day = json_string_value(json_array_get(a, 12));
+	tally_init(t, alpha);
+	if (!json_is_array(a) || json_array_size(a) != TALLY_FIELDS || !day || !day_valid(day))
 		return -1;
-	s->wins = (long)json_integer_value(json_object_get(j, "wins"));
-	s->losses = (long)json_integer_value(json_object_get(j, "losses"));
-	s->pnl = json_number_value(json_object_get(j, "pnl"));
-	s->hold_sum = json_number_value(json_object_get(j, "hold_sum"));
-	s->hold_n = (long)json_integer_value(json_object_get(j, "hold_n"));
-	s->ewma.value = json_number_value(json_object_get(e, "value"));
-	s->ewma.alpha = json_number_value(json_object_get(e, "alpha"));
-	s->ewma.n = (long)json_integer_value(json_object_get(e, "n"));
-	s->beta.alpha = json_number_value(json_object_get(b, "alpha"));
-	s->beta.beta = json_number_value(json_object_get(b, "beta"));
-	s->mult = json_number_value(json_object_get(j, "mult"));
-	snprintf(s->last_change_day, sizeof s->last_change_day, "%s", day);
+	if (get_long(a, 0, &t->count) || get_long(a, 1, &t->wins) || get_long(a, 2, &t->losses) ||
+	    get_real(a, 3, &t->pnl_usd) || get_long(a, 4, &t->pnl_n) ||
+	    get_real(a, 5, &t->hold_sum) || get_long(a, 6, &t->hold_n) ||
+	    get_real(a, 7, &t->ewma.value) || get_long(a, 8, &t->ewma.n) ||
+	    get_real(a, 9, &t->beta.alpha) || get_real(a, 10, &t->beta.beta) ||
+	    get_real(a, 11, &t->mult))
+		return -1;
+	if (t->beta.alpha <= 0 || t->beta.beta <= 0 || t->mult < 0)
+		return -1;
+	copy_name(t->last_change_day, sizeof t->last_change_day, day);
 	return 0;
 }
 
-static json_t *named_save(const struct named *list, size_t n)
+/* [name, tally] */
+static json_t *named_save(const char *name, const struct tally *t)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s,s:o}", "name", list[i].name, "stats",
-						   set_save(&list[i].s)));
-	return a;
+	return json_pack("[s,o]", name, tally_save(t));
 }
 
-static int named_load(struct named *list, size_t *n, size_t cap, json_t *a)
+static const char *named_load(json_t *pair, struct tally *t, double alpha)
 {
-	size_t i;
-	json_t *v;
-	*n = 0;
-	if (!json_is_array(a) || json_array_size(a) > cap)
-		return -1;
-	json_array_foreach(a, i, v)
-	{
-		const char *name = json_string_value(json_object_get(v, "name"));
-		if (!name || set_load(&list[i].s, json_object_get(v, "stats")))
-			return -1;
-		snprintf(list[i].name, sizeof list[i].name, "%s", name);
-		(*n)++;
+	const char *name = json_string_value(json_array_get(pair, 0));
+	if (!json_is_array(pair) || json_array_size(pair) != 2 || !name ||
+	    tally_load(t, json_array_get(pair, 1), alpha))
+		return NULL;
+	return name;
+}
+
+/* Appends v (stolen) to array a; -1 when v is NULL or on ENOMEM. */
+static int append(json_t *a, json_t *v)
+{
+	return v ? json_array_append_new(a, v) : -1;
+}
+
+static json_t *component_save(const struct weights *w, const struct component *c)
+{
+	json_t *regimes = json_array();
+	int failed = !regimes;
+	for (size_t i = 0; !failed && i < c->n_regimes; i++)
+		failed = append(regimes, named_save(w->regime_names[c->regimes[i].regime],
+						    &c->regimes[i].t)) != 0;
+	if (failed) {
+		json_decref(regimes);
+		return NULL;
 	}
-	return 0;
+	return json_pack("[s,o,o]", c->name, tally_save(&c->all), regimes);
 }
 
 json_t *weights_save(const struct weights *w)
 {
-	json_t *o = json_object(), *comps = json_array();
-	json_object_set_new(o, "format", json_integer(1));
-	json_object_set_new(o, "base", set_save(&w->base));
-	json_object_set_new(o, "base_regimes", named_save(w->base_regimes, w->n_base_regimes));
-	for (size_t i = 0; i < w->n_components; i++) {
-		const struct component *c = &w->components[i];
-		json_array_append_new(comps, json_pack("{s:s,s:o,s:o}", "name", c->name, "all",
-						       set_save(&c->all), "regimes",
-						       named_save(c->regimes, c->n_regimes)));
-	}
-	json_object_set_new(o, "components", comps);
-	json_object_set_new(o, "exit_base", set_save(&w->exit_base));
-	json_object_set_new(o, "reasons", named_save(w->reasons, w->n_reasons));
+	json_t *o = json_object(), *regimes = json_array(), *comps = json_array(),
+	       *reasons = json_array();
+	int failed = !o || !regimes || !comps || !reasons;
+
+	for (size_t i = 0; !failed && i < w->n_regimes; i++)
+		failed = append(regimes, named_save(w->regime_names[i], &w->base_regimes[i])) != 0;
+	for (size_t i = 0; !failed && i < w->n_components; i++)
+		failed = append(comps, component_save(w, w->components[i])) != 0;
+	for (size_t i = 0; !failed && i < w->n_reasons; i++)
+		failed = append(reasons, named_save(w->reasons[i].name, &w->reasons[i].t)) != 0;
+	if (failed)
+		goto fail;
+	if (json_object_set_new(o, "format", json_integer(1)) ||
+	    json_object_set_new(o, "base", tally_save(&w->base)) ||
+	    json_object_set(o, "regimes", regimes) || json_object_set(o, "components", comps) ||
+	    json_object_set_new(o, "exit_base", tally_save(&w->exit_base)) ||
+	    json_object_set(o, "reasons", reasons))
+		goto fail;
+	json_decref(regimes);
+	json_decref(comps);
+	json_decref(reasons);
 	return o;
+fail:
+	json_decref(o);
+	json_decref(regimes);
+	json_decref(comps);
+	json_decref(reasons);
+	return NULL;
+}
+
+/* Fills the empty instance t from saved; -1 with err. */
+static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
+{
+	json_t *regimes = json_object_get(saved, "regimes"),
+	       *comps = json_object_get(saved, "components");
+	json_t *reasons = json_object_get(saved, "reasons"), *v;
+	double alpha = t->opt.ewma_alpha;
+	const char *what = "format";
+	size_t i;
+
+	if (!json_is_object(saved) || !json_is_integer(json_object_get(saved, "format")) ||
+	    json_integer_value(json_object_get(saved, "format")) != 1)
+		goto bad;
+	what = "base";
+	if (tally_load(&t->base, json_object_get(saved, "base"), alpha) ||
+	    tally_load(&t->exit_base, json_object_get(saved, "exit_base"), alpha))
+		goto bad;
+	what = "regimes";
+	if (!json_is_array(regimes) || json_array_size(regimes) > WEIGHTS_MAX_REGIMES)
+		goto bad;
+	json_array_foreach(regimes, i, v)
+	{
+		const char *name = named_load(v, &t->base_regimes[i], alpha);
+		if (!name)
+			goto bad;
+		copy_name(t->regime_names[i], sizeof t->regime_names[i], name);
+		t->n_regimes++;
+	}
+	what = "reasons";
+	if (!json_is_array(reasons) || json_array_size(reasons) > WEIGHTS_MAX_REASONS)
+		goto bad;
+	json_array_foreach(reasons, i, v)
+	{
+		const char *name = named_load(v, &t->reasons[i].t, alpha);
+		if (!name)
+			goto bad;
+		copy_name(t->reasons[i].name, sizeof t->reasons[i].name, name);
+		t->n_reasons++;
+	}
+	what = "components";
+	if (!json_is_array(comps) || json_array_size(comps) > WEIGHTS_MAX_COMPONENTS)
+		goto bad;
+	json_array_foreach(comps, i, v)
+	{
+		const char *name = json_string_value(json_array_get(v, 0));
+		json_t *regs = json_array_get(v, 2), *pair;
+		size_t k;
+		if (!json_is_array(v) || json_array_size(v) != 3 || !name || !json_is_array(regs) ||
+		    json_array_size(regs) > WEIGHTS_MAX_REGIMES)
+			goto bad;
+		struct component *c = component_add(t, name);
+		if (!c) {
+			what = NULL;
+			goto bad;
+		}
+		if (tally_load(&c->all, json_array_get(v, 1), alpha))
+			goto bad;
+		json_array_foreach(regs, k, pair)
+		{
+			struct regime_tally *x = &c->regimes[k];
+			const char *regime = named_load(pair, &x->t, alpha);
+			size_t ri = 0;
+			while (regime && ri < t->n_regimes && strcmp(t->regime_names[ri], regime))
+				ri++;
+			if (!regime || ri == t->n_regimes)
+				goto bad;
+			x->regime = ri;
+			c->n_regimes++;
+		}
+	}
+	return 0;
+bad:
+	if (what)
+		snprintf(err, errlen, "weights: not a saved state of format 1 (bad %s)", what);
+	else
+		snprintf(err, errlen, "weights: out of memory");
+	return -1;
 }
 
 int weights_load(struct weights *w, json_t *saved, char *err, size_t errlen)
 {
-	json_t *comps = json_object_get(saved, "components"), *v;
-	size_t i;
-	if (json_integer_value(json_object_get(saved, "format")) != 1 ||
-	    set_load(&w->base, json_object_get(saved, "base")) ||
-	    named_load(w->base_regimes, &w->n_base_regimes, MAX_BASE_REGIMES,
-		       json_object_get(saved, "base_regimes")) ||
-	    set_load(&w->exit_base, json_object_get(saved, "exit_base")) ||
-	    named_load(w->reasons, &w->n_reasons, MAX_REASONS, json_object_get(saved, "reasons")) ||
-	    !json_is_array(comps) || json_array_size(comps) > MAX_COMPONENTS)
-		goto bad;
-	w->n_components = 0;
-	json_array_foreach(comps, i, v)
-	{
-		struct component *c = &w->components[i];
-		const char *name = json_string_value(json_object_get(v, "name"));
-		if (!name || set_load(&c->all, json_object_get(v, "all")) ||
-		    named_load(c->regimes, &c->n_regimes, MAX_REGIMES,
-			       json_object_get(v, "regimes")))
-			goto bad;
-		snprintf(c->name, sizeof c->name, "%s", name);
-		w->n_components++;
+	struct weights *t = weights_new(&w->opt), swap;
+	if (!t) {
+		snprintf(err, errlen, "weights: out of memory");
+		return -1;
 	}
-	w->n_changes = 0;
+	if (load_into(t, saved, err, errlen)) {
+		weights_free(t);
+		return -1;
+	}
+	/* The old state (and its pending changes) leave with t. */
+	swap = *w;
+	*w = *t;
+	*t = swap;
+	weights_free(t);
 	return 0;
-bad:
-	snprintf(err, errlen, "weights: not a saved state of format 1");
-	return -1;
 }
 
 /* ---- exports ----------------------------------------------------------------- */
 
-static json_t *num(double v)
+static json_t *real_or_null(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *set_export(const struct stat_set *s, double z)
+static double cents(double v)
 {
-	double lo, hi;
-	long n = s->wins + s->losses;
-	stats_wilson(s->wins, n, z, &lo, &hi);
-	json_t *o = json_object();
-	json_object_set_new(o, "multiplier", json_real(s->mult));
-	json_object_set_new(o, "samples", json_integer(n));
-	json_object_set_new(o, "wins", json_integer(s->wins));
-	json_object_set_new(o, "losses", json_integer(s->losses));
-	json_object_set_new(o, "win_rate", num(rate(s)));
-	json_object_set_new(o, "pnl_usd", json_real(round(s->pnl * 100) / 100));
-	json_object_set_new(o, "avg_pnl_usd", num(n ? s->pnl / (double)n : NAN));
-	json_object_set_new(o, "avg_hold_minutes",
-			    num(s->hold_n ? s->hold_sum / (double)s->hold_n : NAN));
-	json_object_set_new(o, "ewma", num(s->ewma.n ? s->ewma.value : NAN));
-	json_object_set_new(o, "beta",
-			    json_pack("{s:f,s:f,s:f}", "alpha", s->beta.alpha, "beta", s->beta.beta,
-				      "mean", stats_beta_mean(&s->beta)));
-	json_object_set_new(o, "wilson", json_pack("[f,f]", lo, hi));
-	json_object_set_new(o, "last_change_day",
-			    s->last_change_day[0] ? json_string(s->last_change_day) : json_null());
-	return o;
+	return round(v * 100) / 100;
 }
 
-static json_t *baseline(const struct stat_set *s)
+/* The fields both exports share. */
+static json_t *tally_export(const struct tally *t, double z)
 {
-	return json_pack("{s:I,s:o}", "trades", (json_int_t)(s->wins + s->losses), "win_rate",
-			 num(rate(s)));
+	double lo, hi;
+	long n = samples(t);
+	stats_wilson(t->wins, n, z, &lo, &hi);
+	return json_pack("{s:f,s:I,s:I,s:I,s:o,s:f,s:o,s:{s:f,s:f,s:f},s:[f,f],s:o}", "multiplier",
+			 t->mult, "samples", (json_int_t)n, "wins", (json_int_t)t->wins, "losses",
+			 (json_int_t)t->losses, "win_rate", real_or_null(win_rate(t)), "pnl_usd",
+			 cents(t->pnl_usd), "ewma", real_or_null(t->ewma.n ? t->ewma.value : NAN),
+			 "beta", "alpha", t->beta.alpha, "beta", t->beta.beta, "mean",
+			 stats_beta_mean(&t->beta), "wilson", lo, hi, "last_change_day",
+			 t->last_change_day[0] ? json_string(t->last_change_day) : json_null());
+}
+
+/* Sets o[key] = v (stolen); -1 when v is NULL or on ENOMEM. */
+static int set(json_t *o, const char *key, json_t *v)
+{
+	return v ? json_object_set_new(o, key, v) : -1;
+}
+
+static json_t *baseline(const struct tally *t, const char *count_key)
+{
+	return json_pack("{s:I,s:o}", count_key, (json_int_t)t->count, "win_rate",
+			 real_or_null(win_rate(t)));
 }
 
 json_t *weights_export_components(const struct weights *w)
 {
-	json_t *o = json_object(), *comps = json_object();
-	json_object_set_new(o, "format", json_integer(1));
-	json_object_set_new(o, "active_when", json_string("component value > 0 at entry"));
-	json_object_set_new(o, "baseline", baseline(&w->base));
-	for (size_t i = 0; i < w->n_components; i++) {
-		const struct component *c = &w->components[i];
-		json_t *j = set_export(&c->all, w->opt.z), *regs = json_object();
-		for (size_t k = 0; k < c->n_regimes; k++)
-			json_object_set_new(regs, c->regimes[k].name,
-					    set_export(&c->regimes[k].s, w->opt.z));
-		json_object_set_new(j, "regimes", regs);
-		json_object_set_new(comps, c->name, j);
+	json_t *o = json_object(), *base = baseline(&w->base, "trades"), *per = json_object(),
+	       *comps = json_object();
+	int failed = !o || !base || !per || !comps;
+
+	for (size_t i = 0; !failed && i < w->n_regimes; i++)
+		failed = set(per, w->regime_names[i], baseline(&w->base_regimes[i], "trades")) != 0;
+	for (size_t i = 0; !failed && i < w->n_components; i++) {
+		const struct component *c = w->components[i];
+		json_t *j = tally_export(&c->all, w->opt.z), *regs = json_object();
+		failed = !j || !regs;
+		for (size_t k = 0; !failed && k < c->n_regimes; k++)
+			failed = set(regs, w->regime_names[c->regimes[k].regime],
+				     tally_export(&c->regimes[k].t, w->opt.z)) != 0;
+		if (!failed && json_object_set(j, "regimes", regs) == 0 &&
+		    json_object_set(comps, c->name, j) == 0) {
+			json_decref(regs);
+			json_decref(j);
+			continue;
+		}
+		failed = 1;
+		json_decref(regs);
+		json_decref(j);
 	}
-	json_object_set_new(o, "components", comps);
+	if (failed || json_object_set_new(o, "format", json_integer(1)) ||
+	    json_object_set(base, "regimes", per) || json_object_set(o, "baseline", base) ||
+	    json_object_set(o, "components", comps))
+		goto fail;
+	json_decref(base);
+	json_decref(per);
+	json_decref(comps);
 	return o;
+fail:
+	json_decref(o);
+	json_decref(base);
+	json_decref(per);
+	json_decref(comps);
+	return NULL;
 }
 
 json_t *weights_export_exits(const struct weights *w)
 {
 	json_t *o = json_object(), *reasons = json_object();
-	json_object_set_new(o, "format", json_integer(1));
-	json_object_set_new(o, "baseline", baseline(&w->exit_base));
-	for (size_t i = 0; i < w->n_reasons; i++) {
-		json_t *j = set_export(&w->reasons[i].s, w->opt.z);
-		json_object_set_new(j, "count", json_integer(w->reasons[i].s.wins +
-							     w->reasons[i].s.losses));
-		json_object_set_new(reasons, w->reasons[i].name, j);
+	int failed = !o || !reasons;
+
+	for (size_t i = 0; !failed && i < w->n_reasons; i++) {
+		const struct tally *t = &w->reasons[i].t;
+		json_t *j = tally_export(t, w->opt.z);
+		failed = !j || set(j, "count", json_integer(t->count)) ||
+			 set(j, "avg_pnl_usd",
+			     real_or_null(t->pnl_n ? cents(t->pnl_usd / (double)t->pnl_n) : NAN)) ||
+			 set(j, "avg_hold_minutes",
+			     real_or_null(t->hold_n ? t->hold_sum / (double)t->hold_n : NAN)) ||
+			 json_object_set(reasons, w->reasons[i].name, j);
+		json_decref(j);
 	}
-	json_object_set_new(o, "reasons", reasons);
+	if (failed || json_object_set_new(o, "format", json_integer(1)) ||
+	    set(o, "baseline", baseline(&w->exit_base, "count")) ||
+	    json_object_set(o, "reasons", reasons))
+		goto fail;
+	json_decref(reasons);
 	return o;
+fail:
+	json_decref(o);
+	json_decref(reasons);
+	return NULL;
 }
