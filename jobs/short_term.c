@@ -107,6 +107,7 @@ struct short_term *short_term_new(const struct profile *p, const struct config *
 		wo.min_mult = c->weights.min_mult;
 		wo.max_mult = c->weights.max_mult;
 		wo.ewma_alpha = c->weights.ewma_alpha;
+		wo.evidence_half_life = c->weights.evidence_half_life;
 		so.horizon_hours = c->signals.horizon_hours;
 		so.max_pending = c->signals.max_pending;
 	}

@@ -33,6 +33,7 @@ void config_init(struct config *c)
 	c->weights.min_mult = 0.25;
 	c->weights.max_mult = 2.5;
 	c->weights.ewma_alpha = 0.05;
+	c->weights.evidence_half_life = 500;
 	c->signals.horizon_hours = 24;
 	c->signals.max_pending = 10000;
 }
@@ -58,7 +59,8 @@ static const struct section_key learner_keys[] = {
 static const struct section_key weights_keys[] = {
 	INT(weights, min_samples, 1, 1000000), REAL(weights, step, 1e-6, 1),
 	REAL(weights, min_mult, 0, 1),	       REAL(weights, max_mult, 1, 100),
-	REAL(weights, ewma_alpha, 1e-6, 1),    {NULL, 0, 0, 0, 0},
+	REAL(weights, ewma_alpha, 1e-6, 1),    REAL(weights, evidence_half_life, 1, 1e9),
+	{NULL, 0, 0, 0, 0},
 };
 static const struct section_key signals_keys[] = {
 	REAL(signals, horizon_hours, 0.001, 100000),

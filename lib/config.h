@@ -20,7 +20,8 @@
  *                       half_life_days 30, weight_min 0.5, weight_max 2.0,
  *                       asymmetric false}: the online model (lib/learner.h)
  *   weights            {min_samples 30, step 0.05, min_mult 0.25,
- *                       max_mult 2.5, ewma_alpha 0.05}: component and
+ *                       max_mult 2.5, ewma_alpha 0.05,
+ *                       evidence_half_life 500}: component and
  *                       exit-reason multipliers (lib/weights.h)
  *   signals            {horizon_hours 24, max_pending 10000}: signal outcomes
  */
@@ -50,7 +51,7 @@ struct config {
 	} learner;
 	struct {
 		long min_samples;
-		double step, min_mult, max_mult, ewma_alpha;
+		double step, min_mult, max_mult, ewma_alpha, evidence_half_life;
 	} weights;
 	struct {
 		double horizon_hours;

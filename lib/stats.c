@@ -4,7 +4,12 @@
 
 void stats_wilson(long k, long n, double z, double *lo, double *hi)
 {
-	if (n <= 0) {
+	stats_wilson_real((double)k, (double)n, z, lo, hi);
+}
+
+void stats_wilson_real(double k, double n, double z, double *lo, double *hi)
+{
+	if (!(n > 0)) {
 		*lo = 0;
 		*hi = 1;
 		return;
@@ -13,10 +18,10 @@ void stats_wilson(long k, long n, double z, double *lo, double *hi)
 		k = 0;
 	if (k > n)
 		k = n;
-	double nn = (double)n, p = (double)k / nn, z2 = z * z;
-	double denom = 1 + z2 / nn;
-	double centre = (p + z2 / (2 * nn)) / denom;
-	double half = z * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / denom;
+	double p = k / n, z2 = z * z;
+	double denom = 1 + z2 / n;
+	double centre = (p + z2 / (2 * n)) / denom;
+	double half = z * sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom;
 	*lo = fmax(0, centre - half);
 	*hi = fmin(1, centre + half);
 	/* Analytically 0 of n has lower bound 0 and n of n upper bound 1;

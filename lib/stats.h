@@ -24,6 +24,8 @@
 /* Wilson interval of k successes in n trials at z (STATS_Z95 for 95%):
  * *lo and *hi in [0, 1]. n <= 0 gives [0, 1]; k is clamped to [0, n]. */
 void stats_wilson(long k, long n, double z, double *lo, double *hi);
+/* The same for real-valued (exponentially decayed) counts: k of n, 0 <= k <= n. */
+void stats_wilson_real(double k, double n, double z, double *lo, double *hi);
 
 struct stats_beta {
 	double alpha, beta;

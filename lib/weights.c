@@ -13,7 +13,7 @@
 #define NAME_LEN 96   /* component names and exit families, NUL included */
 #define REGIME_LEN 64 /* regime names, NUL included */
 #define DAY_LEN 11    /* "YYYY-MM-DD" */
-#define TALLY_FIELDS 13
+#define TALLY_FIELDS 15
 
 /* The statistics of one (name, regime) pair, or of a baseline. */
 struct tally {
@@ -26,6 +26,7 @@ struct tally {
 	struct stats_ewma ewma;
 	struct stats_beta beta;
 	double mult;
+	double ev_wins, ev_n;	       /* decayed counts: the rule's evidence */
 	char last_change_day[DAY_LEN]; /* "" before the first change */
 };
 
@@ -59,6 +60,7 @@ struct weights {
 	size_t n_reasons;
 	struct reason reasons[WEIGHTS_MAX_REASONS];
 	unsigned long stamp; /* trades learned by this instance (not state) */
+	double decay;	     /* per observation: 0.5^(1/evidence_half_life) */
 	struct weights_change *changes;
 	size_t n_changes, cap_changes;
 };
@@ -71,6 +73,7 @@ void weights_options_init(struct weights_options *o)
 	o->max_mult = 2.5;
 	o->ewma_alpha = 0.05;
 	o->z = 1.96;
+	o->evidence_half_life = 500;
 }
 
 static int options_valid(const struct weights_options *o)
@@ -78,7 +81,8 @@ static int options_valid(const struct weights_options *o)
 	return o->min_samples >= 1 && isfinite(o->step) && o->step > 0 && isfinite(o->min_mult) &&
 	       isfinite(o->max_mult) && o->min_mult >= 0 && o->min_mult <= 1 && o->max_mult >= 1 &&
 	       isfinite(o->ewma_alpha) && o->ewma_alpha > 0 && o->ewma_alpha <= 1 &&
-	       isfinite(o->z) && o->z > 0;
+	       isfinite(o->z) && o->z > 0 && isfinite(o->evidence_half_life) &&
+	       o->evidence_half_life >= 1;
 }
 
 static void tally_init(struct tally *t, double alpha)
@@ -104,6 +108,7 @@ struct weights *weights_new(const struct weights_options *o)
 	if (!w)
 		return NULL;
 	w->opt = *o;
+	w->decay = pow(0.5, 1.0 / o->evidence_half_life);
 	tally_init(&w->base, o->ewma_alpha);
 	tally_init(&w->exit_base, o->ewma_alpha);
 	return w;
@@ -256,12 +261,15 @@ static void add_finite(double *sum, long *n, double x)
 	}
 }
 
-static void observe(struct tally *t, int has_outcome, int win, const struct record *r)
+static void observe(const struct weights *w, struct tally *t, int has_outcome, int win,
+		    const struct record *r)
 {
 	t->count++;
 	add_finite(&t->hold_sum, &t->hold_n, r->hold_minutes);
 	if (!has_outcome)
 		return;
+	t->ev_wins = t->ev_wins * w->decay + (win ? 1 : 0);
+	t->ev_n = t->ev_n * w->decay + 1;
 	if (win)
 		t->wins++;
 	else
@@ -304,27 +312,21 @@ static int apply_rule(struct weights *w, struct tally *t, const struct tally *ba
 		      const char *kind, const char *name, const char *regime, const char *day)
 {
 	long n = samples(t);
-	double lo, hi, b = win_rate(base), mult = t->mult, next = mult;
-	char reason[96];
+	double lo, hi, b = base->ev_n > 0 ? base->ev_wins / base->ev_n : NAN, mult = t->mult,
+		       next = mult;
+	int direction;
 
 	/* ISO dates order as text: on or before the last change, nothing. */
 	if (n < w->opt.min_samples || !day[0] || strcmp(day, t->last_change_day) <= 0 || isnan(b))
 		return 0;
-	stats_wilson(t->wins, n, w->opt.z, &lo, &hi);
-	if (lo > b) {
-		next = mult + w->opt.step;
-		snprintf(reason, sizeof reason, "wilson_lo %.3f > baseline %.3f", lo, b);
-	} else if (hi < b) {
-		next = mult - w->opt.step;
-		snprintf(reason, sizeof reason, "wilson_hi %.3f < baseline %.3f", hi, b);
-	} else {
-		snprintf(reason, sizeof reason,
-			 "neutral: revert toward 1 (wilson %.3f..%.3f, baseline %.3f)", lo, hi, b);
-		if (mult > 1)
-			next = fmax(1, mult - w->opt.step);
-		else if (mult < 1)
-			next = fmin(1, mult + w->opt.step);
-	}
+	stats_wilson_real(t->ev_wins, t->ev_n, w->opt.z, &lo, &hi);
+	direction = lo > b ? 1 : hi < b ? -1 : 0;
+	if (direction)
+		next = mult + direction * w->opt.step;
+	else if (mult > 1)
+		next = fmax(1, mult - w->opt.step);
+	else if (mult < 1)
+		next = fmin(1, mult + w->opt.step);
 	next = fmin(w->opt.max_mult, fmax(w->opt.min_mult, next));
 	/* Stay on the grid of steps: 1 + 0.05 − 0.05 must be 1, not
 	 * 0.99999999999999989, or "at 1, nothing" would never hold. */
@@ -339,7 +341,15 @@ static int apply_rule(struct weights *w, struct tally *t, const struct tally *ba
 	copy_name(c->regime, sizeof c->regime, regime);
 	c->old_mult = mult;
 	c->new_mult = next;
-	copy_name(c->reason, sizeof c->reason, reason);
+	/* Formatted only for a change: printing reals on every evaluation
+	 * was most of the cost of learning a trade. */
+	if (direction > 0)
+		snprintf(c->reason, sizeof c->reason, "wilson_lo %.3f > baseline %.3f", lo, b);
+	else if (direction < 0)
+		snprintf(c->reason, sizeof c->reason, "wilson_hi %.3f < baseline %.3f", hi, b);
+	else
+		snprintf(c->reason, sizeof c->reason,
+			 "neutral: revert toward 1 (wilson %.3f..%.3f, baseline %.3f)", lo, hi, b);
 	c->samples = n;
 	copy_name(c->day, sizeof c->day, day);
 	t->mult = next;
@@ -392,8 +402,8 @@ int weights_learn_trade(struct weights *w, const struct record *r)
 	trading_day(r->ts, day, sizeof day);
 	size_t ri = regime_index(w, regime);
 	struct tally *base_regime = &w->base_regimes[ri];
-	observe(&w->base, 1, win, r);
-	observe(base_regime, 1, win, r);
+	observe(w, &w->base, 1, win, r);
+	observe(w, base_regime, 1, win, r);
 	if (!active)
 		return 0;
 	w->stamp++;
@@ -407,8 +417,8 @@ int weights_learn_trade(struct weights *w, const struct record *r)
 			continue;
 		c->stamp = w->stamp;
 		struct tally *t = component_regime(w, c, ri);
-		observe(&c->all, 1, win, r);
-		observe(t, 1, win, r);
+		observe(w, &c->all, 1, win, r);
+		observe(w, t, 1, win, r);
 		changes += apply_rule(w, &c->all, &w->base, "component", c->name, "all", day);
 		changes +=
 		    apply_rule(w, t, base_regime, "component", c->name, w->regime_names[ri], day);
@@ -427,8 +437,8 @@ int weights_learn_exit(struct weights *w, const struct record *r)
 	trading_day(r->ts, day, sizeof day);
 	int has_outcome = outcome_of(r, &win);
 	struct reason *x = reason_of(w, family);
-	observe(&w->exit_base, has_outcome, win, r);
-	observe(&x->t, has_outcome, win, r);
+	observe(w, &w->exit_base, has_outcome, win, r);
+	observe(w, &x->t, has_outcome, win, r);
 	if (!has_outcome)
 		return 0;
 	return apply_rule(w, &x->t, &w->exit_base, "exit", x->name, "all", day);
@@ -461,10 +471,11 @@ double weights_multiplier(const struct weights *w, const char *component)
  * exactly (jsontext's shortest round trip). */
 static json_t *tally_save(const struct tally *t)
 {
-	return json_pack("[I,I,I,f,I,f,I,f,I,f,f,f,s]", (json_int_t)t->count, (json_int_t)t->wins,
-			 (json_int_t)t->losses, t->pnl_usd, (json_int_t)t->pnl_n, t->hold_sum,
-			 (json_int_t)t->hold_n, t->ewma.value, (json_int_t)t->ewma.n, t->beta.alpha,
-			 t->beta.beta, t->mult, t->last_change_day);
+	return json_pack("[I,I,I,f,I,f,I,f,I,f,f,f,s,f,f]", (json_int_t)t->count,
+			 (json_int_t)t->wins, (json_int_t)t->losses, t->pnl_usd,
+			 (json_int_t)t->pnl_n, t->hold_sum, (json_int_t)t->hold_n, t->ewma.value,
+			 (json_int_t)t->ewma.n, t->beta.alpha, t->beta.beta, t->mult,
+			 t->last_change_day, t->ev_wins, t->ev_n);
 }
 
 static int get_long(json_t *a, size_t i, long *out)
@@ -508,7 +519,7 @@ static int tally_load(struct tally *t, json_t *a, double alpha)
 	    get_real(a, 5, &t->hold_sum) || get_long(a, 6, &t->hold_n) ||
 	    get_real(a, 7, &t->ewma.value) || get_long(a, 8, &t->ewma.n) ||
 	    get_real(a, 9, &t->beta.alpha) || get_real(a, 10, &t->beta.beta) ||
-	    get_real(a, 11, &t->mult))
+	    get_real(a, 11, &t->mult) || get_real(a, 13, &t->ev_wins) || get_real(a, 14, &t->ev_n))
 		return -1;
 	if (t->beta.alpha <= 0 || t->beta.beta <= 0 || t->mult < 0)
 		return -1;
@@ -698,14 +709,19 @@ static json_t *tally_export(const struct tally *t, double z)
 {
 	double lo, hi;
 	long n = samples(t);
+	double elo, ehi;
 	stats_wilson(t->wins, n, z, &lo, &hi);
-	return json_pack("{s:f,s:I,s:I,s:I,s:o,s:f,s:o,s:{s:f,s:f,s:f},s:[f,f],s:o}", "multiplier",
-			 t->mult, "samples", (json_int_t)n, "wins", (json_int_t)t->wins, "losses",
-			 (json_int_t)t->losses, "win_rate", real_or_null(win_rate(t)), "pnl_usd",
-			 cents(t->pnl_usd), "ewma", real_or_null(t->ewma.n ? t->ewma.value : NAN),
-			 "beta", "alpha", t->beta.alpha, "beta", t->beta.beta, "mean",
-			 stats_beta_mean(&t->beta), "wilson", lo, hi, "last_change_day",
-			 t->last_change_day[0] ? json_string(t->last_change_day) : json_null());
+	stats_wilson_real(t->ev_wins, t->ev_n, z, &elo, &ehi);
+	return json_pack(
+	    "{s:f,s:I,s:I,s:I,s:o,s:f,s:o,s:{s:f,s:f,s:f},s:[f,f],s:o,s:{s:f,s:o,s:[f,f]}}",
+	    "multiplier", t->mult, "samples", (json_int_t)n, "wins", (json_int_t)t->wins, "losses",
+	    (json_int_t)t->losses, "win_rate", real_or_null(win_rate(t)), "pnl_usd",
+	    cents(t->pnl_usd), "ewma", real_or_null(t->ewma.n ? t->ewma.value : NAN), "beta",
+	    "alpha", t->beta.alpha, "beta", t->beta.beta, "mean", stats_beta_mean(&t->beta),
+	    "wilson", lo, hi, "last_change_day",
+	    t->last_change_day[0] ? json_string(t->last_change_day) : json_null(), "evidence",
+	    "effective_samples", t->ev_n, "win_rate",
+	    real_or_null(t->ev_n > 0 ? t->ev_wins / t->ev_n : NAN), "wilson", elo, ehi);
 }
 
 /* Sets o[key] = v (stolen); -1 when v is NULL or on ENOMEM. */

@@ -22,6 +22,11 @@
  *   Wilson upper bound < baseline win rate → multiplier − step
  *   otherwise (neutral evidence)           → one step back toward 1, never
  *                                            past it; at 1, nothing
+ * The rule's evidence — the Wilson interval, and the baseline it is compared
+ * with — is the pair's win and loss counts decayed with a half-life of
+ * evidence_half_life trades of that pair, so a component whose edge goes
+ * away drifts back to 1 instead of being held up by its old record; the
+ * reported wins and losses stay cumulative.
  * clamped to [min_mult, max_mult]; every change becomes an event. The
  * trading day is the exchange-local date (calendar_local) of r->ts; the day
  * of a pair's last change is state, so the once-a-day limit survives a
@@ -55,13 +60,15 @@ struct weights_options {
 	double min_mult, max_mult; /* 0.25, 2.5 */
 	double ewma_alpha;	   /* 0.05 */
 	double z;		   /* 1.96: Wilson interval */
+	double evidence_half_life; /* 500 trades: decay of the rule's evidence */
 };
 void weights_options_init(struct weights_options *o);
 
 struct weights;
 /* o NULL: defaults. NULL with errno EINVAL when an option is out of range
  * (min_samples < 1, step <= 0, not 0 <= min_mult <= 1 <= max_mult,
- * ewma_alpha outside (0, 1], z <= 0, or not finite); NULL on ENOMEM. */
+ * ewma_alpha outside (0, 1], z <= 0, evidence_half_life < 1, or not finite);
+ * NULL on ENOMEM. */
 struct weights *weights_new(const struct weights_options *o);
 void weights_free(struct weights *w); /* NULL does nothing */
 

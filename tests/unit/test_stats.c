@@ -84,6 +84,26 @@ static void test_wilson_contains_the_rate_and_narrows_with_n(void **state)
 	}
 }
 
+static void test_wilson_real_agrees_on_whole_counts_and_takes_fractions(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof wilson_cases / sizeof wilson_cases[0]; i++) {
+		double lo, hi, rlo, rhi;
+		stats_wilson(wilson_cases[i].k, wilson_cases[i].n, STATS_Z95, &lo, &hi);
+		stats_wilson_real((double)wilson_cases[i].k, (double)wilson_cases[i].n, STATS_Z95,
+				  &rlo, &rhi);
+		assert_true(lo == rlo && hi == rhi);
+	}
+	/* Decayed counts: 10.5 of 15 lies between 10/15 and 11/15. */
+	double lo, hi, lo10, hi10, lo11, hi11;
+	stats_wilson_real(10.5, 15, STATS_Z95, &lo, &hi);
+	stats_wilson(10, 15, STATS_Z95, &lo10, &hi10);
+	stats_wilson(11, 15, STATS_Z95, &lo11, &hi11);
+	assert_true(lo10 < lo && lo < lo11 && hi10 < hi && hi < hi11);
+	stats_wilson_real(0.5, 0, STATS_Z95, &lo, &hi);
+	assert_true(lo == 0 && hi == 1);
+}
+
 /* ---- Beta posterior ------------------------------------------------------------ */
 
 struct beta_case {
@@ -228,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_wilson_matches_newcombe_table),
 	    cmocka_unit_test(test_wilson_ends_are_exact_at_zero_and_all),
 	    cmocka_unit_test(test_wilson_contains_the_rate_and_narrows_with_n),
+	    cmocka_unit_test(test_wilson_real_agrees_on_whole_counts_and_takes_fractions),
 	    cmocka_unit_test(test_beta_mean_after_updates),
 	    cmocka_unit_test(test_beta_interval_is_normal_approximation_clamped),
 	    cmocka_unit_test(test_ewma_of_outcomes_table),
