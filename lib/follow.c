@@ -438,6 +438,38 @@ static int is_done(struct source *s, struct sibling *sb)
 	return 0;
 }
 
+/* Does the sibling start like a file we are still reading? Then it is a
+ * copytruncate copy of it (caught between the copy and the truncate, or
+ * still being written), whose lines we read — or will read — from that
+ * file: never an unseen file. */
+static int is_copy_of_followed(struct source *s, struct sibling *sb)
+{
+	for (size_t i = 0; i <= s->n_draining; i++) {
+		struct reader *r = i < s->n_draining ? s->draining[i] : s->current;
+		if (!r || r->head_len == 0)
+			continue;
+		if (sb->compressed) {
+			struct follow_position p = {.offset = r->head_len,
+						    .head_len = r->head_len,
+						    .head_hash = r->head_hash};
+			struct reader *c = compressed_match(sb->path, &p);
+			if (c) {
+				reader_free(c);
+				return 1;
+			}
+			continue;
+		}
+		int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
+		uint64_t h;
+		int same = fd >= 0 && hash_at(fd, 0, r->head_len, &h) == 0 && h == r->head_hash;
+		if (fd >= 0)
+			close(fd);
+		if (same)
+			return 1;
+	}
+	return 0;
+}
+
 static void remember_done(struct source *s, struct reader *r)
 {
 	struct follow_done d = {.head_len = r->head_len,
@@ -573,7 +605,7 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 			for (size_t k = 0; k < s->n_draining && !known; k++)
 				known = strcmp(s->draining[k]->pos.path, sb->path) == 0 ||
 					(!sb->compressed && same_file(s->draining[k], &sb->st));
-			if (known || is_done(s, sb))
+			if (known || is_done(s, sb) || is_copy_of_followed(s, sb))
 				continue;
 			say(f, "%s: reading %s, rotated while tradelearn was down", s->name,
 			    sb->path);

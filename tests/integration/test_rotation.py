@@ -125,3 +125,21 @@ def test_inode_reuse_a_different_file_at_the_same_inode(root):
     root.run("watch", "--once")
     assert trade_ids(root.outcomes()) == expect(0, 10) + expect(100, 130) + expect(200, 205)
     assert root.quarantine() == []
+
+
+def test_restart_between_the_copy_and_the_truncate_of_copytruncate_reads_each_line_once(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    root.run("watch", "--once")
+    append(att, closes(10, 20))
+    # The writer's copy exists, its truncate has not happened yet.
+    shutil.copyfile(att, root.logs / "attribution.jsonl.1")
+    root.run("watch", "--once")
+    with open(att, "r+") as f:
+        f.truncate(0)
+    append(att, closes(20, 25))
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 25)
+    src = root.source()
+    assert src["records_read"] == 25
+    assert src["skipped_by_reason"]["duplicate"] == 0
