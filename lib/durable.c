@@ -113,50 +113,10 @@ int durable_write_all(int fd, const void *data, size_t len, struct durable_err *
 	return 0;
 }
 
-int durable_publish(const char *path, const void *data, size_t len, struct durable_err *err)
-{
-	int ret = -1, fd = -1;
-	char *tmp = NULL;
-
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		tmp = NULL;
-		errno = ENOMEM;
-		durable_fail(err, "publish %s: %s", path, strerror(errno));
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		durable_fail(err, "create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (durable_write_all(fd, data, len, NULL) != 0) {
-		durable_fail(err, "write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	int closing = fd;
-	fd = -1;
-	if (close(closing) != 0) {
-		durable_fail(err, "close %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		durable_fail(err, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	return ret;
-}
-
-int durable_replace(const char *path, const void *data, size_t len, struct durable_err *err)
+/* The temp-write-rename of both replace flavours; with durable set, the data
+ * is fsync'd before the rename and the folder after it. */
+static int write_and_rename(const char *path, const void *data, size_t len, int durable,
+			    struct durable_err *err)
 {
 	int ret = -1;
 	int fd = -1;
@@ -180,7 +140,7 @@ int durable_replace(const char *path, const void *data, size_t len, struct durab
 	/* The data must be on disk before the rename makes it visible under the
 	 * real name; otherwise a crash could leave the new name pointing at an
 	 * empty or partial file. */
-	if (fsync(fd) != 0) {
+	if (durable && fsync(fd) != 0) {
 		durable_fail(err, "fsync %s: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -198,7 +158,7 @@ int durable_replace(const char *path, const void *data, size_t len, struct durab
 	/* The rename is the commit; the temp name is gone whatever comes next. */
 	free(tmp);
 	tmp = NULL;
-	if (durable_sync_dir(path, err) != 0)
+	if (durable && durable_sync_dir(path, err) != 0)
 		goto out;
 	ret = 0;
 out:
@@ -210,6 +170,16 @@ out:
 		errno = saved;
 	}
 	return ret;
+}
+
+int durable_replace(const char *path, const void *data, size_t len, struct durable_err *err)
+{
+	return write_and_rename(path, data, len, 1, err);
+}
+
+int durable_publish(const char *path, const void *data, size_t len, struct durable_err *err)
+{
+	return write_and_rename(path, data, len, 0, err);
 }
 
 int durable_mkdirs(const char *dir, struct durable_err *err)
