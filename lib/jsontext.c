@@ -178,3 +178,15 @@ char *jsontext_dump(const json_t *v, int style, size_t *len)
 		*len = o.len;
 	return o.buf;
 }
+
+void jsontext_copy_utf8(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}

@@ -20,6 +20,11 @@
  * length in *len (may be NULL), or NULL on ENOMEM. */
 char *jsontext_dump(const json_t *v, int style, size_t *len);
 
+/* Copies src into dst (size bytes, NUL-terminated), cut at a UTF-8
+ * character boundary when too long, so a bounded name never becomes invalid
+ * text (jansson refuses it). */
+void jsontext_copy_utf8(char *dst, size_t size, const char *src);
+
 /* Writes the shortest round-trip text of d into buf (at least 32 bytes). */
 void jsontext_real(double d, char *buf, size_t len);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "jsontext.h"
 
 #define KEY_LEN 64
 #define N_BUCKETS 4096 /* symbols with pending signals, chained */
@@ -91,24 +92,11 @@ void signals_free(struct signals *s)
 
 /* ---- tallies ----------------------------------------------------------------- */
 
-/* Copies src into dst (size bytes), cut at a UTF-8 character boundary. */
-static void copy_key(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* The index of key's tally, added when new; the last slot is "other". */
 static size_t tally_index(struct tally *list, size_t *n, const char *name)
 {
 	char key[KEY_LEN];
-	copy_key(key, sizeof key, name);
+	jsontext_copy_utf8(key, sizeof key, name);
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(list[i].key, key) == 0)
 			return i;
@@ -116,11 +104,11 @@ static size_t tally_index(struct tally *list, size_t *n, const char *name)
 		for (size_t i = 0; i < *n; i++)
 			if (strcmp(list[i].key, "other") == 0)
 				return i;
-		copy_key(key, sizeof key, "other");
+		jsontext_copy_utf8(key, sizeof key, "other");
 	}
 	struct tally *t = &list[*n];
 	memset(t, 0, sizeof *t);
-	copy_key(t->key, sizeof t->key, key);
+	jsontext_copy_utf8(t->key, sizeof t->key, key);
 	return (*n)++;
 }
 
@@ -454,7 +442,7 @@ static int tallies_load(struct tally *t, size_t *n, json_t *a)
 		if (json_array_size(v) != 4 || !key)
 			return -1;
 		memset(&t[i], 0, sizeof t[i]);
-		copy_key(t[i].key, sizeof t[i].key, key);
+		jsontext_copy_utf8(t[i].key, sizeof t[i].key, key);
 		if (get_count(v, 1, &t[i].success) || get_count(v, 2, &t[i].failure) ||
 		    get_count(v, 3, &t[i].expired))
 			return -1;

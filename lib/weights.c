@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "jsontext.h"
 #include "outcome.h"
 #include "stats.h"
 
@@ -125,27 +126,13 @@ void weights_free(struct weights *w)
 	free(w);
 }
 
-/* Copies src into dst (size bytes), cut at a UTF-8 character boundary so a
- * long name never becomes invalid text (jansson rejects it). */
-static void copy_name(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* ---- bounded name lists ------------------------------------------------------ */
 
 /* The regime's index, added when new; the last slot is "other". */
 static size_t regime_index(struct weights *w, const char *name)
 {
 	char key[REGIME_LEN];
-	copy_name(key, sizeof key, name);
+	jsontext_copy_utf8(key, sizeof key, name);
 	for (size_t i = 0; i < w->n_regimes; i++)
 		if (strcmp(w->regime_names[i], key) == 0)
 			return i;
@@ -153,10 +140,10 @@ static size_t regime_index(struct weights *w, const char *name)
 		for (size_t i = 0; i < w->n_regimes; i++)
 			if (strcmp(w->regime_names[i], "other") == 0)
 				return i;
-		copy_name(key, sizeof key, "other");
+		jsontext_copy_utf8(key, sizeof key, "other");
 	}
 	size_t i = w->n_regimes++;
-	copy_name(w->regime_names[i], sizeof w->regime_names[i], key);
+	jsontext_copy_utf8(w->regime_names[i], sizeof w->regime_names[i], key);
 	tally_init(&w->base_regimes[i], w->opt.ewma_alpha);
 	return i;
 }
@@ -164,7 +151,7 @@ static size_t regime_index(struct weights *w, const char *name)
 static struct reason *reason_of(struct weights *w, const char *family)
 {
 	char key[NAME_LEN];
-	copy_name(key, sizeof key, family);
+	jsontext_copy_utf8(key, sizeof key, family);
 	for (size_t i = 0; i < w->n_reasons; i++)
 		if (strcmp(w->reasons[i].name, key) == 0)
 			return &w->reasons[i];
@@ -172,10 +159,10 @@ static struct reason *reason_of(struct weights *w, const char *family)
 		for (size_t i = 0; i < w->n_reasons; i++)
 			if (strcmp(w->reasons[i].name, "other") == 0)
 				return &w->reasons[i];
-		copy_name(key, sizeof key, "other");
+		jsontext_copy_utf8(key, sizeof key, "other");
 	}
 	struct reason *x = &w->reasons[w->n_reasons++];
-	copy_name(x->name, sizeof x->name, key);
+	jsontext_copy_utf8(x->name, sizeof x->name, key);
 	tally_init(&x->t, w->opt.ewma_alpha);
 	return x;
 }
@@ -202,7 +189,7 @@ static struct component *component_add(struct weights *w, const char *key)
 	struct component *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	copy_name(c->name, sizeof c->name, key);
+	jsontext_copy_utf8(c->name, sizeof c->name, key);
 	tally_init(&c->all, w->opt.ewma_alpha);
 	w->components[w->n_components++] = c;
 	return c;
@@ -213,7 +200,7 @@ static struct component *component_add(struct weights *w, const char *key)
 static struct component *component_get(struct weights *w, const char *name)
 {
 	char key[NAME_LEN];
-	copy_name(key, sizeof key, name);
+	jsontext_copy_utf8(key, sizeof key, name);
 	struct component *c = component_find(w, key);
 	if (c)
 		return c;
@@ -221,7 +208,7 @@ static struct component *component_get(struct weights *w, const char *name)
 		c = component_find(w, "other");
 		if (c)
 			return c;
-		copy_name(key, sizeof key, "other");
+		jsontext_copy_utf8(key, sizeof key, "other");
 	}
 	return component_add(w, key);
 }
@@ -336,9 +323,9 @@ static int apply_rule(struct weights *w, struct tally *t, const struct tally *ba
 
 	struct weights_change *c = &w->changes[w->n_changes++];
 	memset(c, 0, sizeof *c);
-	copy_name(c->kind, sizeof c->kind, kind);
-	copy_name(c->name, sizeof c->name, name);
-	copy_name(c->regime, sizeof c->regime, regime);
+	jsontext_copy_utf8(c->kind, sizeof c->kind, kind);
+	jsontext_copy_utf8(c->name, sizeof c->name, name);
+	jsontext_copy_utf8(c->regime, sizeof c->regime, regime);
 	c->old_mult = mult;
 	c->new_mult = next;
 	/* Formatted only for a change: printing reals on every evaluation
@@ -351,9 +338,9 @@ static int apply_rule(struct weights *w, struct tally *t, const struct tally *ba
 		snprintf(c->reason, sizeof c->reason,
 			 "neutral: revert toward 1 (wilson %.3f..%.3f, baseline %.3f)", lo, hi, b);
 	c->samples = n;
-	copy_name(c->day, sizeof c->day, day);
+	jsontext_copy_utf8(c->day, sizeof c->day, day);
 	t->mult = next;
-	copy_name(t->last_change_day, sizeof t->last_change_day, day);
+	jsontext_copy_utf8(t->last_change_day, sizeof t->last_change_day, day);
 	return 1;
 }
 
@@ -458,7 +445,7 @@ size_t weights_take_changes(struct weights *w, struct weights_change *out, size_
 double weights_multiplier(const struct weights *w, const char *component)
 {
 	char key[NAME_LEN];
-	copy_name(key, sizeof key, component);
+	jsontext_copy_utf8(key, sizeof key, component);
 	const struct component *c = component_find(w, key);
 	return c ? c->all.mult : 1;
 }
@@ -523,7 +510,7 @@ static int tally_load(struct tally *t, json_t *a, double alpha)
 		return -1;
 	if (t->beta.alpha <= 0 || t->beta.beta <= 0 || t->mult < 0)
 		return -1;
-	copy_name(t->last_change_day, sizeof t->last_change_day, day);
+	jsontext_copy_utf8(t->last_change_day, sizeof t->last_change_day, day);
 	return 0;
 }
 
@@ -619,7 +606,7 @@ static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
 		const char *name = named_load(v, &t->base_regimes[i], alpha);
 		if (!name)
 			goto bad;
-		copy_name(t->regime_names[i], sizeof t->regime_names[i], name);
+		jsontext_copy_utf8(t->regime_names[i], sizeof t->regime_names[i], name);
 		t->n_regimes++;
 	}
 	what = "reasons";
@@ -630,7 +617,7 @@ static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
 		const char *name = named_load(v, &t->reasons[i].t, alpha);
 		if (!name)
 			goto bad;
-		copy_name(t->reasons[i].name, sizeof t->reasons[i].name, name);
+		jsontext_copy_utf8(t->reasons[i].name, sizeof t->reasons[i].name, name);
 		t->n_reasons++;
 	}
 	what = "components";
