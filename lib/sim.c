@@ -841,6 +841,7 @@ static int emit(struct sim *s, enum source src, json_t *row, const struct row_me
 		goto out;
 	}
 	s->truth->lines_written++;
+	s->truth->lines_by_source[src]++;
 	if (malformed) {
 		s->truth->malformed_lines++;
 	} else {
@@ -2015,6 +2016,10 @@ int sim_write_truth(const struct sim_truth *t, const char *path, char *err, size
 	set_int(root, "exits", t->exits);
 	set_int(root, "malformed_lines", t->malformed_lines);
 	set_int(root, "lines_written", t->lines_written);
+	json_t *by_source = json_object();
+	for (int i = 0; i < SRC_COUNT; i++)
+		set_int(by_source, source_names[i], t->lines_by_source[i]);
+	json_object_set_new(root, "lines_by_source", by_source);
 
 	text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	if (!text) {

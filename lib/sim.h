@@ -62,6 +62,8 @@ struct sim_truth {
 	double closes_pnl_usd, partials_pnl_usd;
 	long signals, untraded_signals, orders, exits, malformed_lines;
 	long lines_written;	    /* all lines, every source */
+	/* lines per source file: attribution, exit, signals, orders */
+	long lines_by_source[4];
 };
 
 /* Fills defaults (canonical, 20 days, seed 1, malformed 0.005, rate 5/s,

@@ -57,6 +57,9 @@ def test_kill_9_fifty_times_while_the_simulator_appends_loses_nothing_and_learns
     assert truth["closes"] > 100, "the simulator must have written enough to make this count"
     # Counters too: every line read once, every malformed line quarantined once.
     ks, ss = killed.state_json()["sources"], steady.state_json()["sources"]
+    for name, lines in truth["lines_by_source"].items():
+        assert (name, ss[name]["records_read"]) == (name, lines), "the uninterrupted run"
+        assert (name, ks[name]["records_read"]) == (name, lines), "the killed run"
     for name in ks:
         for key in ("records_read", "records_learned", "records_quarantined", "records_skipped"):
             assert ks[name][key] == ss[name][key], (name, key)
