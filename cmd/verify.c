@@ -11,51 +11,34 @@
  * not know yet is pending. Records read earlier whose files have since
  * been deleted are reported, not counted as a mismatch.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "archive.h"
 #include "cmd.h"
 #include "durable.h"
 #include "framelog.h"
+#include "logscan.h"
 #include "record.h"
 #include "state.h"
 
 static const char verify_usage[] =
-	"usage: tradelearn [global options] verify\n"
-	"\n"
-	"Re-reads the logs (rotated and compressed files included), counts the records\n"
-	"of each source and compares them with the committed state and outputs:\n"
-	"lines read, rows quarantined, every close and partial close recorded exactly\n"
-	"once. Prints one line per source; exit 1 on a mismatch, 0 when all agree.\n";
+    "usage: tradelearn [global options] verify\n"
+    "\n"
+    "Re-reads the logs (rotated and compressed files included), counts the records\n"
+    "of each source and compares them with the committed state and outputs:\n"
+    "lines read, rows quarantined, every close and partial close recorded exactly\n"
+    "once. Prints one line per source; exit 1 on a mismatch, 0 when all agree.\n";
 
 struct tally {
 	uint64_t lines, pending, quarantined, ignored, long_lines, tails, closes;
 	json_t *keys; /* key -> count of rows in the logs (processed part) */
 };
 
-struct file_entry {
-	char path[4400];
-	struct stat st;
-	int compressed;
-};
-
-static int entry_cmp(const void *a, const void *b)
-{
-	const struct file_entry *x = a, *y = b;
-	if (x->st.st_mtim.tv_sec != y->st.st_mtim.tv_sec)
-		return x->st.st_mtim.tv_sec < y->st.st_mtim.tv_sec ? -1 : 1;
-	if (x->st.st_mtim.tv_nsec != y->st.st_mtim.tv_nsec)
-		return x->st.st_mtim.tv_nsec < y->st.st_mtim.tv_nsec ? -1 : 1;
-	return strcmp(y->path, x->path);
-}
-
 /* How far a file counts as processed: UINT64_MAX for all of it. */
-static uint64_t processed_limit(const struct follow_saved *fs, const struct file_entry *e,
+static uint64_t processed_limit(const struct follow_saved *fs, const struct logscan_file *e,
 				int is_named)
 {
 	for (size_t i = 0; i <= fs->n_draining; i++) {
@@ -66,8 +49,9 @@ static uint64_t processed_limit(const struct follow_saved *fs, const struct file
 			p = &fs->current;
 		else
 			break;
-		if (e->compressed ? strcmp(p->path, e->path) == 0
-				  : (p->dev == (uint64_t)e->st.st_dev && p->ino == (uint64_t)e->st.st_ino))
+		if (e->compressed
+			? strcmp(p->path, e->path) == 0
+			: (p->dev == (uint64_t)e->st.st_dev && p->ino == (uint64_t)e->st.st_ino))
 			return p->offset;
 	}
 	return is_named ? 0 : UINT64_MAX;
@@ -84,7 +68,8 @@ static void classify(struct cmd_env *env, enum profile_source_id source, const c
 		t->long_lines++;
 		return;
 	}
-	switch (record_parse(&env->profile, source, line, len, &r, &reason, detail, sizeof detail)) {
+	switch (
+	    record_parse(&env->profile, source, line, len, &r, &reason, detail, sizeof detail)) {
 	case RECORD_QUARANTINE:
 		t->quarantined++;
 		break;
@@ -103,107 +88,52 @@ static void classify(struct cmd_env *env, enum profile_source_id source, const c
 	record_release(&r);
 }
 
-/* Reads one file through libarchive (plain files pass through). */
-static int scan_file(struct cmd_env *env, enum profile_source_id source, struct file_entry *e,
-		     uint64_t limit, int finished, struct tally *t)
-{
-	struct durable_err err;
-	struct archive_stream *s = archive_stream_open(e->path, &err);
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	uint64_t at = 0; /* file offset of buf[0] */
-	int rc = 0;
+struct scan_ctx {
+	struct cmd_env *env;
+	enum profile_source_id source;
+	uint64_t limit; /* processed up to here */
+	int finished;	/* a rotated file: its unterminated tail was abandoned */
+	struct tally *t;
+};
 
-	if (!s) {
-		cmd_error("verify: %s", err.msg);
-		return -1;
+static int scan_line(void *ctx, const char *line, size_t len, uint64_t offset, int complete)
+{
+	struct scan_ctx *c = ctx;
+	if (!complete) {
+		/* The follower counted the unterminated last line of a
+		 * finished (rotated) file as an abandoned tail. */
+		if (c->finished && offset < c->limit) {
+			c->t->lines++;
+			c->t->tails++;
+		}
+		return 0;
 	}
-	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 1 << 20;
-			char *nb = realloc(buf, cap);
-			if (!nb) {
-				rc = -1;
-				break;
-			}
-			buf = nb;
-		}
-		ssize_t n = archive_stream_read(s, buf + len, cap - len, &err);
-		if (n < 0) {
-			cmd_error("verify: %s", err.msg);
-			rc = -1;
-			break;
-		}
-		len += (size_t)n;
-		size_t start = 0;
-		char *nl;
-		while ((nl = memchr(buf + start, '\n', len - start))) {
-			size_t llen = (size_t)(nl - (buf + start));
-			if (at + start < limit)
-				classify(env, source, buf + start, llen, t);
-			else
-				t->pending++;
-			start += llen + 1;
-		}
-		memmove(buf, buf + start, len - start);
-		len -= start;
-		at += start;
-		if (n == 0) {
-			/* An unterminated last line of a finished (rotated) file was
-			 * counted by the follower as an abandoned tail. */
-			if (len && finished && at < limit) {
-				t->lines++;
-				t->tails++;
-			}
-			break;
-		}
-	}
-	free(buf);
-	archive_stream_close(s);
-	return rc;
+	if (offset < c->limit)
+		classify(c->env, c->source, line, len, c->t);
+	else
+		c->t->pending++;
+	return 0;
 }
 
 static int scan_source(struct cmd_env *env, enum profile_source_id source,
 		       const struct state_source *saved, struct tally *t)
 {
-	const char *name = env->profile.source[source].file;
-	size_t nlen = strlen(name), n = 0, cap = 0;
-	struct file_entry *list = NULL;
-	DIR *d = opendir(env->logs_dir);
-	struct dirent *de;
+	struct logscan_file *list;
+	size_t n;
+	struct durable_err err;
 	int rc = 0;
 
-	if (!d) {
-		cmd_error("verify: %s: %s", env->logs_dir, strerror(errno));
+	if (logscan_list(env->logs_dir, env->profile.source[source].file, &list, &n, &err)) {
+		cmd_error("verify: %s", err.msg);
 		return -1;
 	}
-	while ((de = readdir(d))) {
-		int named = strcmp(de->d_name, name) == 0;
-		int sibling = strncmp(de->d_name, name, nlen) == 0 &&
-			      (de->d_name[nlen] == '.' || de->d_name[nlen] == '-') &&
-			      de->d_name[nlen + 1] && !strstr(de->d_name + nlen, ".tmp");
-		if (!named && !sibling)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			list = realloc(list, cap * sizeof *list);
-		}
-		struct file_entry *e = &list[n];
-		snprintf(e->path, sizeof e->path, "%s/%s", env->logs_dir, de->d_name);
-		if (stat(e->path, &e->st) != 0 || !S_ISREG(e->st.st_mode))
-			continue;
-		e->compressed = archive_is_compressed_name(de->d_name);
-		n++;
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(list, n, sizeof *list, entry_cmp);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		char named_path[4400];
-		snprintf(named_path, sizeof named_path, "%s/%s", env->logs_dir, name);
-		int is_named = strcmp(list[i].path, named_path) == 0;
-		uint64_t limit = processed_limit(&saved->follow, &list[i], is_named);
-		rc = scan_file(env, source, &list[i], limit, !is_named, t);
+		struct scan_ctx c = {env, source,
+				     processed_limit(&saved->follow, &list[i], list[i].is_named),
+				     !list[i].is_named, t};
+		rc = logscan_read(list[i].path, scan_line, &c, &err);
+		if (rc)
+			cmd_error("verify: %s", err.msg);
 	}
 	free(list);
 	return rc;
@@ -273,7 +203,8 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	ok.count = json_object();
 	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(OUTPUT_OUTCOMES));
-	if (framelog_read(path, st.output_length[OUTPUT_OUTCOMES], collect_key, &ok, NULL, &err) < 0) {
+	if (framelog_read(path, st.output_length[OUTPUT_OUTCOMES], collect_key, &ok, NULL, &err) <
+	    0) {
 		cmd_error("verify: %s", err.msg);
 		mismatch = 1;
 	}
@@ -293,7 +224,8 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		int bad = 0;
 		char why[600] = "";
 		size_t wl = 0;
-#define WHY(...) wl += (size_t)snprintf(why + wl, wl < sizeof why ? sizeof why - wl : 0, __VA_ARGS__)
+#define WHY(...)                                                                                   \
+	wl += (size_t)snprintf(why + wl, wl < sizeof why ? sizeof why - wl : 0, __VA_ARGS__)
 		if (t.lines > c->read) {
 			bad = 1;
 			WHY("; %llu records in the logs were not processed",
@@ -325,12 +257,13 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 			bad = 1;
 			WHY("; %llu closed trades not recorded", (unsigned long long)missing);
 		}
-		printf("%-12s logs %llu records (%llu pending), read %llu: trades %llu, quarantined "
-		       "%llu, skipped %llu%s%s\n",
-		       name, (unsigned long long)t.lines, (unsigned long long)t.pending,
-		       (unsigned long long)c->read, (unsigned long long)c->trades,
-		       (unsigned long long)c->quarantined, (unsigned long long)c->skipped,
-		       bad ? " — MISMATCH" : " — ok", why);
+		printf(
+		    "%-12s logs %llu records (%llu pending), read %llu: trades %llu, quarantined "
+		    "%llu, skipped %llu%s%s\n",
+		    name, (unsigned long long)t.lines, (unsigned long long)t.pending,
+		    (unsigned long long)c->read, (unsigned long long)c->trades,
+		    (unsigned long long)c->quarantined, (unsigned long long)c->skipped,
+		    bad ? " — MISMATCH" : " — ok", why);
 		mismatch |= bad;
 		json_decref(t.keys);
 	}
