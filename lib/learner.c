@@ -10,6 +10,7 @@
 
 #include "calendar.h"
 #include "follow.h"
+#include "stats.h"
 
 enum categorical_field {
 	CATEGORICAL_REGIME,
@@ -82,6 +83,7 @@ struct learner {
 	double *ring_p; /* window pairs; ring_head is the next slot written */
 	unsigned char *ring_y;
 	int ring_head, ring_len;
+	struct stats_page_hinkley drift; /* on each trade's progressive log loss */
 };
 
 /* The features of one record, resolved against a learner. */
@@ -562,6 +564,7 @@ static double ece_of(const long *count, const double *pred_sum, const long *wins
 static void score_record(struct learner *l, double p, int y)
 {
 	l->log_loss_sum += pair_log_loss(p, y);
+	stats_page_hinkley_add(&l->drift, pair_log_loss(p, y), LEARNER_DRIFT_DELTA);
 	l->brier_sum += (p - y) * (p - y);
 	if (y)
 		l->hist_pos[auc_bin(p)]++;
@@ -645,6 +648,8 @@ void learner_metrics(const struct learner *l, struct learner_metrics *m)
 		m->calibration_pred[b] = c ? l->cal_pred_sum[b] / (double)c : NAN;
 		m->calibration_obs[b] = c ? (double)l->cal_wins[b] / (double)c : NAN;
 	}
+	m->drift_trades = l->drift.n;
+	m->drift_ph = stats_page_hinkley_value(&l->drift);
 	window_metrics(l, m);
 }
 
@@ -808,6 +813,11 @@ static json_t *progress_json(const struct learner *l, int *ok)
 	}
 	put(j, "window_p", wp, ok);
 	put(j, "window_y", wy, ok);
+	put(j, "drift",
+	    json_pack("{s:I,s:o,s:o,s:o}", "n", (json_int_t)l->drift.n, "mean",
+		      real_or_null(l->drift.mean), "cum", real_or_null(l->drift.cum), "min_cum",
+		      real_or_null(l->drift.min_cum)),
+	    ok);
 	return j;
 }
 
@@ -1077,6 +1087,16 @@ static int load_progress(struct load *ld, struct learner *l, json_t *j)
 		l->ring_len++;
 	}
 	l->ring_head = l->ring_len % l->opt.window;
+	/* The drift detector came after the first state files: absent, it
+	 * starts afresh rather than refusing the learned model. */
+	json_t *drift = json_object_get(j, "drift");
+	if (drift &&
+	    (load_count(ld, json_object_get(drift, "n"), "progress.drift.n", &l->drift.n) ||
+	     load_real(ld, json_object_get(drift, "mean"), "progress.drift.mean", &l->drift.mean) ||
+	     load_real(ld, json_object_get(drift, "cum"), "progress.drift.cum", &l->drift.cum) ||
+	     load_real(ld, json_object_get(drift, "min_cum"), "progress.drift.min_cum",
+		       &l->drift.min_cum)))
+		return -1;
 	return 0;
 }
 

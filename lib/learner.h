@@ -66,6 +66,8 @@
 #define LEARNER_MAX_VALUES 4096 /* "field=value" strings remembered for export */
 #define LEARNER_AUC_BINS 10000	/* histogram bins of the overall AUC */
 #define LEARNER_CALIBRATION_BUCKETS 10
+/* Page-Hinkley tolerance per trade, in nats of log loss. */
+#define LEARNER_DRIFT_DELTA 0.005
 
 struct learner_options {
 	double eta;	       /* AdaGrad base step, default 0.05 */
@@ -159,6 +161,11 @@ struct learner_metrics {
 	double calibration_pred[LEARNER_CALIBRATION_BUCKETS];
 	double calibration_obs[LEARNER_CALIBRATION_BUCKETS];
 	long calibration_count[LEARNER_CALIBRATION_BUCKETS];
+	/* Page-Hinkley statistic (stats.h) of the progressive log loss, with
+	 * delta LEARNER_DRIFT_DELTA, over drift_trades trades: a large value
+	 * says the loss has risen; the threshold is the daily job's. */
+	long drift_trades;
+	double drift_ph;
 };
 void learner_metrics(const struct learner *l, struct learner_metrics *m);
 

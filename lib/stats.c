@@ -1,6 +1,7 @@
 #include "stats.h"
 
 #include <math.h>
+#include <string.h>
 
 void stats_wilson(long k, long n, double z, double *lo, double *hi)
 {
@@ -95,4 +96,25 @@ double stats_welford_variance(const struct stats_welford *w)
 double stats_welford_sd(const struct stats_welford *w)
 {
 	return sqrt(stats_welford_variance(w));
+}
+
+void stats_page_hinkley_init(struct stats_page_hinkley *ph)
+{
+	memset(ph, 0, sizeof *ph);
+}
+
+void stats_page_hinkley_add(struct stats_page_hinkley *ph, double x, double delta)
+{
+	if (!isfinite(x))
+		return;
+	ph->n++;
+	ph->mean += (x - ph->mean) / (double)ph->n;
+	ph->cum += x - ph->mean - delta;
+	if (ph->cum < ph->min_cum)
+		ph->min_cum = ph->cum;
+}
+
+double stats_page_hinkley_value(const struct stats_page_hinkley *ph)
+{
+	return ph->cum - ph->min_cum;
 }

@@ -57,4 +57,22 @@ void stats_welford_add(struct stats_welford *w, double x);
 double stats_welford_variance(const struct stats_welford *w);
 double stats_welford_sd(const struct stats_welford *w);
 
+/* Page-Hinkley test for an increase of the mean of a stream (Page 1954;
+ * Hinkley 1971; the form of Gama et al., "A survey on concept drift
+ * adaptation", 2014): with x̄_t the running mean, m_t = Σ_{i≤t} (x_i − x̄_i −
+ * delta) and M_t = min_{i≤t} m_i, the statistic is PH_t = m_t − M_t ≥ 0, and
+ * a drift is signalled when PH_t exceeds a threshold lambda. delta is the
+ * size of change tolerated per observation. Fed with each trade's
+ * progressive log loss, a rising PH says the model got worse recently. */
+struct stats_page_hinkley {
+	long n;
+	double mean;	/* running mean of x */
+	double cum;	/* m_t */
+	double min_cum; /* M_t (0 before the first observation) */
+};
+void stats_page_hinkley_init(struct stats_page_hinkley *ph); /* same as zeroing it */
+void stats_page_hinkley_add(struct stats_page_hinkley *ph, double x, double delta);
+/* PH_t = m_t − M_t; 0 before the first observation. */
+double stats_page_hinkley_value(const struct stats_page_hinkley *ph);
+
 #endif

@@ -242,6 +242,42 @@ static void test_welford_known_values_and_small_n(void **state)
 	assert_near(stats_welford_sd(&w), sqrt(32.0 / 7.0), 1e-14);
 }
 
+/* Page-Hinkley by hand on a short stream, delta 0: x = 1, 1, 4.
+ * means 1, 1, 2; m = 0, 0, 2; M = 0 → PH 2. */
+static void test_page_hinkley_by_hand(void **state)
+{
+	(void)state;
+	struct stats_page_hinkley ph;
+	stats_page_hinkley_init(&ph);
+	assert_true(stats_page_hinkley_value(&ph) == 0);
+	stats_page_hinkley_add(&ph, 1, 0);
+	stats_page_hinkley_add(&ph, 1, 0);
+	stats_page_hinkley_add(&ph, NAN, 0); /* not an observation */
+	stats_page_hinkley_add(&ph, 4, 0);
+	assert_int_equal(ph.n, 3);
+	assert_true(fabs(stats_page_hinkley_value(&ph) - 2.0) < 1e-12);
+}
+
+/* A stationary loss stays low; the same loss stepping up 0.3 after 2000
+ * observations drives the statistic far above it. */
+static void test_page_hinkley_rises_on_a_step_up_and_not_on_noise(void **state)
+{
+	(void)state;
+	struct stats_page_hinkley flat, step;
+	uint64_t seed = 42;
+	stats_page_hinkley_init(&flat);
+	stats_page_hinkley_init(&step);
+	for (int i = 0; i < 4000; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		double u = (double)(seed >> 11) / 9007199254740992.0; /* [0, 1) */
+		double x = 0.69 + 0.4 * (u - 0.5);
+		stats_page_hinkley_add(&flat, x, 0.005);
+		stats_page_hinkley_add(&step, x + (i >= 2000 ? 0.3 : 0), 0.005);
+	}
+	assert_true(stats_page_hinkley_value(&flat) < 10);
+	assert_true(stats_page_hinkley_value(&step) > 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +291,8 @@ int main(void)
 	    cmocka_unit_test(test_ewma_first_observation_sets_the_value),
 	    cmocka_unit_test(test_welford_matches_two_pass_on_random_data),
 	    cmocka_unit_test(test_welford_known_values_and_small_n),
+	    cmocka_unit_test(test_page_hinkley_by_hand),
+	    cmocka_unit_test(test_page_hinkley_rises_on_a_step_up_and_not_on_noise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
