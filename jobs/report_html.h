@@ -1,0 +1,85 @@
+/*
+ * report_html — the daily post-market report (DESIGN §7.2) as one
+ * self-contained HTML page, and the index page that lists every day.
+ *
+ * A page needs nothing but itself: the style is embedded, the four charts
+ * are inline SVG, and there is no script, font, stylesheet or image to
+ * fetch, so it opens offline, from a mail attachment, or on paper (the style
+ * has a print section).
+ *
+ * The page reads the report object the daily job builds (its keys are listed
+ * below) and prints, in the order a trader reads them: a header with the
+ * date and the day's trades, win rate, P&L and profit factor; the day's
+ * trade figures beside the 7-day, 30-day and all-time ones; the return
+ * figures of each window; the 30-day best and worst symbols; the knob
+ * changes; the retrain decision and its reasons; missed opportunities and
+ * suggestions; stale positions; model health; four charts (equity curve,
+ * drawdown, win rate by hour, calibration); and the 30-day breakdowns.
+ *
+ * Report keys read (anything missing or of the wrong type reads as null):
+ *
+ *   date "YYYY-MM-DD" (required), generated_at
+ *   day, windows.{7d,30d,all}.trades        trades objects: count, wins,
+ *       losses, win_rate, profit_factor, expectancy, payoff_ratio, avg_win,
+ *       avg_loss, pnl_usd, avg_hold_minutes, max_consecutive_wins,
+ *       max_consecutive_losses (win_rate, expectancy, avg_win and avg_loss
+ *       are fractions)
+ *   windows.{7d,30d,all}.returns            days, sharpe, sortino,
+ *       max_drawdown, calmar, annual_return, annual_volatility
+ *   breakdowns.{symbol,regime,...}.KEY      trades objects (30-day window)
+ *   model                                   trades_scored, log_loss, auc,
+ *                                           brier, ece
+ *   knobs.NAME                              value, previous, reason
+ *   missed                                  count, missed_pnl_usd,
+ *       by_reason.REASON.{count,pnl_usd}, suggestions [text]
+ *   stale_positions                         [{symbol, opened_at, age_hours}]
+ *   retrain                                 triggered, reasons [text]
+ *   charts.equity [{date, equity}], charts.drawdown [{date, drawdown}],
+ *   charts.win_rate_by_hour [{hour, trades, wins}],
+ *   charts.calibration [{lo, hi, n, mean_predicted, observed}]
+ *
+ * How figures are printed: a null (cannot be computed), missing or
+ * non-finite number prints as "—". Money has a sign and 2 decimals
+ * ("+$12.34", "-$5.00", "$0.00"); fractions print as percentages with 1
+ * decimal; ratios (profit factor, payoff, Sharpe, Sortino, Calmar) with 2
+ * decimals; model scores (log loss, AUC, Brier, ECE) with 3 decimals.
+ *
+ * Every string taken from the report or the index input (symbols, reasons,
+ * suggestions, keys, dates) is HTML-escaped (& < > " '): they come from a
+ * bot's logs. No coordinate written into the SVG is ever NaN or infinite:
+ * series with fewer than two points (fewer than one bar or calibration
+ * point) draw an empty chart that says "no data", null points are left out,
+ * and flat series get a padded axis.
+ *
+ * Both functions only read their json argument (borrowed reference; the
+ * caller keeps ownership), do no I/O, and are safe to call from several
+ * threads on different inputs.
+ */
+#ifndef TRADELEARN_REPORT_HTML_H
+#define TRADELEARN_REPORT_HTML_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/* Renders the report object (borrowed) as an HTML page. Returns a malloc'd
+ * NUL-terminated page that the caller frees, or NULL with a message in err
+ * (errlen bytes, NUL-terminated; err may be NULL) when report is not an
+ * object, its date is not a string, or memory runs out. */
+char *report_html_page(const json_t *report, char *err, size_t errlen);
+
+/* Renders the index page of every reported day. days (borrowed) is a JSON
+ * array whose elements are either a date string "YYYY-MM-DD" or a day's
+ * summary object {date, trades, pnl_usd, win_rate} (win_rate a fraction; any
+ * figure may be null or missing); the two may be mixed, in any order. Each
+ * day links to post_market_DATE.html and post_market_DATE.json (relative
+ * links: the index sits beside the reports), newest first; a date given
+ * twice is listed once, with its first summary. The trades, win rate and
+ * P&L columns appear only when at least one element is a summary object.
+ * Returns a malloc'd NUL-terminated page that the caller frees, or NULL with
+ * a message in err when days is not an array, an element is neither a
+ * string nor an object, a date is not a valid YYYY-MM-DD (it becomes part of
+ * a file name), or memory runs out. An empty array gives a page that says
+ * there are no reports yet. */
+char *report_html_index(const json_t *days, char *err, size_t errlen);
+
+#endif
