@@ -58,5 +58,10 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_status(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_daily(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_report(struct cmd_ctx *ctx, int argc, char **argv);
+
+/* 1 when this binary has the subcommand name. */
+int cmd_exists(const char *name);
 
 #endif

@@ -58,6 +58,8 @@ static const char usage[] =
 	"  watch               follow the logs, learn from every closed trade\n"
 	"  status [--json]     per-source offsets and lag, counters, open positions\n"
 	"  verify              audit: records in the logs vs processed; exit 1 on a mismatch\n"
+	"  daily [--date D]    the post-market job for one trading day\n"
+	"  report [D] [--json] summary of a daily report (latest by default)\n"
 	"  simulate [...]      write a realistic synthetic bot's logs\n"
 	"\n"
 	"global options (before or after the command):\n"
@@ -81,7 +83,17 @@ static const struct command commands[] = {
 	{"status", cmd_status},
 	{"verify", cmd_verify},
 	{"simulate", cmd_simulate},
+	{"daily", cmd_daily},
+	{"report", cmd_report},
 };
+
+int cmd_exists(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return 1;
+	return 0;
+}
 
 /* Takes a global option at argv[*i] (and its value); 1 if it was one, 0 if
  * not, -1 on a missing value. */

@@ -40,10 +40,10 @@ int calendar_set_zone(const char *zone);
 
 /* Broken-down exchange-local time of us. */
 struct calendar_local {
-	int year, month, day;	   /* 1-based month and day */
+	int year, month, day; /* 1-based month and day */
 	int hour, minute, second;
-	int weekday;		   /* 0 = Monday … 6 = Sunday */
-	int minute_of_day;	   /* hour*60 + minute */
+	int weekday;	   /* 0 = Monday … 6 = Sunday */
+	int minute_of_day; /* hour*60 + minute */
 };
 void calendar_local(int64_t us, struct calendar_local *out);
 
@@ -57,5 +57,13 @@ const char *calendar_day_of_week(int64_t us);
 
 /* Microseconds now (CLOCK_REALTIME). */
 int64_t calendar_now(void);
+
+/* The clock of the job schedule: calendar_now(), except when the
+ * environment variable TRADELEARN_TEST_CLOCK holds an ISO-8601 instant.
+ * Then the schedule's clock starts at that instant on the first call and
+ * runs at the real pace from there, so tests can stand at 16:04:58 on a
+ * Friday before a daylight-saving change. It is for tests only, and moves
+ * nothing else: commit times and file times stay on the real clock. */
+int64_t calendar_schedule_now(void);
 
 #endif

@@ -24,6 +24,20 @@
  *                       evidence_half_life 500}: component and
  *                       exit-reason multipliers (lib/weights.h)
  *   signals            {horizon_hours 24, max_pending 10000}: signal outcomes
+ *   schedule           when watch runs the scheduled jobs, in the exchange zone:
+ *                      {daily "16:05", retrain "sunday 01:00" (or null: never),
+ *                       trading_days "mon-fri" | "every day" | ["monday", …],
+ *                       holidays ["2026-11-26", …], job_timeout_s 1800,
+ *                       max_retries 3, retry_backoff_s 60, catch_up_days 5}
+ *   daily              the post-market job: {missed_min_confidence 0.60,
+ *                       missed_window_minutes 15, missed_notional_usd 1000,
+ *                       stale_hours 24, min_trades 10, win_rate_drop 0.08,
+ *                       accuracy_drop 0.10, profit_factor_floor 1.0,
+ *                       profit_factor_baseline 1.2, retrain_after_days 7,
+ *                       sharpe_7d_floor 0.3, success_rate_floor 0.40,
+ *                       drift_lambda 50}: see jobs/daily.h
+ *   knobs, knob_rules  the bot's execution knobs and the rules that move them
+ *                      (lib/knobs.h)
  */
 #ifndef TRADELEARN_CONFIG_H
 #define TRADELEARN_CONFIG_H
@@ -32,18 +46,19 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "profile.h"
+#include "schedule.h"
 
 struct config {
-	char path[4096];	/* the file read, or "" when none */
+	char path[4096]; /* the file read, or "" when none */
 	char profile_name[64];
-	char logs[4096];	/* "" = default */
+	char logs[4096]; /* "" = default */
 	char exchange_timezone[64];
 	double capital_usd;
 	uint64_t max_line_bytes;
 	long batch_lines;
 	long rescan_interval_ms;
 	long poll_interval_ms;
-	json_t *profiles;	/* owned: the "profiles" object, or NULL */
+	json_t *profiles; /* owned: the "profiles" object, or NULL */
 	struct {
 		double eta, l2, half_life_days, weight_min, weight_max;
 		long hash_bits, window;
@@ -57,6 +72,22 @@ struct config {
 		double horizon_hours;
 		long max_pending;
 	} signals;
+	struct {
+		int daily_minute;		     /* local minute of day */
+		int retrain_weekday, retrain_minute; /* retrain_weekday -1: never */
+		struct schedule_calendar calendar;
+		double job_timeout_s, retry_backoff_s;
+		long max_retries, catch_up_days;
+	} schedule;
+	struct {
+		double missed_min_confidence, missed_window_minutes, missed_notional_usd;
+		double stale_hours, win_rate_drop, accuracy_drop, profit_factor_floor;
+		double profit_factor_baseline, retrain_after_days, sharpe_7d_floor;
+		double success_rate_floor, drift_lambda;
+		long min_trades;
+	} daily;
+	json_t *knobs;	    /* owned: the "knobs" object, or NULL (defaults) */
+	json_t *knob_rules; /* owned: the "knob_rules" array, or NULL (defaults) */
 };
 
 /* Fills defaults. */

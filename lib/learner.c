@@ -593,7 +593,8 @@ static void window_metrics(const struct learner *l, struct learner_metrics *m)
 {
 	size_t n = (size_t)l->ring_len;
 	m->window_trades = l->ring_len;
-	m->window_log_loss = m->window_brier = m->window_auc = m->window_ece = NAN;
+	m->window_log_loss = m->window_brier = m->window_auc = m->window_ece = m->window_accuracy =
+	    NAN;
 	if (n == 0)
 		return;
 	double *p = malloc(n * sizeof *p);
@@ -615,6 +616,10 @@ static void window_metrics(const struct learner *l, struct learner_metrics *m)
 	m->window_brier = learner_brier(p, y, n);
 	m->window_auc = learner_auc(p, y, n);
 	m->window_ece = ece_of(count, pred_sum, wins, (long)n);
+	long right = 0;
+	for (size_t i = 0; i < n; i++)
+		right += (p[i] >= 0.5) == (y[i] == 1);
+	m->window_accuracy = (double)right / (double)n;
 done:
 	free(p);
 	free(y);
@@ -648,6 +653,13 @@ void learner_metrics(const struct learner *l, struct learner_metrics *m)
 		m->calibration_pred[b] = c ? l->cal_pred_sum[b] / (double)c : NAN;
 		m->calibration_obs[b] = c ? (double)l->cal_wins[b] / (double)c : NAN;
 	}
+	/* Calibration buckets split at 0.5, so the buckets say which side
+	 * of 0.5 each prediction fell on: accuracy needs no more state. */
+	long right = 0;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++)
+		right += 2 * b >= LEARNER_CALIBRATION_BUCKETS ? l->cal_wins[b]
+							      : l->cal_count[b] - l->cal_wins[b];
+	m->accuracy = n ? (double)right / (double)n : NAN;
 	m->drift_trades = l->drift.n;
 	m->drift_ph = stats_page_hinkley_value(&l->drift);
 	window_metrics(l, m);

@@ -166,6 +166,9 @@ struct learner_metrics {
 	 * says the loss has risen; the threshold is the daily job's. */
 	long drift_trades;
 	double drift_ph;
+	/* Share of trades whose prediction was on the right side of 0.5 (p ≥
+	 * 0.5 said win), overall and over the window. */
+	double accuracy, window_accuracy;
 };
 void learner_metrics(const struct learner *l, struct learner_metrics *m);
 
