@@ -19,19 +19,20 @@
 #include "calendar.h"
 #include "cmd.h"
 #include "pipeline.h"
+#include "runner.h"
 
 static const char watch_usage[] =
-	"usage: tradelearn [global options] watch [--once] [--poll]\n"
-	"\n"
-	"Follows the bot's logs (inotify on the logs folder) and learns from every\n"
-	"closed trade as it is written, exactly once, through restarts and rotation.\n"
-	"Runs in the foreground; SIGTERM or SIGINT commit and exit 0, SIGHUP reloads\n"
-	"the config.\n"
-	"\n"
-	"  --once   catch up with the logs, commit, and exit (no waiting)\n"
-	"  --poll   poll the files instead of using inotify\n"
-	"\n"
-	"exit status: 0 stopped cleanly, 1 failed, 2 usage, 75 another watch holds ROOT/state.\n";
+    "usage: tradelearn [global options] watch [--once] [--poll]\n"
+    "\n"
+    "Follows the bot's logs (inotify on the logs folder) and learns from every\n"
+    "closed trade as it is written, exactly once, through restarts and rotation.\n"
+    "Runs in the foreground; SIGTERM or SIGINT commit and exit 0, SIGHUP reloads\n"
+    "the config.\n"
+    "\n"
+    "  --once   catch up with the logs, commit, and exit (no waiting)\n"
+    "  --poll   poll the files instead of using inotify\n"
+    "\n"
+    "exit status: 0 stopped cleanly, 1 failed, 2 usage, 75 another watch holds ROOT/state.\n";
 
 static void log_line(void *ctx, const char *msg)
 {
@@ -43,8 +44,11 @@ struct watch {
 	struct cmd_ctx *ctx;
 	struct cmd_env env;
 	struct pipeline *pipe;
+	struct runner *jobs; /* NULL with --once */
 	int force_poll;
 	uint64_t trades_seen;
+	char exe[4096];
+	char *job_args[12];
 };
 
 static void on_outcome(void *arg, const struct record *r)
@@ -52,7 +56,9 @@ static void on_outcome(void *arg, const struct record *r)
 	struct watch *w = arg;
 	w->trades_seen++;
 	cmd_info("learned %s %s %s %+.2f USD (%s)%s", r->symbol,
-		 r->side > 0 ? "long" : r->side < 0 ? "short" : "?",
+		 r->side > 0   ? "long"
+		 : r->side < 0 ? "short"
+			       : "?",
 		 r->kind == KIND_PARTIAL ? "partial close" : "close",
 		 isfinite(r->pnl_usd) ? r->pnl_usd : 0.0, r->close_reason ? r->close_reason : "-",
 		 r->pnl_sign_mismatch ? " [P&L sign disagrees with prices]" : "");
@@ -63,15 +69,15 @@ static int open_pipeline(struct watch *w)
 	struct durable_err err;
 	pid_t holder = 0;
 	struct pipeline_options opt = {
-		.state_dir = w->env.state_dir,
-		.logs_dir = w->env.logs_dir,
-		.models_dir = w->env.models_dir,
-		.config = &w->env.config,
-		.profile = &w->env.profile,
-		.force_poll = w->force_poll,
-		.log = log_line,
-		.on_outcome = on_outcome,
-		.hook_ctx = w,
+	    .state_dir = w->env.state_dir,
+	    .logs_dir = w->env.logs_dir,
+	    .models_dir = w->env.models_dir,
+	    .config = &w->env.config,
+	    .profile = &w->env.profile,
+	    .force_poll = w->force_poll,
+	    .log = log_line,
+	    .on_outcome = on_outcome,
+	    .hook_ctx = w,
 	};
 	w->pipe = pipeline_open(&opt, &holder, &err);
 	if (w->pipe)
@@ -88,8 +94,8 @@ static int open_pipeline(struct watch *w)
 static int arm_timer(int tfd, long ms)
 {
 	struct itimerspec its = {
-		.it_interval = {ms / 1000, (ms % 1000) * 1000000},
-		.it_value = {ms / 1000, (ms % 1000) * 1000000},
+	    .it_interval = {ms / 1000, (ms % 1000) * 1000000},
+	    .it_value = {ms / 1000, (ms % 1000) * 1000000},
 	};
 	return timerfd_settime(tfd, 0, &its, NULL);
 }
@@ -144,10 +150,67 @@ static int reload(struct watch *w)
 	return rc;
 }
 
+/* The scheduled jobs run this same program with the root, logs, config
+ * and profile this watch resolved, so a job sees what the follower sees. */
+static int open_jobs(struct watch *w)
+{
+	struct durable_err err;
+	size_t k = 0;
+	ssize_t n = readlink("/proc/self/exe", w->exe, sizeof w->exe - 1);
+	if (n <= 0) {
+		cmd_error("/proc/self/exe: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	w->exe[n] = 0;
+	w->job_args[k++] = "--root";
+	w->job_args[k++] = w->env.root;
+	w->job_args[k++] = "--logs";
+	w->job_args[k++] = w->env.logs_dir;
+	if (w->env.config.path[0]) {
+		w->job_args[k++] = "--config";
+		w->job_args[k++] = w->env.config.path;
+	}
+	w->job_args[k++] = "--profile";
+	w->job_args[k++] = (char *)w->env.profile.name;
+	w->job_args[k] = NULL;
+	struct runner_options o = {
+	    .state_dir = w->env.state_dir,
+	    .config = &w->env.config,
+	    .exe = w->exe,
+	    .base_args = w->job_args,
+	    .retrain_available = cmd_exists("retrain"),
+	    .log = log_line,
+	};
+	w->jobs = runner_new(&o, calendar_schedule_now(), &err);
+	if (!w->jobs) {
+		cmd_error("scheduled jobs: %s", err.msg);
+		return EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* Lets the runner act, then sets jfd to wake it next: at most a minute
+ * away, so a wall clock that jumps (NTP, suspend) is noticed soon. */
+static void run_jobs(struct watch *w, int jfd)
+{
+	if (!w->jobs)
+		return;
+	int64_t now = calendar_schedule_now();
+	runner_tick(w->jobs, now);
+	int64_t wait = runner_next_wake(w->jobs) - now;
+	if (wait > 60 * CALENDAR_US_PER_S)
+		wait = 60 * CALENDAR_US_PER_S;
+	if (wait < 1000)
+		wait = 1000;
+	struct itimerspec its = {
+	    .it_value = {wait / CALENDAR_US_PER_S, (wait % CALENDAR_US_PER_S) * 1000}};
+	timerfd_settime(jfd, 0, &its, NULL);
+}
+
 int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct watch w = {.ctx = ctx};
-	int once = 0, rc, sfd = -1, tfd = -1, stop = 0;
+	int once = 0, rc, sfd = -1, tfd = -1, jfd = -1, stop = 0;
 	sigset_t mask;
 
 	if (cmd_wants_help(argc, argv)) {
@@ -175,10 +238,12 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (sfd < 0 || tfd < 0) {
+	jfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || jfd < 0) {
 		cmd_error("signalfd/timerfd: %s", strerror(errno));
 		rc = EXIT_FAILED;
 		goto out;
@@ -193,6 +258,8 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
+	if (!once && (rc = open_jobs(&w)))
+		goto out;
 	while (!stop) {
 		if (drain(&w, sfd)) {
 			rc = EXIT_FAILED;
@@ -200,12 +267,14 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 		}
 		if (once)
 			break;
-		struct pollfd fds[3] = {
-			{.fd = sfd, .events = POLLIN},
-			{.fd = tfd, .events = POLLIN},
-			{.fd = pipeline_fd(w.pipe), .events = POLLIN},
+		run_jobs(&w, jfd);
+		struct pollfd fds[4] = {
+		    {.fd = sfd, .events = POLLIN},
+		    {.fd = tfd, .events = POLLIN},
+		    {.fd = jfd, .events = POLLIN},
+		    {.fd = pipeline_fd(w.pipe), .events = POLLIN},
 		};
-		if (poll(fds, fds[2].fd >= 0 ? 3 : 2, -1) < 0) {
+		if (poll(fds, fds[3].fd >= 0 ? 4 : 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			cmd_error("poll: %s", strerror(errno));
@@ -215,11 +284,14 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGHUP) {
+				if (si.ssi_signo == SIGCHLD) {
+					runner_reap(w.jobs, calendar_schedule_now());
+				} else if (si.ssi_signo == SIGHUP) {
 					rc = reload(&w);
 					if (rc)
 						goto out;
 					arm_timer(tfd, tick_ms(&w));
+					runner_replan(w.jobs, calendar_schedule_now());
 				} else {
 					stop = 1;
 				}
@@ -234,7 +306,12 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 					cmd_error("health.json: %s", err.msg);
 			}
 		}
-		if (fds[2].fd >= 0 && (fds[2].revents & POLLIN))
+		if (fds[2].revents & POLLIN) {
+			uint64_t expirations;
+			if (read(jfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+				cmd_error("timerfd: %s", strerror(errno));
+		}
+		if (fds[3].fd >= 0 && (fds[3].revents & POLLIN))
 			pipeline_events(w.pipe);
 	}
 	/* Whatever was read has been committed by drain(): a clean stop. */
@@ -248,11 +325,14 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	rc = EXIT_DONE;
 out:
+	runner_free(w.jobs, calendar_schedule_now());
 	pipeline_close(w.pipe);
 	cmd_env_release(&w.env);
 	if (sfd >= 0)
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
+	if (jfd >= 0)
+		close(jfd);
 	return rc;
 }
