@@ -18,11 +18,11 @@
 #include "state.h"
 
 static const char status_usage[] =
-	"usage: tradelearn [global options] status [--json]\n"
-	"\n"
-	"Per source: the file being read, offset, size, lag in bytes, records read,\n"
-	"learned, quarantined and skipped; open positions; the last commit; whether a\n"
-	"watch is running. --json prints the same as one JSON object.\n";
+    "usage: tradelearn [global options] status [--json]\n"
+    "\n"
+    "Per source: the file being read, offset, size, lag in bytes, records read,\n"
+    "learned, quarantined and skipped; open positions; the last commit; whether a\n"
+    "watch is running. --json prints the same as one JSON object.\n";
 
 static json_t *read_json(const char *path)
 {
@@ -60,7 +60,7 @@ static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 		learner_metrics(l, &m);
 	else
 		m.log_loss = m.brier = m.auc = m.ece = m.window_auc = m.window_log_loss =
-			m.window_brier = NAN;
+		    m.window_brier = NAN;
 	learner_free(l);
 	json_object_set_new(o, "trades_scored", json_integer(m.trades_scored));
 	json_object_set_new(o, "auc", real_or_null(m.auc));
@@ -73,6 +73,34 @@ static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 				      real_or_null(m.window_log_loss), "brier",
 				      real_or_null(m.window_brier)));
 	return o;
+}
+
+/* The last run of each scheduled job, from state/jobs.jsonl, and the
+ * latest report. */
+static json_t *last_jobs(struct cmd_env *env)
+{
+	char path[4200], *text = NULL;
+	size_t len;
+	struct durable_err err;
+	json_t *last = json_object();
+	snprintf(path, sizeof path, "%s/jobs.jsonl", env->state_dir);
+	if (durable_read_all(path, &text, &len, &err) == 0) {
+		for (char *line = text, *nl; (nl = memchr(line, '\n', (size_t)(text + len - line)));
+		     line = nl + 1) {
+			json_t *j = json_loadb(line, (size_t)(nl - line), 0, NULL);
+			const char *job = json_string_value(json_object_get(j, "job"));
+			if (job)
+				json_object_set(last, job, j);
+			json_decref(j);
+		}
+		free(text);
+	}
+	snprintf(path, sizeof path, "%s/reports/post_market_latest.json", env->state_dir);
+	json_t *rep = json_load_file(path, 0, NULL);
+	const char *date = json_string_value(json_object_get(rep, "date"));
+	json_object_set_new(last, "latest_report", date ? json_string(date) : json_null());
+	json_decref(rep);
+	return last;
 }
 
 static json_t *build(struct cmd_env *env, const struct state *st, int have_state)
@@ -131,11 +159,12 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 		json_object_set_new(j, "trades_recorded", json_integer((json_int_t)c->trades));
 		json_object_set_new(j, "records_skipped", json_integer((json_int_t)c->skipped));
 		json_object_set_new(
-			j, "skipped_by_reason",
-			json_pack("{s:I,s:I,s:I,s:I}", "ignored", (json_int_t)c->ignored,
-				  "duplicate", (json_int_t)c->duplicates, "long_line",
-				  (json_int_t)c->long_lines, "unterminated_tail", (json_int_t)c->tails));
-		json_object_set_new(j, "pnl_sign_mismatch", json_integer((json_int_t)c->sign_mismatch));
+		    j, "skipped_by_reason",
+		    json_pack("{s:I,s:I,s:I,s:I}", "ignored", (json_int_t)c->ignored, "duplicate",
+			      (json_int_t)c->duplicates, "long_line", (json_int_t)c->long_lines,
+			      "unterminated_tail", (json_int_t)c->tails));
+		json_object_set_new(j, "pnl_sign_mismatch",
+				    json_integer((json_int_t)c->sign_mismatch));
 		quarantined += c->quarantined;
 		json_object_set_new(sources, profile_source_name((enum profile_source_id)s), j);
 	}
@@ -158,11 +187,14 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 			int64_t t = json_integer_value(json_object_get(v, "opened_at_us"));
 			int side = (int)json_integer_value(json_object_get(v, "side"));
 			calendar_format_iso(t, at, sizeof at);
-			json_array_append_new(
-				positions,
-				json_pack("{s:O,s:s,s:s,s:f}", "symbol", json_object_get(v, "symbol"),
-					  "side", side > 0 ? "long" : side < 0 ? "short" : "unknown",
-					  "opened_at", at, "age_hours", (double)(now - t) / 3600e6));
+			json_array_append_new(positions,
+					      json_pack("{s:O,s:s,s:s,s:f}", "symbol",
+							json_object_get(v, "symbol"), "side",
+							side > 0   ? "long"
+							: side < 0 ? "short"
+								   : "unknown",
+							"opened_at", at, "age_hours",
+							(double)(now - t) / 3600e6));
 		}
 	}
 	json_object_set_new(o, "model", model_metrics(env, json_object_get(learner, "learner")));
@@ -176,6 +208,7 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 	json_object_set_new(o, "watch_running", json_boolean(running));
 	json_object_set_new(o, "watch_pid", running ? json_integer(pid) : json_null());
 	json_decref(health);
+	json_object_set_new(o, "jobs", last_jobs(env));
 	return o;
 }
 
@@ -183,7 +216,8 @@ static void print_human(json_t *o)
 {
 	const char *key;
 	json_t *s;
-	printf("root     %s\nlogs     %s (profile %s)\n", json_string_value(json_object_get(o, "root")),
+	printf("root     %s\nlogs     %s (profile %s)\n",
+	       json_string_value(json_object_get(o, "root")),
 	       json_string_value(json_object_get(o, "logs")),
 	       json_string_value(json_object_get(o, "profile")));
 	const char *commit = json_string_value(json_object_get(o, "last_commit"));
@@ -204,14 +238,33 @@ static void print_human(json_t *o)
 		       (long long)json_integer_value(json_object_get(s, "records_skipped")));
 	}
 	json_t *m = json_object_get(o, "model");
-	printf("\nmodel    %lld trades learned; progressive AUC %.4f, log loss %.4f, Brier %.4f "
-	       "(last %lld: AUC %.4f)\n",
-	       (long long)json_integer_value(json_object_get(m, "trades_scored")),
-	       json_number_value(json_object_get(m, "auc")),
-	       json_number_value(json_object_get(m, "log_loss")),
-	       json_number_value(json_object_get(m, "brier")),
-	       (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades")),
-	       json_number_value(json_object_get(json_object_get(m, "window"), "auc")));
+	printf(
+	    "\nmodel    %lld trades learned; progressive AUC %.4f, log loss %.4f, Brier %.4f "
+	    "(last %lld: AUC %.4f)\n",
+	    (long long)json_integer_value(json_object_get(m, "trades_scored")),
+	    json_number_value(json_object_get(m, "auc")),
+	    json_number_value(json_object_get(m, "log_loss")),
+	    json_number_value(json_object_get(m, "brier")),
+	    (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades")),
+	    json_number_value(json_object_get(json_object_get(m, "window"), "auc")));
+	json_t *jobs = json_object_get(o, "jobs");
+	const char *job;
+	json_t *run;
+	printf("\n");
+	json_object_foreach(jobs, job, run)
+	{
+		if (!json_is_object(run))
+			continue;
+		const char *day = json_string_value(json_object_get(run, "day"));
+		const char *why = json_string_value(json_object_get(run, "error"));
+		printf("job      %s%s%s: %s at %s (attempt %lld)%s%s\n", job, day ? " " : "",
+		       day ? day : "", json_string_value(json_object_get(run, "status")),
+		       json_string_value(json_object_get(run, "end")),
+		       (long long)json_integer_value(json_object_get(run, "attempt")),
+		       why ? ": " : "", why ? why : "");
+	}
+	const char *latest = json_string_value(json_object_get(jobs, "latest_report"));
+	printf("report   %s\n", latest ? latest : "none yet (tradelearn daily)");
 	printf("\ntrades recorded: %lld    quarantined rows: %lld\n",
 	       (long long)json_integer_value(json_object_get(o, "trades_recorded")),
 	       (long long)json_integer_value(json_object_get(o, "quarantined")));
@@ -221,7 +274,8 @@ static void print_human(json_t *o)
 	json_array_foreach(pos, i, p)
 	{
 		if (i == 20) {
-			printf("  … and %zu more (status --json lists all)\n", json_array_size(pos) - 20);
+			printf("  … and %zu more (status --json lists all)\n",
+			       json_array_size(pos) - 20);
 			break;
 		}
 		printf("  %-8s %-6s since %s (%.1f h)\n",
