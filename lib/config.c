@@ -348,7 +348,11 @@ static int line_of(const char *text, const char *path)
 static int refuse(const char *file, const char *text, const char *keypath, const char *problem,
 		  char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s:%d: %s: %s", file, line_of(text, keypath), keypath, problem);
+	/* An array element ("knob_rules[2].if") is found by its array's key:
+	 * the line scan follows object keys only. */
+	char lookup[512];
+	snprintf(lookup, sizeof lookup, "%.*s", (int)strcspn(keypath, "["), keypath);
+	snprintf(err, errlen, "%s:%d: %s: %s", file, line_of(text, lookup), keypath, problem);
 	return -1;
 }
 

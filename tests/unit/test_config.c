@@ -105,6 +105,52 @@ static void test_defaults(void **state)
 	config_release(&c);
 }
 
+static void test_schedule_daily_and_knob_sections_load(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	char err[1024] = "";
+	write_file(path,
+		   "{\"exchange_timezone\": \"UTC\",\n"
+		   " \"schedule\": {\"daily\": \"23:55\", \"retrain\": \"sat 02:30\",\n"
+		   "   \"trading_days\": \"every day\", \"holidays\": [\"2026-12-25\"],\n"
+		   "   \"job_timeout_s\": 60, \"max_retries\": 5, \"retry_backoff_s\": 2,\n"
+		   "   \"catch_up_days\": 0},\n"
+		   " \"daily\": {\"stale_hours\": 48, \"min_trades\": 3, \"drift_lambda\": 20},\n"
+		   " \"knobs\": {\"min_confidence\": {\"value\": 0.3}},\n"
+		   " \"knob_rules\": [{\"if\": \"win_rate_7d < 0.5\", \"knob\": "
+		   "\"min_confidence\", \"target\": 0.4, \"min_trades\": 5}]}\n");
+	config_init(&c);
+	if (config_load(&c, path, 1, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.schedule.daily_minute, 23 * 60 + 55);
+	assert_int_equal(c.schedule.retrain_weekday, 5);
+	assert_int_equal(c.schedule.retrain_minute, 150);
+	assert_int_equal(c.schedule.calendar.weekdays, SCHEDULE_EVERY_DAY);
+	assert_int_equal(c.schedule.calendar.n_holidays, 1);
+	assert_true(c.schedule.job_timeout_s == 60 && c.schedule.retry_backoff_s == 2);
+	assert_int_equal(c.schedule.max_retries, 5);
+	assert_int_equal(c.schedule.catch_up_days, 0);
+	assert_true(c.daily.stale_hours == 48 && c.daily.drift_lambda == 20);
+	assert_int_equal(c.daily.min_trades, 3);
+	assert_true(json_is_object(c.knobs) && json_is_array(c.knob_rules));
+	config_release(&c);
+
+	/* Defaults: 16:05 Mon–Fri, Sunday 01:00; retrain null turns it off. */
+	config_init(&c);
+	assert_int_equal(c.schedule.daily_minute, 16 * 60 + 5);
+	assert_int_equal(c.schedule.calendar.weekdays, SCHEDULE_MON_FRI);
+	assert_int_equal(c.schedule.retrain_weekday, 6);
+	assert_int_equal(c.schedule.retrain_minute, 60);
+	write_file(path,
+		   "{\"schedule\": {\"retrain\": null, \"trading_days\": [\"mon\", \"wed\"]}}");
+	if (config_load(&c, path, 1, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.schedule.retrain_weekday, -1);
+	assert_int_equal(c.schedule.calendar.weekdays, 0x5u);
+	config_release(&c);
+}
+
 static void test_full_config_loads_every_key(void **state)
 {
 	const char *path = *state;
@@ -283,6 +329,25 @@ static const struct {
      "    }}}}\n"
      "}\n",
      ":6: profiles.m.sources.attribution.kind: unknown kind"},
+    {"{\n  \"schedule\": {\n    \"daily\": \"4pm\"\n  }\n}\n",
+     ":3: schedule.daily: must be a local time \"HH:MM\""},
+    {"{\n  \"schedule\": {\n    \"retrain\": \"someday 01:00\"\n  }\n}\n",
+     ":3: schedule.retrain: must be \"WEEKDAY HH:MM\""},
+    {"{\n  \"schedule\": {\"trading_days\": \"weekdays\"}\n}\n",
+     ":2: schedule.trading_days: must be \"mon-fri\", \"every day\""},
+    {"{\n  \"schedule\": {\n\n \"holidays\": [\"2026-11-26\", \"2026-13-01\"]}\n}\n",
+     ":4: schedule.holidays[1]: must be a date"},
+    {"{\n  \"schedule\": {\"max_retries\": -1}\n}\n",
+     ":2: schedule.max_retries: must be an integer from 0 to 100"},
+    {"{\n  \"schedule\": {\"dayly\": \"16:05\"}\n}\n", ":2: schedule.dayly: unknown key"},
+    {"{\n  \"daily\": {\n    \"stale_hourz\": 3\n  }\n}\n", ":3: daily.stale_hourz: unknown key"},
+    {"{\n  \"daily\": {\"missed_min_confidence\": 2}\n}\n",
+     ":2: daily.missed_min_confidence: must be a number from 0 to 1"},
+    {"{\n  \"knob_rules\": [\n    {\"if\": \"winrate < 0.4\", \"knob\": \"max_positions\", "
+     "\"target\": 5}\n  ]\n}\n",
+     ":2: knob_rules[0].if: unknown metric"},
+    {"{\n  \"knobs\": {\n    \"max_positions\": {\"min\": 50, \"max\": 10}\n  }\n}\n",
+     ":3: knobs.max_positions"},
 };
 
 /* Every case is tried, and every wrong message printed, before failing. */
@@ -489,6 +554,7 @@ int main(void)
 	    T(test_load_records_the_zone_without_putting_it_in_force),
 	    T(test_syntax_error_reports_file_line_column),
 	    T(test_refusals_name_file_line_and_key),
+	    T(test_schedule_daily_and_knob_sections_load),
 	    T(test_unknown_key_line_is_its_own_not_an_earlier_namesake),
 	    T(test_refused_config_leaves_zone_unchanged),
 	    T(test_refused_config_keeps_previous_values),
