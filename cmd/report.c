@@ -90,7 +90,10 @@ static void symbols(json_t *report)
 		    (struct ranked){k, p, (long)json_integer_value(json_object_get(v, "count"))};
 	}
 	qsort(r, n, sizeof *r, by_pnl);
-	size_t best = n < 3 ? n : 3, worst = n - best < 3 ? n - best : 3;
+	/* The top and the bottom of the ranking, at most 3 each and never
+	 * the same symbol twice: with few symbols the halves split them, so
+	 * the worst one is never listed among the "best". */
+	size_t best = (n + 1) / 2 < 3 ? (n + 1) / 2 : 3, worst = n / 2 < 3 ? n / 2 : 3;
 	printf("best symbols (30 days): ");
 	for (size_t i = 0; i < best; i++)
 		printf("%s%s %+.2f USD (%ld trades)", i ? ", " : "", r[i].symbol, r[i].pnl,
@@ -143,9 +146,20 @@ static void print_human(json_t *rep, const char *page)
 	symbols(rep);
 
 	json_t *m = json_object_get(rep, "model");
-	printf("model: %lld trades scored; AUC %.3f, log loss %.3f, Brier %.3f, ECE %.3f\n",
-	       (long long)json_integer_value(json_object_get(m, "trades_scored")), figure(m, "auc"),
-	       figure(m, "log_loss"), figure(m, "brier"), figure(m, "ece"));
+	static const char *const model_figures[][2] = {
+	    {"auc", "AUC"}, {"log_loss", "log loss"}, {"brier", "Brier"}, {"ece", "ECE"}};
+	printf("model: %lld trades scored",
+	       (long long)json_integer_value(json_object_get(m, "trades_scored")));
+	for (size_t f = 0; f < sizeof model_figures / sizeof model_figures[0]; f++) {
+		/* A figure that cannot be computed (AUC with one class) is null. */
+		double x = figure(m, model_figures[f][0]);
+		printf("%s %s ", f ? "," : ";", model_figures[f][1]);
+		if (isfinite(x))
+			printf("%.3f", x);
+		else
+			printf("—");
+	}
+	printf("\n");
 
 	int changed = 0;
 	json_object_foreach(json_object_get(rep, "knobs"), k, v)

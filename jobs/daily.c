@@ -592,6 +592,16 @@ static void knob_inputs(const struct job *j, const struct metrics_trades *day,
 	in->loss_streak = streak;
 }
 
+/* A knob's value as state/knobs.json writes it: integer knobs as JSON
+ * integers, so the report and the file agree (a value someone left
+ * fractional in the file stays as it was, for "previous"). */
+static json_t *knob_value(const struct knob_def *k, double v)
+{
+	if (k->integer && isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
+		return json_integer((json_int_t)v);
+	return num(v);
+}
+
 /* Moves the knobs once per day; returns the report's "knobs" object. */
 static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 {
@@ -638,8 +648,9 @@ static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 		for (size_t i = 0; i < t->n_knobs; i++) {
 			double v = isfinite(cur[i]) ? cur[i] : t->knobs[i].value;
 			json_object_set_new(out, t->knobs[i].name,
-					    json_pack("{s:o,s:o,s:n}", "value", num(v), "previous",
-						      num(v), "reason"));
+					    json_pack("{s:o,s:o,s:n}", "value",
+						      knob_value(&t->knobs[i], v), "previous",
+						      knob_value(&t->knobs[i], v), "reason"));
 		}
 		goto done;
 	}
@@ -654,8 +665,8 @@ static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 		now[i] = ch[i].value;
 		json_object_set_new(
 		    out, t->knobs[i].name,
-		    json_pack("{s:o,s:o,s:o}", "value", num(ch[i].value), "previous",
-			      num(ch[i].previous), "reason",
+		    json_pack("{s:o,s:o,s:o}", "value", knob_value(&t->knobs[i], ch[i].value),
+			      "previous", knob_value(&t->knobs[i], ch[i].previous), "reason",
 			      ch[i].changed ? json_string(ch[i].reason) : json_null()));
 		if (ch[i].changed) {
 			json_t *line = knobs_change_json(&ch[i]);
