@@ -762,6 +762,7 @@ static int day_line(void *ctx, const char *line, size_t len, uint64_t offset, in
 			jsontext_copy_utf8(s->symbol, sizeof s->symbol, r.symbol);
 			s->side = r.side;
 			s->confidence = r.confidence;
+			s->score = r.score;
 			s->price = r.price;
 			jsontext_copy_utf8(s->reason, sizeof s->reason, r.reason ? r.reason : "");
 			s->traded = r.traded;
@@ -856,6 +857,7 @@ static json_t *find_missed(struct job *j)
 	mo.min_confidence = j->cfg->daily.missed_min_confidence;
 	mo.window_us = (int64_t)(j->cfg->daily.missed_window_minutes * 60e6);
 	mo.notional_usd = j->cfg->daily.missed_notional_usd;
+	mo.min_score = j->cfg->daily.missed_min_score;
 	if (missed_find(d.sig, d.n_sig, d.px, d.n_px, d.act, d.n_act, d.close_us, &mo, &res, &n_res,
 			&sum)) {
 		fail(j, "missed opportunities: %s", strerror(errno));

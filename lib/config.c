@@ -46,6 +46,7 @@ void config_init(struct config *c)
 	c->schedule.max_retries = 3;
 	c->schedule.catch_up_days = 5;
 	c->daily.missed_min_confidence = 0.60;
+	c->daily.missed_min_score = NAN;
 	c->daily.missed_window_minutes = 15;
 	c->daily.missed_notional_usd = 1000;
 	c->daily.stale_hours = 24;
@@ -103,6 +104,7 @@ static const struct section_key signals_keys[] = {
 };
 static const struct section_key daily_keys[] = {
     REAL(daily, missed_min_confidence, 0, 1),
+    REAL(daily, missed_min_score, -1e12, 1e12),
     REAL(daily, missed_window_minutes, 0, 1440),
     REAL(daily, missed_notional_usd, 0.01, 1e12),
     REAL(daily, stale_hours, 0.01, 1e6),

@@ -81,6 +81,7 @@ struct config {
 	} schedule;
 	struct {
 		double missed_min_confidence, missed_window_minutes, missed_notional_usd;
+		double missed_min_score; /* NAN: none (see missed.h) */
 		double stale_hours, win_rate_drop, accuracy_drop, profit_factor_floor;
 		double profit_factor_baseline, retrain_after_days, sharpe_7d_floor;
 		double success_rate_floor, drift_lambda;

@@ -24,6 +24,7 @@ static const char other_reason[] = "other";
 void missed_options_init(struct missed_options *o)
 {
 	o->min_confidence = 0.60;
+	o->min_score = NAN;
 	o->window_us = 15 * MINUTE_US;
 	o->notional_usd = 1000.0;
 }
@@ -97,8 +98,11 @@ static int has_activity(const struct entry *act, size_t n, const char *symbol, i
 /* Whether s passes every test of missed.h but the activity and repeat ones. */
 static int is_candidate(const struct missed_signal *s, const struct missed_options *o)
 {
-	return s->confidence >= o->min_confidence && s->traded != 1 && isfinite(s->price) &&
-	       s->price > 0 && (s->side == 1 || s->side == -1);
+	int strong =
+	    s->confidence >= o->min_confidence ||
+	    (!isfinite(s->confidence) && isfinite(o->min_score) && s->score >= o->min_score);
+	return strong && s->traded != 1 && isfinite(s->price) && s->price > 0 &&
+	       (s->side == 1 || s->side == -1);
 }
 
 /* ---- horizons ------------------------------------------------------------------ */
@@ -493,6 +497,7 @@ json_t *missed_result_json(const struct missed_signal *s, const struct missed_re
 	put(j, "symbol", bounded_string(s->symbol, MISSED_SYMBOL_LEN), &ok);
 	put(j, "side", json_string(s->side < 0 ? "short" : "long"), &ok);
 	put(j, "confidence", real_or_null(s->confidence), &ok);
+	put(j, "score", real_or_null(s->score), &ok);
 	put(j, "price", real_or_null(s->price), &ok);
 	put(j, "reason", bounded_string(reason_of(s), MISSED_REASON_LEN), &ok);
 	char key[32];

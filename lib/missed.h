@@ -64,8 +64,9 @@ enum { MISSED_H_15M, MISSED_H_30M, MISSED_H_1H, MISSED_H_CLOSE, MISSED_HORIZONS 
 struct missed_signal {
 	int64_t ts;
 	char symbol[MISSED_SYMBOL_LEN];
-	int side; /* +1 long/buy, -1 short/sell */
-	double confidence;
+	int side;			/* +1 long/buy, -1 short/sell */
+	double confidence;		/* NAN when the bot logs none */
+	double score;			/* the bot's own signal score; NAN or 0 if unknown */
 	double price;			/* price at the signal; NAN if unknown */
 	char reason[MISSED_REASON_LEN]; /* why the bot did not trade, "" when it does not say */
 	int traded;			/* -1 unknown, 0 bot says not traded, 1 bot says traded */
@@ -88,6 +89,10 @@ struct missed_options {
 	double min_confidence; /* 0.60 */
 	int64_t window_us;     /* 15 min: the traded test and the repeat test */
 	double notional_usd;   /* 1000: hypothetical position size for pnl_usd */
+	/* Bots that log a score but no confidence (stock-bot's blocked
+	 * trades): a signal without a confidence qualifies when its score is
+	 * at least this. NAN (the default): only confidence qualifies. */
+	double min_score;
 };
 
 /* Sets the defaults above. */

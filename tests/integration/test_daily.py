@@ -339,6 +339,19 @@ def test_stock_bot_fixture_daily_counts_the_days_closes(tmp_path):
     assert round(every["pnl_usd"], 2) == -111.98
     assert rep["windows"]["all"]["returns"]["days"] == 4
     assert rep["first_day"] == "2026-02-05"
+    # Its blocked trades carry a score, no confidence: none qualifies by
+    # confidence; with daily.missed_min_score they do.
+    assert rep["missed"]["count"] == 0
+    (root.path / "tradelearn.json").write_text('{"daily": {"missed_min_score": 4.0}}')
+    daily(root, "2026-02-10")
+    missed = report_of(root, "2026-02-10")["missed"]
+    assert missed["count"] > 0
+    lines = subprocess.run(["zstd", "-dc", str(root.state / "missed_signals.jsonl.zst")],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = [json.loads(l) for l in lines]
+    assert len(rows) == missed["count"]
+    assert all(r["score"] >= 4.0 and r["confidence"] is None for r in rows)
+    assert {r["reason"] for r in rows} <= set(missed["by_reason"])
 
 
 # ---- 4. missed opportunities on simulated data ----------------------------------------------
