@@ -221,6 +221,28 @@ static void read_model(struct job *j)
 
 /* ---- days and windows -------------------------------------------------------------- */
 
+/* The capital a day's P&L is divided by (DESIGN §9): the account equity
+ * the bot logged first on that date (what the day started with), else the
+ * last it logged on an earlier date, else the config's capital_usd. The
+ * short-term job keeps those equities in the learned state. */
+static double capital_of(const struct job *j, int32_t day)
+{
+	json_t *eq = json_object_get(j->learner_doc, "equity"), *v;
+	double capital = j->cfg->capital_usd;
+	size_t i;
+	json_array_foreach(eq, i, v)
+	{
+		int32_t d;
+		const char *text = json_string_value(json_object_get(v, "day"));
+		if (!text || schedule_parse_day(text, &d) || d > day)
+			break;
+		double x = num_of(json_object_get(v, d == day ? "first" : "last"));
+		if (x > 0)
+			capital = x;
+	}
+	return capital;
+}
+
 static int build_days(struct job *j)
 {
 	const struct schedule_calendar *cal = &j->cfg->schedule.calendar;
@@ -250,7 +272,7 @@ static int build_days(struct job *j)
 			j->returns[k] += j->t[i].pnl_usd;
 	}
 	for (size_t i = 0; i < j->n_days; i++)
-		j->returns[i] /= j->cfg->capital_usd;
+		j->returns[i] /= capital_of(j, j->days[i]);
 	return 0;
 }
 
@@ -1163,9 +1185,11 @@ int daily_run(const struct daily_options *o, json_t **report_out, char *err, siz
 		return fail(&j, "%s", derr.msg);
 	durable_sweep_temps(dir, &derr);
 
-	if (read_state(&j) || build_days(&j))
+	if (read_state(&j))
 		goto out;
 	read_model(&j);
+	if (build_days(&j))
+		goto out;
 
 	int32_t from7 = window_start(&j, 7), from30 = window_start(&j, 30),
 		from_all = window_start(&j, 0);
@@ -1206,7 +1230,7 @@ int daily_run(const struct daily_options *o, json_t **report_out, char *err, siz
 	report =
 	    json_pack("{s:i,s:s,s:s,s:s,s:f,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "format",
 		      REPORT_FORMAT, "date", day, "generated_at", gen, "first_day", first,
-		      "capital_usd", o->config->capital_usd, "day", trades_json(&day_m), "windows",
+		      "capital_usd", capital_of(&j, j.day), "day", trades_json(&day_m), "windows",
 		      windows, "breakdowns", breakdowns_json(&j, from30, j.day), "model",
 		      model_json(&j), "knobs", knobs, "missed", missed, "stale_positions",
 		      stale_positions(&j), "retrain", retrain, "charts", charts_json(&j, from30));
@@ -1215,7 +1239,7 @@ int daily_run(const struct daily_options *o, json_t **report_out, char *err, siz
 		goto out;
 	}
 	json_object_set_new(report, "day_pnl_with_partials_usd",
-			    num(j.n_days ? j.returns[j.n_days - 1] * o->config->capital_usd : 0));
+			    num(j.n_days ? j.returns[j.n_days - 1] * capital_of(&j, j.day) : 0));
 	json_object_set(report, "baseline", baseline);
 	if (write_reports(&j, report))
 		goto out;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "schedule.h"
 #include "jsontext.h"
 #include "learner.h"
 #include "signals.h"
@@ -28,8 +29,20 @@ struct keyset {
 	size_t cap, n;
 };
 
+/* The account equity the bot logged on one local date: the first and the
+ * last by timestamp, so the daily job can divide a day's P&L by the
+ * capital the day started with (DESIGN §9). */
+struct equity_day {
+	int32_t day;
+	double first, last;
+	int64_t first_ts, last_ts;
+};
+#define EQUITY_DAYS 1100 /* about four years of trading days */
+
 struct short_term {
 	const struct profile *profile;
+	struct equity_day equity[EQUITY_DAYS];
+	size_t n_equity;
 	struct learner *learner;
 	struct weights *weights;
 	struct signals *signals;
@@ -37,6 +50,8 @@ struct short_term {
 	struct position *pos;
 	size_t n_pos, cap_pos;
 };
+
+static void note_equity(struct short_term *st, int64_t ts, double equity);
 
 uint64_t short_term_key_hash(const char *key)
 {
@@ -229,10 +244,11 @@ static int journal_changes(struct short_term *st, struct short_term_batch *out)
 			size_t len;
 			char *text = jsontext_dump(j, JSONTEXT_COMPACT, &len);
 			json_decref(j);
-			if (!text || append(&out->weight_log, &out->weight_log_len,
-					    &out->weight_log_cap, text, len) ||
-			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap, "\n",
-				   1)) {
+			if (!text ||
+			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap,
+				   text, len) ||
+			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap,
+				   "\n", 1)) {
 				free(text);
 				return -1;
 			}
@@ -290,8 +306,8 @@ static void close_position(struct short_term *st, const struct record *r)
 	}
 }
 
-static int record_outcome(struct short_term *st, const struct record *r,
-			  struct state_counters *c, struct short_term_batch *out)
+static int record_outcome(struct short_term *st, const struct record *r, struct state_counters *c,
+			  struct short_term_batch *out)
 {
 	uint64_t h = short_term_key_hash(r->key);
 	int added = keyset_add(&st->keys, h);
@@ -361,12 +377,14 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 	case RECORD_OK:
 		if (r.ts > c->last_record_ts)
 			c->last_record_ts = r.ts;
+		if (isfinite(r.equity) && r.equity > 0 && r.ts != CALENDAR_NONE)
+			note_equity(st, r.ts, r.equity);
 		snprintf(c->last_record_id, sizeof c->last_record_id, "%s",
 			 r.kind == KIND_CLOSE || r.kind == KIND_PARTIAL ? r.key
-			 : r.trade_id				       ? r.trade_id
-			 : r.signal_id				       ? r.signal_id
-			 : r.order_id				       ? r.order_id
-								       : r.symbol);
+			 : r.trade_id					? r.trade_id
+			 : r.signal_id					? r.signal_id
+			 : r.order_id					? r.order_id
+									: r.symbol);
 		switch (r.kind) {
 		case KIND_OPEN:
 			rc = open_position(st, position_key(st, &r), r.symbol, r.side, r.ts, r.qty,
@@ -401,24 +419,65 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 	return rc;
 }
 
+/* Ties on the timestamp keep the smaller first and the larger last, so
+ * the result does not depend on the order the sources were read in. */
+static void note_equity(struct short_term *st, int64_t ts, double equity)
+{
+	int32_t day = schedule_local_day(ts);
+	size_t i = st->n_equity;
+	while (i > 0 && st->equity[i - 1].day > day)
+		i--;
+	if (i > 0 && st->equity[i - 1].day == day) {
+		struct equity_day *e = &st->equity[i - 1];
+		if (ts < e->first_ts || (ts == e->first_ts && equity < e->first)) {
+			e->first = equity;
+			e->first_ts = ts;
+		}
+		if (ts > e->last_ts || (ts == e->last_ts && equity > e->last)) {
+			e->last = equity;
+			e->last_ts = ts;
+		}
+		return;
+	}
+	if (st->n_equity == EQUITY_DAYS) {
+		if (i == 0)
+			return; /* older than everything kept */
+		memmove(st->equity, st->equity + 1, --st->n_equity * sizeof *st->equity);
+		i--;
+	}
+	memmove(st->equity + i + 1, st->equity + i, (st->n_equity - i) * sizeof *st->equity);
+	st->equity[i] = (struct equity_day){day, equity, equity, ts, ts};
+	st->n_equity++;
+}
+
 json_t *short_term_save(const struct short_term *st)
 {
 	json_t *o = json_object(), *arr = json_array();
 	for (size_t i = 0; i < st->n_pos; i++) {
 		const struct position *p = &st->pos[i];
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o}", "id", p->id,
-						     "symbol", p->symbol, "side", p->side,
-						     "opened_at_us", (json_int_t)p->opened_at, "qty",
-						     isfinite(p->qty) ? json_real(p->qty) : json_null(),
-						     "entry_price",
-						     isfinite(p->entry_price) ? json_real(p->entry_price)
-									      : json_null()));
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s,s:s,s:i,s:I,s:o,s:o}", "id", p->id, "symbol", p->symbol, "side",
+			      p->side, "opened_at_us", (json_int_t)p->opened_at, "qty",
+			      isfinite(p->qty) ? json_real(p->qty) : json_null(), "entry_price",
+			      isfinite(p->entry_price) ? json_real(p->entry_price) : json_null()));
 	}
 	json_object_set_new(o, "format", json_integer(2));
 	json_object_set_new(o, "open_positions", arr);
 	json_object_set_new(o, "learner", learner_save(st->learner));
 	json_object_set_new(o, "weights", weights_save(st->weights));
 	json_object_set_new(o, "signals", signals_save(st->signals));
+	json_t *eq = json_array();
+	for (size_t i = 0; i < st->n_equity; i++) {
+		const struct equity_day *e = &st->equity[i];
+		char day[16];
+		schedule_format_day(e->day, day, sizeof day);
+		json_array_append_new(eq, json_pack("{s:s,s:f,s:f,s:I,s:I}", "day", day, "first",
+						    e->first, "last", e->last, "first_us",
+						    (json_int_t)e->first_ts, "last_us",
+						    (json_int_t)e->last_ts));
+	}
+	json_object_set_new(o, "equity", eq);
 	return o;
 }
 
@@ -440,6 +499,20 @@ int short_term_load(struct short_term *st, json_t *saved)
 	v = json_object_get(saved, "signals");
 	if (v && signals_load(st->signals, v, err, sizeof err))
 		return -1;
+	st->n_equity = 0;
+	json_array_foreach(json_object_get(saved, "equity"), i, v)
+	{
+		int32_t day;
+		const char *d = json_string_value(json_object_get(v, "day"));
+		json_t *f = json_object_get(v, "first"), *l = json_object_get(v, "last");
+		if (!d || schedule_parse_day(d, &day) || !json_is_number(f) || !json_is_number(l) ||
+		    st->n_equity == EQUITY_DAYS)
+			return -1;
+		st->equity[st->n_equity++] =
+		    (struct equity_day){day, json_number_value(f), json_number_value(l),
+					json_integer_value(json_object_get(v, "first_us")),
+					json_integer_value(json_object_get(v, "last_us"))};
+	}
 	json_array_foreach(arr, i, v)
 	{
 		const char *id = json_string_value(json_object_get(v, "id"));
@@ -447,7 +520,8 @@ int short_term_load(struct short_term *st, json_t *saved)
 		json_t *q = json_object_get(v, "qty"), *e = json_object_get(v, "entry_price");
 		if (!id || !symbol)
 			return -1;
-		if (open_position(st, id, symbol, (int)json_integer_value(json_object_get(v, "side")),
+		if (open_position(st, id, symbol,
+				  (int)json_integer_value(json_object_get(v, "side")),
 				  json_integer_value(json_object_get(v, "opened_at_us")),
 				  json_is_number(q) ? json_number_value(q) : NAN,
 				  json_is_number(e) ? json_number_value(e) : NAN))
@@ -463,11 +537,13 @@ json_t *short_term_positions(const struct short_term *st, int64_t now_us)
 		const struct position *p = &st->pos[i];
 		char at[40];
 		calendar_format_iso(p->opened_at, at, sizeof at);
-		json_array_append_new(
-			arr, json_pack("{s:s,s:s,s:s,s:s,s:f}", "id", p->id, "symbol", p->symbol,
-				       "side", p->side > 0 ? "long" : p->side < 0 ? "short" : "unknown",
-				       "opened_at", at, "age_hours",
-				       (double)(now_us - p->opened_at) / 3600e6));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:f}", "id", p->id, "symbol",
+						     p->symbol, "side",
+						     p->side > 0   ? "long"
+						     : p->side < 0 ? "short"
+								   : "unknown",
+						     "opened_at", at, "age_hours",
+						     (double)(now_us - p->opened_at) / 3600e6));
 	}
 	return arr;
 }
@@ -491,14 +567,14 @@ static int publish_json(const char *dir, const char *name, json_t *doc, struct d
 	return rc;
 }
 
-int short_term_publish(const struct short_term *st, const char *models_dir,
-		       const char *state_dir, struct durable_err *err)
+int short_term_publish(const struct short_term *st, const char *models_dir, const char *state_dir,
+		       struct durable_err *err)
 {
 	char at[40];
 	calendar_format_iso(calendar_now(), at, sizeof at);
 	if (publish_json(models_dir, "online.json", learner_export(st->learner, at), err) ||
-	    publish_json(state_dir, "signal_weights.json",
-			 weights_export_components(st->weights), err) ||
+	    publish_json(state_dir, "signal_weights.json", weights_export_components(st->weights),
+			 err) ||
 	    publish_json(state_dir, "exit_weights.json", weights_export_exits(st->weights), err) ||
 	    publish_json(state_dir, "signal_outcomes.json", signals_export(st->signals), err))
 		return -1;

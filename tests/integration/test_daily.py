@@ -339,6 +339,22 @@ def test_stock_bot_fixture_daily_counts_the_days_closes(tmp_path):
     assert round(every["pnl_usd"], 2) == -111.98
     assert rep["windows"]["all"]["returns"]["days"] == 4
     assert rep["first_day"] == "2026-02-05"
+    # Daily returns divide by the equity the bot logged first that day.
+    first_equity = {}
+    with gzip.open(FIXTURE / "attribution.jsonl.gz", "rt") as f:
+        for line in f:
+            row = json.loads(line)
+            eq = (row.get("context") or {}).get("account_equity_at_entry")
+            if isinstance(eq, (int, float)) and eq > 0:
+                at = datetime.datetime.fromisoformat(row["ts"]).astimezone(NEW_YORK)
+                day = at.date().isoformat()
+                if day not in first_equity or at < first_equity[day][0]:
+                    first_equity[day] = (at, eq)
+    assert rep["capital_usd"] == first_equity["2026-02-10"][1]
+    eq_curve = rep["charts"]["equity"]
+    day_return = eq_curve[-1]["equity"] / eq_curve[-2]["equity"] - 1
+    assert day_return == pytest.approx(rep["day_pnl_with_partials_usd"] / rep["capital_usd"],
+                                       rel=1e-9)
     # Its blocked trades carry a score, no confidence: none qualifies by
     # confidence; with daily.missed_min_score they do.
     assert rep["missed"]["count"] == 0
