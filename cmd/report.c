@@ -35,7 +35,8 @@ static void cell(double v, const char *style)
 	if (strcmp(style, "pct") == 0)
 		snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
 	else if (strcmp(style, "spct") == 0)
-		snprintf(buf, sizeof buf, "%+.2f%%", 100 * v);
+		snprintf(buf, sizeof buf, fabs(v) < 5e-5 ? "%.2f%%" : "%+.2f%%",
+			 fabs(v) < 5e-5 ? 0.0 : 100 * v);
 	else if (strcmp(style, "usd") == 0)
 		snprintf(buf, sizeof buf, "%+.2f", v);
 	else if (strcmp(style, "int") == 0)
