@@ -58,6 +58,15 @@ def throughput(tmp):
     print(f"throughput: 60 simulated days, {lines} lines, {size / 1e6:.1f} MB, {trades} trades: "
           f"{wall:.2f} s wall, {cpu:.2f} s cpu -> {lines / wall:,.0f} lines/s, "
           f"{size / 1e6 / wall:.1f} MB/s; peak RSS {rss / 1024:.1f} MiB")
+    # The daily job on the same root: the last simulated day, from all 60
+    # days of outcomes and that day's records; a first run and a re-run.
+    last = max(json.loads(line)["ts"][:10]
+               for line in open(root / "logs/attribution.jsonl") if line.startswith("{") and
+               line.rstrip().endswith("}"))
+    first = timed("--root", root, "daily", "--date", last)
+    again = timed("--root", root, "daily", "--date", last)
+    print(f"daily: report for {last} over 60 days ({trades} trades): {first[0]:.2f} s wall, "
+          f"peak RSS {first[2] / 1024:.1f} MiB; re-run {again[0]:.2f} s")
 
 
 def latency(tmp, n=200):
