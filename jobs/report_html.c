@@ -108,11 +108,11 @@ enum fmt {
 	FMT_COUNT,	/* 12 */
 	FMT_MONEY,	/* +$12.34 */
 	FMT_PCT,	/* fraction as 54.3% */
-	FMT_PCT_SIGNED, /* fraction as +1.2% */
+	FMT_PCT_SIGNED, /* fraction as +1.23% */
 	FMT_RATIO,	/* 1.85 */
 	FMT_SCORE,	/* 0.693 */
 	FMT_MINUTES,	/* 42 min, 3.5 h */
-	FMT_HOURS,	/* 26.5 h */
+	FMT_HOURS,	/* 26.5 h, 36.4 d */
 };
 
 /* The value as it will be printed: what rounds to zero at the printed
@@ -129,8 +129,10 @@ static double printed_value(double v, enum fmt f)
 		half = 0.005;
 		break;
 	case FMT_PCT:
-	case FMT_PCT_SIGNED:
 		half = 0.0005; /* 0.05% */
+		break;
+	case FMT_PCT_SIGNED:
+		half = 0.00005; /* 0.005% */
 		break;
 	case FMT_SCORE:
 		half = 0.0005;
@@ -168,7 +170,7 @@ static void put_num(FILE *out, double v, enum fmt f)
 		fprintf(out, "%.1f%%", v * 100.0);
 		break;
 	case FMT_PCT_SIGNED:
-		fprintf(out, v != 0 ? "%+.1f%%" : "%.1f%%", v * 100.0);
+		fprintf(out, v != 0 ? "%+.2f%%" : "%.2f%%", v * 100.0);
 		break;
 	case FMT_RATIO:
 		fprintf(out, "%.2f", v);
@@ -183,9 +185,45 @@ static void put_num(FILE *out, double v, enum fmt f)
 			fprintf(out, "%.1f h", v / 60.0);
 		break;
 	case FMT_HOURS:
-		fprintf(out, "%.1f h", v);
+		if (fabs(v) < 72)
+			fprintf(out, "%.1f h", v);
+		else
+			fprintf(out, "%.1f d", v / 24.0);
 		break;
 	}
+}
+
+/* An ISO-8601 timestamp as a person reads it: "2026-02-09T20:21:46.341659Z"
+ * becomes "2026-02-09 20:21 UTC" and an offset is kept ("2026-02-09 15:21
+ * -05:00"), inside a <time> element that keeps the full value; anything
+ * else is written as it is (escaped), and a missing one as a dash. */
+static void put_timestamp(FILE *out, const json_t *v)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd";
+	const char *s = json_string_value(v), *zone;
+	size_t n = sizeof(shape) - 1, i;
+
+	for (i = 0; s && i < n; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			break;
+	if (!s || i < n) {
+		put_json_text(out, v);
+		return;
+	}
+	zone = s + n;
+	if (*zone == ':') /* seconds and fraction */
+		for (zone++; (*zone >= '0' && *zone <= '9') || *zone == '.'; zone++)
+			;
+	fputs("<time datetime=\"", out);
+	put_text(out, s);
+	fprintf(out, "\">%.10s %.5s", s, s + 11);
+	if (strcmp(zone, "Z") == 0 || strcmp(zone, "+00:00") == 0) {
+		fputs(" UTC", out);
+	} else if (*zone) {
+		putc(' ', out);
+		put_text(out, zone);
+	}
+	fputs("</time>", out);
 }
 
 /* A knob value: integers as integers, reals with up to 6 significant
@@ -241,18 +279,30 @@ static const char style_sheet[] =
     ".headline dd{margin:0;font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}\n"
     "table{border-collapse:collapse;margin:4px 0 12px}\n"
     "th,td{padding:3px 10px;border-bottom:1px solid #e6e9ed;text-align:left;vertical-align:top}\n"
+    "table.group{font-size:13px}\n"
+    "table.group th,table.group td{padding:3px 6px}\n"
     "th{font-weight:600;background:#f4f6f8}\n"
     "tbody th{background:none;font-weight:normal}\n"
     ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     ".pos{color:#1a7f37}\n"
     ".neg{color:#c62828}\n"
-    ".pair{display:flex;flex-wrap:wrap;gap:8px 32px}\n"
+    ".groups{columns:2 420px;column-gap:40px}\n"
+    ".groups>div{break-inside:avoid}\n"
+    ".groups h3{margin-top:4px}\n"
+    "table.group{width:100%}\n"
+    "tbody th{overflow-wrap:break-word}\n"
     ".badge{display:inline-block;padding:2px 8px;border-radius:4px;font-weight:600}\n"
     ".warn{background:#fff4e0;color:#8a4b00;border:1px solid #f0c27a}\n"
     ".ok{background:#eef6ee;color:#1a7f37;border:1px solid #b7dcb9}\n"
-    "figure.chart{margin:16px 0}\n"
+    "figure.chart{margin:16px 0 24px}\n"
+    "figure.chart h3{margin:0 0 6px}\n"
     "figure.chart svg{display:block;max-width:100%;height:auto}\n"
+    ".chart-pair{display:flex;flex-wrap:wrap;gap:0 40px}\n"
+    ".chart-pair figure{flex:1 1 420px;max-width:480px}\n"
     "svg text{font-size:11px;fill:#5b6670}\n"
+    "svg text.axis{font-size:12px;fill:#1d2329}\n"
+    "svg text.count{font-size:10px}\n"
+    "svg text.count.in{fill:#fff}\n"
     "svg .frame{stroke:#9aa5b1;fill:none}\n"
     "svg .grid{stroke:#e6e9ed}\n"
     "svg .ref{stroke:#9aa5b1;stroke-dasharray:2 3}\n"
@@ -260,11 +310,12 @@ static const char style_sheet[] =
     "svg .area{fill:#c62828;fill-opacity:.25;stroke:#c62828;stroke-width:1.5}\n"
     "svg .bar{fill:#1f6feb;fill-opacity:.75}\n"
     "svg .diag{stroke:#9aa5b1;stroke-dasharray:4 4}\n"
-    "svg .dot{fill:#1f6feb}\n"
+    "svg .line.thin{stroke-width:1.25;stroke-opacity:.6}\n"
+    "svg .dot{fill:#1f6feb;stroke:#fff;stroke-width:1}\n"
     "svg text.empty{font-size:14px;fill:#9aa5b1}\n"
     "footer{margin-top:32px;color:#5b6670;font-size:12px}\n"
     "@media print{body{max-width:none;padding:0;font-size:11px}"
-    "section,figure,table{break-inside:avoid}"
+    "h2,h3{break-after:avoid}figure,table,.groups>div{break-inside:avoid}"
     "*{print-color-adjust:exact;-webkit-print-color-adjust:exact}a{color:inherit}}\n";
 
 /* The document up to <body>; the title is title, then date when not NULL,
@@ -365,7 +416,7 @@ static void put_header(FILE *out, const json_t *report, const char *date)
 	fputs("\">", out);
 	put_text(out, date);
 	fputs("</time></h1>\n<p class=\"sub\">Generated ", out);
-	put_json_text(out, generated);
+	put_timestamp(out, generated);
 	fputs(" by tradelearn", out);
 	if (json_is_true(json_object_get(retrain, "triggered")))
 		fputs(" &middot; <span class=\"badge warn\">Retrain triggered</span>", out);
@@ -429,7 +480,7 @@ static int by_pnl_desc(const void *a, const void *b)
 
 static void put_group_head(FILE *out, const char *first_column)
 {
-	fputs("<table>\n<thead><tr><th>", out);
+	fputs("<table class=\"group\">\n<thead><tr><th>", out);
 	put_text(out, first_column);
 	fputs("</th><th class=\"num\">Trades</th><th class=\"num\">Win rate</th>"
 	      "<th class=\"num\">P&amp;L</th><th class=\"num\">Profit factor</th>"
@@ -440,7 +491,25 @@ static void put_group_head(FILE *out, const char *first_column)
 static void put_group_row(FILE *out, const char *key, const json_t *trades)
 {
 	fputs("<tr><th scope=\"row\">", out);
-	put_text(out, *key ? key : DASH);
+	if (!*key)
+		fputs(DASH, out);
+	/* Composite keys ("signal_decay+flow_reversal") may wrap after a '+'. */
+	for (const char *part = key; *part;) {
+		size_t len = strcspn(part, "+");
+		char piece[256];
+		while (len > 0) {
+			size_t take = len < sizeof(piece) - 1 ? len : sizeof(piece) - 1;
+			memcpy(piece, part, take);
+			piece[take] = '\0';
+			put_text(out, piece);
+			part += take;
+			len -= take;
+		}
+		if (*part == '+') {
+			fputs("+<wbr>", out);
+			part++;
+		}
+	}
 	fputs("</th>", out);
 	put_cell(out, field(trades, "count"), FMT_COUNT);
 	put_cell(out, field(trades, "win_rate"), FMT_PCT);
@@ -486,7 +555,7 @@ static int put_symbols(FILE *out, const json_t *report)
 	n_best = (n + 1) / 2 < 3 ? (n + 1) / 2 : 3;
 	n_worst = n / 2 < 3 ? n / 2 : 3;
 
-	fputs("<div class=\"pair\">\n<div>\n<h3>Best</h3>\n", out);
+	fputs("<div class=\"groups\">\n<div>\n<h3>Best</h3>\n", out);
 	put_group_head(out, "Symbol");
 	for (size_t i = 0; i < n_best; i++)
 		put_group_row(out, rows[i].key, rows[i].trades);
@@ -520,9 +589,19 @@ static const char *dimension_title(const char *key)
 	return key;
 }
 
-/* Every breakdown in the report's own order (the daily job orders time of
- * day and weekdays chronologically). */
-static void put_breakdowns(FILE *out, const json_t *report)
+/* Confidence buckets by key ("0.3-0.4" before "0.4-0.5"). */
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
+}
+
+/* Symbols by P&L, best first (symbols whose P&L is null last, by name),
+ * confidence buckets by key, every other breakdown in the report's own
+ * order (the daily job orders time of day and weekdays chronologically).
+ * Each is a block of a two-column flow, so that short tables sit side by
+ * side and a long symbol list does not push everything else down. Returns
+ * -1 on ENOMEM. */
+static int put_breakdowns(FILE *out, const json_t *report)
 {
 	const json_t *breakdowns = json_object_get(report, "breakdowns");
 	const char *dimension, *key;
@@ -531,20 +610,45 @@ static void put_breakdowns(FILE *out, const json_t *report)
 	fputs("<section id=\"breakdowns\">\n<h2>Breakdowns, 30 days</h2>\n", out);
 	if (json_object_size(breakdowns) == 0)
 		fputs("<p>No breakdowns.</p>\n", out);
+	else
+		fputs("<div class=\"groups\">\n", out);
 	json_object_foreach((json_t *)breakdowns, dimension, groups)
 	{
-		fputs("<h3>", out);
+		size_t n = 0;
+		struct keyed *rows;
+
+		fputs("<div>\n<h3>", out);
 		put_text(out, dimension_title(dimension));
 		fputs("</h3>\n", out);
 		if (json_object_size(groups) == 0) {
-			fputs("<p>No trades.</p>\n", out);
+			fputs("<p>No trades.</p>\n</div>\n", out);
 			continue;
 		}
+		rows = calloc(json_object_size(groups), sizeof(*rows));
+		if (!rows)
+			return -1;
+		json_object_foreach(groups, key, trades)
+		{
+			double pnl = field(trades, "pnl_usd");
+			rows[n].key = key;
+			rows[n].trades = trades;
+			rows[n].pnl = isnan(pnl) ? -INFINITY : pnl;
+			n++;
+		}
+		if (strcmp(dimension, "symbol") == 0)
+			qsort(rows, n, sizeof(*rows), by_pnl_desc);
+		else if (strcmp(dimension, "confidence") == 0)
+			qsort(rows, n, sizeof(*rows), by_key);
 		put_group_head(out, dimension_title(dimension));
-		json_object_foreach(groups, key, trades) put_group_row(out, key, trades);
-		fputs("</tbody>\n</table>\n", out);
+		for (size_t i = 0; i < n; i++)
+			put_group_row(out, rows[i].key, rows[i].trades);
+		fputs("</tbody>\n</table>\n</div>\n", out);
+		free(rows);
 	}
+	if (json_object_size(breakdowns) > 0)
+		fputs("</div>\n", out);
 	fputs("</section>\n", out);
+	return 0;
 }
 
 /* ---- knobs, retrain, missed, stale, model ----------------------------- */
@@ -693,7 +797,7 @@ static void put_stale(FILE *out, const json_t *report)
 		fputs("<tr><th scope=\"row\">", out);
 		put_json_text(out, json_object_get(position, "symbol"));
 		fputs("</th><td>", out);
-		put_json_text(out, json_object_get(position, "opened_at"));
+		put_timestamp(out, json_object_get(position, "opened_at"));
 		fputs("</td>", out);
 		put_cell(out, field(position, "age_hours"), FMT_HOURS);
 		fputs("</tr>\n", out);
@@ -720,20 +824,43 @@ static void put_model(FILE *out, const json_t *report)
 
 /* ---- charts ----------------------------------------------------------- */
 
-#define CHART_W 640
-#define CHART_H 260
+/* The equity and drawdown charts span the column; win rate by hour and
+ * calibration sit side by side (each wraps under the other on a narrow
+ * screen or on paper). Sizes are the natural size in CSS pixels, so the
+ * 11px labels read at 11px; the style only ever scales a chart down. */
+#define WIDE_W 960
+#define WIDE_H 260
+#define HALF_W 480
+#define HALF_H 300
 #define PAD_LEFT 60
 #define PAD_RIGHT 20
 #define PAD_TOP 18
-#define PAD_BOTTOM 40
-#define PLOT_W (CHART_W - PAD_LEFT - PAD_RIGHT)
-#define PLOT_H (CHART_H - PAD_TOP - PAD_BOTTOM)
+#define PAD_BOTTOM 44
+/* Coordinates are clamped to this far outside the canvas. */
+#define COORD_LIMIT 10000.0
 
-/* Data ranges of a chart; axis_settle() guarantees hi > lo, both finite. */
+/* A chart's canvas and data ranges; axis_settle() guarantees hi > lo,
+ * both finite. */
 struct plot {
 	FILE *out;
+	int w, h;
 	double x_lo, x_hi, y_lo, y_hi;
 };
+
+static double plot_w(const struct plot *p)
+{
+	return p->w - PAD_LEFT - PAD_RIGHT;
+}
+
+static double plot_h(const struct plot *p)
+{
+	return p->h - PAD_TOP - PAD_BOTTOM;
+}
+
+static double plot_bottom(const struct plot *p)
+{
+	return PAD_TOP + plot_h(p);
+}
 
 /* Makes [lo, hi] a usable axis: finite, ordered, and never of zero width,
  * so the scales below never divide by zero. A flat series gets 5% of its
@@ -767,12 +894,12 @@ static void axis_settle(double *lo, double *hi)
 
 static double plot_x(const struct plot *p, double x)
 {
-	return PAD_LEFT + (x - p->x_lo) / (p->x_hi - p->x_lo) * PLOT_W;
+	return PAD_LEFT + (x - p->x_lo) / (p->x_hi - p->x_lo) * plot_w(p);
 }
 
 static double plot_y(const struct plot *p, double y)
 {
-	return PAD_TOP + PLOT_H - (y - p->y_lo) / (p->y_hi - p->y_lo) * PLOT_H;
+	return plot_bottom(p) - (y - p->y_lo) / (p->y_hi - p->y_lo) * plot_h(p);
 }
 
 /* Every coordinate goes through here: whatever went wrong upstream, a
@@ -782,7 +909,7 @@ static void put_coord(FILE *out, double v)
 {
 	if (!isfinite(v))
 		v = 0;
-	v = fmax(-10 * CHART_W, fmin(10 * CHART_W, v));
+	v = fmax(-COORD_LIMIT, fmin(COORD_LIMIT, v));
 	if (fabs(v) < 0.05)
 		v = 0;
 	fprintf(out, "%.1f", v);
@@ -810,61 +937,87 @@ static void put_line(FILE *out, const char *cls, double x1, double y1, double x2
 }
 
 /* Opens <text> at (x, y); the caller writes the content and "</text>". */
-static void open_text(FILE *out, double x, double y, const char *anchor)
+static void open_text(FILE *out, const char *cls, double x, double y, const char *anchor)
 {
-	fputs("<text x=\"", out);
+	fputs("<text ", out);
+	if (cls)
+		fprintf(out, "class=\"%s\" ", cls);
+	fputs("x=\"", out);
 	put_coord(out, x);
 	fputs("\" y=\"", out);
 	put_coord(out, y);
 	fprintf(out, "\" text-anchor=\"%s\">", anchor);
 }
 
-static void chart_open(FILE *out, const char *id, const char *title)
+/* Opens the figure with its visible title and the <svg> of p's size. */
+static void chart_open(const struct plot *p, const char *id, const char *title)
 {
-	fprintf(
-	    out,
-	    "<figure class=\"chart\">\n<svg id=\"%s\" role=\"img\" aria-labelledby=\"%s-title\" "
-	    "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-	    "xmlns=\"http://www.w3.org/2000/svg\">\n<title id=\"%s-title\">",
-	    id, id, CHART_W, CHART_H, CHART_W, CHART_H, id);
-	put_text(out, title);
-	fputs("</title>\n", out);
+	fputs("<figure class=\"chart\">\n<h3>", p->out);
+	put_text(p->out, title);
+	fprintf(p->out,
+		"</h3>\n<svg id=\"%s\" role=\"img\" aria-labelledby=\"%s-title\" "
+		"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n<title id=\"%s-title\">",
+		id, id, p->w, p->h, p->w, p->h, id);
+	put_text(p->out, title);
+	fputs("</title>\n", p->out);
 }
 
-static void chart_close(FILE *out, const char *caption)
+static void chart_close(const struct plot *p, const char *caption)
 {
-	fputs("<rect class=\"frame\" x=\"", out);
-	put_coord(out, PAD_LEFT);
-	fputs("\" y=\"", out);
-	put_coord(out, PAD_TOP);
-	fprintf(out, "\" width=\"%d\" height=\"%d\"/>\n</svg>\n<figcaption>", PLOT_W, PLOT_H);
-	put_text(out, caption);
-	fputs("</figcaption>\n</figure>\n", out);
+	fputs("<rect class=\"frame\" x=\"", p->out);
+	put_coord(p->out, PAD_LEFT);
+	fputs("\" y=\"", p->out);
+	put_coord(p->out, PAD_TOP);
+	fputs("\" width=\"", p->out);
+	put_coord(p->out, plot_w(p));
+	fputs("\" height=\"", p->out);
+	put_coord(p->out, plot_h(p));
+	fputs("\"/>\n</svg>\n<figcaption>", p->out);
+	put_text(p->out, caption);
+	fputs("</figcaption>\n</figure>\n", p->out);
 }
 
-static void chart_no_data(FILE *out)
+static void chart_no_data(const struct plot *p)
 {
-	fputs("<text class=\"empty\" x=\"", out);
-	put_coord(out, PAD_LEFT + PLOT_W / 2.0);
-	fputs("\" y=\"", out);
-	put_coord(out, PAD_TOP + PLOT_H / 2.0);
-	fputs("\" text-anchor=\"middle\">no data</text>\n", out);
+	open_text(p->out, "empty", PAD_LEFT + plot_w(p) / 2.0, PAD_TOP + plot_h(p) / 2.0, "middle");
+	fputs("no data</text>\n", p->out);
+}
+
+/* Titles of the axes: x under the tick labels, y turned along the left. */
+static void put_axis_titles(const struct plot *p, const char *x_title, const char *y_title)
+{
+	if (x_title) {
+		open_text(p->out, "axis", PAD_LEFT + plot_w(p) / 2.0, p->h - 6, "middle");
+		put_text(p->out, x_title);
+		fputs("</text>\n", p->out);
+	}
+	if (y_title) {
+		fputs("<text class=\"axis\" transform=\"rotate(-90)\" x=\"", p->out);
+		put_coord(p->out, -(PAD_TOP + plot_h(p) / 2.0));
+		fputs("\" y=\"14\" text-anchor=\"middle\">", p->out);
+		put_text(p->out, y_title);
+		fputs("</text>\n", p->out);
+	}
 }
 
 enum axis_fmt { AXIS_PLAIN, AXIS_PCT };
 
-/* A step of 1, 2 or 5 times a power of ten giving about four intervals, or
- * 0 when the span is too odd to have one. */
+/* The smallest step of 1, 2 or 5 times a power of ten that cuts span into
+ * at most seven intervals (so an axis has between three and eight labels),
+ * or 0 when the span is too odd to have one. */
 static double nice_step(double span)
 {
-	double raw = span / 4, magnitude, fraction;
-	if (!(raw > 0) || !isfinite(raw))
+	static const double multiples[] = {1, 2, 5, 10};
+	double magnitude;
+	if (!(span > 0) || !isfinite(span))
 		return 0;
-	magnitude = pow(10, floor(log10(raw)));
+	magnitude = pow(10, floor(log10(span / 7)));
 	if (!(magnitude > 0) || !isfinite(magnitude))
 		return 0;
-	fraction = raw / magnitude;
-	return (fraction < 1.5 ? 1 : fraction < 3 ? 2 : fraction < 7 ? 5 : 10) * magnitude;
+	for (size_t i = 0; i < sizeof(multiples) / sizeof(multiples[0]); i++)
+		if (span / (multiples[i] * magnitude) <= 7 * (1 + 1e-9))
+			return multiples[i] * magnitude;
+	return 10 * magnitude;
 }
 
 static void put_tick_label(FILE *out, double v, double step, enum axis_fmt fmt)
@@ -896,8 +1049,9 @@ static void put_y_ticks(const struct plot *p, enum axis_fmt fmt)
 		v = first + i * step;
 		if (v > p->y_hi + step * 1e-9)
 			break;
-		put_line(p->out, "grid", PAD_LEFT, plot_y(p, v), PAD_LEFT + PLOT_W, plot_y(p, v));
-		open_text(p->out, PAD_LEFT - 6, plot_y(p, v) + 4, "end");
+		put_line(p->out, "grid", PAD_LEFT, plot_y(p, v), PAD_LEFT + plot_w(p),
+			 plot_y(p, v));
+		open_text(p->out, NULL, PAD_LEFT - 6, plot_y(p, v) + 4, "end");
 		put_tick_label(p->out, v, step, fmt);
 		fputs("</text>\n", p->out);
 	}
@@ -916,27 +1070,35 @@ static void put_x_ticks(const struct plot *p, enum axis_fmt fmt)
 		v = first + i * step;
 		if (v > p->x_hi + step * 1e-9)
 			break;
-		put_line(p->out, "grid", plot_x(p, v), PAD_TOP, plot_x(p, v), PAD_TOP + PLOT_H);
-		open_text(p->out, plot_x(p, v), PAD_TOP + PLOT_H + 16, "middle");
+		put_line(p->out, "grid", plot_x(p, v), PAD_TOP, plot_x(p, v), plot_bottom(p));
+		open_text(p->out, NULL, plot_x(p, v), plot_bottom(p) + 16, "middle");
 		put_tick_label(p->out, v, step, fmt);
 		fputs("</text>\n", p->out);
 	}
 }
 
 /* Date labels under a series of n points (n >= 2) placed by index: the
- * first, the last and up to three between. */
+ * first, the last and up to five between, at least 110 px apart (a label
+ * is about 60 px wide). The first label starts at its point and the last
+ * ends at its point, so that neither runs off the canvas. */
 static void put_date_ticks(const struct plot *p, const json_t *series, size_t n)
 {
-	size_t last_index = (size_t)-1;
-	for (size_t k = 0; k < 5; k++) {
-		size_t i = (size_t)llround((double)k * (double)(n - 1) / 4.0);
-		const char *anchor = k == 0 ? "start" : k == 4 ? "end" : "middle";
+	size_t last_index = (size_t)-1, labels = (size_t)(plot_w(p) / 110);
+	if (labels > 7)
+		labels = 7;
+	if (labels > n)
+		labels = n;
+	if (labels < 2)
+		labels = 2;
+	for (size_t k = 0; k < labels; k++) {
+		size_t i = (size_t)llround((double)k * (double)(n - 1) / (double)(labels - 1));
+		const char *anchor = i == 0 ? "start" : i == n - 1 ? "end" : "middle";
 		if (i == last_index)
 			continue;
 		last_index = i;
-		put_line(p->out, "frame", plot_x(p, (double)i), PAD_TOP + PLOT_H,
-			 plot_x(p, (double)i), PAD_TOP + PLOT_H + 4);
-		open_text(p->out, plot_x(p, (double)i), PAD_TOP + PLOT_H + 16, anchor);
+		put_line(p->out, "frame", plot_x(p, (double)i), plot_bottom(p),
+			 plot_x(p, (double)i), plot_bottom(p) + 4);
+		open_text(p->out, NULL, plot_x(p, (double)i), plot_bottom(p) + 16, anchor);
 		put_json_text(p->out, json_object_get(json_array_get(series, i), "date"));
 		fputs("</text>\n", p->out);
 	}
@@ -966,13 +1128,13 @@ static void chart_equity(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "equity");
 	size_t n = json_array_size(series), i;
-	struct plot p = {.out = out};
+	struct plot p = {.out = out, .w = WIDE_W, .h = WIDE_H};
 	json_t *point;
 
-	chart_open(out, "chart-equity", "Equity curve, all time (compounded, 1.00 at the start)");
+	chart_open(&p, "chart-equity", "Equity curve, all time (compounded, 1.00 at the start)");
 	if (series_range(series, "equity", &p.y_lo, &p.y_hi) < 2 || n < 2) {
-		chart_no_data(out);
-		chart_close(out, "Equity: not enough trading days to draw.");
+		chart_no_data(&p);
+		chart_close(&p, "Equity: not enough trading days to draw.");
 		return;
 	}
 	if (p.y_hi > p.y_lo) {
@@ -985,7 +1147,7 @@ static void chart_equity(FILE *out, const json_t *charts)
 	p.x_hi = (double)(n - 1);
 	put_y_ticks(&p, AXIS_PLAIN);
 	if (p.y_lo < 1 && 1 < p.y_hi)
-		put_line(out, "ref", PAD_LEFT, plot_y(&p, 1), PAD_LEFT + PLOT_W, plot_y(&p, 1));
+		put_line(out, "ref", PAD_LEFT, plot_y(&p, 1), PAD_LEFT + plot_w(&p), plot_y(&p, 1));
 	put_date_ticks(&p, series, n);
 	fputs("<polyline class=\"line\" points=\"", out);
 	json_array_foreach(series, i, point)
@@ -995,27 +1157,29 @@ static void chart_equity(FILE *out, const json_t *charts)
 			put_point(out, plot_x(&p, (double)i), plot_y(&p, v));
 	}
 	fputs("\"/>\n", out);
-	chart_close(out, "Equity, compounded from daily returns, one point per trading day; the "
-			 "dotted line is the starting level.");
+	chart_close(&p, "Equity, compounded from daily returns, one point per trading day; the "
+			"dotted line is the starting level.");
 }
 
 static void chart_drawdown(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "drawdown");
 	size_t n = json_array_size(series), i;
-	struct plot p = {.out = out};
+	struct plot p = {.out = out, .w = WIDE_W, .h = WIDE_H};
 	json_t *point;
 	double first_x = NAN, last_x = NAN;
 
-	chart_open(out, "chart-drawdown", "Drawdown from the running peak, all time");
+	chart_open(&p, "chart-drawdown", "Drawdown from the running peak, all time");
 	if (series_range(series, "drawdown", &p.y_lo, &p.y_hi) < 2 || n < 2) {
-		chart_no_data(out);
-		chart_close(out, "Drawdown: not enough trading days to draw.");
+		chart_no_data(&p);
+		chart_close(&p, "Drawdown: not enough trading days to draw.");
 		return;
 	}
-	/* The area hangs from zero; a series that never fell shows a 1% scale. */
+	/* The area hangs from zero, and the deepest point sits a tenth of the
+	 * height above the bottom, however shallow it is (the labels give the
+	 * scale); a series that never fell shows a 1% scale. */
 	p.y_hi = fmax(p.y_hi, 0);
-	p.y_lo = fmin(p.y_lo * 1.05, -0.01);
+	p.y_lo = p.y_lo < 0 ? p.y_lo * 1.1 : -0.01;
 	axis_settle(&p.y_lo, &p.y_hi);
 	p.x_lo = 0;
 	p.x_hi = (double)(n - 1);
@@ -1036,48 +1200,56 @@ static void chart_drawdown(FILE *out, const json_t *charts)
 	}
 	put_point(out, last_x, plot_y(&p, 0));
 	fputs("\"/>\n", out);
-	chart_close(out, "Drawdown: how far equity stood below its highest point so far.");
+	chart_close(&p, "Drawdown: how far equity stood below its highest point so far.");
+}
+
+/* Whether the point is an hour bar that can be drawn. */
+static int hour_bar(const json_t *point, double *hour, double *trades)
+{
+	*hour = field(point, "hour");
+	*trades = field(point, "trades");
+	return !isnan(*hour) && *hour >= 0 && *hour <= 23 && !isnan(*trades) && *trades >= 1;
 }
 
 static void chart_win_rate_by_hour(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "win_rate_by_hour");
-	struct plot p = {.out = out, .y_lo = 0, .y_hi = 1};
-	double first_hour = INFINITY, last_hour = -INFINITY, slot, label_every;
+	struct plot p = {.out = out, .w = HALF_W, .h = HALF_H, .y_lo = 0, .y_hi = 1};
+	double first_hour = INFINITY, last_hour = -INFINITY, slot, label_every, hour, trades;
 	size_t i, bars = 0;
+	int counts;
 	json_t *point;
 
-	chart_open(out, "chart-win-rate-by-hour", "Win rate by hour of entry, all time");
+	chart_open(&p, "chart-win-rate-by-hour", "Win rate by hour of entry, all time");
 	json_array_foreach(series, i, point)
 	{
-		double hour = field(point, "hour"), trades = field(point, "trades");
-		if (isnan(hour) || hour < 0 || hour > 23 || isnan(trades) || trades < 1)
+		if (!hour_bar(point, &hour, &trades))
 			continue;
 		first_hour = fmin(first_hour, floor(hour));
 		last_hour = fmax(last_hour, floor(hour));
 		bars++;
 	}
 	if (bars == 0) {
-		chart_no_data(out);
-		chart_close(out, "Win rate by hour: no trades.");
+		chart_no_data(&p);
+		chart_close(&p, "Win rate by hour: no trades.");
 		return;
 	}
 	p.x_lo = first_hour - 0.5;
 	p.x_hi = last_hour + 0.5;
-	slot = (double)PLOT_W / (p.x_hi - p.x_lo);
-	label_every = ceil(40.0 / slot);
+	slot = plot_w(&p) / (p.x_hi - p.x_lo);
+	label_every = ceil(44.0 / slot);
+	counts = slot >= 30; /* room over a bar for "1234" */
 	put_y_ticks(&p, AXIS_PCT);
 	for (double h = first_hour; h <= last_hour; h += 1) {
 		if (fmod(h - first_hour, label_every) != 0)
 			continue;
-		open_text(out, plot_x(&p, h), PAD_TOP + PLOT_H + 16, "middle");
+		open_text(out, NULL, plot_x(&p, h), plot_bottom(&p) + 16, "middle");
 		fprintf(out, "%02d:00</text>\n", (int)h);
 	}
 	json_array_foreach(series, i, point)
 	{
-		double hour = field(point, "hour"), trades = field(point, "trades");
 		double wins = field(point, "wins"), rate, top;
-		if (isnan(hour) || hour < 0 || hour > 23 || isnan(trades) || trades < 1)
+		if (!hour_bar(point, &hour, &trades))
 			continue;
 		hour = floor(hour);
 		rate = isnan(wins) ? 0 : fmax(0, fmin(1, wins / trades));
@@ -1089,62 +1261,82 @@ static void chart_win_rate_by_hour(FILE *out, const json_t *charts)
 		fputs("\" width=\"", out);
 		put_coord(out, slot * 0.7);
 		fputs("\" height=\"", out);
-		put_coord(out, PAD_TOP + PLOT_H - top);
+		put_coord(out, plot_bottom(&p) - top);
 		fputs("\"><title>", out);
 		fprintf(out, "%02d:00: ", (int)hour);
 		put_num(out, isnan(wins) ? NAN : rate, FMT_PCT);
 		fputs(" of ", out);
 		put_num(out, trades, FMT_COUNT);
 		fputs(" trades</title></rect>\n", out);
-		open_text(out, plot_x(&p, hour), fmax(top - 4, PAD_TOP + 10), "middle");
+		if (!counts)
+			continue;
+		/* Over the bar, or inside its top when the bar reaches the top. */
+		open_text(out, top - 4 < PAD_TOP + 10 ? "count in" : "count", plot_x(&p, hour),
+			  top - 4 < PAD_TOP + 10 ? top + 13 : top - 4, "middle");
 		put_num(out, trades, FMT_COUNT);
 		fputs("</text>\n", out);
 	}
-	chart_close(out, "Share of winning trades by the exchange-local hour the trade was "
-			 "opened; the number over each bar is its count of trades.");
+	put_line(out, "ref", PAD_LEFT, plot_y(&p, 0.5), PAD_LEFT + plot_w(&p), plot_y(&p, 0.5));
+	put_axis_titles(&p, "Hour of entry (exchange time)", "Win rate");
+	chart_close(&p, counts ? "Share of winning trades by the hour the trade was opened; the "
+				 "number over each bar is its count of trades, the dotted line "
+				 "is 50%."
+			       : "Share of winning trades by the hour the trade was opened (a "
+				 "bar's tooltip gives its count of trades); the dotted line is "
+				 "50%.");
+}
+
+/* Whether the bucket is a calibration point that can be drawn. */
+static int calibration_point(const json_t *bucket, double *predicted, double *observed)
+{
+	*predicted = field(bucket, "mean_predicted");
+	*observed = field(bucket, "observed");
+	return field(bucket, "n") > 0 && !isnan(*predicted) && !isnan(*observed);
 }
 
 static void chart_calibration(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "calibration");
-	struct plot p = {.out = out, .x_lo = 0, .x_hi = 1, .y_lo = 0, .y_hi = 1};
+	struct plot p = {
+	    .out = out, .w = HALF_W, .h = HALF_H, .x_lo = 0, .x_hi = 1, .y_lo = 0, .y_hi = 1};
+	double predicted, observed, most = 0;
 	size_t i, points = 0;
 	json_t *bucket;
 
-	chart_open(out, "chart-calibration",
+	chart_open(&p, "chart-calibration",
 		   "Calibration: observed win rate against predicted probability");
 	json_array_foreach(series, i, bucket)
 	{
-		if (field(bucket, "n") > 0 && !isnan(field(bucket, "mean_predicted")) &&
-		    !isnan(field(bucket, "observed")))
-			points++;
+		if (!calibration_point(bucket, &predicted, &observed))
+			continue;
+		most = fmax(most, field(bucket, "n"));
+		points++;
 	}
 	if (points == 0) {
-		chart_no_data(out);
-		chart_close(out, "Calibration: no scored trades.");
+		chart_no_data(&p);
+		chart_close(&p, "Calibration: no scored trades.");
 		return;
 	}
 	put_y_ticks(&p, AXIS_PLAIN);
 	put_x_ticks(&p, AXIS_PLAIN);
 	put_line(out, "diag", plot_x(&p, 0), plot_y(&p, 0), plot_x(&p, 1), plot_y(&p, 1));
-	fputs("<polyline class=\"line\" points=\"", out);
+	fputs("<polyline class=\"line thin\" points=\"", out);
 	json_array_foreach(series, i, bucket)
 	{
-		double predicted = field(bucket, "mean_predicted"),
-		       observed = field(bucket, "observed");
-		if (!(field(bucket, "n") > 0) || isnan(predicted) || isnan(observed))
-			continue;
-		put_point(out, plot_x(&p, fmax(0, fmin(1, predicted))),
-			  plot_y(&p, fmax(0, fmin(1, observed))));
+		if (calibration_point(bucket, &predicted, &observed))
+			put_point(out, plot_x(&p, fmax(0, fmin(1, predicted))),
+				  plot_y(&p, fmax(0, fmin(1, observed))));
 	}
 	fputs("\"/>\n", out);
 	json_array_foreach(series, i, bucket)
 	{
-		double predicted = field(bucket, "mean_predicted"),
-		       observed = field(bucket, "observed");
-		if (!(field(bucket, "n") > 0) || isnan(predicted) || isnan(observed))
+		if (!calibration_point(bucket, &predicted, &observed))
 			continue;
-		fputs("<circle class=\"dot\" r=\"3.5\" cx=\"", out);
+		/* The dot's area grows with its bucket's trades: a bucket of
+		 * two trades should not catch the eye like one of two hundred. */
+		fputs("<circle class=\"dot\" r=\"", out);
+		put_coord(out, 2.5 + 4.5 * sqrt(field(bucket, "n") / most));
+		fputs("\" cx=\"", out);
 		put_coord(out, plot_x(&p, fmax(0, fmin(1, predicted))));
 		fputs("\" cy=\"", out);
 		put_coord(out, plot_y(&p, fmax(0, fmin(1, observed))));
@@ -1160,9 +1352,9 @@ static void chart_calibration(FILE *out, const json_t *charts)
 		put_num(out, observed, FMT_PCT);
 		fputs("</title></circle>\n", out);
 	}
-	chart_close(out, "Calibration by confidence bucket: the observed win rate (up) against "
-			 "the mean predicted probability (across); the dashed diagonal is perfect "
-			 "calibration.");
+	put_axis_titles(&p, "Predicted probability of a win", "Observed win rate");
+	chart_close(&p, "One dot per confidence bucket, larger for more trades; the dashed "
+			"diagonal is perfect calibration.");
 }
 
 static void put_charts(FILE *out, const json_t *report)
@@ -1171,9 +1363,10 @@ static void put_charts(FILE *out, const json_t *report)
 	fputs("<section id=\"charts\">\n<h2>Charts</h2>\n", out);
 	chart_equity(out, charts);
 	chart_drawdown(out, charts);
+	fputs("<div class=\"chart-pair\">\n", out);
 	chart_win_rate_by_hour(out, charts);
 	chart_calibration(out, charts);
-	fputs("</section>\n", out);
+	fputs("</div>\n</section>\n", out);
 }
 
 /* ---- the two pages ---------------------------------------------------- */
@@ -1207,7 +1400,8 @@ char *report_html_page(const json_t *report, char *err, size_t errlen)
 	put_stale(page.out, report);
 	put_model(page.out, report);
 	put_charts(page.out, report);
-	put_breakdowns(page.out, report);
+	if (put_breakdowns(page.out, report) != 0)
+		failed = 1;
 	fputs("</main>\n<footer>The figures of this page are in post_market_", page.out);
 	put_text(page.out, date);
 	fputs(".json. <a href=\"index.html\">Every day</a></footer>\n</body>\n</html>\n", page.out);

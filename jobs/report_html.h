@@ -40,9 +40,24 @@
  *
  * How figures are printed: a null (cannot be computed), missing or
  * non-finite number prints as "—". Money has a sign and 2 decimals
- * ("+$12.34", "-$5.00", "$0.00"); fractions print as percentages with 1
- * decimal; ratios (profit factor, payoff, Sharpe, Sortino, Calmar) with 2
- * decimals; model scores (log loss, AUC, Brier, ECE) with 3 decimals.
+ * ("+$12.34", "-$5.00", "$0.00"); win rates and volatility print as
+ * percentages with 1 decimal ("58.3%"), signed fractions (expectancy,
+ * average win and loss, drawdown, annual return) with a sign and 2
+ * decimals ("-0.04%": per-trade figures are fractions of a percent);
+ * ratios (profit factor, payoff, Sharpe, Sortino, Calmar) with 2 decimals;
+ * model scores (log loss, AUC, Brier, ECE) with 3 decimals; a position's
+ * age in hours under 72 h, in days from there ("36.4 d"); an ISO-8601
+ * timestamp as "2026-02-09 20:21 UTC" (an offset is kept), in a <time>
+ * element holding the full value.
+ *
+ * Layout: each chart has a visible title; equity and drawdown span the
+ * column, win rate by hour and calibration sit side by side (960x260 and
+ * 480x300 SVG, scaled down only). The drawdown axis follows the deepest
+ * point (a series that never fell shows 0 to -1%). Calibration dots grow
+ * with their bucket's trades. Breakdowns flow in two columns; symbols are
+ * sorted by P&L (best first), confidence buckets by key, the others keep
+ * the report's order. Nothing in the page names an address (no http:, no
+ * src=, no url(): inline SVG goes without its xmlns).
  *
  * Every string taken from the report or the index input (symbols, reasons,
  * suggestions, keys, dates) is HTML-escaped (& < > " '): they come from a

@@ -198,7 +198,10 @@ static void test_page_has_four_svg_charts_with_ids_and_role_img(void **state)
 		snprintf(needle, sizeof(needle), "<svg id=\"%s\" role=\"img\"", ids[i]);
 		assert_non_null(strstr(page, needle));
 	}
-	assert_int_equal(count_of(page, "viewBox=\"0 0 640 260\""), 4);
+	/* Equity and drawdown span the column; the other two sit side by side. */
+	assert_int_equal(count_of(page, "viewBox=\"0 0 960 260\""), 2);
+	assert_int_equal(count_of(page, "viewBox=\"0 0 480 300\""), 2);
+	assert_int_equal(count_of(page, "<figure class=\"chart\">\n<h3>"), 4); /* visible titles */
 	assert_int_equal(count_of(page, "<title id=\"chart-"), 4);
 	assert_non_null(strstr(page, "<polyline class=\"line\""));
 	assert_non_null(strstr(page, "<polygon class=\"area\""));
@@ -341,6 +344,176 @@ static void test_flat_and_sparse_series_draw_without_nan_or_inf(void **state)
 	json_object_set_new(charts, "equity", huge);
 	page = page_of(report);
 	assert_no_nan_or_inf(page);
+	free(page);
+	json_decref(report);
+}
+
+static void test_last_date_label_ends_at_the_right_edge(void **state)
+{
+	/* With few points, the last label used to be centred on the right edge
+	 * (half of it off the canvas) whenever an earlier slot rounded to the
+	 * last index. Every length from 2 to 12 points: the last date is
+	 * anchored at its end, the first at its start, each written once. */
+	for (int n = 2; n <= 12; n++) {
+		json_t *equity = json_array(), *report;
+		char last[16], needle[64], *page, *chart;
+		for (int d = 0; d < n; d++) {
+			char date[16];
+			snprintf(date, sizeof(date), "2026-03-%02d", d + 1);
+			json_array_append_new(equity, json_pack("{s:s, s:f}", "date", date,
+								"equity", 1.0 + 0.01 * d));
+		}
+		snprintf(last, sizeof(last), "2026-03-%02d", n);
+		report =
+		    json_pack("{s:s, s:{s:o}}", "date", "2026-03-12", "charts", "equity", equity);
+		page = page_of(report);
+		chart = between(page, "<svg id=\"chart-equity\"", "</svg>");
+		snprintf(needle, sizeof(needle), "text-anchor=\"end\">%s</text>", last);
+		assert_int_equal(count_of(chart, needle), 1);
+		assert_int_equal(count_of(chart, last), 1);
+		assert_int_equal(count_of(chart, "text-anchor=\"start\">2026-03-01</text>"), 1);
+		free(chart);
+		free(page);
+		json_decref(report);
+	}
+}
+
+static void test_shallow_drawdown_gets_its_own_scale(void **state)
+{
+	/* A drawdown of 0.11% used to be drawn on a fixed 0 to -1% axis, a
+	 * sliver at the top; the axis now follows the deepest point. */
+	json_t *charts = json_loads("{\"drawdown\": [{\"date\": \"2026-02-05\", \"drawdown\": 0},"
+				    " {\"date\": \"2026-02-06\", \"drawdown\": 0},"
+				    " {\"date\": \"2026-02-09\", \"drawdown\": -0.000694},"
+				    " {\"date\": \"2026-02-10\", \"drawdown\": -0.0011226}]}",
+				    0, NULL);
+	json_t *report = json_pack("{s:s, s:o}", "date", "2026-02-10", "charts", charts);
+	char *page = page_of(report);
+	char *chart = between(page, "<svg id=\"chart-drawdown\"", "</svg>");
+	assert_non_null(strstr(chart, ">-0.10%</text>"));
+	assert_null(strstr(chart, ">-1.0%</text>"));
+	assert_null(strstr(chart, ">-1.00%</text>"));
+	free(chart);
+	free(page);
+
+	/* A series that never fell still shows a 1% scale. */
+	json_object_set_new(charts, "drawdown",
+			    json_loads("[{\"date\": \"a\", \"drawdown\": 0},"
+				       " {\"date\": \"b\", \"drawdown\": 0}]",
+				       0, NULL));
+	page = page_of(report);
+	chart = between(page, "<svg id=\"chart-drawdown\"", "</svg>");
+	assert_non_null(strstr(chart, ">-1.0%</text>"));
+	assert_no_nan_or_inf(chart);
+	free(chart);
+	free(page);
+	json_decref(report);
+}
+
+static void test_small_equity_moves_get_enough_ticks(void **state)
+{
+	/* Equity between 0.9996 and 1.0007 used to get two labels. */
+	json_t *charts =
+	    json_loads("{\"equity\": [{\"date\": \"2026-02-05\", \"equity\": 1.000299},"
+		       " {\"date\": \"2026-02-06\", \"equity\": 1.000688},"
+		       " {\"date\": \"2026-02-09\", \"equity\": 0.999994},"
+		       " {\"date\": \"2026-02-10\", \"equity\": 0.999565}]}",
+		       0, NULL);
+	json_t *report = json_pack("{s:s, s:o}", "date", "2026-02-10", "charts", charts);
+	char *page = page_of(report);
+	char *chart = between(page, "<svg id=\"chart-equity\"", "</svg>");
+	size_t ticks = count_of(chart, "<line class=\"grid\"");
+	assert_true(ticks >= 3 && ticks <= 8);
+	assert_non_null(strstr(chart, ">1.0000</text>"));
+	free(chart);
+	free(page);
+	json_decref(report);
+}
+
+static void test_per_trade_percentages_have_two_decimals(void **state)
+{
+	/* Per-trade figures are a fraction of a percent: one decimal printed
+	 * "0.0%" for a real bot's expectancy of -0.04%. */
+	json_t *report = realistic_report();
+	char *page;
+	json_object_set_new(json_object_get(report, "day"), "expectancy", json_real(-0.00036));
+	page = page_of(report);
+	assert_non_null(strstr(page, "<th scope=\"row\">Expectancy</th><td class=\"num neg\">"
+				     "-0.04%</td>"));
+	assert_non_null(strstr(page, "<td class=\"num pos\">+1.12%</td>")); /* avg win */
+	assert_non_null(strstr(page, "<td class=\"num neg\">-4.30%</td>")); /* max drawdown */
+	assert_non_null(strstr(page, "<td class=\"num\">58.3%</td>"));	    /* win rate: 1 */
+	free(page);
+	json_decref(report);
+}
+
+static void test_timestamps_and_ages_read_as_a_person_reads_them(void **state)
+{
+	json_t *report = realistic_report();
+	json_t *stale = json_object_get(report, "stale_positions");
+	char *page, *section;
+	json_array_append_new(stale, json_pack("{s:s, s:s, s:f}", "symbol", "V", "opened_at",
+					       "2026-01-08T19:14:09.219030Z", "age_hours", 873.8));
+	json_array_append_new(stale, json_pack("{s:s, s:s, s:f}", "symbol", "F", "opened_at",
+					       "2026-02-09T15:21:00-05:00", "age_hours", 30.0));
+	json_array_append_new(stale, json_pack("{s:s, s:s, s:f}", "symbol", "GM", "opened_at",
+					       "yesterday <b>", "age_hours", 24.0));
+	page = page_of(report);
+	assert_non_null(strstr(page, "Generated <time datetime=\"2026-02-10T21:05:12Z\">"
+				     "2026-02-10 21:05 UTC</time>"));
+	section = between(page, "<section id=\"stale\">", "</section>");
+	assert_non_null(strstr(section, ">2026-02-08 15:02 UTC</time>"));
+	assert_non_null(strstr(section, ">2026-01-08 19:14 UTC</time>"));
+	assert_non_null(strstr(section, ">2026-02-09 15:21 -05:00</time>"));
+	assert_non_null(strstr(section, "<td>yesterday &lt;b&gt;</td>"));
+	assert_non_null(strstr(section, "53.9 h"));
+	assert_non_null(strstr(section, "36.4 d"));
+	free(section);
+	free(page);
+	json_decref(report);
+}
+
+static void test_breakdowns_sort_symbols_by_pnl_and_buckets_by_key(void **state)
+{
+	json_t *report = realistic_report();
+	json_t *confidence = json_object_get(json_object_get(report, "breakdowns"), "confidence");
+	char *page, *section, *symbols, *buckets;
+	json_object_set_new(json_object_get(json_object_get(report, "breakdowns"), "exit_reason"),
+			    "signal_decay+trail<stop>", json_pack("{s:i}", "count", 2));
+	json_object_set_new(confidence, "0.2-0.4",
+			    json_pack("{s:i, s:f}", "count", 3, "pnl_usd", -5.0));
+	page = page_of(report);
+	section = between(page, "<section id=\"breakdowns\">", "</section>");
+	symbols = between(section, "<h3>Symbol</h3>", "</table>");
+	buckets = between(section, "<h3>Confidence</h3>", "</table>");
+	assert_true(strstr(symbols, ">NVDA<") < strstr(symbols, ">AAPL<"));
+	assert_true(strstr(symbols, ">AAPL<") < strstr(symbols, ">META<"));
+	assert_true(strstr(symbols, ">AMD<") < strstr(symbols, ">TSLA<"));
+	assert_true(strstr(buckets, ">0.2-0.4<") < strstr(buckets, ">0.4-0.6<"));
+	assert_true(strstr(buckets, ">0.4-0.6<") < strstr(buckets, ">0.6-0.8<"));
+	/* A composite key may wrap after its '+', and is still escaped. */
+	assert_non_null(strstr(section, ">signal_decay+<wbr>trail&lt;stop&gt;</th>"));
+	/* The other breakdowns keep the report's order. */
+	assert_true(strstr(section, ">open<") < strstr(section, ">midday<"));
+	assert_true(strstr(section, ">midday<") < strstr(section, ">close<"));
+	free(buckets);
+	free(symbols);
+	free(section);
+	free(page);
+	json_decref(report);
+}
+
+static void test_page_names_no_address_at_all(void **state)
+{
+	/* Not even the SVG namespace: inline SVG in HTML does not need it, and
+	 * a page with no "http" in it is easy to check for fetching nothing. */
+	json_t *report = realistic_report();
+	char *page = page_of(report);
+	assert_null(strstr(page, "http:"));
+	assert_null(strstr(page, "https:"));
+	assert_null(strstr(page, "src="));
+	assert_null(strstr(page, "url("));
+	assert_null(strstr(page, "@import"));
 	free(page);
 	json_decref(report);
 }
@@ -512,6 +685,13 @@ int main(void)
 	    cmocka_unit_test(test_page_formats_money_percent_and_ratio),
 	    cmocka_unit_test(test_empty_charts_print_no_nan_or_inf),
 	    cmocka_unit_test(test_flat_and_sparse_series_draw_without_nan_or_inf),
+	    cmocka_unit_test(test_last_date_label_ends_at_the_right_edge),
+	    cmocka_unit_test(test_shallow_drawdown_gets_its_own_scale),
+	    cmocka_unit_test(test_small_equity_moves_get_enough_ticks),
+	    cmocka_unit_test(test_per_trade_percentages_have_two_decimals),
+	    cmocka_unit_test(test_timestamps_and_ages_read_as_a_person_reads_them),
+	    cmocka_unit_test(test_breakdowns_sort_symbols_by_pnl_and_buckets_by_key),
+	    cmocka_unit_test(test_page_names_no_address_at_all),
 	    cmocka_unit_test(test_page_lists_only_changed_knobs),
 	    cmocka_unit_test(test_page_shows_best_and_worst_symbols_by_pnl),
 	    cmocka_unit_test(test_page_shows_retrain_reasons_missed_and_stale),
