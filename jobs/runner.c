@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -287,8 +288,14 @@ static void start(struct runner *r, int64_t now)
 	}
 	argv[k] = NULL;
 
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* A job does not outlive its watch (kill -9 included): the next
+		 * start finds it unjournaled and runs it again. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		/* The child: signals as a fresh process has them (watch blocks
 		 * them for its signalfd), stdout to nowhere, stderr kept for
 		 * the journal's error. */

@@ -31,6 +31,10 @@
  * it up to the last due one are run oldest first, at most
  * schedule.catch_up_days of them (older ones are journaled as skipped).
  * A first start (empty journal) runs only the last due day.
+ *
+ * A job never outlives its watch: it is killed if watch dies, even by
+ * kill -9 (PR_SET_PDEATHSIG), and, not being journaled, runs again at the
+ * next start.
  */
 #ifndef TRADELEARN_RUNNER_H
 #define TRADELEARN_RUNNER_H
