@@ -104,6 +104,20 @@ static int32_t trading_day_of(const struct config *c, int64_t us)
 	return d;
 }
 
+/* Room for one more element of an array of `size`-byte elements. */
+static int grow(void **p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 256;
+	void *np = realloc(*p, nc * size);
+	if (!np)
+		return -1;
+	*p = np;
+	*cap = nc;
+	return 0;
+}
+
 /* ---- reading the outcomes ---------------------------------------------------------- */
 
 static int add_outcome(void *ctx, const char *line, size_t len)
@@ -147,14 +161,8 @@ static int add_outcome(void *ctx, const char *line, size_t len)
 	copy_text(t.reason, sizeof t.reason, json_object_get(o, "close_reason"), "unknown");
 	copy_text(t.side, sizeof t.side, json_object_get(o, "side"), "unknown");
 	json_decref(o);
-	if (j->n == j->cap) {
-		size_t cap = j->cap ? j->cap * 2 : 1024;
-		struct trade *nt = realloc(j->t, cap * sizeof *nt);
-		if (!nt)
-			return -1;
-		j->t = nt;
-		j->cap = cap;
-	}
+	if (grow((void **)&j->t, &j->cap, j->n, sizeof *j->t))
+		return -1;
 	j->t[j->n++] = t;
 	return 0;
 }
@@ -733,18 +741,6 @@ struct day_records {
 	int oom;
 };
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 256;
-	void *np = realloc(*p, nc * size);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = nc;
-	return 0;
-}
 
 static void add_price(struct day_records *d, int64_t ts, const char *symbol, double price)
 {
