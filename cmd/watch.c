@@ -197,6 +197,7 @@ static void run_jobs(struct watch *w, int jfd)
 		return;
 	int64_t now = calendar_schedule_now();
 	runner_tick(w->jobs, now);
+	pipeline_set_last_job(w->pipe, runner_last_run(w->jobs));
 	int64_t wait = runner_next_wake(w->jobs) - now;
 	if (wait > 60 * CALENDAR_US_PER_S)
 		wait = 60 * CALENDAR_US_PER_S;

@@ -33,6 +33,7 @@ struct pipeline {
 	struct short_term_batch batch;
 	int64_t last_publish;
 	uint64_t lines_total;
+	json_t *last_job; /* the runner's last journal line, or NULL */
 };
 
 static void say(struct pipeline *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -132,12 +133,13 @@ static int open_outputs(struct pipeline *p, struct durable_err *err)
 		output_path(p, (enum state_output_id)i, path, sizeof path);
 		if (durable_cut_back(path, p->state.output_length[i], &actual, err)) {
 			if (errno == ERANGE)
-				return durable_fail(err,
-						    "%s is shorter (%llu bytes) than committed (%llu): "
-						    "it was cut or replaced; restore it, or move the "
-						    "state folder away to start over",
-						    path, (unsigned long long)actual,
-						    (unsigned long long)p->state.output_length[i]);
+				return durable_fail(
+				    err,
+				    "%s is shorter (%llu bytes) than committed (%llu): "
+				    "it was cut or replaced; restore it, or move the "
+				    "state folder away to start over",
+				    path, (unsigned long long)actual,
+				    (unsigned long long)p->state.output_length[i]);
 			return -1;
 		}
 		if (actual > p->state.output_length[i])
@@ -208,7 +210,8 @@ struct pipeline *pipeline_open(const struct pipeline_options *opt, pid_t *holder
 		    p->state.logs, p->logs_dir);
 	if (rc == 1 && p->state.profile[0] && strcmp(p->state.profile, p->profile->name) != 0)
 		say(p, "the profile changed from %s to %s", p->state.profile, p->profile->name);
-	sweep_generations(p, p->state.generation, p->state.generation ? p->state.generation - 1 : 0);
+	sweep_generations(p, p->state.generation,
+			  p->state.generation ? p->state.generation - 1 : 0);
 	if (open_outputs(p, err))
 		goto fail;
 	if (durable_mkdirs(p->models_dir, err))
@@ -218,10 +221,10 @@ struct pipeline *pipeline_open(const struct pipeline_options *opt, pid_t *holder
 		goto fail;
 
 	struct follow_options fo = {
-		.max_line = p->config->max_line_bytes,
-		.force_poll = opt->force_poll,
-		.log = follow_log,
-		.log_ctx = p,
+	    .max_line = p->config->max_line_bytes,
+	    .force_poll = opt->force_poll,
+	    .log = follow_log,
+	    .log_ctx = p,
 	};
 	for (int s = 0; s < SOURCE_COUNT; s++) {
 		if (!p->profile->source[s].file[0])
@@ -418,13 +421,14 @@ int pipeline_publish(struct pipeline *p, struct durable_err *err)
 	json_object_set_new(h, "pid", json_integer(getpid()));
 	json_object_set_new(h, "alive_at", json_string(at));
 	calendar_format_iso(p->state.committed_at, at, sizeof at);
-	json_object_set_new(h, "last_commit", p->state.committed_at ? json_string(at) : json_null());
+	json_object_set_new(h, "last_commit",
+			    p->state.committed_at ? json_string(at) : json_null());
 	json_object_set_new(h, "generation", json_integer((json_int_t)p->state.generation));
 	json_object_set_new(h, "lag_bytes", lag);
 	json_object_set_new(h, "open_positions",
 			    json_integer((json_int_t)short_term_open_count(p->job)));
 	json_object_set_new(h, "polling", json_boolean(follow_is_polling(p->follow)));
-	json_object_set_new(h, "last_job", json_null());
+	json_object_set_new(h, "last_job", p->last_job ? json_incref(p->last_job) : json_null());
 	char *text = jsontext_dump(h, JSONTEXT_PRETTY, &len);
 	json_decref(h);
 	if (!text)
@@ -436,10 +440,19 @@ int pipeline_publish(struct pipeline *p, struct durable_err *err)
 	return rc;
 }
 
+void pipeline_set_last_job(struct pipeline *p, json_t *run)
+{
+	if (!p || run == p->last_job)
+		return;
+	json_decref(p->last_job);
+	p->last_job = run ? json_incref(run) : NULL;
+}
+
 void pipeline_close(struct pipeline *p)
 {
 	if (!p)
 		return;
+	json_decref(p->last_job);
 	follow_free(p->follow);
 	short_term_free(p->job);
 	framelog_close(p->outcomes);

@@ -37,13 +37,13 @@
 #include "state.h"
 
 struct pipeline_options {
-	const char *state_dir;	 /* <root>/state */
-	const char *logs_dir;	 /* the bot's logs */
-	const char *models_dir;	 /* <root>/models: models/online.json */
+	const char *state_dir;	/* <root>/state */
+	const char *logs_dir;	/* the bot's logs */
+	const char *models_dir; /* <root>/models: models/online.json */
 	const struct config *config;
 	const struct profile *profile; /* borrowed; outlives the pipeline */
 	int force_poll;
-	follow_log_fn log;	 /* one-line messages for the operator */
+	follow_log_fn log; /* one-line messages for the operator */
 	void *log_ctx;
 	/* Called for every trade recorded (after its batch is applied, before
 	 * it is committed); may be NULL. */
@@ -80,6 +80,11 @@ uint64_t pipeline_lag(struct pipeline *p, size_t source);
 /* Writes state/health.json now (also done after commits, at most once a
  * second). The learned files are published after every commit and at open. */
 int pipeline_publish(struct pipeline *p, struct durable_err *err);
+
+/* The last scheduled job run (a state/jobs.jsonl line; borrowed, a
+ * reference is kept), written as "last_job" in health.json from the next
+ * publish on. NULL clears it. */
+void pipeline_set_last_job(struct pipeline *p, json_t *run);
 
 /* Releases everything and the lock. Call after the last commit. */
 void pipeline_close(struct pipeline *p);

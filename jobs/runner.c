@@ -58,6 +58,7 @@ struct runner {
 	struct queued current;
 	int64_t started, deadline;
 	int killed_for_timeout;
+	json_t *last; /* the last journal line, read or written */
 };
 
 static void say(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -129,7 +130,10 @@ static void journal(struct runner *r, enum job_kind kind, int32_t day, int attem
 				 error && *error ? json_string(error) : json_null());
 	size_t len;
 	char *text = line ? jsontext_dump(line, JSONTEXT_COMPACT, &len) : NULL;
-	json_decref(line);
+	if (line) {
+		json_decref(r->last);
+		r->last = line;
+	}
 	note_run(r, kind, day, status);
 	snprintf(path, sizeof path, "%s/%s", r->o.state_dir, RUNNER_JOURNAL);
 	int fd = text ? durable_open_append(path, &derr) : -1;
@@ -163,6 +167,10 @@ static int read_journal(struct runner *r, struct durable_err *err)
 		if (job && status && day && strcmp(job, "daily") == 0 &&
 		    schedule_parse_day(day, &d) == 0)
 			note_run(r, JOB_DAILY, d, status);
+		if (job && status) {
+			json_decref(r->last);
+			r->last = json_incref(o);
+		}
 		json_decref(o);
 	}
 	free(text);
@@ -483,6 +491,11 @@ void runner_replan(struct runner *r, int64_t now)
 		plan_next(r, now);
 }
 
+json_t *runner_last_run(const struct runner *r)
+{
+	return r ? r->last : NULL;
+}
+
 pid_t runner_running(const struct runner *r)
 {
 	return r ? r->pid : 0;
@@ -503,5 +516,6 @@ void runner_free(struct runner *r, int64_t now)
 			unlink(path);
 		}
 	}
+	json_decref(r->last);
 	free(r);
 }

@@ -42,6 +42,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "durable.h"
 
@@ -84,6 +86,11 @@ int64_t runner_next_wake(const struct runner *r);
 
 /* Recomputes the next slots from the config (after a reload). */
 void runner_replan(struct runner *r, int64_t now);
+
+/* The last run journaled (read from the journal at start, or written
+ * since), as its journal object; borrowed, valid until the next runner
+ * call; NULL when there is none. */
+json_t *runner_last_run(const struct runner *r);
 
 /* The pid of the running job, or 0. */
 pid_t runner_running(const struct runner *r);

@@ -64,6 +64,11 @@ def test_daily_fires_at_1605_new_york_on_a_weekday(root):
         assert run["start"] < "2026-03-06T21:05:05"
         assert run["attempt"] == 1 and run["exit"] == 0
         assert (root.state / "reports" / "post_market_2026-03-06.json").exists()
+        # health.json names the last job run.
+        def last_job():
+            h = json.loads((root.state / "health.json").read_text())
+            return h["last_job"] if (h["last_job"] or {}).get("day") == "2026-03-06" else None
+        assert root.wait_for(last_job, timeout=10)["status"] == "ok"
     finally:
         rc, err = root.stop(w)
     assert rc == 0, err
