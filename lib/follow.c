@@ -354,6 +354,23 @@ static size_t list_siblings(struct follow *f, struct source *s, struct sibling *
 	return n;
 }
 
+/* A reader resumed at an offset has read nothing yet, but the bytes just
+ * before the offset are what a truncate-and-regrow is recognised by
+ * (examine): take them from the file, whose content up to the offset was
+ * just checked. */
+static void prime_last(struct reader *r)
+{
+	uint64_t at = r->base;
+	size_t n = at < FOLLOW_TAIL_BYTES ? (size_t)at : FOLLOW_TAIL_BYTES;
+	ssize_t got;
+	if (r->fd < 0 || n == 0)
+		return;
+	do
+		got = pread(r->fd, r->last, n, (off_t)(at - n));
+	while (got < 0 && errno == EINTR);
+	r->last_len = got == (ssize_t)n ? n : 0;
+}
+
 /* Finds the file holding pos's content (same bytes up to pos->offset) among
  * the path itself and the siblings. Skips files in `skip` (by dev/ino). */
 static struct reader *locate(struct follow *f, struct source *s, const struct follow_position *pos,
@@ -362,9 +379,12 @@ static struct reader *locate(struct follow *f, struct source *s, const struct fo
 	struct durable_err err;
 	struct reader *r;
 
-	/* Same path, same inode: the common case of a restart. */
+	/* Same path, same inode: the common case of a restart. Nothing read
+	 * means no fingerprint: then only an unchanged modification time
+	 * tells the file from a new one that was given the freed inode. */
 	r = reader_open_plain(pos->path, &err);
-	if (r && r->pos.dev == pos->dev && r->pos.ino == pos->ino && plain_matches(r->fd, pos))
+	if (r && r->pos.dev == pos->dev && r->pos.ino == pos->ino && plain_matches(r->fd, pos) &&
+	    (pos->offset > 0 || r->pos.mtime_us == pos->mtime_us))
 		goto found_plain;
 	reader_free(r);
 	/* Nothing read from it yet: nothing to finish, and an empty head
@@ -400,18 +420,16 @@ found_plain:
 	r->head_hash = pos->head_hash;
 	r->head_len = pos->head_len;
 	r->head_complete = pos->head_len == FOLLOW_HEAD_BYTES || pos->offset > pos->head_len;
-	if (!r->head_complete) {
-		/* Continue the head from where the saved one stopped. */
-		r->head_hash = pos->head_hash;
-	}
+	prime_last(r);
 	return r;
 }
 
-/* Was this sibling already read to its end (it is in the done ring)? */
-static int is_done(struct source *s, struct sibling *sb)
+/* Is this sibling one of the finished files in list (same size, same
+ * head)? */
+static int is_finished(const struct follow_done *list, size_t n, struct sibling *sb)
 {
-	for (size_t i = 0; i < s->n_done; i++) {
-		struct follow_done *d = &s->done[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct follow_done *d = &list[i];
 		if (sb->compressed) {
 			struct follow_position p = {.offset = d->size,
 						    .head_len = d->head_len,
@@ -436,6 +454,50 @@ static int is_done(struct source *s, struct sibling *sb)
 		}
 	}
 	return 0;
+}
+
+/* The size and head of a whole file, as the ring of finished files keeps
+ * them; -1 when it cannot be read. */
+static int whole_file_signature(struct sibling *sb, struct follow_done *out)
+{
+	struct durable_err err;
+	struct archive_stream *a;
+	char buf[CHUNK];
+	ssize_t n;
+
+	out->size = 0;
+	out->head_len = 0;
+	out->head_hash = FOLLOW_HASH_INIT;
+	if (!sb->compressed) {
+		int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		int rc = -1;
+		if (fd < 0)
+			return -1;
+		if (fstat(fd, &st) == 0) {
+			out->size = (uint64_t)st.st_size;
+			out->head_len =
+			    out->size < FOLLOW_HEAD_BYTES ? (uint32_t)out->size : FOLLOW_HEAD_BYTES;
+			rc = hash_at(fd, 0, out->head_len, &out->head_hash);
+		}
+		close(fd);
+		return rc;
+	}
+	a = archive_stream_open(sb->path, &err);
+	if (!a)
+		return -1;
+	while ((n = archive_stream_read(a, buf, sizeof buf, &err)) > 0) {
+		if (out->head_len < FOLLOW_HEAD_BYTES) {
+			size_t take = FOLLOW_HEAD_BYTES - out->head_len;
+			if (take > (size_t)n)
+				take = (size_t)n;
+			out->head_hash = follow_hash(out->head_hash, buf, take);
+			out->head_len += (uint32_t)take;
+		}
+		out->size += (uint64_t)n;
+	}
+	archive_stream_close(a);
+	return n < 0 ? -1 : 0;
 }
 
 /* Does the sibling start like a file we are still reading? Then it is a
@@ -558,20 +620,30 @@ static int same_file(const struct reader *r, const struct stat *st)
 	       r->pos.ino == (uint64_t)st->st_ino;
 }
 
-int follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
-		   int64_t committed_at_us, struct durable_err *err)
+/* Drops what an attempt at restoring a source built. */
+static void restore_undo(struct source *s)
 {
-	struct source *s = &f->src[source];
-	struct sibling *sibs = NULL;
-	size_t nsibs = 0;
+	reader_free(s->current);
+	s->current = NULL;
+	for (size_t k = 0; k < s->n_draining; k++)
+		reader_free(s->draining[k]);
+	s->n_draining = 0;
+	s->n_done = 0;
+}
+
+/* Restores a source against one listing of its siblings. */
+static void restore_from(struct follow *f, struct source *s, const struct follow_saved *saved,
+			 int64_t committed_at_us, struct sibling *sibs, size_t nsibs,
+			 struct durable_err *err)
+{
 	struct stat st;
 	struct reader *r;
+	struct follow_done *unseen = NULL;
+	size_t n_unseen = 0;
 
-	(void)err;
 	if (saved) {
 		s->n_done = saved->n_done;
 		memcpy(s->done, saved->done, saved->n_done * sizeof *s->done);
-		nsibs = list_siblings(f, s, &sibs);
 		for (size_t i = 0; i < saved->n_draining + (size_t)saved->has_current; i++) {
 			const struct follow_position *pos =
 				i < saved->n_draining ? &saved->draining[i] : &saved->current;
@@ -588,6 +660,12 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 					    pos->path);
 				continue;
 			}
+			/* Read ahead a little: the fingerprints then describe the
+			 * file as it is, so a copy of it taken since (copytruncate
+			 * under way) is recognised below, and a truncation is
+			 * recognised later even before anything is handed out. */
+			if (!r->arch && reader_fill(r, err) < 0)
+				say(f, "%s: %s", s->name, err->msg);
 			if (is_current && !r->arch && strcmp(r->pos.path, s->path) == 0) {
 				s->current = r;
 			} else {
@@ -595,6 +673,22 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 				add_draining(f, s, r);
 			}
 		}
+	}
+	/* The file the name designates now, before the siblings are judged:
+	 * a sibling that starts like it is its copy, not an unseen file. */
+	if (!s->current && stat(s->path, &st) == 0) {
+		int taken = 0;
+		for (size_t k = 0; k < s->n_draining; k++)
+			taken |= same_file(s->draining[k], &st);
+		if (!taken) {
+			s->current = reader_open_plain(s->path, err);
+			if (s->current && reader_fill(s->current, err) < 0)
+				say(f, "%s: %s", s->name, err->msg);
+		}
+	}
+	if (saved) {
+		if (nsibs)
+			unseen = calloc(nsibs, sizeof *unseen);
 		/* Files rotated while we were down that we never saw: changed
 		 * after our last commit, and matching nothing we know. */
 		for (size_t i = 0; i < nsibs; i++) {
@@ -605,7 +699,12 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 			for (size_t k = 0; k < s->n_draining && !known; k++)
 				known = strcmp(s->draining[k]->pos.path, sb->path) == 0 ||
 					(!sb->compressed && same_file(s->draining[k], &sb->st));
-			if (known || is_done(s, sb) || is_copy_of_followed(s, sb))
+			if (known || is_finished(s->done, s->n_done, sb) ||
+			    is_copy_of_followed(s, sb))
+				continue;
+			/* The same unseen file can be there twice: NAME.1 and
+			 * NAME.2.gz between its compression and its removal. */
+			if (unseen && is_finished(unseen, n_unseen, sb))
 				continue;
 			say(f, "%s: reading %s, rotated while tradelearn was down", s->name,
 			    sb->path);
@@ -617,17 +716,88 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 			}
 			if (r) {
 				r->finite = 1;
+				if (unseen && whole_file_signature(sb, &unseen[n_unseen]) == 0)
+					n_unseen++;
 				add_draining(f, s, r);
 			}
 		}
-		free(sibs);
+		free(unseen);
 	}
-	if (!s->current && stat(s->path, &st) == 0) {
-		int taken = 0;
-		for (size_t k = 0; k < s->n_draining; k++)
-			taken |= same_file(s->draining[k], &st);
-		if (!taken)
-			s->current = reader_open_plain(s->path, err);
+}
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Does the folder still hold the same files under the same names? The
+ * inode alone does not say: a file removed in a rotation frees its inode
+ * for the next one created, under the same name. A rename changes the
+ * status change time, a write the size and the times. */
+static int same_listing(const struct sibling *a, size_t na, const struct sibling *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++) {
+		const struct stat *x = &a[i].st, *y;
+		size_t k = 0;
+		while (k < nb && strcmp(a[i].path, b[k].path) != 0)
+			k++;
+		if (k == nb)
+			return 0;
+		y = &b[k].st;
+		if (x->st_dev != y->st_dev || x->st_ino != y->st_ino || x->st_size != y->st_size ||
+		    !same_time(&x->st_mtim, &y->st_mtim) || !same_time(&x->st_ctim, &y->st_ctim))
+			return 0;
+	}
+	return 1;
+}
+
+static int same_name(int had_a, const struct stat *a, int had_b, const struct stat *b)
+{
+	return had_a == had_b && (!had_a || (a->st_dev == b->st_dev && a->st_ino == b->st_ino));
+}
+
+#define RESTORE_ATTEMPTS 50
+
+int follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
+		   int64_t committed_at_us, struct durable_err *err)
+{
+	struct source *s = &f->src[source];
+
+	/* Everything below looks files up by name, one after the other; a
+	 * rotation under way (logrotate, or the bot itself) renames, copies,
+	 * compresses and removes them meanwhile, so one file can be seen twice
+	 * under two names, or not at all. The outcome counts only if the
+	 * folder held the same files under the same names before and after;
+	 * otherwise it is built again (a rotation takes milliseconds). */
+	for (int attempt = 1;; attempt++) {
+		struct sibling *sibs, *again;
+		struct stat before, after;
+		int had_before = stat(s->path, &before) == 0;
+		size_t nsibs = saved ? list_siblings(f, s, &sibs) : 0;
+		if (!saved)
+			sibs = NULL;
+		restore_from(f, s, saved, committed_at_us, sibs, nsibs, err);
+		size_t nagain = saved ? list_siblings(f, s, &again) : 0;
+		if (!saved)
+			again = NULL;
+		int had_after = stat(s->path, &after) == 0;
+		int stable = same_listing(sibs, nsibs, again, nagain) &&
+			     same_name(had_before, &before, had_after, &after);
+		free(sibs);
+		free(again);
+		if (stable)
+			break;
+		if (attempt == RESTORE_ATTEMPTS) {
+			say(f,
+			    "%s: the rotated files kept changing while resuming; resuming anyway",
+			    s->name);
+			break;
+		}
+		restore_undo(s);
+		struct timespec pause = {0, 2000000};
+		nanosleep(&pause, NULL);
 	}
 	return 0;
 }
@@ -981,12 +1151,18 @@ static void position_of(struct reader *r, struct follow_position *p)
 	p->tail_len = p->offset < FOLLOW_TAIL_BYTES ? (uint32_t)p->offset : FOLLOW_TAIL_BYTES;
 	p->tail_hash = FOLLOW_HASH_INIT;
 	if (p->tail_len) {
-		/* The bytes before the offset are still in the buffer, or (for
-		 * a plain file) on disk. */
+		/* The bytes before the offset as they were read: still in the
+		 * buffer, or the last bytes read when everything read was handed
+		 * out. Only then from disk, where a truncation not noticed yet
+		 * may have put other bytes (and the copy holding the ones read
+		 * would no longer be recognised on restore). */
 		uint64_t from = p->offset - p->tail_len;
 		if (from >= r->base && p->offset <= r->base + r->len)
 			p->tail_hash = follow_hash(FOLLOW_HASH_INIT, r->buf + (from - r->base),
 						   p->tail_len);
+		else if (p->offset == r->base + r->len && r->last_len >= p->tail_len)
+			p->tail_hash = follow_hash(
+			    FOLLOW_HASH_INIT, r->last + r->last_len - p->tail_len, p->tail_len);
 		else if (r->fd < 0 || hash_at(r->fd, from, p->tail_len, &p->tail_hash) != 0)
 			p->tail_len = 0;
 	}

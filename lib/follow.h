@@ -111,8 +111,13 @@ struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 /* Resumes a source from its saved positions (or from nothing when saved is
  * NULL: the current file from its start). committed_at_us is when that state
  * was committed: rotated siblings changed after it that match no saved file
- * are files rotated while tradelearn was down, and are read in full. Call once
- * per source before reading. */
+ * are files rotated while tradelearn was down, and are read in full (once,
+ * when the same file is there twice, as NAME.1 and NAME.2.gz while it is
+ * being compressed). A rotation may be under way meanwhile: the work is done
+ * again until the folder holds the same files before and after it (at most
+ * 50 times, 2 ms apart; then it goes on and says so). The files it resumes
+ * are read ahead a little, so their fingerprints describe them as they are.
+ * Call once per source before reading. */
 int follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
 		   int64_t committed_at_us, struct durable_err *err);
 

@@ -143,3 +143,38 @@ def test_restart_between_the_copy_and_the_truncate_of_copytruncate_reads_each_li
     src = root.source()
     assert src["records_read"] == 25
     assert src["skipped_by_reason"]["duplicate"] == 0
+
+
+def gzip_into(src, dst):
+    with open(src, "rb") as s, gzip.open(dst, "wb") as d:
+        shutil.copyfileobj(s, d)
+
+
+def test_restart_while_a_rotated_file_is_there_twice_mid_compression_reads_it_once(root):
+    att = root.logs / "attribution.jsonl"
+    one, two, three = (root.logs / f"attribution.jsonl.{k}" for k in ("1", "2.gz", "3.gz"))
+    append(att, closes(0, 10))
+    root.run("watch", "--once")
+    append(att, closes(10, 20))
+    # While down, logrotate with delaycompress twice: the file being read
+    # ends up compressed, the next one is a rotation never seen.
+    os.rename(att, one)
+    append(att, closes(20, 30))
+    gzip_into(one, two)
+    os.unlink(one)
+    os.rename(att, one)
+    append(att, closes(30, 40))
+    # A third rotation, stopped between compressing .1 and removing it: the
+    # unseen file is there twice, as .1 and as .2.gz.
+    os.rename(two, three)
+    gzip_into(one, two)
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 40)
+    src = root.source()
+    assert src["records_read"] == 40
+    assert src["skipped_by_reason"]["duplicate"] == 0
+    # The rotation finishes; nothing is read again.
+    os.unlink(one)
+    root.run("watch", "--once")
+    assert root.source()["records_read"] == 40
+    assert root.run("verify", check=False).returncode == 0

@@ -760,6 +760,195 @@ static void test_restore_in_the_middle_of_a_rotation(void **state)
 	assert_string_equal(read_n(fx->f, 2), "3 4");
 }
 
+/* ---- restoring while a rotation runs ------------------------------------------ */
+
+/* A rotation the way lib/sim.c and logrotate do it with delaycompress:
+ * NAME.1 compressed into NAME.2.gz (older ones shifted up first), then NAME
+ * renamed to NAME.1 and created again with next_text. */
+static void rotate_rename_and_compress(struct fixture *fx, const char *next_text)
+{
+	char gz2[160], gz3[160];
+	snprintf(gz2, sizeof(gz2), "%s/bot.jsonl.2.gz", fx->dir);
+	snprintf(gz3, sizeof(gz3), "%s/bot.jsonl.3.gz", fx->dir);
+	if (access(gz2, F_OK) == 0)
+		assert_int_equal(rename(gz2, gz3), 0);
+	if (access(fx->rotated, F_OK) == 0) {
+		gzip_file(fx->rotated, gz2);
+		assert_int_equal(unlink(fx->rotated), 0);
+	}
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	write_file(fx->path, next_text);
+}
+
+struct rotate_on_log {
+	struct fixture *fx;
+	const char *when; /* a rotation when a message contains this, once */
+	int done;
+};
+
+/* The follower reports through its log callback, synchronously, from the
+ * middle of follow_restore: the one instant a test can make a rotation
+ * happen while the restore is looking at the files. */
+static void rotate_when_logged(void *ctx, const char *message)
+{
+	struct rotate_on_log *r = ctx;
+	if (r->done || !strstr(message, r->when))
+		return;
+	r->done = 1;
+	rotate_rename_and_compress(r->fx, "5\n");
+}
+
+/* The restore judges the rotated files one name after the other. If the bot
+ * rotates meanwhile, a name it has judged ("NAME.1: never seen, read it in
+ * full") designates another file when it opens it — here the very file it
+ * resumes at its saved offset, whose lines would all be read a second time —
+ * and the file that was judged moves to a name already passed over and is
+ * lost. The restore must notice that the folder changed under it and look
+ * again. */
+static void test_a_rotation_during_the_restore_is_looked_at_again(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	struct durable_err err;
+	write_file(fx->path, "1\n2\n3\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(read_n(fx->f, 3), "1 2 3");
+	follow_save(fx->f, 0, &saved);
+	int64_t committed = calendar_now();
+	follow_free(fx->f);
+	fx->f = NULL;
+
+	/* While down: a rotated file the saved state never saw, and more
+	 * lines in the file it was reading. */
+	write_file(fx->rotated, "u1\nu2\n");
+	append_file(fx->path, "4\n");
+
+	struct rotate_on_log hook = {.fx = fx, .when = "bot.jsonl.1, rotated while"};
+	struct follow_options opt = {
+	    .force_poll = 1, .orphan_grace_us = 1, .log = rotate_when_logged, .log_ctx = &hook};
+	fx->f = follow_new(fx->dir, files, 1, &opt, &err);
+	assert_non_null(fx->f);
+	assert_int_equal(follow_restore(fx->f, 0, &saved, committed, &err), 0);
+	assert_int_equal(hook.done, 1);
+	follow_refresh(fx->f);
+	/* u1 u2 from bot.jsonl.2.gz, 4 from bot.jsonl.1, 5 from the new file;
+	 * 1 2 3 were read before, and nothing twice. */
+	char *got = read_n(fx->f, 4);
+	if (strcmp(got, "u1 u2 4 5") != 0 && strcmp(got, "4 u1 u2 5") != 0)
+		fail_msg("read \"%s\"", got);
+}
+
+/* Between its compression and its removal a rotated file is there twice,
+ * as bot.jsonl.1 and as bot.jsonl.2.gz: a restore at that moment reads it
+ * once. */
+static void test_an_unseen_file_there_twice_while_compressed_is_read_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	char gz[160];
+	int64_t committed = read_two_and_stop(fx, &saved);
+	snprintf(gz, sizeof(gz), "%s/bot.jsonl.2.gz", fx->dir);
+	write_file(fx->rotated, "a\nb\n"); /* never seen: rotated while down */
+	sleep_ms(20);
+	gzip_file(fx->rotated, gz); /* logrotate stopped before removing .1 */
+	fx->f = start(fx, &saved, committed, 0);
+	assert_string_equal(read_n(fx->f, 5), "a b 3 4 5");
+}
+
+/* Saved before anything was read (offset 0, no fingerprint); restarted
+ * between the copy and the truncate of copytruncate. The copy holds what
+ * the file holds: it is not an unseen file but the copy of the one being
+ * read, and each line is read once, through the truncate. */
+static void test_restart_in_a_copytruncate_with_nothing_read_yet(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	write_file(fx->path, "");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_nothing(fx->f);
+	follow_save(fx->f, 0, &saved);
+	int64_t committed = calendar_now();
+	follow_free(fx->f);
+
+	append_file(fx->path, "1\n2\n");
+	size_t len;
+	char *copy = read_whole(fx->path, &len);
+	copy[len] = '\0';
+	write_file(fx->rotated, copy); /* the copy; not truncated yet */
+	free(copy);
+	fx->f = start(fx, &saved, committed, 0);
+	assert_string_equal(read_n(fx->f, 2), "1 2");
+	assert_int_equal(truncate(fx->path, 0), 0);
+	append_file(fx->path, "3\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 1), "3");
+}
+
+/* A restore, then a copytruncate, the file regrowing past the saved offset,
+ * all before anything is read: the truncation is still recognised (by the
+ * bytes before the offset), the rest of the old content is read from the
+ * copy, and the new content from its start. */
+static void test_copytruncate_right_after_a_restore_is_recognised(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	write_file(fx->path, "1\n2\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(read_n(fx->f, 2), "1 2");
+	follow_save(fx->f, 0, &saved);
+	int64_t committed = calendar_now();
+	follow_free(fx->f);
+
+	append_file(fx->path, "3\n");
+	fx->f = start(fx, &saved, committed, 0);
+	copy_truncate(fx->path, fx->rotated);
+	append_file(fx->path, "4444\n5\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 3), "3 4444 5");
+}
+
+/* A saved position with nothing read names a file by its inode only. That
+ * file was compressed and removed while down, and the copy of a
+ * copytruncate got the freed inode under the same name: the copy is not the
+ * saved file (whose lines would then be read from the copy's start), it is
+ * the copy of the file being followed. */
+static void test_an_empty_saved_position_does_not_claim_a_reused_inode(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	struct stat st;
+	write_file(fx->path, "1\n2\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(read_n(fx->f, 2), "1 2");
+	follow_save(fx->f, 0, &saved);
+	int64_t committed = calendar_now();
+	follow_free(fx->f);
+	fx->f = NULL;
+
+	append_file(fx->path, "3\n");
+	size_t len;
+	char *copy = read_whole(fx->path, &len);
+	copy[len] = '\0';
+	write_file(fx->rotated, copy); /* the copy; the truncate comes later */
+	free(copy);
+	/* What the state said of the removed file: bot.jsonl.1, nothing read,
+	 * and (as the kernel may well hand it out again) the copy's inode. */
+	assert_int_equal(stat(fx->rotated, &st), 0);
+	saved.n_draining = 1;
+	memset(&saved.draining[0], 0, sizeof(saved.draining[0]));
+	snprintf(saved.draining[0].path, sizeof(saved.draining[0].path), "%s", fx->rotated);
+	saved.draining[0].dev = (uint64_t)st.st_dev;
+	saved.draining[0].ino = (uint64_t)st.st_ino;
+	saved.draining[0].size = 7;
+	saved.draining[0].mtime_us = committed - 5000000;
+
+	fx->f = start(fx, &saved, committed, 0);
+	assert_int_equal(truncate(fx->path, 0), 0);
+	append_file(fx->path, "4\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 2), "3 4");
+}
+
 /* ---- inotify ---------------------------------------------------------------- */
 
 static void wait_and_handle(struct follow *f)
@@ -869,6 +1058,11 @@ int main(void)
 	    T(test_finished_rotated_file_is_not_read_again_after_restore),
 	    T(test_restore_after_content_replaced_while_down),
 	    T(test_restore_in_the_middle_of_a_rotation),
+	    T(test_a_rotation_during_the_restore_is_looked_at_again),
+	    T(test_an_unseen_file_there_twice_while_compressed_is_read_once),
+	    T(test_restart_in_a_copytruncate_with_nothing_read_yet),
+	    T(test_copytruncate_right_after_a_restore_is_recognised),
+	    T(test_an_empty_saved_position_does_not_claim_a_reused_inode),
 	    T(test_inotify_sees_appends_and_rename_and_create),
 	    T(test_sources_are_read_separately),
 	    T(test_more_than_max_sources_is_refused),
