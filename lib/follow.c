@@ -273,6 +273,19 @@ static struct reader *compressed_match(const char *path, const struct follow_pos
 		}
 		at += (uint64_t)n;
 	}
+	/* A head saved longer than the offset (bytes read but not handed out,
+	 * no longer at hand to cut it down): those bytes are checked too, and
+	 * kept as the start of what is read next. */
+	char beyond[FOLLOW_HEAD_BYTES];
+	size_t n_beyond = 0;
+	while (at + n_beyond < pos->head_len) {
+		ssize_t n = archive_stream_read(r->arch, beyond + n_beyond,
+						(size_t)(pos->head_len - at - n_beyond), &err);
+		if (n <= 0)
+			goto mismatch;
+		head = follow_hash(head, beyond + n_beyond, (size_t)n);
+		n_beyond += (size_t)n;
+	}
 	if ((pos->head_len && head != pos->head_hash) || (pos->tail_len && tail != pos->tail_hash))
 		goto mismatch;
 	r->base = pos->offset;
@@ -281,7 +294,13 @@ static struct reader *compressed_match(const char *path, const struct follow_pos
 	r->pos.compressed = 1;
 	r->head_hash = pos->head_len ? pos->head_hash : FOLLOW_HASH_INIT;
 	r->head_len = pos->head_len;
-	r->head_complete = pos->head_len == FOLLOW_HEAD_BYTES || pos->offset > pos->head_len;
+	r->head_complete = pos->head_len == FOLLOW_HEAD_BYTES || pos->offset != pos->head_len;
+	if (n_beyond) {
+		if (reader_grow(r, n_beyond))
+			goto mismatch;
+		memcpy(r->buf, beyond, n_beyond);
+		r->len = n_beyond;
+	}
 	return r;
 mismatch:
 	reader_free(r);
@@ -827,11 +846,32 @@ static void orphan_current(struct follow *f, struct source *s)
 	add_draining(f, s, r);
 }
 
-/* The current file shrank below what we read, or its bytes before our read
- * position changed: a copytruncate (or a truncate and rewrite). The part we
- * had not read yet lives on in the copy, if there is one: finish the copy
- * from our position, then restart the file from 0. */
-static void handle_truncation(struct follow *f, struct source *s)
+/* Has the file under r been cut since r read it: shorter than what was
+ * read, or other bytes just before the read position? Asked of the open
+ * descriptor, so it holds whatever name the file has now. */
+static int cut_since_read(struct reader *r)
+{
+	struct stat st;
+	uint64_t read_to = r->base + r->len;
+	if (r->fd < 0 || fstat(r->fd, &st) != 0)
+		return 0;
+	if ((uint64_t)st.st_size < read_to)
+		return 1;
+	if (r->last_len && read_to > 0) {
+		char now[FOLLOW_TAIL_BYTES];
+		ssize_t n = pread(r->fd, now, r->last_len, (off_t)(read_to - r->last_len));
+		if (n == (ssize_t)r->last_len && memcmp(now, r->last, r->last_len) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The current file was cut under us: a copytruncate (or a truncate and
+ * rewrite). The part we had not read yet lives on in the copy, if there is
+ * one: finish the copy from our position, then read the file again from 0:
+ * under its name, or, when it was renamed away or deleted too (a second
+ * rotation before we looked), as a rotated file. */
+static void handle_truncation(struct follow *f, struct source *s, int renamed)
 {
 	struct reader *r = s->current;
 	uint64_t read_to = r->base + r->len;
@@ -840,6 +880,7 @@ static void handle_truncation(struct follow *f, struct source *s)
 	size_t nsibs = list_siblings(f, s, &sibs);
 	struct reader *copy = NULL;
 	struct durable_err err;
+	int cut_fd = r->fd; /* the file that was cut, to read again from 0 */
 
 	want.offset = read_to;
 	want.head_len = r->head_len;
@@ -862,35 +903,52 @@ static void handle_truncation(struct follow *f, struct source *s)
 		}
 	}
 	free(sibs);
+	s->current = NULL;
 	if (copy) {
 		/* The reader keeps its buffer (the copy holds the same bytes) and
 		 * continues in the copy. */
 		if (copy->arch) {
 			r->arch = copy->arch;
 			copy->arch = NULL;
-			close(r->fd);
 			r->fd = -1;
 			r->pos.compressed = 1;
 		} else {
-			int tmp = r->fd;
 			r->fd = copy->fd;
-			copy->fd = tmp;
+			copy->fd = -1;
 			r->pos.dev = copy->pos.dev;
 			r->pos.ino = copy->pos.ino;
 		}
 		snprintf(r->pos.path, sizeof r->pos.path, "%s", copy->pos.path);
 		reader_free(copy);
 		r->finite = 1;
-		s->current = NULL;
 		add_draining(f, s, r);
 	} else {
 		say(f, "%s: truncated at %llu bytes read, and no rotated copy holds the rest; "
 		       "reading it again from its start",
 		    s->name, (unsigned long long)read_to);
-		s->current = NULL;
+		r->fd = -1;
 		reader_free(r);
 	}
-	s->current = reader_open_plain(s->path, &err);
+	if (!renamed) {
+		close(cut_fd);
+		s->current = reader_open_plain(s->path, &err);
+		return;
+	}
+	/* What it holds now, from its start, as the file renamed away it is. */
+	struct reader *again = reader_alloc(s->path);
+	struct stat st;
+	if (!again || fstat(cut_fd, &st) != 0) {
+		close(cut_fd);
+		reader_free(again);
+		return;
+	}
+	again->fd = cut_fd;
+	again->pos.dev = st.st_dev;
+	again->pos.ino = st.st_ino;
+	again->pos.size = (uint64_t)st.st_size;
+	again->pos.mtime_us = mtime_us(&st);
+	s->current = again;
+	orphan_current(f, s);
 }
 
 /* Re-examines one source: has its name moved to another file, vanished,
@@ -899,15 +957,19 @@ static void examine(struct follow *f, struct source *s)
 {
 	struct stat st;
 	struct durable_err err;
+	int named = stat(s->path, &st) == 0;
 
 	s->dirty = 0;
-	if (stat(s->path, &st) != 0) {
-		if (s->current)
+	if (s->current && (!named || !same_file(s->current, &st))) {
+		/* Renamed away or deleted; cut first if a copytruncate came
+		 * before that, since we last looked. */
+		if (cut_since_read(s->current))
+			handle_truncation(f, s, 1);
+		else
 			orphan_current(f, s);
-		return;
 	}
-	if (s->current && !same_file(s->current, &st))
-		orphan_current(f, s);
+	if (!named)
+		return;
 	if (!s->current) {
 		for (size_t k = 0; k < s->n_draining; k++)
 			if (same_file(s->draining[k], &st))
@@ -915,18 +977,8 @@ static void examine(struct follow *f, struct source *s)
 		s->current = reader_open_plain(s->path, &err);
 		return;
 	}
-	struct reader *r = s->current;
-	uint64_t read_to = r->base + r->len;
-	if ((uint64_t)st.st_size < read_to) {
-		handle_truncation(f, s);
-		return;
-	}
-	if (r->last_len && read_to > 0) {
-		char now[FOLLOW_TAIL_BYTES];
-		ssize_t n = pread(r->fd, now, r->last_len, (off_t)(read_to - r->last_len));
-		if (n == (ssize_t)r->last_len && memcmp(now, r->last, r->last_len) != 0)
-			handle_truncation(f, s);
-	}
+	if (cut_since_read(s->current))
+		handle_truncation(f, s, 0);
 }
 
 void follow_refresh(struct follow *f)
@@ -1072,14 +1124,20 @@ static int release(struct follow *f, struct source *s, size_t idx, size_t source
 	return tail;
 }
 
+/* Hands out r's next line: 1, 0 at its end, -1 on an error. With
+ * check_cut, 2 instead of reading on when the file was cut since r read it
+ * (a copytruncate not heard of yet: the bytes at r's position are no
+ * longer the ones that follow what it read). */
 static int read_from(struct follow *f, struct source *s, size_t source, struct reader *r,
-		     struct follow_line *line, struct durable_err *err)
+		     struct follow_line *line, int check_cut, struct durable_err *err)
 {
 	for (;;) {
 		if (take_line(f, s, source, r, line)) {
 			r->at_eof = 0;
 			return 1;
 		}
+		if (check_cut && cut_since_read(r))
+			return 2;
 		ssize_t n = reader_fill(r, err);
 		if (n < 0)
 			return -1;
@@ -1094,30 +1152,43 @@ int follow_next(struct follow *f, size_t source, struct follow_line *line, struc
 {
 	struct source *s = &f->src[source];
 
-	if (s->dirty)
+	/* Events only say when to look; a caller busy with another source may
+	 * not hear them for a while, during which the file may be renamed
+	 * away, or cut and regrown, under a reader that reached its end. Look
+	 * again before reading on from there. */
+	if (s->dirty || (s->current && s->current->at_eof))
 		examine(f, s);
-	while (s->n_draining > 0) {
-		struct reader *r = s->draining[0];
-		int rc = read_from(f, s, source, r, line, err);
-		if (rc != 0)
-			return rc;
-		if (r->orphan && !r->finite) {
-			/* A file renamed away may still get the writer's last
-			 * lines until it reopens its log: give it a grace period. */
-			int64_t t = now_us();
-			if (!r->idle_since)
-				r->idle_since = t;
-			if (t - r->idle_since < f->opt.orphan_grace_us)
-				break;
+	for (int look = 0;; look++) {
+		while (s->n_draining > 0) {
+			struct reader *r = s->draining[0];
+			int rc = read_from(f, s, source, r, line, 0, err);
+			if (rc != 0)
+				return rc;
+			if (r->orphan && !r->finite) {
+				/* A file renamed away may still get the writer's
+				 * last lines until it reopens its log: give it a
+				 * grace period. */
+				int64_t t = now_us();
+				if (!r->idle_since)
+					r->idle_since = t;
+				if (t - r->idle_since < f->opt.orphan_grace_us)
+					break;
+			}
+			if (release(f, s, 0, source, line))
+				return 1;
 		}
-		if (release(f, s, 0, source, line))
-			return 1;
+		/* An orphan in its grace period does not hold up the current
+		 * file: order across two files of a rotation is not promised,
+		 * once-only is. */
+		if (!s->current)
+			return 0;
+		int rc = read_from(f, s, source, s->current, line, 1, err);
+		if (rc != 2)
+			return rc;
+		if (look == 1)
+			return 0; /* cut again at once: next call */
+		examine(f, s);
 	}
-	/* An orphan in its grace period does not hold up the current file:
-	 * order across two files of a rotation is not promised, once-only is. */
-	if (!s->current)
-		return 0;
-	return read_from(f, s, source, s->current, line, err);
 }
 
 /* ---- saving ------------------------------------------------------------- */

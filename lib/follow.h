@@ -136,7 +136,10 @@ int follow_handle_events(struct follow *f);
 void follow_refresh(struct follow *f);
 
 /* Next line of a source: 1 and *line filled, 0 when nothing complete is
- * available now, -1 on an I/O error (err set). */
+ * available now, -1 on an I/O error (err set). Before reading on past where
+ * the current file ended, it looks at the file again (renamed away, cut by a
+ * copytruncate), so a caller that handles events only between batches loses
+ * nothing to rotations in the meantime. */
 int follow_next(struct follow *f, size_t source, struct follow_line *line, struct durable_err *err);
 
 /* The positions of a source after the lines handed out so far. */

@@ -760,6 +760,42 @@ static void test_restore_in_the_middle_of_a_rotation(void **state)
 	assert_string_equal(read_n(fx->f, 2), "3 4");
 }
 
+/* Two rotations between two looks (a follower busy with another source
+ * hears of neither): a copytruncate, the file regrowing less than what had
+ * been read, then a rename. The regrown lines are in the renamed file,
+ * before the offset the follower had reached in it. */
+static void test_a_copytruncate_then_a_rename_before_a_look_loses_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	char gz[160];
+	snprintf(gz, sizeof(gz), "%s/bot.jsonl.2.gz", fx->dir);
+	write_file(fx->path, "1\n2\n3\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(read_n(fx->f, 3), "1 2 3");
+	copy_truncate(fx->path, fx->rotated);
+	append_file(fx->path, "4\n");
+	gzip_file(fx->rotated, gz);
+	assert_int_equal(unlink(fx->rotated), 0);
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	write_file(fx->path, "5\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 2), "4 5");
+}
+
+/* A copytruncate while the follower keeps reading and hears no event: it
+ * notices the cut before reading on, instead of taking the bytes that have
+ * grown again past its position for the rest of a line. */
+static void test_a_copytruncate_is_noticed_without_an_event(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx->path, "1\n2\n3\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(read_n(fx->f, 3), "1 2 3");
+	copy_truncate(fx->path, fx->rotated);
+	append_file(fx->path, "4444\n5\n");
+	assert_string_equal(read_n(fx->f, 2), "4444 5");
+}
+
 /* ---- restoring while a rotation runs ------------------------------------------ */
 
 /* A rotation the way lib/sim.c and logrotate do it with delaycompress:
@@ -1058,6 +1094,8 @@ int main(void)
 	    T(test_finished_rotated_file_is_not_read_again_after_restore),
 	    T(test_restore_after_content_replaced_while_down),
 	    T(test_restore_in_the_middle_of_a_rotation),
+	    T(test_a_copytruncate_then_a_rename_before_a_look_loses_nothing),
+	    T(test_a_copytruncate_is_noticed_without_an_event),
 	    T(test_a_rotation_during_the_restore_is_looked_at_again),
 	    T(test_an_unseen_file_there_twice_while_compressed_is_read_once),
 	    T(test_restart_in_a_copytruncate_with_nothing_read_yet),
