@@ -1154,9 +1154,10 @@ int follow_next(struct follow *f, size_t source, struct follow_line *line, struc
 
 	/* Events only say when to look; a caller busy with another source may
 	 * not hear them for a while, during which the file may be renamed
-	 * away, or cut and regrown, under a reader that reached its end. Look
-	 * again before reading on from there. */
-	if (s->dirty || (s->current && s->current->at_eof))
+	 * away, or cut and regrown, under a reader that reached its end, or
+	 * the name may be created again after a rename. Look again before
+	 * reading on from there. */
+	if (s->dirty || !s->current || s->current->at_eof)
 		examine(f, s);
 	for (int look = 0;; look++) {
 		while (s->n_draining > 0) {

@@ -796,6 +796,21 @@ static void test_a_copytruncate_is_noticed_without_an_event(void **state)
 	assert_string_equal(read_n(fx->f, 2), "4444 5");
 }
 
+/* Looked at between the rename and the creation of the new file: the new
+ * file is taken up when read from next, not only when an event says so
+ * (before a copytruncate of it puts its lines out of reach). */
+static void test_a_name_created_again_is_taken_up_without_an_event(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx->path, "1\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(read_n(fx->f, 1), "1");
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	follow_refresh(fx->f); /* the name is missing just now */
+	write_file(fx->path, "2\n");
+	assert_string_equal(read_n(fx->f, 1), "2");
+}
+
 /* ---- restoring while a rotation runs ------------------------------------------ */
 
 /* A rotation the way lib/sim.c and logrotate do it with delaycompress:
@@ -1096,6 +1111,7 @@ int main(void)
 	    T(test_restore_in_the_middle_of_a_rotation),
 	    T(test_a_copytruncate_then_a_rename_before_a_look_loses_nothing),
 	    T(test_a_copytruncate_is_noticed_without_an_event),
+	    T(test_a_name_created_again_is_taken_up_without_an_event),
 	    T(test_a_rotation_during_the_restore_is_looked_at_again),
 	    T(test_an_unseen_file_there_twice_while_compressed_is_read_once),
 	    T(test_restart_in_a_copytruncate_with_nothing_read_yet),
