@@ -187,7 +187,6 @@ static int read_section(struct config *c, const char *section, json_t *v,
 static int read_schedule(struct config *c, json_t *v, char *keypath, size_t kplen, char *problem,
 			 size_t plen)
 {
-	static const struct section_key none[] = {{NULL, 0, 0, 0, 0}};
 	json_t *numbers = json_object(), *val;
 	const char *key;
 	int rc = -1;
@@ -291,7 +290,6 @@ static int read_schedule(struct config *c, json_t *v, char *keypath, size_t kple
 			json_object_set(numbers, key, val);
 		}
 	}
-	(void)none;
 	rc = read_section(c, "schedule", numbers, schedule_keys, keypath, kplen, problem, plen);
 out:
 	json_decref(numbers);
