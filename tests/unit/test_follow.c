@@ -251,6 +251,24 @@ static void assert_nothing(struct follow *f)
 
 /* ---- reading -------------------------------------------------------------- */
 
+/* A first run over content: starts, reads n lines (they must read as want,
+ * or nothing when n is 0), saves, stops. Returns the commit time. */
+static int64_t first_run(struct fixture *fx, const char *content, size_t n, const char *want,
+			 struct follow_saved *saved)
+{
+	write_file(fx->path, content);
+	fx->f = start(fx, NULL, 0, 0);
+	if (n)
+		assert_string_equal(read_n(fx->f, n), want);
+	else
+		assert_nothing(fx->f);
+	follow_save(fx->f, 0, saved);
+	int64_t committed = calendar_now();
+	follow_free(fx->f);
+	fx->f = NULL;
+	return committed;
+}
+
 static void test_reads_complete_lines_only(void **state)
 {
 	struct fixture *fx = *state;
@@ -861,13 +879,7 @@ static void test_a_rotation_during_the_restore_is_looked_at_again(void **state)
 	struct fixture *fx = *state;
 	struct follow_saved saved;
 	struct durable_err err;
-	write_file(fx->path, "1\n2\n3\n");
-	fx->f = start(fx, NULL, 0, 0);
-	assert_string_equal(read_n(fx->f, 3), "1 2 3");
-	follow_save(fx->f, 0, &saved);
-	int64_t committed = calendar_now();
-	follow_free(fx->f);
-	fx->f = NULL;
+	int64_t committed = first_run(fx, "1\n2\n3\n", 3, "1 2 3", &saved);
 
 	/* While down: a rotated file the saved state never saw, and more
 	 * lines in the file it was reading. */
@@ -914,12 +926,7 @@ static void test_restart_in_a_copytruncate_with_nothing_read_yet(void **state)
 {
 	struct fixture *fx = *state;
 	struct follow_saved saved;
-	write_file(fx->path, "");
-	fx->f = start(fx, NULL, 0, 0);
-	assert_nothing(fx->f);
-	follow_save(fx->f, 0, &saved);
-	int64_t committed = calendar_now();
-	follow_free(fx->f);
+	int64_t committed = first_run(fx, "", 0, NULL, &saved);
 
 	append_file(fx->path, "1\n2\n");
 	size_t len;
@@ -943,12 +950,7 @@ static void test_copytruncate_right_after_a_restore_is_recognised(void **state)
 {
 	struct fixture *fx = *state;
 	struct follow_saved saved;
-	write_file(fx->path, "1\n2\n");
-	fx->f = start(fx, NULL, 0, 0);
-	assert_string_equal(read_n(fx->f, 2), "1 2");
-	follow_save(fx->f, 0, &saved);
-	int64_t committed = calendar_now();
-	follow_free(fx->f);
+	int64_t committed = first_run(fx, "1\n2\n", 2, "1 2", &saved);
 
 	append_file(fx->path, "3\n");
 	fx->f = start(fx, &saved, committed, 0);
@@ -968,13 +970,7 @@ static void test_an_empty_saved_position_does_not_claim_a_reused_inode(void **st
 	struct fixture *fx = *state;
 	struct follow_saved saved;
 	struct stat st;
-	write_file(fx->path, "1\n2\n");
-	fx->f = start(fx, NULL, 0, 0);
-	assert_string_equal(read_n(fx->f, 2), "1 2");
-	follow_save(fx->f, 0, &saved);
-	int64_t committed = calendar_now();
-	follow_free(fx->f);
-	fx->f = NULL;
+	int64_t committed = first_run(fx, "1\n2\n", 2, "1 2", &saved);
 
 	append_file(fx->path, "3\n");
 	size_t len;
