@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -475,6 +476,49 @@ static int is_finished(const struct follow_done *list, size_t n, struct sibling 
 	return 0;
 }
 
+/* Is this sibling one of the finished files in list, grown since it was
+ * let go (its writer appended after we read its end)? Then a reader at the
+ * end of what was read, else NULL. */
+static struct reader *resume_finished(const struct follow_done *list, size_t n,
+				      struct sibling *sb)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct follow_done *d = &list[i];
+		struct follow_position p = {.offset = d->size,
+					    .head_len = d->head_len,
+					    .head_hash = d->head_hash};
+		struct reader *r = NULL;
+		struct durable_err err;
+		if (d->size == 0)
+			continue;
+		if (sb->compressed) {
+			r = compressed_match(sb->path, &p);
+			if (r && reader_fill(r, &err) <= 0 && r->len == 0) {
+				reader_free(r);
+				r = NULL;
+			}
+		} else if ((uint64_t)sb->st.st_size > d->size) {
+			uint64_t h;
+			r = reader_open_plain(sb->path, &err);
+			if (r && (hash_at(r->fd, 0, d->head_len, &h) != 0 || h != d->head_hash)) {
+				reader_free(r);
+				r = NULL;
+			}
+			if (r) {
+				r->base = d->size;
+				r->pos.offset = d->size;
+				r->head_hash = d->head_hash;
+				r->head_len = d->head_len;
+				r->head_complete = 1;
+				prime_last(r);
+			}
+		}
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
 /* The size and head of a whole file, as the ring of finished files keeps
  * them; -1 when it cannot be read. */
 static int whole_file_signature(struct sibling *sb, struct follow_done *out)
@@ -577,6 +621,35 @@ static int add_draining(struct follow *f, struct source *s, struct reader *r)
 
 /* ---- setup -------------------------------------------------------------- */
 
+const char *follow_network_fs(unsigned long f_type)
+{
+	/* Magic numbers from statfs(2) and linux/magic.h. */
+	switch (f_type) {
+	case 0x6969UL:
+		return "NFS";
+	case 0x517BUL:
+		return "SMB";
+	case 0xFF534D42UL:
+		return "CIFS";
+	case 0xFE534D42UL:
+		return "SMB2";
+	case 0x01021997UL:
+		return "9P";
+	case 0x00C36400UL:
+		return "Ceph";
+	case 0x5346414FUL:
+		return "AFS";
+	case 0x6B414653UL:
+		return "kAFS";
+	case 0x47504653UL:
+		return "GPFS";
+	case 0x0BD00BD0UL:
+		return "Lustre";
+	default:
+		return NULL;
+	}
+}
+
 struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 			  const struct follow_options *opt, struct durable_err *err)
 {
@@ -598,12 +671,22 @@ struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 		f->opt.max_line = 1 << 20;
 	if (!f->opt.orphan_grace_us)
 		f->opt.orphan_grace_us = 1000000;
+	if (!f->opt.orphan_max_idle_us)
+		f->opt.orphan_max_idle_us = 300000000;
 	f->n = n;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(f->src[i].name, sizeof f->src[i].name, "%s", files[i]);
 		snprintf(f->src[i].path, sizeof f->src[i].path, "%s/%s", dir, files[i]);
 	}
 	f->ifd = f->wd = -1;
+	struct statfs sf;
+	const char *remote = statfs(dir, &sf) == 0 ? follow_network_fs((unsigned long)sf.f_type) : NULL;
+	if (remote && !f->opt.force_poll) {
+		say(f, "the logs folder %s is on %s, where inotify does not see writes made "
+		       "by other machines: polling instead",
+		    dir, remote);
+		f->opt.force_poll = 1;
+	}
 	if (!f->opt.force_poll) {
 		f->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (f->ifd >= 0)
@@ -687,6 +770,11 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 				say(f, "%s: %s", s->name, err->msg);
 			if (is_current && !r->arch && strcmp(r->pos.path, s->path) == 0) {
 				s->current = r;
+			} else if (!r->arch && (pos->growing || is_current)) {
+				/* Renamed away (before, or while we were down): its
+				 * writer may not have reopened its log yet. */
+				r->orphan = 1;
+				add_draining(f, s, r);
 			} else {
 				r->finite = 1;
 				add_draining(f, s, r);
@@ -725,6 +813,17 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 			 * NAME.2.gz between its compression and its removal. */
 			if (unseen && is_finished(unseen, n_unseen, sb))
 				continue;
+			r = resume_finished(s->done, s->n_done, sb);
+			if (r) {
+				say(f, "%s: reading the end of %s, written after it was read to "
+				       "its end and let go",
+				    s->name, sb->path);
+				r->finite = 1;
+				if (unseen && whole_file_signature(sb, &unseen[n_unseen]) == 0)
+					n_unseen++;
+				add_draining(f, s, r);
+				continue;
+			}
 			say(f, "%s: reading %s, rotated while tradelearn was down", s->name,
 			    sb->path);
 			if (sb->compressed) {
@@ -1148,6 +1247,28 @@ static int read_from(struct follow *f, struct source *s, size_t source, struct r
 	}
 }
 
+/* May a file renamed away or deleted, read to its end, be let go? Its
+ * writer may still append to it until it reopens its log (logrotate's
+ * postrotate, or never: a bot that opens its log once). It is held while
+ * it keeps growing, and let go once it has had nothing new for the grace
+ * period and the writer has moved on: the file now under the name is
+ * another one, with bytes in it. */
+static int orphan_let_go(struct follow *f, struct source *s, struct reader *r)
+{
+	struct stat st;
+	int64_t t = now_us();
+	if (!r->idle_since)
+		r->idle_since = t;
+	int64_t idle = t - r->idle_since;
+	if (idle < f->opt.orphan_grace_us)
+		return 0;
+	if (idle >= f->opt.orphan_max_idle_us || r->fd < 0)
+		return 1;
+	if (!s->current || s->current->fd < 0 || fstat(s->current->fd, &st) != 0)
+		return 0;
+	return !same_file(r, &st) && st.st_size > 0;
+}
+
 int follow_next(struct follow *f, size_t source, struct follow_line *line, struct durable_err *err)
 {
 	struct source *s = &f->src[source];
@@ -1160,26 +1281,22 @@ int follow_next(struct follow *f, size_t source, struct follow_line *line, struc
 	if (s->dirty || !s->current || s->current->at_eof)
 		examine(f, s);
 	for (int look = 0;; look++) {
-		while (s->n_draining > 0) {
-			struct reader *r = s->draining[0];
+		for (size_t k = 0; k < s->n_draining;) {
+			struct reader *r = s->draining[k];
 			int rc = read_from(f, s, source, r, line, 0, err);
+			if (rc == 1)
+				r->idle_since = 0;
 			if (rc != 0)
 				return rc;
-			if (r->orphan && !r->finite) {
-				/* A file renamed away may still get the writer's
-				 * last lines until it reopens its log: give it a
-				 * grace period. */
-				int64_t t = now_us();
-				if (!r->idle_since)
-					r->idle_since = t;
-				if (t - r->idle_since < f->opt.orphan_grace_us)
-					break;
+			if (r->orphan && !r->finite && !orphan_let_go(f, s, r)) {
+				k++;
+				continue;
 			}
-			if (release(f, s, 0, source, line))
+			if (release(f, s, k, source, line))
 				return 1;
 		}
-		/* An orphan in its grace period does not hold up the current
-		 * file: order across two files of a rotation is not promised,
+		/* An orphan still held does not hold up the files after it:
+		 * order across two files of a rotation is not promised,
 		 * once-only is. */
 		if (!s->current)
 			return 0;
@@ -1198,6 +1315,7 @@ static void position_of(struct reader *r, struct follow_position *p)
 {
 	struct stat st;
 	*p = r->pos;
+	p->growing = r->orphan && !r->finite && r->fd >= 0;
 	p->head_len = r->head_len;
 	p->head_hash = r->head_hash;
 	if (r->fd >= 0 && fstat(r->fd, &st) == 0) {

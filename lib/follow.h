@@ -57,6 +57,7 @@ struct follow_position {
 	uint32_t head_len, tail_len;
 	uint64_t head_hash, tail_hash;
 	int compressed;
+	int growing; /* renamed away, and its writer may still append to it */
 };
 
 /* A file read to its end and let go. */
@@ -81,7 +82,13 @@ typedef void (*follow_log_fn)(void *ctx, const char *message);
 struct follow_options {
 	uint64_t max_line;	 /* default 1 MiB */
 	int force_poll;		 /* 1: do not use inotify */
-	int64_t orphan_grace_us; /* how long a renamed-away file may still grow (1 s) */
+	/* A file renamed away or deleted may still get lines from a writer
+	 * that has not reopened its log. It is let go once it has had nothing
+	 * new for orphan_grace_us (1 s) and the writer has moved on (the file
+	 * now under the name has grown), or after orphan_max_idle_us (300 s)
+	 * with nothing new whatever the name holds. */
+	int64_t orphan_grace_us;
+	int64_t orphan_max_idle_us;
 	follow_log_fn log;	 /* warnings, once each; may be NULL */
 	void *log_ctx;
 };
@@ -122,6 +129,11 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 		   int64_t committed_at_us, struct durable_err *err);
 
 /* The inotify descriptor to poll for POLLIN, or -1 when polling. */
+/* The name of a network filesystem by its statfs(2) f_type ("NFS",
+ * "CIFS"…), NULL for others. A logs folder on one is polled: inotify only
+ * sees the writes made through this machine's kernel. */
+const char *follow_network_fs(unsigned long f_type);
+
 int follow_fd(const struct follow *f);
 
 /* 1 when the follower polls instead of using inotify. */

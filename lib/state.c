@@ -60,6 +60,8 @@ static json_t *position_json(const struct follow_position *p)
 	json_object_set_new(o, "size", uint_json(p->size));
 	json_object_set_new(o, "mtime_us", json_integer(p->mtime_us));
 	json_object_set_new(o, "compressed", json_boolean(p->compressed));
+	if (p->growing)
+		json_object_set_new(o, "growing", json_true());
 	json_object_set_new(o, "fingerprint",
 			    json_pack("{s:o,s:o,s:o,s:o}", "head_bytes", uint_json(p->head_len),
 				      "head_hash", hex64(p->head_hash), "tail_bytes",
@@ -163,6 +165,7 @@ static void position_from(json_t *o, struct follow_position *p)
 	p->size = get_u(o, "size");
 	p->mtime_us = (int64_t)get_u(o, "mtime_us");
 	p->compressed = json_is_true(json_object_get(o, "compressed"));
+	p->growing = json_is_true(json_object_get(o, "growing"));
 	p->head_len = (uint32_t)get_u(fp, "head_bytes");
 	p->tail_len = (uint32_t)get_u(fp, "tail_bytes");
 	p->head_hash = get_hex(fp, "head_hash");

@@ -21,16 +21,20 @@ def test_second_watch_on_the_same_root_exits_75(root):
 
 def test_sigterm_commits_and_exits_0(root):
     att = root.logs / "attribution.jsonl"
-    append(att, "".join(canonical_close(i) + "\n" for i in range(2000)))
+    total = 100000
+    append(att, "".join(canonical_close(i) + "\n" for i in range(total)))
     w = root.start_watch()
-    time.sleep(0.05)
+    # Stopped in the middle of the work: after its first commit.
+    assert root.wait_for(root.state_json, timeout=10, interval=0.005)
     rc, err = root.stop(w, signal.SIGTERM)
     assert rc == 0, err
     # Whatever it read, it committed: a restart finds exactly the rest.
     st = root.state_json()
-    assert st["sources"]["attribution"]["records_read"] == len(root.outcomes())
+    read = st["sources"]["attribution"]["records_read"]
+    print(f"stopped after {read} of {total} lines")
+    assert read == len(root.outcomes())
     root.run("watch", "--once")
-    assert trade_ids(root.outcomes()) == [f"T{i:06d}" for i in range(2000)]
+    assert trade_ids(root.outcomes()) == [f"T{i:06d}" for i in range(total)]
 
 
 def test_sigint_also_stops_cleanly(root):

@@ -15,6 +15,15 @@ def expect(a, b):
     return [f"T{i:06d}" for i in range(a, b)]
 
 
+def verified(root, lines):
+    """verify agrees, and each line of the logs was read once."""
+    p = root.run("verify", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    src = root.source()
+    assert src["records_read"] == lines
+    assert src["skipped_by_reason"]["duplicate"] == 0
+
+
 def test_rotation_rename_and_create_while_running(root):
     att = root.logs / "attribution.jsonl"
     append(att, closes(0, 10))
@@ -30,6 +39,7 @@ def test_rotation_rename_and_create_while_running(root):
     rc, err = root.stop(w)
     assert rc == 0, err
     assert trade_ids(root.outcomes()) == expect(0, 40)
+    verified(root, 40)
 
 
 def test_rotation_copytruncate_while_running(root):
@@ -52,6 +62,7 @@ def test_rotation_copytruncate_while_running(root):
     rc, err = root.stop(w)
     assert rc == 0, err
     assert trade_ids(root.outcomes()) == expect(0, 100)
+    verified(root, 100)
 
 
 def test_rotation_delete_and_recreate_while_running(root):
@@ -66,6 +77,7 @@ def test_rotation_delete_and_recreate_while_running(root):
     rc, err = root.stop(w)
     assert rc == 0, err
     assert trade_ids(root.outcomes()) == expect(0, 20)
+    verified(root, 20)
 
 
 def test_rotation_while_down_with_the_rotated_file_gzipped(root):
@@ -125,6 +137,48 @@ def test_inode_reuse_a_different_file_at_the_same_inode(root):
     root.run("watch", "--once")
     assert trade_ids(root.outcomes()) == expect(0, 10) + expect(100, 130) + expect(200, 205)
     assert root.quarantine() == []
+    verified(root, 45)
+
+
+def test_a_deleted_files_inode_given_to_a_longer_new_file_is_read_from_its_start(root):
+    att = root.logs / "attribution.jsonl"
+    append(att, closes(0, 10))
+    root.run("watch", "--once")
+    ino = os.stat(att).st_ino
+    os.unlink(att)
+    append(att, closes(300, 340))
+    if os.stat(att).st_ino != ino:
+        import pytest
+        pytest.skip("this filesystem did not hand the freed inode to the new file")
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 10) + expect(300, 340)
+    verified(root, 50)
+
+
+def test_a_bot_that_keeps_writing_its_renamed_log_for_seconds_loses_nothing(root):
+    att, old = root.logs / "attribution.jsonl", root.logs / "attribution.jsonl.1"
+    append(att, closes(0, 5))
+    w = root.start_watch()
+    assert root.wait_for(lambda: len(root.outcomes()) == 5)
+    # Renamed by logrotate (no copytruncate, no signal to the bot): the bot
+    # goes on appending to its open file, with pauses longer than the
+    # grace period, for three seconds before it reopens its log.
+    os.rename(att, old)
+    for i in range(5, 35):
+        append(old, closes(i, i + 1))
+        time.sleep(0.1)
+    append(att, closes(35, 40))
+    assert root.wait_for(lambda: len(root.outcomes()) == 40, timeout=10)
+    rc, err = root.stop(w)
+    assert rc == 0, err
+    assert trade_ids(root.outcomes()) == expect(0, 40)
+    verified(root, 40)
+    # Compressed later, while tradelearn is down: nothing is read twice.
+    gzip_into(old, root.logs / "attribution.jsonl.1.gz")
+    os.unlink(old)
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 40)
+    verified(root, 40)
 
 
 def test_restart_between_the_copy_and_the_truncate_of_copytruncate_reads_each_line_once(root):

@@ -1079,6 +1079,153 @@ static void test_free_null_does_nothing(void **state)
 	follow_free(NULL);
 }
 
+/* ---- renamed-away files whose writer has not moved on ------------------ */
+
+/* A polling follower with a real grace period for renamed-away files. */
+static struct follow *start_graced(struct fixture *fx, const struct follow_saved *saved,
+				   int64_t committed_at, int64_t grace_us, int64_t max_idle_us)
+{
+	struct follow_options opt = {.force_poll = 1,
+				     .orphan_grace_us = grace_us,
+				     .orphan_max_idle_us = max_idle_us};
+	struct durable_err err;
+	struct follow *f = follow_new(fx->dir, files, 1, &opt, &err);
+	if (!f)
+		fail_msg("follow_new: %s", err.msg);
+	if (follow_restore(f, 0, saved, committed_at, &err))
+		fail_msg("follow_restore: %s", err.msg);
+	return f;
+}
+
+/* Calls follow_next for about ms milliseconds, expecting nothing. */
+static void idle_for(struct follow *f, long ms)
+{
+	for (long i = 0; i < ms / 5; i++) {
+		assert_nothing(f);
+		sleep_ms(5);
+	}
+}
+
+static void test_a_renamed_file_that_keeps_growing_is_read_past_the_grace(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx->path, "a\n");
+	fx->f = start_graced(fx, NULL, 0, 20000, 60000000);
+	assert_string_equal(take(fx->f, 1), "a");
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	follow_refresh(fx->f);
+	/* The writer has not reopened its log: it appends to the renamed
+	 * file, with pauses longer than the grace period. */
+	for (int i = 0; i < 4; i++) {
+		char want[8], line[8];
+		idle_for(fx->f, 60);
+		snprintf(want, sizeof want, "r%d", i);
+		snprintf(line, sizeof line, "%s\n", want);
+		append_file(fx->rotated, line);
+		assert_string_equal(take(fx->f, 1), want);
+	}
+	/* The name is created again, empty: the writer has still not moved
+	 * on, so the renamed file is still read. */
+	write_file(fx->path, "");
+	follow_refresh(fx->f);
+	idle_for(fx->f, 60);
+	append_file(fx->rotated, "late\n");
+	assert_string_equal(take(fx->f, 1), "late");
+	/* The writer reopens: new lines go to the new file; the renamed one
+	 * is let go once idle. */
+	append_file(fx->path, "new\n");
+	assert_string_equal(take(fx->f, 1), "new");
+	idle_for(fx->f, 60);
+	struct follow_saved saved;
+	follow_save(fx->f, 0, &saved);
+	assert_int_equal(saved.n_draining, 0);
+	assert_int_equal(saved.n_done, 1);
+}
+
+static void test_a_renamed_file_is_let_go_after_the_longest_idle_time(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	write_file(fx->path, "a\n");
+	fx->f = start_graced(fx, NULL, 0, 10000, 100000);
+	assert_string_equal(take(fx->f, 1), "a");
+	assert_int_equal(unlink(fx->path), 0);
+	follow_refresh(fx->f);
+	idle_for(fx->f, 50);
+	follow_save(fx->f, 0, &saved);
+	assert_int_equal(saved.n_draining, 1);
+	assert_int_equal(saved.draining[0].growing, 1);
+	idle_for(fx->f, 150);
+	follow_save(fx->f, 0, &saved);
+	assert_int_equal(saved.n_draining, 0);
+}
+
+static void test_a_renamed_file_still_written_is_followed_across_a_restart(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	write_file(fx->path, "a\n");
+	fx->f = start_graced(fx, NULL, 0, 20000, 60000000);
+	assert_string_equal(take(fx->f, 1), "a");
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	follow_refresh(fx->f);
+	append_file(fx->rotated, "b\n");
+	assert_string_equal(take(fx->f, 1), "b");
+	follow_save(fx->f, 0, &saved);
+	int64_t committed = calendar_now();
+	assert_int_equal(saved.has_current, 0);
+	assert_int_equal(saved.n_draining, 1);
+	assert_int_equal(saved.draining[0].growing, 1);
+	follow_free(fx->f);
+	fx->f = start_graced(fx, &saved, committed, 20000, 60000000);
+	idle_for(fx->f, 60);
+	append_file(fx->rotated, "c\n");
+	assert_string_equal(take(fx->f, 1), "c");
+	write_file(fx->path, "d\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 1), "d");
+}
+
+static void test_a_finished_file_that_grew_is_read_from_its_old_end_after_a_restart(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	char gz[160];
+	write_file(fx->path, "a\nb\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(take(fx->f, 2), "a b");
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	write_file(fx->path, "c\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 1), "c");
+	follow_save(fx->f, 0, &saved);
+	int64_t committed = calendar_now();
+	assert_int_equal(saved.n_done, 1);
+	follow_free(fx->f);
+	fx->f = NULL;
+	/* A late writer appends to the rotated file, which is then
+	 * compressed: only the new lines are read. */
+	append_file(fx->rotated, "late1\nlate2\n");
+	snprintf(gz, sizeof gz, "%s/bot.jsonl.2.gz", fx->dir);
+	gzip_file(fx->rotated, gz);
+	assert_int_equal(unlink(fx->rotated), 0);
+	fx->f = start(fx, &saved, committed, 0);
+	assert_string_equal(read_n(fx->f, 2), "late1 late2");
+}
+
+static void test_network_filesystems_are_named_and_local_ones_are_not(void **state)
+{
+	(void)state;
+	assert_string_equal(follow_network_fs(0x6969UL), "NFS");
+	assert_string_equal(follow_network_fs(0xFF534D42UL), "CIFS");
+	assert_string_equal(follow_network_fs(0xFE534D42UL), "SMB2");
+	assert_string_equal(follow_network_fs(0x01021997UL), "9P");
+	assert_null(follow_network_fs(0xEF53UL));     /* ext4 */
+	assert_null(follow_network_fs(0x58465342UL)); /* xfs */
+	assert_null(follow_network_fs(0x01021994UL)); /* tmpfs */
+	assert_null(follow_network_fs(0x794C7630UL)); /* overlayfs */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1113,10 +1260,15 @@ int main(void)
 	    T(test_restart_in_a_copytruncate_with_nothing_read_yet),
 	    T(test_copytruncate_right_after_a_restore_is_recognised),
 	    T(test_an_empty_saved_position_does_not_claim_a_reused_inode),
+	    T(test_a_renamed_file_that_keeps_growing_is_read_past_the_grace),
+	    T(test_a_renamed_file_is_let_go_after_the_longest_idle_time),
+	    T(test_a_renamed_file_still_written_is_followed_across_a_restart),
+	    T(test_a_finished_file_that_grew_is_read_from_its_old_end_after_a_restart),
 	    T(test_inotify_sees_appends_and_rename_and_create),
 	    T(test_sources_are_read_separately),
 	    T(test_more_than_max_sources_is_refused),
 	    cmocka_unit_test(test_free_null_does_nothing),
+	    cmocka_unit_test(test_network_filesystems_are_named_and_local_ones_are_not),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
