@@ -20,7 +20,7 @@ struct cmd_ctx {
 	const char *logs;    /* --logs, default "<root>/logs" */
 	const char *config;  /* --config, default "<root>/tradelearn.json" if present */
 	const char *profile; /* --profile, NULL = from config or "canonical" */
-	int verbose;	     /* --verbose: a line per committed batch */
+	int verbose;	     /* --verbose: a line per trade learned and per large batch */
 	char logs_buf[4096];
 };
 

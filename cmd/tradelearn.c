@@ -67,7 +67,7 @@ static const char usage[] =
 	"  --logs DIR      the bot's logs folder (default: ROOT/logs, or \"logs\" in the config)\n"
 	"  --config FILE   the config (default: ROOT/tradelearn.json when it exists)\n"
 	"  --profile NAME  canonical, stock-bot, or one defined in the config\n"
-	"  --verbose       a line per committed batch\n"
+	"  --verbose       a line per trade learned and per large batch\n"
 	"  --version, --help\n"
 	"\n"
 	"exit status: 0 done, 1 failed, 2 usage error, 75 another instance holds the lock.\n"

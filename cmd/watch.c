@@ -19,6 +19,7 @@
 #include "calendar.h"
 #include "cmd.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "runner.h"
 
 static const char watch_usage[] =
@@ -106,20 +107,40 @@ static long tick_ms(struct watch *w)
 					    : w->env.config.rescan_interval_ms;
 }
 
-/* Commits batches until the logs are caught up or a signal is pending. */
+static uint64_t lag_bytes(struct watch *w)
+{
+	uint64_t lag = 0;
+	for (size_t s = 0; s < SOURCE_COUNT; s++)
+		lag += pipeline_lag(w->pipe, s);
+	return lag;
+}
+
+/* Commits batches until the logs are caught up or a signal is pending. A
+ * large backlog (a first start, a long stop) shows a progress line on a
+ * terminal. */
 static int drain(struct watch *w, int sfd)
 {
+	struct progress bar;
+	uint64_t backlog = lag_bytes(w);
+	progress_begin(&bar, "catching up", w->ctx->verbose ? 0 : backlog);
 	for (;;) {
 		struct durable_err err;
 		size_t lines = 0;
 		uint64_t before = w->trades_seen;
 		if (pipeline_step(w->pipe, &lines, &err)) {
+			progress_end(&bar);
 			cmd_error("commit failed, stopping (a restart redoes the batch): %s",
 				  err.msg);
 			return -1;
 		}
-		if (!lines)
+		if (!lines) {
+			progress_end(&bar);
 			return 0;
+		}
+		if (bar.on) {
+			uint64_t left = lag_bytes(w);
+			progress_update(&bar, left < backlog ? backlog - left : 0);
+		}
 		/* Per-trade lines say what happens live; a summary per large
 		 * batch shows progress while catching up. */
 		const struct state *st = pipeline_state(w->pipe);
@@ -128,8 +149,10 @@ static int drain(struct watch *w, int sfd)
 				 (unsigned long long)st->generation, lines,
 				 (unsigned long long)(w->trades_seen - before));
 		struct pollfd pf = {.fd = sfd, .events = POLLIN};
-		if (sfd >= 0 && poll(&pf, 1, 0) > 0)
+		if (sfd >= 0 && poll(&pf, 1, 0) > 0) {
+			progress_end(&bar);
 			return 0;
+		}
 	}
 }
 

@@ -126,7 +126,21 @@ static int fail(char *err, size_t errlen, const char *path, const char *what)
 	return -1;
 }
 
-/* A JSON pointer must be "" or start with '/' (RFC 6901). */
+/* RFC 6901: "" or '/' then reference tokens, where '~' is only ever
+ * followed by '0' (a '~') or '1' (a '/'). NULL when valid, else why not. */
+static const char *pointer_problem(const char *s)
+{
+	if (!s)
+		return "must be a JSON pointer";
+	if (s[0] != '/' && s[0] != '\0')
+		return "a JSON pointer must start with '/'";
+	for (const char *c = s; *c; c++)
+		if (*c == '~' && c[1] != '0' && c[1] != '1')
+			return "in a JSON pointer '~' must be followed by 0 or 1 (\"~0\" is '~', "
+			       "\"~1\" is '/')";
+	return NULL;
+}
+
 static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path, char *err,
 			size_t errlen)
 {
@@ -148,10 +162,11 @@ static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path
 	json_array_foreach(items, i, item)
 	{
 		const char *s = json_string_value(item);
-		if (!s || (s[0] != '/' && s[0] != '\0')) {
+		const char *problem = s ? pointer_problem(s) : "a JSON pointer must start with '/'";
+		if (problem) {
 			if (items != v)
 				json_decref(items);
-			return fail(err, errlen, path, "a JSON pointer must start with '/'");
+			return fail(err, errlen, path, problem);
 		}
 		pp->p[pp->n++] = strdup(s);
 	}
@@ -183,6 +198,8 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 			const char *s = json_string_value(v);
 			if (!s || s[0] != '/')
 				return fail(err, errlen, sub, "must be a JSON pointer");
+			if (pointer_problem(s))
+				return fail(err, errlen, sub, pointer_problem(s));
 			src->kind_pointer = strdup(s);
 		} else if (strcmp(key, "equals") == 0 || strcmp(key, "prefix") == 0) {
 			const char *value;

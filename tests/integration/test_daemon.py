@@ -152,3 +152,37 @@ def test_status_json_reports_offset_size_and_lag(root):
     assert st["last_commit"]
     human = root.run("status").stdout
     assert "attribution" in human and "trades recorded: 2" in human
+
+
+def _stderr_through_a_terminal(args):
+    import os
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other end is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert p.wait(timeout=120) == 0
+    return out.decode()
+
+
+def test_a_terminal_sees_progress_while_catching_up_and_a_pipe_does_not(root, tmp_path):
+    root.run("simulate", "--days", "15", "--seed", "2")
+    assert sum(f.stat().st_size for f in root.logs.iterdir()) > 4 << 20
+    tty = _stderr_through_a_terminal(root.args("watch", "--once"))
+    assert "\rtradelearn: catching up: 100% (" in tty
+    assert " MiB)\r\n" in tty
+    # Again from scratch, stderr to a pipe (a journal): plain lines only.
+    twin = type(root)(tmp_path / "twin")
+    twin.run("simulate", "--days", "15", "--seed", "2")
+    p = twin.run("watch", "--once")
+    assert "catching up" not in p.stderr and "\r" not in p.stderr
+    assert twin.outcomes() == root.outcomes()

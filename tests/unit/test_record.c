@@ -527,6 +527,11 @@ static const struct {
     {"{'sources':{'attribution':{'file':'a.jsonl','kind':'open',"
      "'fields':{'ts':'/ts','symbol':['/a','/b','/c','/d','/e']}}}}",
      "sources.attribution.fields.symbol: at most 4 JSON pointers"},
+    {"{'sources':{'attribution':{'file':'a.jsonl','kind':'open','fields':{'ts':'/a~2b'}}}}",
+     "sources.attribution.fields.ts: in a JSON pointer '~' must be followed by 0 or 1"},
+    {"{'sources':{'attribution':{'file':'a.jsonl','kind':{'pointer':'/e~','equals':{'o':'open'}},"
+     "'fields':{'ts':'/ts'}}}}",
+     "sources.attribution.kind.pointer: in a JSON pointer '~' must be followed by 0 or 1"},
     {"{'sources':{'attribution':{'file':'a.jsonl','kind':'open','fields':{'ts':5}}}}",
      "sources.attribution.fields.ts: must be a JSON pointer or a list"},
     {"{'sources':{'attribution':{'file':'a.jsonl','kind':'open','fields':['/ts']}}}",
