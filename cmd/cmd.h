@@ -21,6 +21,7 @@ struct cmd_ctx {
 	const char *config;  /* --config, default "<root>/tradelearn.json" if present */
 	const char *profile; /* --profile, NULL = from config or "canonical" */
 	int verbose;	     /* --verbose: a line per trade learned and per large batch */
+	int create_logs;     /* create the default logs folder if missing (watch) */
 	char logs_buf[4096];
 };
 
@@ -39,7 +40,8 @@ struct cmd_env {
 
 /* Resolves root, config (--config, else ROOT/tradelearn.json if present),
  * profile (--profile, else the config's, else canonical), the logs folder
- * (--logs, else the config's, else ROOT/logs, created when it is the default)
+ * (--logs, else the config's, else ROOT/logs; created when it is the default
+ * and ctx->create_logs is set, so a mistyped --root creates nothing)
  * and the exchange time zone. Prints what is wrong and returns the exit
  * status to use (EXIT_FAILED / EXIT_USAGE), or 0. */
 int cmd_env_load(struct cmd_ctx *ctx, struct cmd_env *env);

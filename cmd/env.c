@@ -70,7 +70,7 @@ int cmd_env_load(struct cmd_ctx *ctx, struct cmd_env *env)
 	}
 	if (!logs) {
 		snprintf(path, sizeof path, "%s/logs", env->root);
-		if (durable_mkdirs(path, &derr)) {
+		if (ctx->create_logs && durable_mkdirs(path, &derr)) {
 			cmd_error("%s", derr.msg);
 			return EXIT_FAILED;
 		}

@@ -252,6 +252,7 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	ctx->create_logs = 1;
 	rc = cmd_env_load(ctx, &w.env);
 	if (rc)
 		return rc;

@@ -186,3 +186,16 @@ def test_a_terminal_sees_progress_while_catching_up_and_a_pipe_does_not(root, tm
     p = twin.run("watch", "--once")
     assert "catching up" not in p.stderr and "\r" not in p.stderr
     assert twin.outcomes() == root.outcomes()
+
+
+def test_only_watch_creates_the_default_logs_folder(tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for command in (["status"], ["verify"], ["report"]):
+        p = subprocess.run([BIN, "--root", str(bare), *command], capture_output=True, text=True)
+        assert p.returncode == 1
+        assert f"logs folder {bare}/logs does not exist" in p.stderr
+        assert not (bare / "logs").exists()
+    p = subprocess.run([BIN, "--root", str(bare), "watch", "--once"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert (bare / "logs").is_dir()
