@@ -15,6 +15,8 @@
 
 #include "archive.h"
 #include "calendar.h"
+#include "logscan.h"
+
 
 #define CHUNK (64 * 1024)
 
@@ -310,68 +312,19 @@ mismatch:
 
 /* ---- siblings --------------------------------------------------------- */
 
-/* "NAME.1", "NAME.2.gz", "NAME-20260101", "NAME.1.zst"… but not NAME. */
-static int is_sibling(const char *name, const char *candidate)
+/* Lists the rotated siblings of a source ("NAME.1", "NAME.2.gz",
+ * "NAME-20260101", "NAME.1.zst"…, not NAME itself), oldest first. The
+ * caller frees. */
+static size_t list_siblings(struct follow *f, struct source *s, struct logscan_file **out)
 {
-	size_t n = strlen(name);
-	if (strncmp(candidate, name, n) != 0)
+	struct durable_err err;
+	size_t n = 0, kept = 0;
+	if (logscan_list(f->dir, s->name, out, &n, &err) < 0)
 		return 0;
-	if (candidate[n] != '.' && candidate[n] != '-')
-		return 0;
-	if (strstr(candidate + n, ".tmp"))
-		return 0;
-	return candidate[n + 1] != '\0';
-}
-
-struct sibling {
-	char path[FOLLOW_PATH_MAX];
-	struct stat st;
-	int compressed;
-};
-
-static int sibling_cmp(const void *a, const void *b)
-{
-	const struct sibling *x = a, *y = b;
-	int64_t mx = mtime_us(&x->st), my = mtime_us(&y->st);
-	if (mx != my)
-		return mx < my ? -1 : 1;
-	/* Same mtime: the higher rotation number is the older file. */
-	return strcmp(y->path, x->path);
-}
-
-/* Lists the rotated siblings of a source, oldest first. The caller frees. */
-static size_t list_siblings(struct follow *f, struct source *s, struct sibling **out)
-{
-	DIR *d = opendir(f->dir);
-	struct dirent *e;
-	struct sibling *list = NULL;
-	size_t n = 0, cap = 0;
-
-	*out = NULL;
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		if (!is_sibling(s->name, e->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct sibling *nl = realloc(list, cap * sizeof *list);
-			if (!nl)
-				break;
-			list = nl;
-		}
-		struct sibling *sb = &list[n];
-		snprintf(sb->path, sizeof sb->path, "%s/%s", f->dir, e->d_name);
-		if (stat(sb->path, &sb->st) != 0 || !S_ISREG(sb->st.st_mode))
-			continue;
-		sb->compressed = archive_is_compressed_name(e->d_name);
-		n++;
-	}
-	closedir(d);
-	if (n > 1) /* qsort(NULL, 0, …) is undefined */
-		qsort(list, n, sizeof *list, sibling_cmp);
-	*out = list;
-	return n;
+	for (size_t i = 0; i < n; i++)
+		if (!(*out)[i].is_named)
+			(*out)[kept++] = (*out)[i];
+	return kept;
 }
 
 /* A reader resumed at an offset has read nothing yet, but the bytes just
@@ -394,7 +347,7 @@ static void prime_last(struct reader *r)
 /* Finds the file holding pos's content (same bytes up to pos->offset) among
  * the path itself and the siblings. Skips files in `skip` (by dev/ino). */
 static struct reader *locate(struct follow *f, struct source *s, const struct follow_position *pos,
-			     struct sibling *sibs, size_t nsibs)
+			     struct logscan_file *sibs, size_t nsibs)
 {
 	struct durable_err err;
 	struct reader *r;
@@ -415,7 +368,7 @@ static struct reader *locate(struct follow *f, struct source *s, const struct fo
 	 * (copytruncate), then compressed copies. */
 	for (int pass = 0; pass < 3; pass++) {
 		for (size_t i = 0; i < nsibs; i++) {
-			struct sibling *sb = &sibs[i];
+			struct logscan_file *sb = &sibs[i];
 			if ((pass == 2) != sb->compressed)
 				continue;
 			if (pass == 0 && (sb->st.st_dev != pos->dev || sb->st.st_ino != pos->ino))
@@ -446,7 +399,7 @@ found_plain:
 
 /* Is this sibling one of the finished files in list (same size, same
  * head)? */
-static int is_finished(const struct follow_done *list, size_t n, struct sibling *sb)
+static int is_finished(const struct follow_done *list, size_t n, struct logscan_file *sb)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct follow_done *d = &list[i];
@@ -480,7 +433,7 @@ static int is_finished(const struct follow_done *list, size_t n, struct sibling 
  * let go (its writer appended after we read its end)? Then a reader at the
  * end of what was read, else NULL. */
 static struct reader *resume_finished(const struct follow_done *list, size_t n,
-				      struct sibling *sb)
+				      struct logscan_file *sb)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct follow_done *d = &list[i];
@@ -521,7 +474,7 @@ static struct reader *resume_finished(const struct follow_done *list, size_t n,
 
 /* The size and head of a whole file, as the ring of finished files keeps
  * them; -1 when it cannot be read. */
-static int whole_file_signature(struct sibling *sb, struct follow_done *out)
+static int whole_file_signature(struct logscan_file *sb, struct follow_done *out)
 {
 	struct durable_err err;
 	struct archive_stream *a;
@@ -567,7 +520,7 @@ static int whole_file_signature(struct sibling *sb, struct follow_done *out)
  * copytruncate copy of it (caught between the copy and the truncate, or
  * still being written), whose lines we read — or will read — from that
  * file: never an unseen file. */
-static int is_copy_of_followed(struct source *s, struct sibling *sb)
+static int is_copy_of_followed(struct source *s, struct logscan_file *sb)
 {
 	for (size_t i = 0; i <= s->n_draining; i++) {
 		struct reader *r = i < s->n_draining ? s->draining[i] : s->current;
@@ -735,7 +688,7 @@ static void restore_undo(struct source *s)
 
 /* Restores a source against one listing of its siblings. */
 static void restore_from(struct follow *f, struct source *s, const struct follow_saved *saved,
-			 int64_t committed_at_us, struct sibling *sibs, size_t nsibs,
+			 int64_t committed_at_us, struct logscan_file *sibs, size_t nsibs,
 			 struct durable_err *err)
 {
 	struct stat st;
@@ -799,7 +752,7 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 		/* Files rotated while we were down that we never saw: changed
 		 * after our last commit, and matching nothing we know. */
 		for (size_t i = 0; i < nsibs; i++) {
-			struct sibling *sb = &sibs[i];
+			struct logscan_file *sb = &sibs[i];
 			int known = 0;
 			if (mtime_us(&sb->st) < committed_at_us - 2000000)
 				continue;
@@ -852,7 +805,7 @@ static int same_time(const struct timespec *a, const struct timespec *b)
  * inode alone does not say: a file removed in a rotation frees its inode
  * for the next one created, under the same name. A rename changes the
  * status change time, a write the size and the times. */
-static int same_listing(const struct sibling *a, size_t na, const struct sibling *b, size_t nb)
+static int same_listing(const struct logscan_file *a, size_t na, const struct logscan_file *b, size_t nb)
 {
 	if (na != nb)
 		return 0;
@@ -890,7 +843,7 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 	 * folder held the same files under the same names before and after;
 	 * otherwise it is built again (a rotation takes milliseconds). */
 	for (int attempt = 1;; attempt++) {
-		struct sibling *sibs, *again;
+		struct logscan_file *sibs, *again;
 		struct stat before, after;
 		int had_before = stat(s->path, &before) == 0;
 		size_t nsibs = saved ? list_siblings(f, s, &sibs) : 0;
@@ -925,7 +878,7 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 static void orphan_current(struct follow *f, struct source *s)
 {
 	struct reader *r = s->current;
-	struct sibling *sibs;
+	struct logscan_file *sibs;
 	size_t n;
 	if (!r)
 		return;
@@ -975,7 +928,7 @@ static void handle_truncation(struct follow *f, struct source *s, int renamed)
 	struct reader *r = s->current;
 	uint64_t read_to = r->base + r->len;
 	struct follow_position want = {0};
-	struct sibling *sibs;
+	struct logscan_file *sibs;
 	size_t nsibs = list_siblings(f, s, &sibs);
 	struct reader *copy = NULL;
 	struct durable_err err;
@@ -988,7 +941,7 @@ static void handle_truncation(struct follow *f, struct source *s, int renamed)
 	want.tail_hash = follow_hash(FOLLOW_HASH_INIT, r->last, r->last_len);
 	snprintf(want.path, sizeof want.path, "%s", s->path);
 	for (size_t i = nsibs; i-- > 0 && !copy;) {
-		struct sibling *sb = &sibs[i];
+		struct logscan_file *sb = &sibs[i];
 		if (sb->compressed) {
 			copy = compressed_match(sb->path, &want);
 			continue;

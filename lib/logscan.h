@@ -4,7 +4,8 @@
  * "NAME-20260101.zst"), compressed ones through libarchive.
  *
  * This is the one-shot reader behind verify and the daily job (which needs
- * a day's signals and prices); the daemon follows files with lib/follow.
+ * a day's signals and prices); the daemon follows files with lib/follow,
+ * which finds rotated files with logscan_list too.
  */
 #ifndef TRADELEARN_LOGSCAN_H
 #define TRADELEARN_LOGSCAN_H
