@@ -57,15 +57,23 @@ int cmd_env_load(struct cmd_ctx *ctx, struct cmd_env *env)
 		cmd_error("%s", err);
 		return ctx->profile ? EXIT_USAGE : EXIT_FAILED;
 	}
-	snprintf(env->state_dir, sizeof env->state_dir, "%s/state", env->root);
-	snprintf(env->models_dir, sizeof env->models_dir, "%s/models", env->root);
+	if (snprintf(env->state_dir, sizeof env->state_dir, "%s/state", env->root) >=
+		(int)sizeof env->state_dir ||
+	    snprintf(env->models_dir, sizeof env->models_dir, "%s/models", env->root) >=
+		(int)sizeof env->models_dir) {
+		cmd_error("root folder %s: its path is too long", env->root);
+		return EXIT_FAILED;
+	}
 	logs = ctx->logs;
 	if (!logs && env->config.logs[0]) {
 		/* A relative "logs" in the config is relative to the root. */
-		if (env->config.logs[0] == '/')
-			snprintf(path, sizeof path, "%s", env->config.logs);
-		else
-			snprintf(path, sizeof path, "%s/%s", env->root, env->config.logs);
+		int n = env->config.logs[0] == '/'
+			    ? snprintf(path, sizeof path, "%s", env->config.logs)
+			    : snprintf(path, sizeof path, "%s/%s", env->root, env->config.logs);
+		if (n >= (int)sizeof path) {
+			cmd_error("logs folder %s: its path is too long", env->config.logs);
+			return EXIT_FAILED;
+		}
 		logs = path;
 	}
 	if (!logs) {

@@ -762,6 +762,7 @@ static int day_line(void *ctx, const char *line, size_t len, uint64_t offset, in
 	struct record r;
 	const char *reason;
 	char detail[64];
+	(void)offset;
 	if (!complete || len > d->j->cfg->max_line_bytes)
 		return 0;
 	if (record_parse(d->j->o->profile, d->source, line, len, &r, &reason, detail,
@@ -1096,9 +1097,10 @@ static int write_index(struct job *j, const char *dir, json_t *report)
 		json_error_t jerr;
 		if (report_name_day(de->d_name, day, sizeof day))
 			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
+			continue; /* not a name this job writes */
 		if (strcmp(day, newest) > 0)
 			snprintf(newest, sizeof newest, "%s", day);
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		json_t *r =
 		    strcmp(day, today) == 0 ? json_incref(report) : json_load_file(path, 0, &jerr);
 		json_t *dd = json_object_get(r, "day");
@@ -1117,13 +1119,16 @@ static int write_index(struct job *j, const char *dir, json_t *report)
 	if (!html)
 		return fail(j, "index: %s", herr);
 	struct durable_err derr;
-	snprintf(path, sizeof path, "%s/index.html", dir);
-	if (durable_replace(path, html, strlen(html), &derr))
+	if (snprintf(path, sizeof path, "%s/index.html", dir) >= (int)sizeof path)
+		rc = fail(j, "%s: path too long", dir);
+	else if (durable_replace(path, html, strlen(html), &derr))
 		rc = fail(j, "%s", derr.msg);
 	free(html);
 	if (rc == 0 && strcmp(newest, today) == 0) {
-		snprintf(path, sizeof path, "%s/post_market_latest.json", dir);
-		rc = write_json(j, path, report);
+		if (snprintf(path, sizeof path, "%s/post_market_latest.json", dir) >= (int)sizeof path)
+			rc = fail(j, "%s: path too long", dir);
+		else
+			rc = write_json(j, path, report);
 	}
 	return rc;
 }

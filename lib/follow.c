@@ -346,8 +346,8 @@ static void prime_last(struct reader *r)
 
 /* Finds the file holding pos's content (same bytes up to pos->offset) among
  * the path itself and the siblings. Skips files in `skip` (by dev/ino). */
-static struct reader *locate(struct follow *f, struct source *s, const struct follow_position *pos,
-			     struct logscan_file *sibs, size_t nsibs)
+static struct reader *locate(const struct follow_position *pos, struct logscan_file *sibs,
+			     size_t nsibs)
 {
 	struct durable_err err;
 	struct reader *r;
@@ -385,7 +385,6 @@ static struct reader *locate(struct follow *f, struct source *s, const struct fo
 			reader_free(r);
 		}
 	}
-	(void)s;
 	return NULL;
 found_plain:
 	r->base = pos->offset;
@@ -703,7 +702,7 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 			const struct follow_position *pos =
 				i < saved->n_draining ? &saved->draining[i] : &saved->current;
 			int is_current = i == saved->n_draining;
-			r = locate(f, s, pos, sibs, nsibs);
+			r = locate(pos, sibs, nsibs);
 			if (!r) {
 				if (pos->offset > 0 && pos->offset < pos->size)
 					say(f, "%s: %s is gone with %llu unread bytes (rotated away "
@@ -888,7 +887,8 @@ static void orphan_current(struct follow *f, struct source *s)
 	n = list_siblings(f, s, &sibs);
 	for (size_t i = 0; i < n; i++)
 		if (same_file(r, &sibs[i].st)) {
-			snprintf(r->pos.path, sizeof r->pos.path, "%s", sibs[i].path);
+			if (strlen(sibs[i].path) < sizeof r->pos.path)
+				memcpy(r->pos.path, sibs[i].path, strlen(sibs[i].path) + 1);
 			break;
 		}
 	free(sibs);

@@ -193,7 +193,8 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 		return fail(err, errlen, path, "must be a kind name or an object");
 	json_object_foreach(kind, key, v)
 	{
-		snprintf(sub, sizeof sub, "%s.%s", path, key);
+		if (snprintf(sub, sizeof sub, "%s.%s", path, key) >= (int)sizeof sub)
+			return fail(err, errlen, path, "a key is too long");
 		if (strcmp(key, "pointer") == 0) {
 			const char *s = json_string_value(v);
 			if (!s || s[0] != '/')
@@ -248,7 +249,8 @@ static int parse_source(struct profile_source *src, json_t *desc, const char *pa
 		return fail(err, errlen, path, "must be an object");
 	json_object_foreach(desc, key, v)
 	{
-		snprintf(sub, sizeof sub, "%s.%s", path, key);
+		if (snprintf(sub, sizeof sub, "%s.%s", path, key) >= (int)sizeof sub)
+			return fail(err, errlen, path, "a key is too long");
 		if (strcmp(key, "file") == 0) {
 			const char *s = json_string_value(v);
 			if (!s || !*s || strchr(s, '/') || strlen(s) >= sizeof src->file)

@@ -1117,7 +1117,7 @@ static void test_a_renamed_file_that_keeps_growing_is_read_past_the_grace(void *
 	/* The writer has not reopened its log: it appends to the renamed
 	 * file, with pauses longer than the grace period. */
 	for (int i = 0; i < 4; i++) {
-		char want[8], line[8];
+		char want[8], line[16];
 		idle_for(fx->f, 60);
 		snprintf(want, sizeof want, "r%d", i);
 		snprintf(line, sizeof line, "%s\n", want);

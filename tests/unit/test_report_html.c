@@ -168,6 +168,7 @@ static char *between(const char *text, const char *start, const char *end)
 
 static void test_page_for_realistic_report_has_date_in_title(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	char *page = page_of(report);
 	char *title = between(page, "<title>", "</title>");
@@ -186,6 +187,7 @@ static void test_page_for_realistic_report_has_date_in_title(void **state)
 
 static void test_page_has_four_svg_charts_with_ids_and_role_img(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	char *page = page_of(report);
 	static const char *const ids[] = {"chart-equity", "chart-drawdown",
@@ -215,6 +217,7 @@ static void test_page_has_four_svg_charts_with_ids_and_role_img(void **state)
 
 static void test_page_escapes_text_from_the_report(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	json_t *symbols = json_object_get(json_object_get(report, "breakdowns"), "symbol");
 	json_t *knob = json_object_get(json_object_get(report, "knobs"), "max_positions");
@@ -240,6 +243,7 @@ static void test_page_escapes_text_from_the_report(void **state)
 
 static void test_page_prints_dash_for_null_figures(void **state)
 {
+	(void)state;
 	json_t *report = json_pack(
 	    "{s:s, s:n, s:{s:n, s:n, s:n, s:n}, s:{s:{s:{s:n}, s:{s:n}}}, s:{s:n, s:n}}", "date",
 	    "2026-02-10", "generated_at", "day", "count", "win_rate", "pnl_usd", "profit_factor",
@@ -264,6 +268,7 @@ static void test_page_prints_dash_for_null_figures(void **state)
 
 static void test_page_formats_money_percent_and_ratio(void **state)
 {
+	(void)state;
 	json_t *report =
 	    json_pack("{s:s, s:{s:i, s:f, s:f, s:f}, s:{s:{s:{s:f}}}}", "date", "2026-02-10", "day",
 		      "count", 12, "win_rate", 0.58333, "pnl_usd", -1234.5, "profit_factor", 1.857,
@@ -283,6 +288,7 @@ static void test_page_formats_money_percent_and_ratio(void **state)
 
 static void test_empty_charts_print_no_nan_or_inf(void **state)
 {
+	(void)state;
 	/* Each chart with nothing, one point, only nulls, and wrong types. */
 	static const char *const cases[] = {
 	    "{}",
@@ -317,6 +323,7 @@ static void test_empty_charts_print_no_nan_or_inf(void **state)
 
 static void test_flat_and_sparse_series_draw_without_nan_or_inf(void **state)
 {
+	(void)state;
 	/* Flat equity, a drawdown that never fell, one hour with no wins, one
 	 * calibration point, extreme values and a null in the middle. */
 	json_t *charts = json_loads(
@@ -350,6 +357,7 @@ static void test_flat_and_sparse_series_draw_without_nan_or_inf(void **state)
 
 static void test_last_date_label_ends_at_the_right_edge(void **state)
 {
+	(void)state;
 	/* With few points, the last label used to be centred on the right edge
 	 * (half of it off the canvas) whenever an earlier slot rounded to the
 	 * last index. Every length from 2 to 12 points: the last date is
@@ -380,6 +388,7 @@ static void test_last_date_label_ends_at_the_right_edge(void **state)
 
 static void test_shallow_drawdown_gets_its_own_scale(void **state)
 {
+	(void)state;
 	/* A drawdown of 0.11% used to be drawn on a fixed 0 to -1% axis, a
 	 * sliver at the top; the axis now follows the deepest point. */
 	json_t *charts = json_loads("{\"drawdown\": [{\"date\": \"2026-02-05\", \"drawdown\": 0},"
@@ -412,6 +421,7 @@ static void test_shallow_drawdown_gets_its_own_scale(void **state)
 
 static void test_small_equity_moves_get_enough_ticks(void **state)
 {
+	(void)state;
 	/* Equity between 0.9996 and 1.0007 used to get two labels. */
 	json_t *charts =
 	    json_loads("{\"equity\": [{\"date\": \"2026-02-05\", \"equity\": 1.000299},"
@@ -432,6 +442,7 @@ static void test_small_equity_moves_get_enough_ticks(void **state)
 
 static void test_per_trade_percentages_have_two_decimals(void **state)
 {
+	(void)state;
 	/* Per-trade figures are a fraction of a percent: one decimal printed
 	 * "0.0%" for a real bot's expectancy of -0.04%. */
 	json_t *report = realistic_report();
@@ -449,6 +460,7 @@ static void test_per_trade_percentages_have_two_decimals(void **state)
 
 static void test_timestamps_and_ages_read_as_a_person_reads_them(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	json_t *stale = json_object_get(report, "stale_positions");
 	char *page, *section;
@@ -475,6 +487,7 @@ static void test_timestamps_and_ages_read_as_a_person_reads_them(void **state)
 
 static void test_breakdowns_sort_symbols_by_pnl_and_buckets_by_key(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	json_t *confidence = json_object_get(json_object_get(report, "breakdowns"), "confidence");
 	char *page, *section, *symbols, *buckets;
@@ -505,6 +518,7 @@ static void test_breakdowns_sort_symbols_by_pnl_and_buckets_by_key(void **state)
 
 static void test_page_names_no_address_at_all(void **state)
 {
+	(void)state;
 	/* Not even the SVG namespace: inline SVG in HTML does not need it, and
 	 * a page with no "http" in it is easy to check for fetching nothing. */
 	json_t *report = realistic_report();
@@ -520,6 +534,7 @@ static void test_page_names_no_address_at_all(void **state)
 
 static void test_page_lists_only_changed_knobs(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	char *page = page_of(report);
 	char *knobs = between(page, "<section id=\"knobs\">", "</section>");
@@ -543,6 +558,7 @@ static void test_page_lists_only_changed_knobs(void **state)
 
 static void test_page_shows_best_and_worst_symbols_by_pnl(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	char *page = page_of(report);
 	char *symbols = between(page, "<section id=\"symbols\">", "</section>");
@@ -565,6 +581,7 @@ static void test_page_shows_best_and_worst_symbols_by_pnl(void **state)
 
 static void test_page_shows_retrain_reasons_missed_and_stale(void **state)
 {
+	(void)state;
 	json_t *report = realistic_report();
 	char *page = page_of(report);
 	char *retrain = between(page, "<section id=\"retrain\">", "</section>");
@@ -586,6 +603,7 @@ static void test_page_shows_retrain_reasons_missed_and_stale(void **state)
 
 static void test_page_rejects_a_report_without_date(void **state)
 {
+	(void)state;
 	char err[128] = "";
 	json_t *report = json_pack("{s:i}", "date", 20260210);
 	json_t *array = json_array();
@@ -601,6 +619,7 @@ static void test_page_rejects_a_report_without_date(void **state)
 
 static void test_index_lists_dates_newest_first_with_links(void **state)
 {
+	(void)state;
 	json_t *days =
 	    json_pack("[s, s, s, s]", "2026-02-09", "2026-02-10", "2025-12-31", "2026-01-30");
 	char err[128] = "";
@@ -626,6 +645,7 @@ static void test_index_lists_dates_newest_first_with_links(void **state)
 
 static void test_index_shows_summaries_and_lists_a_date_once(void **state)
 {
+	(void)state;
 	json_t *days = json_loads("[{\"date\": \"2026-02-09\", \"trades\": 8, \"pnl_usd\": -42.5,"
 				  " \"win_rate\": 0.375},"
 				  " \"2026-02-10\","
@@ -646,6 +666,7 @@ static void test_index_shows_summaries_and_lists_a_date_once(void **state)
 
 static void test_index_rejects_a_date_that_is_not_yyyy_mm_dd(void **state)
 {
+	(void)state;
 	static const char *const bad[] = {"[\"../../etc/passwd\"]",
 					  "[\"2026-2-10\"]",
 					  "[\"2026-13-01\"]",
@@ -666,6 +687,7 @@ static void test_index_rejects_a_date_that_is_not_yyyy_mm_dd(void **state)
 
 static void test_index_of_no_days_says_no_reports_yet(void **state)
 {
+	(void)state;
 	json_t *days = json_array();
 	char *page = report_html_index(days, NULL, 0);
 	assert_non_null(page);
