@@ -14,12 +14,16 @@
 #include "outcome.h"
 #include "record.h"
 
+/* An open position and what its open said about the entry, for the close
+ * that does not repeat it. */
 struct position {
 	char *id; /* the position key: trade_id, or symbol for bots that link by symbol */
 	char *symbol;
 	int side;
 	int64_t opened_at;
-	double qty, entry_price;
+	double qty, entry_price, confidence, score;
+	char *regime, *sector, *timeframe; /* NULL when the open had none */
+	json_t *components;		   /* owned, or NULL */
 };
 
 /* Open-addressing set of 64-bit key hashes (0 marks an empty slot; a real
@@ -145,6 +149,10 @@ static void position_free(struct position *p)
 {
 	free(p->id);
 	free(p->symbol);
+	free(p->regime);
+	free(p->sector);
+	free(p->timeframe);
+	json_decref(p->components);
 }
 
 void short_term_free(struct short_term *st)
@@ -265,9 +273,24 @@ static const char *position_key(const struct short_term *st, const struct record
 	return r->position_id;
 }
 
-static int open_position(struct short_term *st, const char *id, const char *symbol, int side,
-			 int64_t opened_at, double qty, double entry_price)
+static char *strdup_or_null(const char *s, int *failed)
 {
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*failed = 1;
+	return d;
+}
+
+/* Tracks the open r under the position key (its symbol, side, time and
+ * entry fields, copied). At SHORT_TERM_MAX_OPEN the oldest tracked open is
+ * let go first. */
+static int open_position(struct short_term *st, const char *key, const struct record *r)
+{
+	int failed = 0;
+	if (st->n_pos == SHORT_TERM_MAX_OPEN) {
+		position_free(&st->pos[0]);
+		memmove(&st->pos[0], &st->pos[1], --st->n_pos * sizeof *st->pos);
+	}
 	if (st->n_pos == st->cap_pos) {
 		size_t cap = st->cap_pos ? st->cap_pos * 2 : 64;
 		struct position *np = realloc(st->pos, cap * sizeof *np);
@@ -277,33 +300,77 @@ static int open_position(struct short_term *st, const char *id, const char *symb
 		st->cap_pos = cap;
 	}
 	struct position *p = &st->pos[st->n_pos];
-	p->id = strdup(id);
-	p->symbol = strdup(symbol);
-	if (!p->id || !p->symbol) {
+	memset(p, 0, sizeof *p);
+	p->id = strdup_or_null(key, &failed);
+	p->symbol = strdup_or_null(r->symbol, &failed);
+	p->regime = strdup_or_null(r->regime, &failed);
+	p->sector = strdup_or_null(r->sector, &failed);
+	p->timeframe = strdup_or_null(r->timeframe, &failed);
+	if (r->components && !(p->components = json_deep_copy(r->components)))
+		failed = 1;
+	if (failed || !p->id || !p->symbol) {
 		position_free(p);
 		return -1;
 	}
-	p->side = side;
-	p->opened_at = opened_at;
-	p->qty = qty;
-	p->entry_price = entry_price;
+	p->side = r->side;
+	p->opened_at = r->ts;
+	p->qty = r->qty;
+	p->entry_price = r->entry_price;
+	p->confidence = r->confidence;
+	p->score = r->score;
 	st->n_pos++;
 	return 0;
 }
 
-/* A close ends the oldest open position with the same key. A close without
- * a known open (its open came before tradelearn started) is still a trade. */
-static void close_position(struct short_term *st, const struct record *r)
+/* The oldest open position with r's key, or NONE. */
+#define NO_POSITION ((size_t)-1)
+static size_t find_position(const struct short_term *st, const struct record *r)
 {
 	const char *key = position_key(st, r);
-	for (size_t i = 0; i < st->n_pos; i++) {
-		if (strcmp(st->pos[i].id, key) != 0)
-			continue;
-		position_free(&st->pos[i]);
-		memmove(&st->pos[i], &st->pos[i + 1], (st->n_pos - i - 1) * sizeof *st->pos);
-		st->n_pos--;
-		return;
+	for (size_t i = 0; i < st->n_pos; i++)
+		if (strcmp(st->pos[i].id, key) == 0)
+			return i;
+	return NO_POSITION;
+}
+
+/* A close or partial close takes from its open every entry field it does
+ * not carry itself. The strings and components are borrowed from the
+ * position, which must outlive r's use (it is let go after the outcome). */
+static void fill_from_open(struct record *r, const struct position *p)
+{
+	if (!r->side)
+		r->side = p->side;
+	if ((r->entry_ts == CALENDAR_NONE || r->entry_ts_derived) && p->opened_at != CALENDAR_NONE) {
+		r->entry_ts = p->opened_at;
+		r->entry_ts_derived = 0;
 	}
+	if (isnan(r->entry_price))
+		r->entry_price = p->entry_price;
+	if (isnan(r->confidence))
+		r->confidence = p->confidence;
+	if (isnan(r->score))
+		r->score = p->score;
+	if (!r->regime)
+		r->regime = p->regime;
+	if (!r->sector)
+		r->sector = p->sector;
+	if (!r->timeframe)
+		r->timeframe = p->timeframe;
+	if (!r->components)
+		r->components = p->components;
+	record_derive_trade(r);
+}
+
+/* A close ends the oldest open position with the same key. A close without
+ * a known open (its open came before tradelearn started, or was let go at
+ * the cap) is still a trade, with only the fields it carries. */
+static void close_position(struct short_term *st, size_t i)
+{
+	if (i == NO_POSITION)
+		return;
+	position_free(&st->pos[i]);
+	memmove(&st->pos[i], &st->pos[i + 1], (st->n_pos - i - 1) * sizeof *st->pos);
+	st->n_pos--;
 }
 
 static int record_outcome(struct short_term *st, const struct record *r, struct state_counters *c,
@@ -387,17 +454,19 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 									: r.symbol);
 		switch (r.kind) {
 		case KIND_OPEN:
-			rc = open_position(st, position_key(st, &r), r.symbol, r.side, r.ts, r.qty,
-					   r.entry_price);
+			rc = open_position(st, position_key(st, &r), &r);
 			c->learned++;
 			break;
 		case KIND_CLOSE:
+		case KIND_PARTIAL: {
+			size_t at = find_position(st, &r);
+			if (at != NO_POSITION)
+				fill_from_open(&r, &st->pos[at]);
 			rc = record_outcome(st, &r, c, out);
-			close_position(st, &r);
+			if (r.kind == KIND_CLOSE)
+				close_position(st, at);
 			break;
-		case KIND_PARTIAL:
-			rc = record_outcome(st, &r, c, out);
-			break;
+		}
 		case KIND_EXIT:
 			weights_learn_exit(st->weights, &r);
 			rc = journal_changes(st, out);
@@ -450,19 +519,62 @@ static void note_equity(struct short_term *st, int64_t ts, double equity)
 	st->n_equity++;
 }
 
+static json_t *number_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static double number_or_nan(json_t *v)
+{
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* A position as short_term_save wrote it (formats 2 and 3: format 2 has no
+ * entry fields beyond the price). -1 when it is not one, or on ENOMEM. */
+static int position_load(struct short_term *st, json_t *v)
+{
+	struct record r;
+	json_t *opened = json_object_get(v, "opened_at_us");
+	memset(&r, 0, sizeof r);
+	r.position_id = json_string_value(json_object_get(v, "id"));
+	r.symbol = json_string_value(json_object_get(v, "symbol"));
+	if (!r.position_id || !r.symbol || !json_is_integer(opened))
+		return -1;
+	r.side = (int)json_integer_value(json_object_get(v, "side"));
+	r.ts = json_integer_value(opened);
+	r.qty = number_or_nan(json_object_get(v, "qty"));
+	r.entry_price = number_or_nan(json_object_get(v, "entry_price"));
+	r.confidence = number_or_nan(json_object_get(v, "confidence"));
+	r.score = number_or_nan(json_object_get(v, "score"));
+	r.regime = json_string_value(json_object_get(v, "regime"));
+	r.sector = json_string_value(json_object_get(v, "sector"));
+	r.timeframe = json_string_value(json_object_get(v, "timeframe"));
+	json_t *comp = json_object_get(v, "components");
+	r.components = json_is_object(comp) ? comp : NULL;
+	return open_position(st, r.position_id, &r);
+}
+
 json_t *short_term_save(const struct short_term *st)
 {
 	json_t *o = json_object(), *arr = json_array();
 	for (size_t i = 0; i < st->n_pos; i++) {
 		const struct position *p = &st->pos[i];
 		json_array_append_new(
-		    arr,
-		    json_pack("{s:s,s:s,s:i,s:I,s:o,s:o}", "id", p->id, "symbol", p->symbol, "side",
-			      p->side, "opened_at_us", (json_int_t)p->opened_at, "qty",
-			      isfinite(p->qty) ? json_real(p->qty) : json_null(), "entry_price",
-			      isfinite(p->entry_price) ? json_real(p->entry_price) : json_null()));
+		    arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id", p->id,
+				   "symbol", p->symbol, "side", p->side, "opened_at_us",
+				   (json_int_t)p->opened_at, "qty", number_or_null(p->qty),
+				   "entry_price", number_or_null(p->entry_price), "confidence",
+				   number_or_null(p->confidence), "score", number_or_null(p->score),
+				   "regime", string_or_null(p->regime), "sector",
+				   string_or_null(p->sector), "timeframe",
+				   string_or_null(p->timeframe), "components", p->components));
 	}
-	json_object_set_new(o, "format", json_integer(2));
+	json_object_set_new(o, "format", json_integer(3));
 	json_object_set_new(o, "open_positions", arr);
 	json_object_set_new(o, "learner", learner_save(st->learner));
 	json_object_set_new(o, "weights", weights_save(st->weights));
@@ -515,16 +627,7 @@ int short_term_load(struct short_term *st, json_t *saved)
 	}
 	json_array_foreach(arr, i, v)
 	{
-		const char *id = json_string_value(json_object_get(v, "id"));
-		const char *symbol = json_string_value(json_object_get(v, "symbol"));
-		json_t *q = json_object_get(v, "qty"), *e = json_object_get(v, "entry_price");
-		if (!id || !symbol)
-			return -1;
-		if (open_position(st, id, symbol,
-				  (int)json_integer_value(json_object_get(v, "side")),
-				  json_integer_value(json_object_get(v, "opened_at_us")),
-				  json_is_number(q) ? json_number_value(q) : NAN,
-				  json_is_number(e) ? json_number_value(e) : NAN))
+		if (position_load(st, v))
 			return -1;
 	}
 	return 0;

@@ -8,15 +8,25 @@
  * partial close leaves it open); and turn every close and partial close
  * into an outcome, once: a trade whose stable key was already recorded is
  * counted as a duplicate and not recorded again. Opens never count as trades.
+ * A close or partial close takes from its tracked open every entry field it
+ * does not carry itself (side, entry_ts, entry_price, confidence, score,
+ * regime, sector, timeframe, components), so time_of_day and day_of_week
+ * are the entry's. At most SHORT_TERM_MAX_OPEN opens are tracked: one more
+ * lets the oldest go, and its close is recorded with its own fields only.
  *
  * Then it learns, from that trade only and only once: the online model
  * scores it (progressive validation) and learns from it (lib/learner), the
- * component statistics and multipliers move (lib/weights); an exit row
- * teaches the exit-reason statistics; a signal row resolves earlier signals
- * of its symbol and may become pending (lib/signals). Each piece of learned
- * state depends on the records of one source, in that source's order, and
- * on record times only (never the wall clock), so the learned state is the
- * same however the records were cut into batches, restarts included.
+ * component statistics and multipliers move (lib/weights). Exit-reason
+ * statistics are taught by the exit source's rows when the profile has an
+ * exit source, else by the close reason of every recorded close and
+ * partial close. Every record with a time and a price (signal prices, order
+ * prices, open entry prices, close exit prices) is an observation for the
+ * signal outcomes (lib/signals), which apply them merged in time order.
+ * Each piece of learned state depends on the records of one source, in that
+ * source's order, and on record times only (never the wall clock); the
+ * signal outcomes depend on several sources but lib/signals orders them by
+ * time, not by arrival. So the learned state is the same however the
+ * records were cut into batches, restarts included.
  *
  * The job does no I/O of its own: what a batch produces is buffered in
  * struct short_term_batch (outcome lines, quarantine lines, new trade-key
@@ -39,6 +49,8 @@
 #include "state.h"
 
 struct short_term;
+
+#define SHORT_TERM_MAX_OPEN 10000 /* open positions tracked */
 
 /* What one batch produced, to be appended by the caller. */
 struct short_term_batch {

@@ -268,24 +268,32 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 		if (isnan(out->pnl_usd) && isnan(out->pnl_frac))
 			return quarantine(reason, "missing_field", detail, detail_len, "%s",
 					  "neither pnl_usd nor pnl_pct");
-		double notional = out->entry_price * out->qty;
-		if (isnan(out->pnl_usd) && isfinite(notional))
-			out->pnl_usd = out->pnl_frac * notional;
-		if (isnan(out->pnl_frac) && isfinite(notional) && notional != 0)
-			out->pnl_frac = out->pnl_usd / fabs(notional);
-		if (out->kind == KIND_CLOSE && isnan(out->fraction))
-			out->fraction = 1.0;
-		if (out->entry_ts == CALENDAR_NONE && isfinite(out->hold_minutes))
+		if (out->entry_ts == CALENDAR_NONE && isfinite(out->hold_minutes)) {
 			out->entry_ts = out->ts - (int64_t)llround(out->hold_minutes * 60e6);
-		if (isnan(out->hold_minutes) && out->entry_ts != CALENDAR_NONE)
-			out->hold_minutes = (double)(out->ts - out->entry_ts) / 60e6;
-		double pnl = !isnan(out->pnl_usd) ? out->pnl_usd : out->pnl_frac;
-		if (out->side && isfinite(out->entry_price) && isfinite(out->exit_price)) {
-			double move = (out->exit_price - out->entry_price) * out->side;
-			out->pnl_sign_mismatch = (move > 0 && pnl < 0) || (move < 0 && pnl > 0);
+			out->entry_ts_derived = 1;
 		}
+		record_derive_trade(out);
 	}
 	return RECORD_OK;
+}
+
+void record_derive_trade(struct record *r)
+{
+	double notional = r->entry_price * r->qty;
+	if (isnan(r->pnl_usd) && isfinite(notional))
+		r->pnl_usd = r->pnl_frac * notional;
+	if (isnan(r->pnl_frac) && isfinite(notional) && notional != 0)
+		r->pnl_frac = r->pnl_usd / fabs(notional);
+	if (r->kind == KIND_CLOSE && isnan(r->fraction))
+		r->fraction = 1.0;
+	if (isnan(r->hold_minutes) && r->entry_ts != CALENDAR_NONE)
+		r->hold_minutes = (double)(r->ts - r->entry_ts) / 60e6;
+	double pnl = !isnan(r->pnl_usd) ? r->pnl_usd : r->pnl_frac;
+	r->pnl_sign_mismatch = 0;
+	if (r->side && isfinite(r->entry_price) && isfinite(r->exit_price)) {
+		double move = (r->exit_price - r->entry_price) * r->side;
+		r->pnl_sign_mismatch = (move > 0 && pnl < 0) || (move < 0 && pnl > 0);
+	}
 }
 
 void record_release(struct record *r)

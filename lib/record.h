@@ -42,6 +42,7 @@ struct record {
 	double entry_price, exit_price, qty, pnl_usd, pnl_frac, hold_minutes;
 	double confidence, score, fraction, equity, price, stop_loss, take_profit;
 	int pnl_sign_mismatch; /* P&L sign disagrees with prices and side */
+	int entry_ts_derived;  /* entry_ts was computed from ts and hold_minutes */
 };
 
 /* Parses line (len bytes, no newline) from source with profile p into out.
@@ -51,6 +52,13 @@ struct record {
 enum record_status record_parse(const struct profile *p, enum profile_source_id source,
 				const char *line, size_t len, struct record *out,
 				const char **reason, char *detail, size_t detail_len);
+
+/* For a close or partial: fills what follows from the other fields when it
+ * is absent (pnl_usd from pnl_frac and entry_price × qty and the reverse,
+ * fraction 1 for a full close, hold_minutes from entry_ts) and sets
+ * pnl_sign_mismatch. record_parse() calls it; call it again after filling
+ * entry fields from elsewhere (the trade's open). */
+void record_derive_trade(struct record *r);
 
 /* Drops the row. Safe on a zeroed or already-released record. */
 void record_release(struct record *r);

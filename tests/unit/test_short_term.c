@@ -508,12 +508,137 @@ static void test_stock_bot_close_links_to_open_by_symbol(void **state)
 	free_lines(&out);
 }
 
+
+/* A close that does not repeat its entry takes it from its open: the entry
+ * fields, and the time of day and day of week of the entry, not the exit. */
+static void test_close_takes_the_entry_fields_of_its_open(void **state)
+{
+	struct fixture *fx = *state;
+	struct lines out;
+	json_error_t jerr;
+	apply(fx, "{'event':'open','trade_id':'T9','symbol':'AAPL','side':'short',"
+		  "'ts':'2026-02-05T14:35:00Z','entry_price':100,'confidence':0.7,'score':3.5,"
+		  "'regime':'trending','sector':'tech','timeframe':'5m',"
+		  "'components':{'momentum':0.4,'volume':-0.2}}");
+	apply(fx, "{'event':'close','trade_id':'T9','symbol':'AAPL','ts':'2026-02-06T19:30:00Z',"
+		  "'exit_price':99,'qty':2,'pnl_usd':2}");
+	read_outcomes(fx, &out);
+	assert_int_equal(out.n, 1);
+	json_t *o = json_loads(out.line[0], 0, &jerr);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "side")), "short");
+	assert_string_equal(json_string_value(json_object_get(o, "entry_ts")),
+			    "2026-02-05T14:35:00.000000Z");
+	assert_true(json_real_value(json_object_get(o, "entry_price")) == 100.0);
+	assert_true(json_real_value(json_object_get(o, "confidence")) == 0.7);
+	assert_true(json_real_value(json_object_get(o, "score")) == 3.5);
+	assert_string_equal(json_string_value(json_object_get(o, "regime")), "trending");
+	assert_string_equal(json_string_value(json_object_get(o, "sector")), "tech");
+	assert_string_equal(json_string_value(json_object_get(o, "timeframe")), "5m");
+	assert_true(json_real_value(json_object_get(json_object_get(o, "components"), "momentum")) ==
+		    0.4);
+	/* 09:35 New York on a Thursday; the exit was Friday afternoon. */
+	assert_string_equal(json_string_value(json_object_get(o, "time_of_day")), "open");
+	assert_string_equal(json_string_value(json_object_get(o, "day_of_week")), "thursday");
+	/* Derived from the entry it took: the hold and the P&L fraction. */
+	assert_true(fabs(json_real_value(json_object_get(o, "hold_minutes")) - 1735.0) < 1e-9);
+	assert_true(fabs(json_real_value(json_object_get(o, "pnl_frac")) - 0.01) < 1e-12);
+	json_decref(o);
+	free_lines(&out);
+}
+
+/* What a close carries itself wins over its open; a partial close takes the
+ * entry too and leaves the position (and its entry) for the rest. */
+static void test_close_fields_win_and_partials_take_the_entry_too(void **state)
+{
+	struct fixture *fx = *state;
+	struct lines out;
+	json_error_t jerr;
+	apply(fx, "{'event':'open','trade_id':'T9','symbol':'AAPL','side':'long',"
+		  "'ts':'2026-02-05T14:35:00Z','entry_price':100,'regime':'trending'}");
+	apply(fx, "{'event':'scale','trade_id':'T9','symbol':'AAPL','ts':'2026-02-05T15:00:00Z',"
+		  "'fraction':0.5,'pnl_usd':1}");
+	apply(fx, "{'event':'close','trade_id':'T9','symbol':'AAPL','ts':'2026-02-05T16:00:00Z',"
+		  "'regime':'choppy','entry_price':101,'pnl_usd':1}");
+	read_outcomes(fx, &out);
+	assert_int_equal(out.n, 2);
+	json_t *partial = json_loads(out.line[0], 0, &jerr), *full = json_loads(out.line[1], 0, &jerr);
+	assert_string_equal(json_string_value(json_object_get(partial, "regime")), "trending");
+	assert_string_equal(json_string_value(json_object_get(partial, "side")), "long");
+	assert_true(json_real_value(json_object_get(partial, "entry_price")) == 100.0);
+	assert_string_equal(json_string_value(json_object_get(full, "regime")), "choppy");
+	assert_true(json_real_value(json_object_get(full, "entry_price")) == 101.0);
+	assert_string_equal(json_string_value(json_object_get(full, "entry_ts")),
+			    "2026-02-05T14:35:00.000000Z");
+	json_decref(partial);
+	json_decref(full);
+	free_lines(&out);
+}
+
+/* The entry of an open survives save and load (a restart between the open
+ * and its close). */
+static void test_entry_fields_of_an_open_survive_a_restart(void **state)
+{
+	struct fixture *fx = *state;
+	struct lines out;
+	apply(fx, "{'event':'open','trade_id':'T9','symbol':'AAPL','side':'long',"
+		  "'ts':'2026-02-05T14:35:00Z','entry_price':100,'confidence':0.7,"
+		  "'regime':'trending','components':{'momentum':0.4}}");
+	json_t *saved = short_term_save(fx->job);
+	struct short_term *again = short_term_new(&fx->profile, NULL);
+	assert_int_equal(short_term_load(again, saved), 0);
+	json_t *resaved = short_term_save(again);
+	assert_true(json_equal(saved, resaved));
+	short_term_free(fx->job);
+	fx->job = again;
+	apply(fx, "{'event':'close','trade_id':'T9','symbol':'AAPL','ts':'2026-02-05T15:00:00Z',"
+		  "'pnl_usd':1}");
+	read_outcomes(fx, &out);
+	assert_int_equal(out.n, 1);
+	assert_non_null(strstr(out.line[0], "\"regime\":\"trending\""));
+	assert_non_null(strstr(out.line[0], "\"components\":{\"momentum\":0.4"));
+	assert_non_null(strstr(out.line[0], "\"entry_ts\":\"2026-02-05T14:35:00.000000Z\""));
+	assert_non_null(strstr(out.line[0], "\"confidence\":0.7"));
+	free_lines(&out);
+	json_decref(resaved);
+	json_decref(saved);
+}
+
+/* The tracked opens are bounded: one more than the cap lets the oldest go,
+ * whose close is then a trade with only its own fields. */
+static void test_open_positions_are_capped_oldest_let_go(void **state)
+{
+	struct fixture *fx = *state;
+	struct lines out;
+	char row[256];
+	for (int i = 0; i <= SHORT_TERM_MAX_OPEN; i++) {
+		snprintf(row, sizeof row,
+			 "{'event':'open','trade_id':'P%d','symbol':'S%d','side':'long',"
+			 "'ts':%d,'regime':'r%d'}",
+			 i, i, 1770300000 + i, i);
+		apply(fx, row);
+	}
+	assert_int_equal(short_term_open_count(fx->job), SHORT_TERM_MAX_OPEN);
+	apply(fx, "{'event':'close','trade_id':'P0','symbol':'S0','ts':1770400000,'pnl_usd':1}");
+	apply(fx, "{'event':'close','trade_id':'P1','symbol':'S1','ts':1770400000,'pnl_usd':1}");
+	assert_int_equal(short_term_open_count(fx->job), SHORT_TERM_MAX_OPEN - 1);
+	read_outcomes(fx, &out);
+	assert_int_equal(out.n, 2);
+	assert_non_null(strstr(out.line[0], "\"regime\":null"));
+	assert_non_null(strstr(out.line[1], "\"regime\":\"r1\""));
+	free_lines(&out);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_canonical, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_open_then_close_records_one_outcome_and_closes_the_position),
 	    T(test_same_close_twice_is_a_duplicate),
+	    T(test_close_takes_the_entry_fields_of_its_open),
+	    T(test_close_fields_win_and_partials_take_the_entry_too),
+	    T(test_entry_fields_of_an_open_survive_a_restart),
+	    T(test_open_positions_are_capped_oldest_let_go),
 	    T(test_close_recorded_by_an_earlier_run_is_a_duplicate),
 	    T(test_opens_never_produce_outcomes),
 	    T(test_partial_close_is_an_outcome_and_leaves_the_position_open),
