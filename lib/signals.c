@@ -41,8 +41,31 @@ struct pending {
 	size_t heap_pos;
 };
 
+/* An observation waiting for the other streams to pass its time. */
+struct observation {
+	int64_t ts;	 /* the record's own time: "not dated after" checks */
+	int64_t at;	 /* ts, or later: when its stream had already passed ts */
+	uint64_t seq;	 /* within its stream */
+	int stream;
+	int is_signal;
+	int side;
+	double price, stop, target; /* NAN when absent */
+	char *timeframe;	    /* signals: "none" when absent */
+	char symbol[];
+};
+
+/* Where one stream (a source) has got to. */
+struct stream {
+	int seen;	   /* it has delivered an observation */
+	int64_t at;	   /* the latest time it delivered */
+	uint64_t next_seq;
+};
+
 struct signals {
 	struct signals_options opt;
+	struct stream streams[SIGNALS_STREAMS];
+	struct observation **waiting; /* a min-heap on (at, stream, seq) */
+	size_t n_waiting, cap_waiting;
 	int64_t horizon_us;
 	struct pending *slab; /* grows up to max_pending slots */
 	size_t cap, used, free_head;
@@ -73,10 +96,20 @@ struct signals *signals_new(const struct signals_options *o)
 	return s;
 }
 
+static void observation_free(struct observation *o)
+{
+	if (o)
+		free(o->timeframe);
+	free(o);
+}
+
 void signals_free(struct signals *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->n_waiting; i++)
+		observation_free(s->waiting[i]);
+	free(s->waiting);
 	for (size_t b = 0; b < N_BUCKETS; b++) {
 		struct symbol *sym = s->buckets[b];
 		while (sym) {
@@ -318,39 +351,205 @@ static int levels_valid(int side, double stop, double target)
 	return side > 0 ? stop < target : target < stop;
 }
 
-int signals_observe(struct signals *s, const struct record *r)
+/* Applies one observation, in the merged time order: expiries up to its
+ * time, the resolutions its price makes, and, for a signal with valid
+ * levels, a new pending signal. -1 on ENOMEM (the signal did not become
+ * pending). */
+static int apply(struct signals *s, const struct observation *o)
 {
-	if (r->kind != KIND_SIGNAL || r->ts == CALENDAR_NONE || !r->symbol)
-		return 0;
-
 	/* Expired first: a price seen after the horizon resolves nothing. */
-	while (s->n && r->ts >= INT64_MIN + s->horizon_us &&
-	       s->slab[s->heap[0]].ts < r->ts - s->horizon_us)
+	while (s->n && o->at >= INT64_MIN + s->horizon_us &&
+	       s->slab[s->heap[0]].ts < o->at - s->horizon_us)
 		finish(s, s->heap[0], EXPIRED);
 
-	struct symbol *sym = isfinite(r->price) ? symbol_find(s, r->symbol) : NULL;
+	struct symbol *sym = isfinite(o->price) ? symbol_find(s, o->symbol) : NULL;
 	/* finish() may free the symbol, but only with its last signal, after
 	 * which next is NONE. */
 	for (size_t slot = sym ? sym->head : NONE, next; slot != NONE; slot = next) {
 		const struct pending *p = &s->slab[slot];
-		int res = p->ts <= r->ts ? crossing(p, r->price) : -1;
+		int res = p->ts <= o->ts ? crossing(p, o->price) : -1;
 		next = p->next;
 		if (res >= 0)
 			finish(s, slot, (enum result)res);
 	}
 
-	if (!levels_valid(r->side, r->stop_loss, r->take_profit))
+	if (!o->is_signal || !levels_valid(o->side, o->stop, o->target))
 		return 0;
 	if (s->n == (size_t)s->opt.max_pending)
 		finish(s, s->heap[0], EXPIRED);
 	if (reserve_slot(s))
 		return -1;
-	sym = symbol_get(s, r->symbol);
+	sym = symbol_get(s, o->symbol);
 	if (!sym)
 		return -1;
-	add_pending(s, sym, r->timeframe && *r->timeframe ? r->timeframe : "none", r->side, r->ts,
-		    s->next_seq++, r->stop_loss, r->take_profit);
+	add_pending(s, sym, o->timeframe, o->side, o->ts, s->next_seq++, o->stop, o->target);
 	return 0;
+}
+
+/* ---- the merge of the streams -------------------------------------------------- */
+
+static int before(const struct observation *a, const struct observation *b)
+{
+	if (a->at != b->at)
+		return a->at < b->at;
+	if (a->stream != b->stream)
+		return a->stream < b->stream;
+	return a->seq < b->seq;
+}
+
+static void waiting_up(struct signals *s, size_t pos)
+{
+	struct observation *o = s->waiting[pos];
+	while (pos > 0) {
+		size_t parent = (pos - 1) / 2;
+		if (!before(o, s->waiting[parent]))
+			break;
+		s->waiting[pos] = s->waiting[parent];
+		pos = parent;
+	}
+	s->waiting[pos] = o;
+}
+
+static struct observation *waiting_pop(struct signals *s)
+{
+	struct observation *top = s->waiting[0], *last = s->waiting[--s->n_waiting];
+	size_t pos = 0;
+	for (;;) {
+		size_t child = 2 * pos + 1;
+		if (child >= s->n_waiting)
+			break;
+		if (child + 1 < s->n_waiting && before(s->waiting[child + 1], s->waiting[child]))
+			child++;
+		if (!before(s->waiting[child], last))
+			break;
+		s->waiting[pos] = s->waiting[child];
+		pos = child;
+	}
+	if (s->n_waiting)
+		s->waiting[pos] = last;
+	return top;
+}
+
+static int waiting_push(struct signals *s, struct observation *o)
+{
+	if (s->n_waiting == s->cap_waiting) {
+		size_t cap = s->cap_waiting ? s->cap_waiting * 2 : 64;
+		struct observation **w = realloc(s->waiting, cap * sizeof *w);
+		if (!w)
+			return -1;
+		s->waiting = w;
+		s->cap_waiting = cap;
+	}
+	s->waiting[s->n_waiting++] = o;
+	waiting_up(s, s->n_waiting - 1);
+	return 0;
+}
+
+/* 1 when nothing any stream can still deliver comes before o: every other
+ * stream that has delivered anything has passed o's place in the order. */
+static int ready(const struct signals *s, const struct observation *o)
+{
+	for (int i = 0; i < SIGNALS_STREAMS; i++) {
+		const struct stream *t = &s->streams[i];
+		if (i == o->stream || !t->seen)
+			continue;
+		if (t->at < o->at || (t->at == o->at && i < o->stream))
+			return 0;
+	}
+	return 1;
+}
+
+/* Applies the waiting observations that are ready, oldest first; past
+ * SIGNALS_MAX_WAITING, the oldest whether ready or not. */
+static int drain(struct signals *s)
+{
+	int rc = 0;
+	while (s->n_waiting &&
+	       (s->n_waiting > SIGNALS_MAX_WAITING || ready(s, s->waiting[0]))) {
+		struct observation *o = waiting_pop(s);
+		rc |= apply(s, o);
+		observation_free(o);
+	}
+	return rc;
+}
+
+/* A new observation; NULL on ENOMEM. */
+static struct observation *observation_new(int stream, const char *symbol, int64_t ts,
+					   int64_t at, uint64_t seq, int is_signal,
+					   const char *timeframe, int side, double price,
+					   double stop, double target)
+{
+	size_t len = strlen(symbol);
+	struct observation *o = malloc(sizeof *o + len + 1);
+	if (!o)
+		return NULL;
+	memcpy(o->symbol, symbol, len + 1);
+	o->ts = ts;
+	o->at = at;
+	o->seq = seq;
+	o->stream = stream;
+	o->is_signal = is_signal;
+	o->side = side;
+	o->price = price;
+	o->stop = stop;
+	o->target = target;
+	o->timeframe = NULL;
+	if (is_signal && !(o->timeframe = strdup(timeframe && *timeframe ? timeframe : "none"))) {
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The price a record observes, NAN when none. */
+static double observed_price(const struct record *r)
+{
+	switch (r->kind) {
+	case KIND_SIGNAL:
+	case KIND_ORDER:
+		return r->price;
+	case KIND_OPEN:
+		return r->entry_price;
+	case KIND_CLOSE:
+	case KIND_PARTIAL:
+		return r->exit_price;
+	default:
+		return NAN;
+	}
+}
+
+int signals_observe(struct signals *s, const struct record *r)
+{
+	if (r->ts == CALENDAR_NONE || !r->symbol || (unsigned)r->source >= SIGNALS_STREAMS)
+		return 0;
+	if (r->kind != KIND_SIGNAL && r->kind != KIND_ORDER && r->kind != KIND_OPEN &&
+	    r->kind != KIND_CLOSE && r->kind != KIND_PARTIAL)
+		return 0;
+
+	/* A stream's time only moves forward: a row dated before its stream's
+	 * latest takes its place at that latest time, so the order of the
+	 * merge never depends on when the other streams were read. */
+	struct stream *t = &s->streams[r->source];
+	int64_t at = t->seen && t->at > r->ts ? t->at : r->ts;
+	double price = observed_price(r);
+	int rc = 0;
+	t->seen = 1;
+	t->at = at;
+	if (r->kind == KIND_SIGNAL || isfinite(price)) {
+		struct observation *o = observation_new(
+		    (int)r->source, r->symbol, r->ts, at, t->next_seq, r->kind == KIND_SIGNAL,
+		    r->timeframe, r->side, isfinite(price) ? price : NAN,
+		    r->kind == KIND_SIGNAL ? r->stop_loss : NAN,
+		    r->kind == KIND_SIGNAL ? r->take_profit : NAN);
+		if (!o || waiting_push(s, o)) {
+			observation_free(o);
+			rc = -1;
+		} else {
+			t->next_seq++;
+		}
+	}
+	/* The stream moved: what waited for it may be ready. */
+	return drain(s) | rc;
 }
 
 /* ---- state ------------------------------------------------------------------- */
@@ -380,6 +579,64 @@ static json_t *tallies_save(const struct tally *t, size_t n)
 	return a;
 }
 
+static json_t *number_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* [[seen, at, next_seq], ...] per stream. NULL on ENOMEM. */
+static json_t *streams_save(const struct signals *s)
+{
+	json_t *a = json_array();
+	for (int i = 0; a && i < SIGNALS_STREAMS; i++)
+		if (append(a, json_pack("[b,I,I]", s->streams[i].seen,
+					(json_int_t)s->streams[i].at,
+					(json_int_t)s->streams[i].next_seq))) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static int compare_waiting(const void *a, const void *b)
+{
+	const struct observation *x = *(const struct observation *const *)a;
+	const struct observation *y = *(const struct observation *const *)b;
+	return before(x, y) ? -1 : before(y, x);
+}
+
+/* The waiting observations in merge order, each [stream, seq, ts, at,
+ * symbol, price, timeframe, side, stop_loss, take_profit] (the last four
+ * null for a price). NULL on ENOMEM. */
+static json_t *waiting_save(const struct signals *s)
+{
+	json_t *a = json_array();
+	struct observation **order = malloc((s->n_waiting ? s->n_waiting : 1) * sizeof *order);
+	if (!a || !order)
+		goto fail;
+	if (s->n_waiting) {
+		memcpy(order, s->waiting, s->n_waiting * sizeof *order);
+		qsort(order, s->n_waiting, sizeof *order, compare_waiting);
+	}
+	for (size_t i = 0; i < s->n_waiting; i++) {
+		const struct observation *o = order[i];
+		json_t *v = json_pack("[i,I,I,I,s,o,o,o,o,o]", o->stream, (json_int_t)o->seq,
+				      (json_int_t)o->ts, (json_int_t)o->at, o->symbol,
+				      number_or_null(o->price),
+				      o->is_signal ? json_string(o->timeframe) : json_null(),
+				      o->is_signal ? json_integer(o->side) : json_null(),
+				      number_or_null(o->stop), number_or_null(o->target));
+		if (append(a, v))
+			goto fail;
+	}
+	free(order);
+	return a;
+fail:
+	free(order);
+	json_decref(a);
+	return NULL;
+}
+
 /* Pending signals as [symbol, timeframe, side, ts, stop_loss, take_profit,
  * seq], in arrival order; reals exact, times in integer microseconds. */
 json_t *signals_save(const struct signals *s)
@@ -404,7 +661,9 @@ json_t *signals_save(const struct signals *s)
 		bs = tallies_save(s->symbols, s->n_symbols);
 		bt = tallies_save(s->timeframes, s->n_timeframes);
 	}
-	if (failed || !bs || !bt || json_object_set_new(o, "format", json_integer(1)) ||
+	if (failed || !bs || !bt || json_object_set_new(o, "format", json_integer(2)) ||
+	    json_object_set_new(o, "streams", streams_save(s)) ||
+	    json_object_set_new(o, "waiting", waiting_save(s)) ||
 	    json_object_set_new(o, "next_seq", json_integer((json_int_t)s->next_seq)) ||
 	    json_object_set(o, "pending", pending) || json_object_set(o, "by_symbol", bs) ||
 	    json_object_set(o, "by_timeframe", bt))
@@ -451,6 +710,66 @@ static int tallies_load(struct tally *t, size_t *n, json_t *a)
 	return 0;
 }
 
+static int streams_load(struct signals *t, json_t *a)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(a) || json_array_size(a) != SIGNALS_STREAMS)
+		return -1;
+	json_array_foreach(a, i, v)
+	{
+		json_t *seen = json_array_get(v, 0), *at = json_array_get(v, 1),
+		       *next = json_array_get(v, 2);
+		if (json_array_size(v) != 3 || !json_is_boolean(seen) || !json_is_integer(at) ||
+		    !json_is_integer(next) || json_integer_value(next) < 0)
+			return -1;
+		t->streams[i].seen = json_is_true(seen);
+		t->streams[i].at = json_integer_value(at);
+		t->streams[i].next_seq = (uint64_t)json_integer_value(next);
+	}
+	return 0;
+}
+
+static double number_or_nan(json_t *v)
+{
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* -1 when a is not what waiting_save wrote, -2 on ENOMEM. */
+static int waiting_load(struct signals *t, json_t *a)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(a))
+		return -1;
+	json_array_foreach(a, i, v)
+	{
+		json_t *stream = json_array_get(v, 0), *seq = json_array_get(v, 1),
+		       *ts = json_array_get(v, 2), *at = json_array_get(v, 3),
+		       *timeframe = json_array_get(v, 6), *side = json_array_get(v, 7);
+		const char *symbol = json_string_value(json_array_get(v, 4));
+		int is_signal = json_is_string(timeframe);
+		if (json_array_size(v) != 10 || !json_is_integer(stream) ||
+		    json_integer_value(stream) < 0 ||
+		    json_integer_value(stream) >= SIGNALS_STREAMS || !json_is_integer(seq) ||
+		    json_integer_value(seq) < 0 || !json_is_integer(ts) || !json_is_integer(at) ||
+		    !symbol || (is_signal && !json_is_integer(side)) ||
+		    (!is_signal && !json_is_number(json_array_get(v, 5))))
+			return -1;
+		struct observation *o = observation_new(
+		    (int)json_integer_value(stream), symbol, json_integer_value(ts),
+		    json_integer_value(at), (uint64_t)json_integer_value(seq), is_signal,
+		    json_string_value(timeframe), (int)json_integer_value(side),
+		    number_or_nan(json_array_get(v, 5)), number_or_nan(json_array_get(v, 8)),
+		    number_or_nan(json_array_get(v, 9)));
+		if (!o || waiting_push(t, o)) {
+			observation_free(o);
+			return -2;
+		}
+	}
+	return 0;
+}
+
 /* Fills the empty instance t from saved; -1 with err. */
 static int load_into(struct signals *t, json_t *saved, char *err, size_t errlen)
 {
@@ -460,8 +779,9 @@ static int load_into(struct signals *t, json_t *saved, char *err, size_t errlen)
 	uint64_t last_seq = 0;
 	size_t i;
 
+	json_int_t format = json_integer_value(json_object_get(saved, "format"));
 	if (!json_is_object(saved) || !json_is_integer(json_object_get(saved, "format")) ||
-	    json_integer_value(json_object_get(saved, "format")) != 1)
+	    (format != 1 && format != 2))
 		goto bad;
 	what = "tallies";
 	if (tallies_load(t->symbols, &t->n_symbols, json_object_get(saved, "by_symbol")) ||
@@ -499,10 +819,24 @@ static int load_into(struct signals *t, json_t *saved, char *err, size_t errlen)
 			    json_integer_value(ts), last_seq, json_number_value(stop),
 			    json_number_value(target));
 	}
-	return 0;
+	/* Format 1 was written when only signal rows were observed: nothing
+	 * waited. */
+	if (format == 1)
+		return 0;
+	what = "streams";
+	if (streams_load(t, json_object_get(saved, "streams")))
+		goto bad;
+	what = "waiting";
+	switch (waiting_load(t, json_object_get(saved, "waiting"))) {
+	case 0:
+		return 0;
+	case -2:
+		what = NULL;
+		break;
+	}
 bad:
 	if (what)
-		snprintf(err, errlen, "signals: not a saved state of format 1 (bad %s)", what);
+		snprintf(err, errlen, "signals: not a saved state of format 1 or 2 (bad %s)", what);
 	else
 		snprintf(err, errlen, "signals: out of memory");
 	return -1;
@@ -564,6 +898,7 @@ json_t *signals_export(const struct signals *s)
 	if (!o || !bs || !bt || json_object_set_new(o, "format", json_integer(1)) ||
 	    json_object_set_new(o, "horizon_hours", json_real(s->opt.horizon_hours)) ||
 	    json_object_set_new(o, "pending", json_integer((json_int_t)s->n)) ||
+	    json_object_set_new(o, "waiting", json_integer((json_int_t)s->n_waiting)) ||
 	    json_object_set(o, "by_symbol", bs) || json_object_set(o, "by_timeframe", bt)) {
 		json_decref(o);
 		json_decref(bs);

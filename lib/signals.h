@@ -1,25 +1,43 @@
 /*
  * signals — what became of the bot's signals (DESIGN §7.1).
  *
+ * Observations. Every record with a time and a symbol that carries a price
+ * is an observation of that price at the record's time: a signal's price
+ * (r->price), an order's price or fill (r->price), an open's entry price, a
+ * close's or partial close's exit price. Exit rows are not observed (they
+ * repeat the closes).
+ *
  * A signal row (KIND_SIGNAL) with a side, a finite stop-loss and a finite
  * take-profit on the right sides (long: stop_loss < take_profit; short:
  * take_profit < stop_loss; others are ignored) becomes PENDING until one of:
- *   - a later signal row of the same symbol carries a price (r->price) that
- *     crosses a level: long, price >= take_profit → SUCCESS, price <=
- *     stop_loss → FAILURE; short, price <= take_profit → SUCCESS, price >=
- *     stop_loss → FAILURE (the take-profit is checked first). Pending
- *     signals of the symbol are checked in arrival order, and only those
- *     not dated after the observation;
- *   - horizon_hours pass: a signal with ts + horizon < the ts of any later
- *     signal row (of any symbol) is EXPIRED, before that row's price is
- *     looked at;
+ *   - a later observation of the same symbol crosses a level: long, price
+ *     >= take_profit → SUCCESS, price <= stop_loss → FAILURE; short, price
+ *     <= take_profit → SUCCESS, price >= stop_loss → FAILURE (the take-profit
+ *     is checked first). Pending signals of the symbol are checked in
+ *     arrival order, and only those not dated after the observation: a
+ *     record older than a signal never resolves it;
+ *   - horizon_hours pass: a signal with ts + horizon < the time of any later
+ *     observation (of any symbol) is EXPIRED, before that observation's
+ *     price is looked at;
  *   - max_pending signals wait and another arrives: the oldest (smallest ts,
  *     then arrival) is EXPIRED to make room.
  * A row's own price never resolves the row itself. Rows without a time
  * (CALENDAR_NONE) or a symbol are skipped.
  *
- * Prices are observed from the signals source itself, so this state is a
- * function of that source's rows in order, never of the wall clock.
+ * The order. The records come from several sources ("streams", r->source),
+ * each read in its own order but interleaved however the follower's batches
+ * fell. So observations are not applied as they arrive: each waits until
+ * every other stream that has delivered anything has passed its time, and
+ * they are applied merged by (time, source, arrival within the source). A
+ * row dated before its stream's latest time counts at that latest time (its
+ * own time still decides what it may resolve). So the state after the same
+ * records is the same however they were interleaved, and a function of
+ * record times only, never of the wall clock. Two limits of that: a source
+ * holds nothing back until its first row (a source that starts logging long
+ * after the others can have its first rows applied late), and at most
+ * SIGNALS_MAX_WAITING observations wait (past that the oldest is applied at
+ * once). With a single stream, every observation is applied as it arrives.
+ *
  * Results are counted per symbol and per timeframe (r->timeframe, or
  * "none"): at most 512 keys each, the last being "other"; keys are cut to
  * 63 bytes at a UTF-8 character boundary.
@@ -32,6 +50,8 @@
 #include "record.h"
 
 #define SIGNALS_MAX_KEYS 512
+#define SIGNALS_STREAMS SOURCE_COUNT /* one per source */
+#define SIGNALS_MAX_WAITING 100000
 
 struct signals_options {
 	double horizon_hours; /* 24: unresolved after this → EXPIRED */
@@ -45,22 +65,28 @@ struct signals;
 struct signals *signals_new(const struct signals_options *o);
 void signals_free(struct signals *s); /* NULL does nothing */
 
-/* One signal row (borrowed; nothing of it is kept). Returns 0, or -1 on
- * ENOMEM (then the row did not become pending; resolutions and expiries it
- * caused stand). Rows of other kinds are ignored. */
+/* One record (borrowed; nothing of it is kept) of any source: an
+ * observation as above, applied now or when the other streams have passed
+ * its time, with whatever that releases. Returns 0, or -1 on ENOMEM (then
+ * an observation was lost or a signal did not become pending; the
+ * resolutions and expiries made stand). Exit rows and rows of unknown kind
+ * are ignored. */
 int signals_observe(struct signals *s, const struct record *r);
 
 /* Full state, pending signals included: a new reference, NULL on ENOMEM. */
 json_t *signals_save(const struct signals *s);
 /* Replaces s's state with saved (borrowed). Returns 0, or -1 with a message
- * in err (s unchanged) when saved is not a state of format 1 or on ENOMEM.
+ * in err (s unchanged) when saved is not a state of format 1 or 2 or on
+ * ENOMEM (format 1, written before other sources were observed, has no
+ * waiting observations).
  * After save → text → parse → load, observing continues bit for bit as the
  * saved instance would have. More pending signals than this instance's
  * max_pending: the oldest expire, as when full. */
 int signals_load(struct signals *s, json_t *saved, char *err, size_t errlen);
 
 /* state/signal_outcomes.json, a new reference (NULL on ENOMEM):
- * {"format": 1, "horizon_hours", "pending",
+ * {"format": 1, "horizon_hours", "pending", "waiting" (observations not
+ *  yet applied),
  *  "by_symbol": {symbol: {"success", "failure", "expired", "success_rate",
  *                         "pending"}},
  *  "by_timeframe": {timeframe: {...}}}

@@ -285,7 +285,7 @@ static void test_rates_per_symbol_and_timeframe(void **state)
 	char *text = jsontext_dump(ex, JSONTEXT_COMPACT, NULL);
 	assert_string_equal(
 	    text,
-	    "{\"format\":1,\"horizon_hours\":24.0,\"pending\":1,"
+	    "{\"format\":1,\"horizon_hours\":24.0,\"pending\":1,\"waiting\":0,"
 	    "\"by_symbol\":{"
 	    "\"AAPL\":{\"success\":3,\"failure\":1,\"expired\":0,\"success_rate\":0.75,\"pending\":"
 	    "0},"
@@ -609,6 +609,189 @@ static void test_options_rows_and_kinds_are_checked(void **state)
 	signals_free(s);
 }
 
+
+/* ---- observations from every source ------------------------------------------------------ */
+
+/* A record of another source observing price at ts. */
+static struct record price_row(enum profile_source_id source, enum record_kind kind,
+			       const char *symbol, double price, int64_t ts)
+{
+	struct record r = signal_row(symbol, NULL, 0, NAN, NAN, NAN, ts);
+	r.source = source;
+	r.kind = kind;
+	if (kind == KIND_OPEN)
+		r.entry_price = price;
+	else if (kind == KIND_CLOSE || kind == KIND_PARTIAL)
+		r.exit_price = price;
+	else
+		r.price = price;
+	return r;
+}
+
+static struct record from_signals(struct record r)
+{
+	r.source = SOURCE_SIGNALS;
+	return r;
+}
+
+/* Prices of closes and orders resolve signals; once the signals source has
+ * passed their time (nothing it still logs can come before them). */
+static void test_close_and_order_prices_resolve_signals(void **state)
+{
+	struct signals *s = signals_new(NULL);
+	(void)state;
+	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
+	observe(s, from_signals(signal_row("MSFT", "5m", +1, 200, 190, 210, T0)));
+	/* No later signal of either symbol: a close and an order cross. */
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "AAPL", 102.5, T0 + 10 * MINUTE_US));
+	observe(s, price_row(SOURCE_ORDERS, KIND_ORDER, "MSFT", 189, T0 + 12 * MINUTE_US));
+	/* They wait for the other sources to pass their time. */
+	assert_int_equal(pending_total(s), 2);
+	observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + 20 * MINUTE_US)));
+	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
+	assert_int_equal(tally(s, "by_symbol", "MSFT", "pending"), 1); /* attribution at +10 */
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "NVDA", 50, T0 + 20 * MINUTE_US));
+	assert_int_equal(pending_total(s), 0);
+	assert_int_equal(tally(s, "by_symbol", "MSFT", "failure"), 1);
+	signals_free(s);
+}
+
+/* Opens and partial closes observe prices too (entry and exit price). */
+static void test_open_and_partial_prices_resolve_signals(void **state)
+{
+	struct signals *s = signals_new(NULL);
+	(void)state;
+	observe(s, from_signals(signal_row("AAPL", "5m", -1, 100, 102, 97, T0)));
+	observe(s, from_signals(signal_row("MSFT", "5m", -1, 200, 210, 190, T0)));
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_OPEN, "AAPL", 96.5, T0 + MINUTE_US));
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_PARTIAL, "MSFT", 211, T0 + 2 * MINUTE_US));
+	observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + 3 * MINUTE_US)));
+	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
+	assert_int_equal(tally(s, "by_symbol", "MSFT", "failure"), 1);
+	signals_free(s);
+}
+
+/* A price logged before the signal never resolves it, whichever was read
+ * first. */
+static void test_a_price_of_another_source_dated_before_the_signal_does_not_resolve_it(
+    void **state)
+{
+	(void)state;
+	for (int close_first = 0; close_first < 2; close_first++) {
+		struct signals *s = signals_new(NULL);
+		struct record sig = from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0));
+		struct record early =
+		    price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "AAPL", 105, T0 - MINUTE_US);
+		observe(s, close_first ? early : sig);
+		observe(s, close_first ? sig : early);
+		observe(s, price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "MSFT", 1, T0 + HOUR_US));
+		observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + HOUR_US)));
+		assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 0);
+		assert_int_equal(tally(s, "by_symbol", "AAPL", "pending"), 1);
+		signals_free(s);
+	}
+}
+
+/* The first crossing in time decides, not the first read: a stop crossed by
+ * an order before a target crossed by a close is a FAILURE, however the
+ * two sources were interleaved. */
+static void test_the_earlier_crossing_decides_whatever_was_read_first(void **state)
+{
+	(void)state;
+	for (int close_first = 0; close_first < 2; close_first++) {
+		struct signals *s = signals_new(NULL);
+		struct record stop =
+		    price_row(SOURCE_ORDERS, KIND_ORDER, "AAPL", 98, T0 + 5 * MINUTE_US);
+		struct record target =
+		    price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "AAPL", 103, T0 + 9 * MINUTE_US);
+		observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
+		observe(s, close_first ? target : stop);
+		observe(s, close_first ? stop : target);
+		observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + HOUR_US)));
+		assert_int_equal(tally(s, "by_symbol", "AAPL", "failure"), 1);
+		assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 0);
+		signals_free(s);
+	}
+}
+
+/* Three sources, each in its own order but interleaved at random, with
+ * saves and loads on the way: the same state as one fixed interleaving.
+ * Each source starts with a row a day before the rest (a source holds
+ * nothing back before its first row: the documented limit). */
+static void test_state_does_not_depend_on_how_the_sources_were_interleaved(void **state)
+{
+	struct signals_options o = {6, 40};
+	enum { N = 1500 };
+	static struct record rows[3][N];
+	static const enum profile_source_id sources[3] = {SOURCE_SIGNALS, SOURCE_ORDERS,
+							  SOURCE_ATTRIBUTION};
+	static const enum record_kind kinds[3] = {KIND_SIGNAL, KIND_ORDER, KIND_CLOSE};
+	uint64_t rng = 11;
+	double walk[5] = {100, 200, 300, 400, 500};
+	(void)state;
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < N; i++) {
+			struct record r = random_row(&rng, i, walk);
+			if (i == 0)
+				r = signal_row("AAPL", NULL, 0, NAN, NAN, NAN, T0 - 24 * HOUR_US);
+			if (k > 0)
+				r = price_row(sources[k], kinds[k], r.symbol, r.price, r.ts);
+			r.source = sources[k];
+			rows[k][i] = r;
+		}
+
+	/* Reference: all of one source, then the next. */
+	struct signals *a = signals_new(&o);
+	for (int k = 0; k < 3; k++)
+		observe(a, rows[k][0]);
+	for (int k = 0; k < 3; k++)
+		for (int i = 1; i < N; i++)
+			observe(a, rows[k][i]);
+
+	for (int round = 0; round < 3; round++) {
+		struct signals *b = signals_new(&o);
+		size_t at[3] = {1, 1, 1};
+		for (int k = 2; k >= 0; k--)
+			observe(b, rows[k][0]);
+		int steps = 0;
+		while (at[0] < N || at[1] < N || at[2] < N) {
+			int k = (int)(next_random(&rng) % 3);
+			size_t run = 1 + next_random(&rng) % 200;
+			for (; run && at[k] < N; run--)
+				observe(b, rows[k][at[k]++]);
+			if (++steps % 7 == 0) {
+				struct signals *c = reloaded(b, &o);
+				signals_free(b);
+				b = c;
+			}
+		}
+		assert_same(a, b);
+		signals_free(b);
+	}
+	assert_true(tally(a, "by_symbol", "AAPL", "success") > 0);
+	signals_free(a);
+}
+
+/* A row dated before its source's latest counts at that latest time. */
+static void test_a_row_late_in_its_own_source_counts_at_the_source_time(void **state)
+{
+	struct signals *s = signals_new(NULL);
+	(void)state;
+	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "MSFT", 1, T0 + 30 * MINUTE_US));
+	/* Dated before the MSFT close, but its source had passed that: it waits
+	 * like a row at T0 + 30 min, and still resolves (dated after the signal). */
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "AAPL", 103, T0 + 5 * MINUTE_US));
+	observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + 20 * MINUTE_US)));
+	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 0);
+	json_t *ex = signals_export(s);
+	assert_int_equal(json_integer_value(json_object_get(ex, "waiting")), 2);
+	json_decref(ex);
+	observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + 40 * MINUTE_US)));
+	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
+	signals_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +810,12 @@ int main(void)
 	    cmocka_unit_test(test_load_refuses_bad_state_and_keeps_the_old),
 	    cmocka_unit_test(test_loading_more_pending_than_room_expires_the_oldest),
 	    cmocka_unit_test(test_options_rows_and_kinds_are_checked),
+	    cmocka_unit_test(test_close_and_order_prices_resolve_signals),
+	    cmocka_unit_test(test_open_and_partial_prices_resolve_signals),
+	    cmocka_unit_test(test_a_price_of_another_source_dated_before_the_signal_does_not_resolve_it),
+	    cmocka_unit_test(test_the_earlier_crossing_decides_whatever_was_read_first),
+	    cmocka_unit_test(test_state_does_not_depend_on_how_the_sources_were_interleaved),
+	    cmocka_unit_test(test_a_row_late_in_its_own_source_counts_at_the_source_time),
 	};
 	return cmocka_run_group_tests(tests, zone_new_york, NULL);
 }
