@@ -405,7 +405,14 @@ static int record_outcome(struct short_term *st, const struct record *r, struct 
 	c->sign_mismatch += (uint64_t)r->pnl_sign_mismatch;
 	/* Learned from once: only a trade recorded now, never a duplicate. */
 	learner_learn(st->learner, r);
-	if (weights_learn_trade(st->weights, r) < 0 || journal_changes(st, out))
+	if (weights_learn_trade(st->weights, r) < 0)
+		return -1;
+	/* Without an exit source, the closes are the only exit events there
+	 * are: their close reasons teach the exit-reason statistics. With one,
+	 * the exit rows do, and a close would count its exit twice. */
+	if (!st->profile->source[SOURCE_EXIT].file[0] && weights_learn_exit(st->weights, r) < 0)
+		return -1;
+	if (journal_changes(st, out))
 		return -1;
 	if (out->on_outcome)
 		out->on_outcome(out->hook_ctx, r);
@@ -473,7 +480,6 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 			c->learned++;
 			break;
 		case KIND_SIGNAL:
-			signals_observe(st->signals, &r);
 			c->learned++;
 			break;
 		default:
@@ -482,6 +488,10 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 			c->learned++;
 			break;
 		}
+		/* Every price with a time is an observation for the signal
+		 * outcomes: signals, orders, opens and closes alike. */
+		if (signals_observe(st->signals, &r))
+			rc = -1;
 		break;
 	}
 	record_release(&r);
@@ -559,8 +569,12 @@ static int position_load(struct short_term *st, json_t *v)
 	return open_position(st, r.position_id, &r);
 }
 
-json_t *short_term_save(const struct short_term *st)
+json_t *short_term_save(struct short_term *st)
 {
+	/* The end of a batch: the signal observations it made ready are
+	 * applied before the state is written (lib/signals). */
+	if (signals_settle(st->signals))
+		return NULL;
 	json_t *o = json_object(), *arr = json_array();
 	for (size_t i = 0; i < st->n_pos; i++) {
 		const struct position *p = &st->pos[i];

@@ -92,9 +92,12 @@ int short_term_publish(const struct short_term *st, const char *models_dir,
 /* The learner (borrowed), for metrics. */
 const struct learner *short_term_learner(const struct short_term *st);
 
-/* The generation-file part of the state (open positions, learner, weights,
- * signals). New reference. */
-json_t *short_term_save(const struct short_term *st);
+/* Ends the batch and returns the generation-file part of the state (open
+ * positions, learner, weights, signals): the signal observations that the
+ * batch made ready are applied first (signals_settle), so call it once per
+ * batch, at its commit, and publish after it. New reference, NULL on
+ * ENOMEM. */
+json_t *short_term_save(struct short_term *st);
 /* Restores it (borrowed). -1 when it is not what short_term_save wrote. */
 int short_term_load(struct short_term *st, json_t *saved);
 

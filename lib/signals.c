@@ -459,13 +459,14 @@ static int ready(const struct signals *s, const struct observation *o)
 	return 1;
 }
 
-/* Applies the waiting observations that are ready, oldest first; past
- * SIGNALS_MAX_WAITING, the oldest whether ready or not. */
-static int drain(struct signals *s)
+/* Applies the waiting observations that are ready (all_ready: only those
+ * past SIGNALS_MAX_WAITING), oldest first; past SIGNALS_MAX_WAITING, the
+ * oldest whether ready or not. */
+static int drain(struct signals *s, int check_ready)
 {
 	int rc = 0;
-	while (s->n_waiting &&
-	       (s->n_waiting > SIGNALS_MAX_WAITING || ready(s, s->waiting[0]))) {
+	while (s->n_waiting && (s->n_waiting > SIGNALS_MAX_WAITING ||
+				(check_ready && ready(s, s->waiting[0])))) {
 		struct observation *o = waiting_pop(s);
 		rc |= apply(s, o);
 		observation_free(o);
@@ -548,8 +549,12 @@ int signals_observe(struct signals *s, const struct record *r)
 			t->next_seq++;
 		}
 	}
-	/* The stream moved: what waited for it may be ready. */
-	return drain(s) | rc;
+	return drain(s, 0) | rc;
+}
+
+int signals_settle(struct signals *s)
+{
+	return drain(s, 1);
 }
 
 /* ---- state ------------------------------------------------------------------- */

@@ -26,17 +26,20 @@
  *
  * The order. The records come from several sources ("streams", r->source),
  * each read in its own order but interleaved however the follower's batches
- * fell. So observations are not applied as they arrive: each waits until
- * every other stream that has delivered anything has passed its time, and
- * they are applied merged by (time, source, arrival within the source). A
- * row dated before its stream's latest time counts at that latest time (its
- * own time still decides what it may resolve). So the state after the same
- * records is the same however they were interleaved, and a function of
- * record times only, never of the wall clock. Two limits of that: a source
- * holds nothing back until its first row (a source that starts logging long
- * after the others can have its first rows applied late), and at most
+ * fell. So observations are not applied as they arrive: signals_observe()
+ * only queues them, and signals_settle(), at the end of a batch, applies
+ * those that every other stream that has delivered anything has passed,
+ * merged by (time, source, arrival within the source). A row dated before
+ * its stream's latest time counts at that latest time (its own time still
+ * decides what it may resolve). So the state after the same records, once
+ * settled, is the same however they were interleaved and cut into batches,
+ * and a function of record times only, never of the wall clock. Two limits
+ * of that: a source holds nothing back until a batch in which it delivered
+ * its first row (a source that starts logging after the others have been
+ * read past its first rows' time has those applied late), and at most
  * SIGNALS_MAX_WAITING observations wait (past that the oldest is applied at
- * once). With a single stream, every observation is applied as it arrives.
+ * once). With a single stream, every observation is applied at the next
+ * settle.
  *
  * Results are counted per symbol and per timeframe (r->timeframe, or
  * "none"): at most 512 keys each, the last being "other"; keys are cut to
@@ -66,12 +69,15 @@ struct signals *signals_new(const struct signals_options *o);
 void signals_free(struct signals *s); /* NULL does nothing */
 
 /* One record (borrowed; nothing of it is kept) of any source: an
- * observation as above, applied now or when the other streams have passed
- * its time, with whatever that releases. Returns 0, or -1 on ENOMEM (then
+ * observation as above, queued for signals_settle(). Returns 0, or -1 on ENOMEM (then
  * an observation was lost or a signal did not become pending; the
  * resolutions and expiries made stand). Exit rows and rows of unknown kind
  * are ignored. */
 int signals_observe(struct signals *s, const struct record *r);
+
+/* Ends a batch: applies the waiting observations that no stream can still
+ * precede. Returns 0, or -1 on ENOMEM (as signals_observe). */
+int signals_settle(struct signals *s);
 
 /* Full state, pending signals included: a new reference, NULL on ENOMEM. */
 json_t *signals_save(const struct signals *s);

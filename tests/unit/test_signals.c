@@ -45,9 +45,11 @@ static struct record signal_row(const char *symbol, const char *timeframe, int s
 	return r;
 }
 
+/* One record, then the end of its batch. */
 static void observe(struct signals *s, struct record r)
 {
 	assert_int_equal(signals_observe(s, &r), 0);
+	assert_int_equal(signals_settle(s), 0);
 }
 
 /* by_symbol[symbol][key] (or by_timeframe), -1 when absent. */
@@ -744,9 +746,11 @@ static void test_state_does_not_depend_on_how_the_sources_were_interleaved(void 
 	struct signals *a = signals_new(&o);
 	for (int k = 0; k < 3; k++)
 		observe(a, rows[k][0]);
+	/* One batch of everything, source after source. */
 	for (int k = 0; k < 3; k++)
 		for (int i = 1; i < N; i++)
-			observe(a, rows[k][i]);
+			assert_int_equal(signals_observe(a, &rows[k][i]), 0);
+	assert_int_equal(signals_settle(a), 0);
 
 	for (int round = 0; round < 3; round++) {
 		struct signals *b = signals_new(&o);
@@ -757,8 +761,10 @@ static void test_state_does_not_depend_on_how_the_sources_were_interleaved(void 
 		while (at[0] < N || at[1] < N || at[2] < N) {
 			int k = (int)(next_random(&rng) % 3);
 			size_t run = 1 + next_random(&rng) % 200;
+			/* One batch: a run of one source. */
 			for (; run && at[k] < N; run--)
-				observe(b, rows[k][at[k]++]);
+				assert_int_equal(signals_observe(b, &rows[k][at[k]++]), 0);
+			assert_int_equal(signals_settle(b), 0);
 			if (++steps % 7 == 0) {
 				struct signals *c = reloaded(b, &o);
 				signals_free(b);
