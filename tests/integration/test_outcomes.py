@@ -194,3 +194,105 @@ def test_signal_outcomes_do_not_depend_on_how_the_sources_were_read(tmp_path):
     assert a == b
     decided = b["by_symbol"]["AAPL"]["success"] + b["by_symbol"]["AAPL"]["failure"]
     assert decided > 10
+
+
+def to_us(ts):
+    """Microseconds since the epoch of an ISO-8601 text or epoch number."""
+    import datetime
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        return round(ts * 1_000_000)
+    if not isinstance(ts, str):
+        return None
+    try:
+        d = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return (d - epoch) // datetime.timedelta(microseconds=1)
+
+
+def reference_signal_outcomes(logs, horizon_us=24 * 3600 * 1_000_000):
+    """The signal outcomes of the canonical logs, worked out plainly: every
+    price with a time, merged by (time, source, line), applied in turn."""
+    sides = {"long": 1, "buy": 1, "bullish": 1, "short": -1, "sell": -1, "bearish": -1}
+    num = lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    streams = {"attribution.jsonl": 0, "signals.jsonl": 2, "orders.jsonl": 3}
+    obs, last = [], {}
+    for name, stream in streams.items():
+        at = None
+        for seq, line in enumerate((logs / name).read_text().splitlines()):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(row, dict):
+                continue
+            ts, symbol = to_us(row.get("ts")), row.get("symbol")
+            if ts is None or not isinstance(symbol, str) or not symbol:
+                continue
+            if name == "attribution.jsonl":
+                event = row.get("event")
+                if event == "open":
+                    price = num(row.get("entry_price"))
+                elif event in ("close", "scale", "partial"):
+                    price = num(row.get("exit_price"))
+                else:
+                    continue
+            elif name == "orders.jsonl":
+                price = num(row.get("fill_price"))
+                price = price if price is not None else num(row.get("price"))
+            else:
+                price = num(row.get("price"))
+            at = ts if at is None else max(at, ts)
+            is_signal = name == "signals.jsonl"
+            if price is None and not is_signal:
+                continue
+            obs.append((at, stream, seq, ts, symbol, price, is_signal, row))
+        if at is not None:
+            last[stream] = at
+    obs.sort(key=lambda o: o[:3])
+    tally = {}
+    pending = []  # [ts, arrival, symbol, side, stop, target]
+
+    def count(symbol, what):
+        tally.setdefault(symbol, {"success": 0, "failure": 0, "expired": 0})[what] += 1
+
+    arrival = 0
+    for at, stream, _, ts, symbol, price, is_signal, row in obs:
+        if any(t != stream and (a < at or (a == at and t < stream)) for t, a in last.items()):
+            continue  # still waiting at the end
+        for p in sorted(pending):
+            if p[0] < at - horizon_us:
+                count(p[2], "expired")
+                pending.remove(p)
+        if price is not None:
+            for p in sorted([p for p in pending if p[2] == symbol], key=lambda p: p[1]):
+                if p[0] > ts:
+                    continue
+                hit = price >= p[5] if p[3] > 0 else price <= p[5]
+                stop = price <= p[4] if p[3] > 0 else price >= p[4]
+                if hit or stop:
+                    count(symbol, "success" if hit else "failure")
+                    pending.remove(p)
+        if is_signal:
+            side = sides.get(row.get("side"), 0)
+            sl, tp = num(row.get("stop_loss")), num(row.get("take_profit"))
+            if side and sl is not None and tp is not None and (sl < tp if side > 0 else tp < sl):
+                pending.append([ts, arrival, symbol, side, sl, tp])
+                arrival += 1
+    for p in pending:
+        tally.setdefault(p[2], {"success": 0, "failure": 0, "expired": 0})
+    return tally
+
+
+def test_signal_outcomes_of_a_simulated_bot_match_a_plain_reference(tmp_path):
+    from conftest import Root
+    r = Root(tmp_path)
+    r.run("simulate", "--days", 6, "--seed", 3)
+    r.run("watch", "--once")
+    so = json.loads((r.state / "signal_outcomes.json").read_text())["by_symbol"]
+    got = {k: {x: v[x] for x in ("success", "failure", "expired")} for k, v in so.items()}
+    want = reference_signal_outcomes(r.logs)
+    assert got == want
+    decided = sum(v["success"] + v["failure"] for v in want.values())
+    assert decided > 50
