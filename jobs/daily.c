@@ -229,7 +229,7 @@ static void read_model(struct job *j)
 
 /* ---- days and windows -------------------------------------------------------------- */
 
-/* The capital a day's P&L is divided by (DESIGN §9): the account equity
+/* The capital a day's P&L is divided by: the account equity
  * the bot logged first on that date (what the day started with), else the
  * last it logged on an earlier date, else the config's capital_usd. The
  * short-term job keeps those equities in the learned state. */

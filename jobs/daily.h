@@ -1,5 +1,5 @@
 /*
- * daily — the post-market job (DESIGN §7.2) for one trading day D.
+ * daily — the post-market job for one trading day D.
  *
  * Inputs, all read-only: the committed state (outcomes up to their committed
  * length, the learner generation with its progressive metrics and open

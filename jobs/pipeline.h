@@ -1,5 +1,5 @@
 /*
- * pipeline — logs → follower → short_term → committed state (DESIGN §6).
+ * pipeline — logs → follower → short_term → committed state.
  *
  * pipeline_open() takes the state folder's lock, recovers (reads the
  * committed state or its previous version, cuts the append-only outputs back

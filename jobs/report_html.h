@@ -1,5 +1,5 @@
 /*
- * report_html — the daily post-market report (DESIGN §7.2) as one
+ * report_html — the daily post-market report as one
  * self-contained HTML page, and the index page that lists every day.
  *
  * A page needs nothing but itself: the style is embedded, the four charts

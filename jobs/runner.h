@@ -1,5 +1,5 @@
 /*
- * runner — the scheduled jobs of watch (DESIGN §7): when they are due, run
+ * runner — the scheduled jobs of watch: when they are due, run
  * them as child processes, one at a time, with a timeout; journal every run
  * in state/jobs.jsonl; retry failures with backoff; catch up days missed
  * while tradelearn was down, once.

@@ -35,7 +35,7 @@ struct keyset {
 
 /* The account equity the bot logged on one local date: the first and the
  * last by timestamp, so the daily job can divide a day's P&L by the
- * capital the day started with (DESIGN §9). */
+ * capital the day started with. */
 struct equity_day {
 	int32_t day;
 	double first, last;

@@ -1,5 +1,5 @@
 /*
- * short_term — the per-record job (DESIGN §7.1), run in-process for every
+ * short_term — the per-record job, run in-process for every
  * batch the follower reads.
  *
  * For each line: parse it with the profile; quarantine what cannot be a

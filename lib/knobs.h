@@ -1,6 +1,6 @@
 /*
  * knobs — the bot's execution knobs and the rule table that moves them
- * after each trading day (DESIGN §7.2, "Knob adjustments").
+ * after each trading day ("Knob adjustments").
  *
  * Pure: no I/O, no clock, no allocation except the JSON objects the *_json
  * functions return. The caller reads and writes state/knobs.json and

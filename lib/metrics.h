@@ -1,6 +1,6 @@
 /*
  * metrics — trade and return figures of the daily post-market report
- * (DESIGN §7.2, conventions §9): pure functions of the values passed in,
+ *: pure functions of the values passed in,
  * allocation-free, filling a plain struct.
  *
  * NAN is the one answer for "cannot be computed" (no data, a zero

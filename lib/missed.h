@@ -1,6 +1,6 @@
 /*
  * missed — the day's missed opportunities and what they would have made
- * (DESIGN §7.2, "Missed opportunities"): signals the bot was confident about
+ * ("Missed opportunities"): signals the bot was confident about
  * but did not act on, priced at fixed horizons from later observed prices of
  * the symbol. Pure: the daily job reads the logs and passes arrays; nothing
  * here does I/O, and every array passed in is borrowed and left unchanged.

@@ -2,7 +2,7 @@
  * outcome — the record of one closed trade (a close or a partial close), as
  * appended to state/outcomes/trade_outcomes.jsonl.zst.
  *
- * Keys (DESIGN §7.1): trade_id (the stable key), symbol, side, entry_ts,
+ * Keys: trade_id (the stable key), symbol, side, entry_ts,
  * exit_ts, entry_price, exit_price, qty, pnl_usd, pnl_frac, hold_minutes,
  * confidence, score, regime, sector, timeframe, time_of_day, day_of_week,
  * close_reason (the family), partial (the fraction closed, 1 for a full

@@ -1,5 +1,5 @@
 /*
- * signals — what became of the bot's signals (DESIGN §7.1).
+ * signals — what became of the bot's signals.
  *
  * Observations. Every record with a time and a symbol that carries a price
  * is an observation of that price at the record's time: a signal's price

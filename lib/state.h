@@ -6,7 +6,7 @@
  * to finish, recently finished ones), the per-source counters, the committed
  * lengths of the append-only outputs, and the name of the generation file
  * that holds the rest of the learned state. Renaming it into place is the
- * commit (DESIGN §6); the previous committed version is kept as
+ * commit; the previous committed version is kept as
  * "learning_processing_state.json.prev" (a hard link made before the
  * rename), so a damaged file falls back to the one before.
  *

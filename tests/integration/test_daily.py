@@ -1,4 +1,4 @@
-"""The post-market job through the real binary (DESIGN 7.2, conventions 9):
+"""The post-market job through the real binary:
 `watch --once`, then `daily --date D`, then the files and `report`."""
 import datetime
 import gzip
@@ -177,7 +177,7 @@ def test_daily_returns_reproduce_empyricals_published_figures(tmp_path, name):
         traded = [r for r in returns if r is not None]
         assert trades["count"] == len(traded)
         assert trades["wins"] == sum(r > 0 for r in traded)  # a 0 P&L is not a win
-    # DESIGN 9's own checks, to the places it states them.
+    # The two published checks of the return conventions.
     if name == "positive":
         print(f"{name}: Sharpe {rep['windows']['30d']['returns']['sharpe']!r}")
     if name == "negative":

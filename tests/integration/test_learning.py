@@ -1,4 +1,4 @@
-"""What the short-term job learns: online model, multipliers, signal outcomes (DESIGN 7.1)."""
+"""What the short-term job learns: online model, multipliers, signal outcomes."""
 import json
 import math
 import random

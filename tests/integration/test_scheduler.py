@@ -2,7 +2,7 @@
 
 Time is controlled with TRADELEARN_TEST_CLOCK: the schedule's clock starts at
 the instant given and runs at the real pace, so a test stands two seconds
-before 16:05 New York time on the day it wants (DESIGN §7).
+before 16:05 New York time on the day it wants.
 """
 import fcntl
 import json

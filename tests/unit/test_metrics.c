@@ -122,7 +122,7 @@ static void test_returns_match_empyricals_published_fixtures(void **state)
 		check_returns(&empyrical_cases[i], EMPYRICAL_TOL);
 }
 
-/* DESIGN §9: the two checks an implementation must reproduce. */
+/* The two published checks the return conventions must reproduce. */
 static void test_returns_reproduce_the_design_checks(void **state)
 {
 	struct metrics_returns m;
