@@ -340,7 +340,8 @@ static void fill_from_open(struct record *r, const struct position *p)
 {
 	if (!r->side)
 		r->side = p->side;
-	if ((r->entry_ts == CALENDAR_NONE || r->entry_ts_derived) && p->opened_at != CALENDAR_NONE) {
+	if ((r->entry_ts == CALENDAR_NONE || r->entry_ts_derived) &&
+	    p->opened_at != CALENDAR_NONE) {
 		r->entry_ts = p->opened_at;
 		r->entry_ts_derived = 0;
 	}
@@ -453,12 +454,14 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 			c->last_record_ts = r.ts;
 		if (isfinite(r.equity) && r.equity > 0 && r.ts != CALENDAR_NONE)
 			note_equity(st, r.ts, r.equity);
-		snprintf(c->last_record_id, sizeof c->last_record_id, "%s",
-			 r.kind == KIND_CLOSE || r.kind == KIND_PARTIAL ? r.key
-			 : r.trade_id					? r.trade_id
-			 : r.signal_id					? r.signal_id
-			 : r.order_id					? r.order_id
-									: r.symbol);
+		/* Shown by status: a long id is cut, at a character boundary. */
+		jsontext_copy_utf8(c->last_record_id, sizeof c->last_record_id,
+				   r.kind == KIND_CLOSE || r.kind == KIND_PARTIAL ? r.key
+				   : r.trade_id					  ? r.trade_id
+				   : r.signal_id				  ? r.signal_id
+				   : r.order_id					  ? r.order_id
+				   : r.symbol					  ? r.symbol
+										  : "");
 		switch (r.kind) {
 		case KIND_OPEN:
 			rc = open_position(st, position_key(st, &r), &r);
@@ -579,8 +582,8 @@ json_t *short_term_save(struct short_term *st)
 	for (size_t i = 0; i < st->n_pos; i++) {
 		const struct position *p = &st->pos[i];
 		json_array_append_new(
-		    arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id", p->id,
-				   "symbol", p->symbol, "side", p->side, "opened_at_us",
+		    arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id",
+				   p->id, "symbol", p->symbol, "side", p->side, "opened_at_us",
 				   (json_int_t)p->opened_at, "qty", number_or_null(p->qty),
 				   "entry_price", number_or_null(p->entry_price), "confidence",
 				   number_or_null(p->confidence), "score", number_or_null(p->score),
