@@ -81,10 +81,13 @@ struct symbol_def {
 
 /* A component: the value written is mean + sd·z (clamped to [lo, hi] and
  * rounded), and the planted model uses the standardized written value, so the
- * truth is exact for what a reader sees. sd 0 means a constant column. */
+ * truth is exact for what a reader sees. sd 0 means a constant column.
+ * bot_weight is the bot's own, mis-specified opinion of the same component:
+ * what its score and confidence are made of. */
 struct component_def {
 	const char *name;
 	double mean, sd, weight, lo, hi;
+	double bot_weight;
 };
 
 struct profile_def {
@@ -95,6 +98,10 @@ struct profile_def {
 	size_t n_components;
 	int decimals; /* of written component values */
 	double intercept;
+	/* The bot's opinion: bot_eta = bot_intercept + Σ bot_weight·z + bot_noise·N(0,1);
+	 * confidence = sigmoid(bot_eta) + N(0, 0.05);
+	 * score = score_center + score_scale·(bot_eta − bot_intercept). */
+	double bot_intercept, bot_noise, score_center, score_scale;
 	double equity;		 /* starting account equity */
 	double size_lo, size_hi; /* position size range in USD */
 };
@@ -110,17 +117,24 @@ static const struct profile_def canonical_profile = {
 		{"XOM", "energy", 110.0},
 		{"TSLA", "automotive", 350.0},
 		{"SPY", "etf", 590.0}},
-    .components = {{"momentum", 0, 1, 0.9, -HUGE_VAL, HUGE_VAL},
-		   {"mean_reversion", 0, 1, -0.6, -HUGE_VAL, HUGE_VAL},
-		   {"volume_surge", 0, 1, 0.5, -HUGE_VAL, HUGE_VAL},
-		   {"news_sentiment", 0, 1, 0.3, -HUGE_VAL, HUGE_VAL},
-		   {"order_flow", 0, 1, 0.7, -HUGE_VAL, HUGE_VAL},
-		   {"volatility", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL},
-		   {"noise_a", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL},
-		   {"noise_b", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL}},
+    /* The bot leans on momentum, volume and news, under-rates order flow,
+     * ignores mean reversion, and trusts volatility and noise_a, which carry
+     * nothing. */
+    .components = {{"momentum", 0, 1, 0.9, -HUGE_VAL, HUGE_VAL, 0.5},
+		   {"mean_reversion", 0, 1, -0.6, -HUGE_VAL, HUGE_VAL, 0.0},
+		   {"volume_surge", 0, 1, 0.5, -HUGE_VAL, HUGE_VAL, 0.5},
+		   {"news_sentiment", 0, 1, 0.3, -HUGE_VAL, HUGE_VAL, 0.5},
+		   {"order_flow", 0, 1, 0.7, -HUGE_VAL, HUGE_VAL, 0.2},
+		   {"volatility", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL, 0.4},
+		   {"noise_a", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL, 0.3},
+		   {"noise_b", 0, 1, 0.0, -HUGE_VAL, HUGE_VAL, 0.0}},
     .n_components = 8,
     .decimals = 4,
     .intercept = -0.1,
+    .bot_intercept = 0.0,
+    .bot_noise = 0.3,
+    .score_center = 5.0,
+    .score_scale = 2.0,
     .equity = 100000.0,
     .size_lo = 2000.0,
     .size_hi = 6000.0,
@@ -140,31 +154,39 @@ static const struct profile_def stock_bot_profile = {
 		{"WMT", "consumer", 127.0},
 		{"XLK", "etf", 143.0},
 		{"SPY", "etf", 600.0}},
-    .components = {{"flow", 2.0, 0.45, 0.9, 0.0, HUGE_VAL},
-		   {"dark_pool", 0.172, 0.016, 0.5, 0.0, HUGE_VAL},
-		   {"insider", 0.083, 0.008, 0.0, 0.0, HUGE_VAL},
-		   {"iv_skew", 0.053, 0.026, 0.0, -HUGE_VAL, HUGE_VAL},
-		   {"smile", 0.005, 0, 0, 0, 0},
-		   {"whale", 0.0, 0, 0, 0, 0},
-		   {"event", 0.195, 0.067, 0.3, 0.0, HUGE_VAL},
-		   {"motif_bonus", 0.0, 0, 0, 0, 0},
-		   {"toxicity_penalty", -0.139, 0.068, 0.4, -HUGE_VAL, 0.0},
-		   {"regime", 0.008, 0, 0, 0, 0},
-		   {"congress", 0.0, 0, 0, 0, 0},
-		   {"shorts_squeeze", 0.0, 0, 0, 0, 0},
-		   {"institutional", 0.0, 0, 0, 0, 0},
-		   {"market_tide", 13.0, 16.0, 0.7, -HUGE_VAL, HUGE_VAL},
-		   {"calendar", 0.0, 0, 0, 0, 0},
-		   {"greeks_gamma", 0.075, 0.033, 0.0, 0.0, HUGE_VAL},
-		   {"ftd_pressure", 0.04, 0, 0, 0, 0},
-		   {"iv_rank", 0.058, 0.052, -0.6, -HUGE_VAL, HUGE_VAL},
-		   {"oi_change", 0.046, 0, 0, 0, 0},
-		   {"etf_flow", 0.04, 0, 0, 0, 0},
-		   {"squeeze_score", 0.046, 0.022, 0.0, 0.0, HUGE_VAL},
-		   {"freshness_factor", 0.92, 0.05, 0.0, 0.0, 1.0}},
+    /* The bot's composite is mostly flow; it ignores market_tide, reads
+     * iv_rank the wrong way round, and gives the zero-weight columns as much
+     * say as the informative small ones. */
+    .components = {{"flow", 2.0, 0.45, 0.9, 0.0, HUGE_VAL, 1.0},
+		   {"dark_pool", 0.172, 0.016, 0.5, 0.0, HUGE_VAL, 0.2},
+		   {"insider", 0.083, 0.008, 0.0, 0.0, HUGE_VAL, 0.3},
+		   {"iv_skew", 0.053, 0.026, 0.0, -HUGE_VAL, HUGE_VAL, 0.3},
+		   {"smile", 0.005, 0, 0, 0, 0, 0},
+		   {"whale", 0.0, 0, 0, 0, 0, 0},
+		   {"event", 0.195, 0.067, 0.3, 0.0, HUGE_VAL, 0.2},
+		   {"motif_bonus", 0.0, 0, 0, 0, 0, 0},
+		   {"toxicity_penalty", -0.139, 0.068, 0.4, -HUGE_VAL, 0.0, 0.2},
+		   {"regime", 0.008, 0, 0, 0, 0, 0},
+		   {"congress", 0.0, 0, 0, 0, 0, 0},
+		   {"shorts_squeeze", 0.0, 0, 0, 0, 0, 0},
+		   {"institutional", 0.0, 0, 0, 0, 0, 0},
+		   {"market_tide", 13.0, 16.0, 0.7, -HUGE_VAL, HUGE_VAL, 0.0},
+		   {"calendar", 0.0, 0, 0, 0, 0, 0},
+		   {"greeks_gamma", 0.075, 0.033, 0.0, 0.0, HUGE_VAL, 0.3},
+		   {"ftd_pressure", 0.04, 0, 0, 0, 0, 0},
+		   {"iv_rank", 0.058, 0.052, -0.6, -HUGE_VAL, HUGE_VAL, 0.2},
+		   {"oi_change", 0.046, 0, 0, 0, 0, 0},
+		   {"etf_flow", 0.04, 0, 0, 0, 0, 0},
+		   {"squeeze_score", 0.046, 0.022, 0.0, 0.0, HUGE_VAL, 0.3},
+		   {"freshness_factor", 0.92, 0.05, 0.0, 0.0, 1.0, 0.2}},
     .n_components = 22,
     .decimals = 3,
     .intercept = -0.1,
+    /* The real bot's scores sit around 3.6–4.6. */
+    .bot_intercept = 0.0,
+    .bot_noise = 0.3,
+    .score_center = 4.0,
+    .score_scale = 0.45,
     .equity = 50000.0,
     .size_lo = 150.0,
     .size_hi = 600.0,
@@ -252,9 +274,10 @@ struct sim {
 	double next_slot, next_rotation;
 	int rotations;
 	int64_t clock_shift;
-	/* oracle AUC of the full closes written */
+	/* planted probability and outcome of every close and partial close
+	 * written, in the order written (the learner's order) */
 	double *auc_p;
-	unsigned char *auc_win;
+	unsigned char *auc_flags; /* AUC_WIN | AUC_PARTIAL */
 	size_t auc_n, auc_cap;
 	char *err;
 	size_t errlen;
@@ -740,7 +763,10 @@ static int next_ts(struct sim *s, int64_t *ts)
 	return SIM_OK;
 }
 
-static int auc_push(struct sim *s, double p, int win)
+#define AUC_WIN 1
+#define AUC_PARTIAL 2
+
+static int auc_push(struct sim *s, double p, unsigned char flags)
 {
 	if (s->auc_n == s->auc_cap) {
 		size_t cap = s->auc_cap ? s->auc_cap * 2 : 1024;
@@ -748,14 +774,14 @@ static int auc_push(struct sim *s, double p, int win)
 		if (!np)
 			return -1;
 		s->auc_p = np;
-		unsigned char *nw = realloc(s->auc_win, cap);
-		if (!nw)
+		unsigned char *nf = realloc(s->auc_flags, cap);
+		if (!nf)
 			return -1;
-		s->auc_win = nw;
+		s->auc_flags = nf;
 		s->auc_cap = cap;
 	}
 	s->auc_p[s->auc_n] = p;
-	s->auc_win[s->auc_n] = (unsigned char)win;
+	s->auc_flags[s->auc_n] = flags;
 	s->auc_n++;
 	return 0;
 }
@@ -846,7 +872,9 @@ static int emit(struct sim *s, enum source src, json_t *row, const struct row_me
 		s->truth->malformed_lines++;
 	} else {
 		count_row(s, m);
-		if (m->kind == ROW_CLOSE && auc_push(s, m->p, m->pnl_c > 0) < 0) {
+		unsigned char auc = (unsigned char)((m->pnl_c > 0 ? AUC_WIN : 0) |
+						    (m->kind == ROW_SCALE ? AUC_PARTIAL : 0));
+		if ((m->kind == ROW_CLOSE || m->kind == ROW_SCALE) && auc_push(s, m->p, auc) < 0) {
 			fail(s, "out of memory");
 			goto out;
 		}
@@ -1466,7 +1494,7 @@ static int maybe_signal(struct sim *s, int si)
 	struct rng *r = &s->market;
 	struct symbol *sy = &s->sym[si];
 	const struct profile_def *prof = s->prof;
-	double comp[MAX_COMPONENTS], eta = prof->intercept;
+	double comp[MAX_COMPONENTS], eta = prof->intercept, bot_eta = prof->bot_intercept;
 	int rc;
 
 	if (rng_uniform(r) >= SIGNAL_PROB)
@@ -1489,15 +1517,21 @@ static int maybe_signal(struct sim *s, int si)
 			v = c->hi;
 		comp[i] = round_to(v, prof->decimals);
 		/* The model reads the value as written, so the truth is exact. */
-		eta += c->weight * (comp[i] - c->mean) / c->sd;
+		double z = (comp[i] - c->mean) / c->sd;
+		eta += c->weight * z;
+		bot_eta += c->bot_weight * z;
 	}
 	double p = sigmoid(eta);
-	double confidence = round_to(p + 0.08 * rng_normal(r), 4);
+	/* Score and confidence are the bot's own opinion, not the truth: the
+	 * planted model is recoverable only by learning from the components. */
+	bot_eta += prof->bot_noise * rng_normal(r);
+	double confidence = round_to(sigmoid(bot_eta) + 0.05 * rng_normal(r), 4);
 	if (confidence < 0.01)
 		confidence = 0.01;
 	if (confidence > 0.99)
 		confidence = 0.99;
-	double score = round_to(5.0 + 2.0 * (eta - prof->intercept), 4);
+	double score =
+	    round_to(prof->score_center + prof->score_scale * (bot_eta - prof->bot_intercept), 4);
 	int64_t price_c = usd_to_cents(sy->price);
 	double sl = rng_range(r, 0.004, 0.012), tp = sl * rng_range(r, 0.7, 1.3);
 	int64_t stop_c = price_c - dir * (int64_t)llround((double)price_c * sl);
@@ -1708,6 +1742,7 @@ static void fill_truth_model(const struct sim *s, struct sim_truth *t)
 		size_t k = t->n_components++;
 		snprintf(t->component_names[k], sizeof t->component_names[k], "%s", c->name);
 		t->weights[k] = c->weight;
+		t->bot_weights[k] = c->bot_weight;
 		t->component_mean[k] = c->mean;
 		t->component_sd[k] = c->sd;
 	}
@@ -1768,23 +1803,14 @@ static int cmp_auc_item(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int finish_auc(struct sim *s)
+/* AUC of items[0..n) (sorted in place); 0.5 without both classes. */
+static double mann_whitney(struct auc_item *items, size_t n)
 {
-	size_t n = s->auc_n, pos = 0;
-	struct auc_item *items;
+	size_t pos = 0;
 	double rank_sum = 0;
 
-	s->truth->oracle_auc = 0.5;
-	if (n == 0)
-		return SIM_OK;
-	items = malloc(n * sizeof *items);
-	if (!items)
-		return fail(s, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		items[i].p = s->auc_p[i];
-		items[i].win = s->auc_win[i];
-		pos += (size_t)s->auc_win[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		pos += (size_t)items[i].win;
 	qsort(items, n, sizeof *items, cmp_auc_item);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -1796,11 +1822,42 @@ static int finish_auc(struct sim *s)
 				rank_sum += rank;
 		i = j;
 	}
-	free(items);
 	size_t neg = n - pos;
-	if (pos > 0 && neg > 0)
-		s->truth->oracle_auc = (rank_sum - (double)pos * (double)(pos + 1) / 2.0) /
-				       ((double)pos * (double)neg);
+	if (pos == 0 || neg == 0)
+		return 0.5;
+	return (rank_sum - (double)pos * (double)(pos + 1) / 2.0) / ((double)pos * (double)neg);
+}
+
+/* oracle_auc: over the full closes. oracle_auc_second_half: over the last
+ * half (n/2 rounded down) of every close and partial close in the order
+ * written, which is the set a learner's progressive window of that size
+ * scores. */
+static int finish_auc(struct sim *s)
+{
+	size_t n = s->auc_n, n_full = 0, half = n / 2;
+	struct auc_item *items;
+
+	s->truth->oracle_auc = 0.5;
+	s->truth->oracle_auc_second_half = 0.5;
+	if (n == 0)
+		return SIM_OK;
+	items = malloc(n * sizeof *items);
+	if (!items)
+		return fail(s, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (s->auc_flags[i] & AUC_PARTIAL)
+			continue;
+		items[n_full].p = s->auc_p[i];
+		items[n_full].win = s->auc_flags[i] & AUC_WIN;
+		n_full++;
+	}
+	s->truth->oracle_auc = mann_whitney(items, n_full);
+	for (size_t i = 0; i < half; i++) {
+		items[i].p = s->auc_p[n - half + i];
+		items[i].win = s->auc_flags[n - half + i] & AUC_WIN;
+	}
+	s->truth->oracle_auc_second_half = mann_whitney(items, half);
+	free(items);
 	return SIM_OK;
 }
 
@@ -1808,9 +1865,9 @@ static void sim_release(struct sim *s)
 {
 	close_outputs(s);
 	free(s->auc_p);
-	free(s->auc_win);
+	free(s->auc_flags);
 	s->auc_p = NULL;
-	s->auc_win = NULL;
+	s->auc_flags = NULL;
 }
 
 void sim_options_init(struct sim_options *opt)
@@ -1972,16 +2029,17 @@ int sim_write_truth(const struct sim_truth *t, const char *path, char *err, size
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	json_t *root = json_object(), *comps = json_object(), *means = json_object(),
-	       *sds = json_object();
+	       *sds = json_object(), *bot = json_object();
 	char *text = NULL;
 	int fd = -1, rc = -1, tmp_made = 0;
 
 	set_err(err, errlen, "%s", "");
-	if (!root || !comps || !means || !sds) {
+	if (!root || !comps || !means || !sds || !bot) {
 		set_err(err, errlen, "out of memory");
 		json_decref(comps);
 		json_decref(means);
 		json_decref(sds);
+		json_decref(bot);
 		goto out;
 	}
 	set_str(root, "profile", t->profile);
@@ -1998,12 +2056,15 @@ int sim_write_truth(const struct sim_truth *t, const char *path, char *err, size
 		set_real(comps, t->component_names[i], t->weights[i]);
 		set_real(means, t->component_names[i], t->component_mean[i]);
 		set_real(sds, t->component_names[i], t->component_sd[i]);
+		set_real(bot, t->component_names[i], t->bot_weights[i]);
 	}
 	json_object_set_new(root, "components", comps);
 	json_object_set_new(root, "component_mean", means);
 	json_object_set_new(root, "component_sd", sds);
+	json_object_set_new(root, "bot_weights", bot);
 	set_real(root, "intercept", t->intercept);
 	set_real(root, "oracle_auc", t->oracle_auc);
+	set_real(root, "oracle_auc_second_half", t->oracle_auc_second_half);
 	set_int(root, "opens", t->opens);
 	set_int(root, "closes", t->closes);
 	set_int(root, "partial_closes", t->partial_closes);

@@ -18,6 +18,13 @@
  * standardized components of the signal at entry; a trade's outcome (target
  * hit vs stop hit) is drawn from that probability, so the planted weights are
  * the ground truth a learner must recover. Some components have weight 0.
+ *
+ * The bot's score and confidence are its own opinion, not the truth: a noisy
+ * linear score over the same components with the bot's mis-specified weights
+ * (it over-rates some zero-weight components, under-rates or ignores planted
+ * ones). The bot trades on that confidence, so the planted model ranks the
+ * trades clearly better than the bot's score or confidence do, and only a
+ * learner that reads the components can match it.
  */
 #ifndef TRADELEARN_SIM_H
 #define TRADELEARN_SIM_H
@@ -52,12 +59,17 @@ struct sim_truth {
 	size_t n_components;
 	char component_names[16][32];
 	double weights[16];	    /* planted weights (0 for noise components) */
+	double bot_weights[16];	    /* the bot's own, behind its score and confidence */
 	/* The model reads z = (value - mean) / sd of each written value; the
 	 * canonical profile writes z itself (mean 0, sd 1). Components that are
 	 * constant in the rows are not listed. */
 	double component_mean[16], component_sd[16];
 	double intercept;
-	double oracle_auc;	    /* AUC of the planted probabilities on the trades written */
+	double oracle_auc;	    /* AUC of the planted probabilities on the full closes */
+	/* The same over the last half (count / 2, rounded down) of all closes and
+	 * partial closes in the order written: the trades a learner's
+	 * progressive window of that size scores. */
+	double oracle_auc_second_half;
 	long opens, closes, partial_closes, wins;   /* wins: closes with pnl_usd > 0 */
 	double closes_pnl_usd, partials_pnl_usd;
 	long signals, untraded_signals, orders, exits, malformed_lines;
@@ -89,9 +101,10 @@ int sim_run_live(const struct sim_options *opt, struct sim_truth *truth, char *e
 
 /* Writes the truth as a JSON object to path atomically (temp file, fsync,
  * rename, fsync of the folder): profile, seed, mode ("batch"/"live"), days,
- * components {name: weight}, component_mean, component_sd, intercept,
- * oracle_auc, then every count and P&L of struct sim_truth. Returns 0, or -1
- * with a message in err (no temp file is left behind). */
+ * components {name: weight}, component_mean, component_sd, bot_weights,
+ * intercept, oracle_auc, oracle_auc_second_half, then every count and P&L of
+ * struct sim_truth. Returns 0, or -1 with a message in err (no temp file is
+ * left behind). */
 int sim_write_truth(const struct sim_truth *truth, const char *path, char *err, size_t errlen);
 
 /* File name of a source for a profile: source is "attribution", "exit",

@@ -316,6 +316,143 @@ static void test_planted_model_is_learnable(void **state)
 	assert_true(zeros >= 2 && positive >= 1 && negative >= 1);
 }
 
+/* Mann–Whitney AUC, ties as one half (quadratic: the tests' sets are small). */
+static double auc_of(const double *score, const int *win, size_t n)
+{
+	double pairs = 0, wins = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!win[i])
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			if (win[j])
+				continue;
+			pairs++;
+			wins += score[i] > score[j] ? 1 : score[i] == score[j] ? 0.5 : 0;
+		}
+	}
+	return pairs ? wins / pairs : 0.5;
+}
+
+/* Closes and partial closes as a reader sees them, in file order: the
+ * planted probability recomputed from the written components and the truth,
+ * the bot's score and confidence (NAN where absent), the label. */
+struct closed {
+	double planted, score, confidence;
+	int win, partial;
+};
+
+static size_t read_closed(const char *dir, enum sim_profile profile, const struct sim_truth *truth,
+			  struct closed **out)
+{
+	char *path = join(dir, sim_source_file(profile, "attribution"));
+	size_t len, n = 0, cap = 0;
+	char *data = read_whole(path, &len), *line = data, *nl;
+	struct closed *rows = NULL;
+	while ((nl = strchr(line, '\n'))) {
+		*nl = '\0';
+		json_t *row = json_loads(line, 0, NULL);
+		line = nl + 1;
+		const char *id = json_string_value(json_object_get(row, "trade_id"));
+		const char *event = json_string_value(json_object_get(row, "event"));
+		json_t *src = profile == SIM_STOCK_BOT ? json_object_get(row, "context") : row;
+		int partial;
+		if (!json_object_get(row, "symbol") || !id) {
+			json_decref(row); /* malformed: the truth does not count it either */
+			continue;
+		}
+		if (profile == SIM_STOCK_BOT)
+			partial = strncmp(id, "scale_", 6) == 0	  ? 1
+				  : strncmp(id, "close_", 6) == 0 ? 0
+								  : -1;
+		else
+			partial = !event			? -1
+				  : strcmp(event, "scale") == 0 ? 1
+				  : strcmp(event, "close") == 0 ? 0
+								: -1;
+		if (partial < 0) {
+			json_decref(row);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			rows = realloc(rows, cap * sizeof *rows);
+			assert_non_null(rows);
+		}
+		json_t *comps = json_object_get(src, "components"), *v;
+		double eta = truth->intercept;
+		for (size_t i = 0; i < truth->n_components; i++) {
+			v = json_object_get(comps, truth->component_names[i]);
+			assert_true(json_is_number(v));
+			eta += truth->weights[i] *
+			       (json_number_value(v) - truth->component_mean[i]) /
+			       truth->component_sd[i];
+		}
+		v = json_object_get(src, "confidence");
+		rows[n].planted = 1 / (1 + exp(-eta));
+		rows[n].score = json_number_value(json_object_get(src, "score"));
+		rows[n].confidence = json_is_number(v) ? json_number_value(v) : NAN;
+		rows[n].win = json_number_value(json_object_get(row, "pnl_usd")) > 0;
+		rows[n].partial = partial;
+		n++;
+		json_decref(row);
+	}
+	free(data);
+	free(path);
+	*out = rows;
+	return n;
+}
+
+/* The bot's score and confidence are its own, mis-specified opinion: over the
+ * trades a learner's window scores, the planted model ranks outcomes clearly
+ * better than either, so recovering it takes the components. And the truth's
+ * two oracle figures are what a reader recomputes from the rows. */
+static void assert_bot_opinion_is_not_the_truth(const char *dir, enum sim_profile profile)
+{
+	struct sim_truth truth;
+	struct closed *rows;
+	run_batch(dir, profile, 20, 1, 0.005, &truth);
+	size_t n = read_closed(dir, profile, &truth, &rows), half = n / 2, full = 0;
+	assert_int_equal(n, truth.closes + truth.partial_closes);
+	double *planted = malloc(n * sizeof *planted), *score = malloc(n * sizeof *score),
+	       *confidence = malloc(n * sizeof *confidence);
+	int *win = malloc(n * sizeof *win);
+	assert_true(planted && score && confidence && win);
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].partial)
+			continue;
+		planted[full] = rows[i].planted;
+		win[full++] = rows[i].win;
+	}
+	assert_true(fabs(auc_of(planted, win, full) - truth.oracle_auc) < 1e-9);
+	for (size_t i = 0; i < half; i++) {
+		const struct closed *c = &rows[n - half + i];
+		planted[i] = c->planted;
+		score[i] = c->score;
+		confidence[i] = c->confidence;
+		win[i] = c->win;
+	}
+	double oracle = auc_of(planted, win, half);
+	assert_true(fabs(oracle - truth.oracle_auc_second_half) < 1e-9);
+	assert_true(auc_of(score, win, half) <= oracle - 0.05);
+	if (profile == SIM_CANONICAL)
+		assert_true(auc_of(confidence, win, half) <= oracle - 0.05);
+	free(planted);
+	free(score);
+	free(confidence);
+	free(win);
+	free(rows);
+}
+
+static void test_canonical_bot_score_is_its_own_opinion(void **state)
+{
+	assert_bot_opinion_is_not_the_truth(*state, SIM_CANONICAL);
+}
+
+static void test_stock_bot_score_is_its_own_opinion(void **state)
+{
+	assert_bot_opinion_is_not_the_truth(*state, SIM_STOCK_BOT);
+}
+
 static void test_malformed_share_roughly_as_asked(void **state)
 {
 	char *a = join(*state, "a"), *b = join(*state, "b");
@@ -357,10 +494,14 @@ static void test_truth_file_holds_weights_and_counts(void **state)
 	assert_int_equal(json_object_size(comps), truth.n_components);
 	assert_true(json_real_value(json_object_get(comps, "momentum")) > 0);
 	assert_true(json_real_value(json_object_get(comps, "noise_a")) == 0);
-	const char *keys[] = {"intercept",	  "oracle_auc", "opens",
-			      "partial_closes",	  "wins",	"closes_pnl_usd",
-			      "partials_pnl_usd", "signals",	"untraded_signals",
-			      "orders",		  "exits",	"malformed_lines"};
+	json_t *bot = json_object_get(root, "bot_weights");
+	assert_int_equal(json_object_size(bot), truth.n_components);
+	/* The bot trusts a component that carries nothing. */
+	assert_true(json_real_value(json_object_get(bot, "noise_a")) > 0);
+	const char *keys[] = {
+	    "intercept", "oracle_auc",	   "oracle_auc_second_half", "opens",	"partial_closes",
+	    "wins",	 "closes_pnl_usd", "partials_pnl_usd",	     "signals", "untraded_signals",
+	    "orders",	 "exits",	   "malformed_lines"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		assert_non_null(json_object_get(root, keys[i]));
 	json_decref(root);
@@ -476,6 +617,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_truth_counts_match_stock_bot_rows, make_folder,
 					    remove_folder),
 	    cmocka_unit_test_setup_teardown(test_planted_model_is_learnable, make_folder,
+					    remove_folder),
+	    cmocka_unit_test_setup_teardown(test_canonical_bot_score_is_its_own_opinion,
+					    make_folder, remove_folder),
+	    cmocka_unit_test_setup_teardown(test_stock_bot_score_is_its_own_opinion, make_folder,
 					    remove_folder),
 	    cmocka_unit_test_setup_teardown(test_malformed_share_roughly_as_asked, make_folder,
 					    remove_folder),
