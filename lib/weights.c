@@ -39,6 +39,10 @@ struct regime_tally {
 struct component {
 	char name[NAME_LEN];
 	unsigned long stamp; /* the trade that last counted it: once per trade */
+	/* Its running mean over the trades that carried it, weighted like the
+	 * evidence (half-life evidence_half_life), and the weight behind it:
+	 * the reference "active" is measured against. */
+	double center, center_n;
 	struct tally all;
 	size_t n_regimes; /* insertion order, at most WEIGHTS_MAX_REGIMES */
 	struct regime_tally regimes[WEIGHTS_MAX_REGIMES];
@@ -356,9 +360,23 @@ static void trading_day(int64_t ts, char *buf, size_t len)
 	snprintf(buf, len, "%04d-%02d-%02d", l.year, l.month, l.day);
 }
 
-static int is_active(json_t *value)
+/* A value the component statistics read: a finite JSON number. */
+static int is_reading(json_t *value)
 {
-	return json_is_number(value) && json_number_value(value) > 0;
+	return json_is_number(value) && isfinite(json_number_value(value));
+}
+
+/* A component is active when it pushes for the trade more than it usually
+ * does: its value is above its running mean of the earlier trades (which
+ * starts at 0, so the first value counts when > 0). This works on any scale:
+ * a column that is always positive, a penalty that is always <= 0 (above
+ * the mean = milder than usual), a constant (never). */
+static int active_then_observe(const struct weights *w, struct component *c, double x)
+{
+	int active = x > c->center;
+	c->center_n = c->center_n * w->decay + 1;
+	c->center += (x - c->center) / c->center_n;
+	return active;
 }
 
 int weights_learn_trade(struct weights *w, const struct record *r)
@@ -366,24 +384,25 @@ int weights_learn_trade(struct weights *w, const struct record *r)
 	const char *regime = r->regime && *r->regime ? r->regime : "none";
 	const char *key;
 	json_t *value;
-	size_t active = 0;
+	size_t readings = 0;
 	int win, changes = 0;
 	char day[16];
 
 	if (!outcome_of(r, &win))
 		return 0;
-	/* Everything that can fail first: no statistic moves on ENOMEM. */
+	/* Everything that can fail first: no statistic moves on ENOMEM. Every
+	 * component with a number is needed, active or not: its mean moves. */
 	if (r->components) {
 		json_object_foreach(r->components, key, value)
 		{
-			if (!is_active(value))
+			if (!is_reading(value))
 				continue;
-			active++;
+			readings++;
 			if (!component_get(w, key))
 				return -1;
 		}
 	}
-	if (reserve_changes(w, 2 * active))
+	if (reserve_changes(w, 2 * readings))
 		return -1;
 
 	trading_day(r->ts, day, sizeof day);
@@ -391,18 +410,20 @@ int weights_learn_trade(struct weights *w, const struct record *r)
 	struct tally *base_regime = &w->base_regimes[ri];
 	observe(w, &w->base, 1, win, r);
 	observe(w, base_regime, 1, win, r);
-	if (!active)
+	if (!readings)
 		return 0;
 	w->stamp++;
 	json_object_foreach(r->components, key, value)
 	{
-		if (!is_active(value))
+		if (!is_reading(value))
 			continue;
 		struct component *c = component_get(w, key); /* exists: no allocation */
 		/* Names cut or folded into "other" may meet twice in one trade. */
 		if (c->stamp == w->stamp)
 			continue;
 		c->stamp = w->stamp;
+		if (!active_then_observe(w, c, json_number_value(value)))
+			continue;
 		struct tally *t = component_regime(w, c, ri);
 		observe(w, &c->all, 1, win, r);
 		observe(w, t, 1, win, r);
@@ -546,7 +567,8 @@ static json_t *component_save(const struct weights *w, const struct component *c
 		json_decref(regimes);
 		return NULL;
 	}
-	return json_pack("[s,o,o]", c->name, tally_save(&c->all), regimes);
+	return json_pack("[s,o,o,[f,f]]", c->name, tally_save(&c->all), regimes, c->center,
+			 c->center_n);
 }
 
 json_t *weights_save(const struct weights *w)
@@ -563,7 +585,7 @@ json_t *weights_save(const struct weights *w)
 		failed = append(reasons, named_save(w->reasons[i].name, &w->reasons[i].t)) != 0;
 	if (failed)
 		goto fail;
-	if (json_object_set_new(o, "format", json_integer(1)) ||
+	if (json_object_set_new(o, "format", json_integer(2)) ||
 	    json_object_set_new(o, "base", tally_save(&w->base)) ||
 	    json_object_set(o, "regimes", regimes) || json_object_set(o, "components", comps) ||
 	    json_object_set_new(o, "exit_base", tally_save(&w->exit_base)) ||
@@ -589,10 +611,11 @@ static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
 	json_t *reasons = json_object_get(saved, "reasons"), *v;
 	double alpha = t->opt.ewma_alpha;
 	const char *what = "format";
+	json_int_t format = json_integer_value(json_object_get(saved, "format"));
 	size_t i;
 
 	if (!json_is_object(saved) || !json_is_integer(json_object_get(saved, "format")) ||
-	    json_integer_value(json_object_get(saved, "format")) != 1)
+	    (format != 1 && format != 2))
 		goto bad;
 	what = "base";
 	if (tally_load(&t->base, json_object_get(saved, "base"), alpha) ||
@@ -626,10 +649,10 @@ static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
 	json_array_foreach(comps, i, v)
 	{
 		const char *name = json_string_value(json_array_get(v, 0));
-		json_t *regs = json_array_get(v, 2), *pair;
+		json_t *regs = json_array_get(v, 2), *center = json_array_get(v, 3), *pair;
 		size_t k;
-		if (!json_is_array(v) || json_array_size(v) != 3 || !name || !json_is_array(regs) ||
-		    json_array_size(regs) > WEIGHTS_MAX_REGIMES)
+		if (!json_is_array(v) || json_array_size(v) != (format == 1 ? 3 : 4) || !name ||
+		    !json_is_array(regs) || json_array_size(regs) > WEIGHTS_MAX_REGIMES)
 			goto bad;
 		struct component *c = component_add(t, name);
 		if (!c) {
@@ -637,6 +660,11 @@ static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
 			goto bad;
 		}
 		if (tally_load(&c->all, json_array_get(v, 1), alpha))
+			goto bad;
+		/* Format 1 had no running means: they start afresh at 0. */
+		if (format == 2 && (!json_is_array(center) || json_array_size(center) != 2 ||
+				    get_real(center, 0, &c->center) ||
+				    get_real(center, 1, &c->center_n) || c->center_n < 0))
 			goto bad;
 		json_array_foreach(regs, k, pair)
 		{
@@ -654,7 +682,7 @@ static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
 	return 0;
 bad:
 	if (what)
-		snprintf(err, errlen, "weights: not a saved state of format 1 (bad %s)", what);
+		snprintf(err, errlen, "weights: not a saved state of format 1 or 2 (bad %s)", what);
 	else
 		snprintf(err, errlen, "weights: out of memory");
 	return -1;
@@ -734,7 +762,8 @@ json_t *weights_export_components(const struct weights *w)
 	for (size_t i = 0; !failed && i < w->n_components; i++) {
 		const struct component *c = w->components[i];
 		json_t *j = tally_export(&c->all, w->opt.z), *regs = json_object();
-		failed = !j || !regs;
+		failed = !j || !regs ||
+			 set(j, "running_mean", real_or_null(c->center_n > 0 ? c->center : NAN));
 		for (size_t k = 0; !failed && k < c->n_regimes; k++)
 			failed = set(regs, w->regime_names[c->regimes[k].regime],
 				     tally_export(&c->regimes[k].t, w->opt.z)) != 0;

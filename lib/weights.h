@@ -7,7 +7,15 @@
  * and teaches nothing (an exit row without P&L is still counted).
  *
  * A component is ACTIVE in a trade when its value at entry is a number
- * > 0: it pushed for the trade. For every active component the trade
+ * above the component's running mean over the earlier trades that carried
+ * it: it pushed for this trade more than it usually does. The mean starts at
+ * 0 (so a first value counts when > 0) and weighs trades like the evidence
+ * below (half-life evidence_half_life), so it follows a column whose scale
+ * shifts. This works on any scale: a column that is always positive is
+ * active in its higher half; a penalty (always <= 0) is active when milder
+ * than usual, so a penalty whose stronger values precede losses gains
+ * weight; a constant column is never active. Every finite number updates
+ * its component's mean, active or not. For every active component the trade
  * counts, overall and under the trade's regime (r->regime, or "none"):
  * wins, losses, P&L USD, an EWMA of the per-trade outcome (1 or 0), a Beta
  * posterior and a Wilson interval of the win rate. The baseline is the same
@@ -102,13 +110,16 @@ double weights_multiplier(const struct weights *w, const char *component);
  * instance's own apply from then on. */
 json_t *weights_save(const struct weights *w);
 /* Replaces w's state with saved (borrowed). Returns 0, or -1 with a message
- * in err when saved is not a state of format 1 (w is then unchanged) or on
- * ENOMEM. After save → text → parse → load, learning continues bit for bit
- * as the saved instance would have. Drops pending changes. */
+ * in err when saved is not a state of format 1 or 2 (w is then unchanged) or
+ * on ENOMEM. Saves are format 2; a format 1 state (before the running means)
+ * loads with every mean starting again from 0. After save → text → parse →
+ * load, learning continues bit for bit as the saved instance would have.
+ * Drops pending changes. */
 int weights_load(struct weights *w, json_t *saved, char *err, size_t errlen);
 
 /* state/signal_weights.json and state/exit_weights.json: aggregates only,
- * bounded by the caps above. New references; NULL on ENOMEM. */
+ * bounded by the caps above (each component also shows its running_mean,
+ * null before its first value). New references; NULL on ENOMEM. */
 json_t *weights_export_components(const struct weights *w);
 json_t *weights_export_exits(const struct weights *w);
 

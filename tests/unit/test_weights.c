@@ -58,10 +58,12 @@ static struct record exit_row(int64_t ts, const char *reason, double pnl_usd, do
 /*
  * The mixed feed: 20 trades a trading day. Even trades have "good" active
  * and win 7 of 10; odd trades have "bad" active and win 3 of 10: the
- * baseline is exactly 50% at the end of every day. "coin" is active in
- * trades 0, 3, 4, 7, … (i % 4 in {0, 3}) and wins exactly 5 of its 10.
- * "idle" is 0 (not active) everywhere. Even days are regime "trend", odd
- * days "range".
+ * baseline is exactly 50% at the end of every day. A component is active
+ * when above its running mean (which starts at 0): "good" swings between
+ * 1 and -1, "bad" between 0 and 2, so each is active in its own trades.
+ * "coin" is active in trades 0, 3, 4, 7, … (i % 4 in {0, 3}) and wins
+ * exactly 5 of its 10. "idle" is 0 everywhere: never above its mean.
+ * Even days are regime "trend", odd days "range".
  */
 static int mixed_trade(struct weights *w, int day, int i)
 {
@@ -160,8 +162,10 @@ static void test_evidence_moves_a_multiplier_one_step_per_trading_day(void **sta
 	assert_true(weights_multiplier(w, "good") == 1.40);
 	assert_true(weights_multiplier(w, "bad") == 0.60);
 	assert_true(weights_multiplier(w, "coin") == 1.0);
-	/* Inactive everywhere: never counted. */
-	assert_null(json_object_get(comps, "idle"));
+	/* A constant is never above its running mean: listed, never counted. */
+	json_t *idle = json_object_get(comps, "idle");
+	assert_int_equal(json_integer_value(json_object_get(idle, "samples")), 0);
+	assert_true(json_real_value(json_object_get(idle, "multiplier")) == 1.0);
 	json_decref(ex);
 	weights_free(w);
 }
@@ -469,7 +473,7 @@ static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 		mixed_trade(w, 0, i);
 	json_t *before = weights_save(w);
 	static const char *bad[] = {
-	    "{\"format\": 2}",
+	    "{\"format\": 3}",
 	    "[]",
 	    "{\"format\": 1}",
 	    /* A tally with a field missing. */
@@ -481,6 +485,16 @@ static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 	    "\"exit_base\":[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\"],\"regimes\":[],"
 	    "\"components\":[[\"x\",[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\"],"
 	    "[[\"trend\",[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\"]]]]],\"reasons\":[]}",
+	    /* Format 2: a component without its running mean. */
+	    "{\"format\":2,\"base\":[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\",0.0,0.0],"
+	    "\"exit_base\":[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\",0.0,0.0],\"regimes\":[],"
+	    "\"components\":[[\"x\",[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\",0.0,0.0],[]]],"
+	    "\"reasons\":[]}",
+	    /* A running mean of negative weight. */
+	    "{\"format\":2,\"base\":[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\",0.0,0.0],"
+	    "\"exit_base\":[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\",0.0,0.0],\"regimes\":[],"
+	    "\"components\":[[\"x\",[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\",0.0,0.0],[],"
+	    "[0.5,-1.0]]],\"reasons\":[]}",
 	    /* A day that is not a date. */
 	    "{\"format\":1,\"base\":[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"monday\"],"
 	    "\"exit_base\":[0,0,0,0.0,0,0.0,0,0.0,0,1.0,1.0,1.0,\"\"],\"regimes\":[],"
@@ -505,6 +519,114 @@ static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 	json_decref(empty);
 	json_decref(before);
 	weights_free(fresh);
+	weights_free(w);
+}
+
+/* A state saved before components kept a running mean (format 1: a
+ * component is [name, tally, regimes]) loads: its counts and multipliers
+ * stay, and each running mean starts again from 0. */
+static void test_a_format_1_state_loads_and_its_means_start_afresh(void **state)
+{
+	struct weights *w = weights_new(NULL);
+	char err[160];
+	size_t i;
+	json_t *v;
+	(void)state;
+	for (int day = 0; day < 4; day++)
+		for (int k = 0; k < 20; k++)
+			mixed_trade(w, day, k);
+	json_t *saved = weights_save(w);
+	assert_int_equal(json_integer_value(json_object_get(saved, "format")), 2);
+	json_object_set_new(saved, "format", json_integer(1));
+	json_array_foreach(json_object_get(saved, "components"), i, v)
+	{
+		assert_int_equal(json_array_size(v), 4);
+		json_array_remove(v, 3);
+	}
+	struct weights *old = weights_new(NULL);
+	if (weights_load(old, saved, err, sizeof err))
+		fail_msg("load: %s", err);
+	assert_true(weights_multiplier(old, "good") == weights_multiplier(w, "good"));
+	assert_true(weights_multiplier(old, "bad") == weights_multiplier(w, "bad"));
+	json_t *ex = weights_export_components(old);
+	json_t *good = json_object_get(json_object_get(ex, "components"), "good");
+	assert_int_equal(json_integer_value(json_object_get(good, "samples")), 40);
+	assert_true(json_is_null(json_object_get(good, "running_mean")));
+	json_decref(ex);
+	/* Learning goes on; saved again, it is format 2 with the means. */
+	mixed_trade(old, 4, 0);
+	json_t *again = weights_save(old);
+	assert_int_equal(json_integer_value(json_object_get(again, "format")), 2);
+	json_array_foreach(json_object_get(again, "components"), i, v)
+	    assert_int_equal(json_array_size(v), 4);
+	json_decref(again);
+	json_decref(saved);
+	weights_free(old);
+	weights_free(w);
+}
+
+/* ---- components on any scale --------------------------------------------------- */
+
+/* A deterministic uniform in [0, 1) (xorshift64*). */
+static double uniform(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return (double)((*x * UINT64_C(2685821657736338717)) >> 11) / 9007199254740992.0;
+}
+
+/*
+ * A bot whose components all keep one sign, like the stock bot's: "flow"
+ * is always in [1.5, 2.5] and its higher values win more; "trap" is always
+ * in [10, 20] and its higher values lose more; "toxicity_penalty" is
+ * always <= 0 and a stronger penalty (larger |value|) loses more; "tide"
+ * (always positive) and "friction" (always <= 0) say nothing. Active means
+ * above the component's own running mean, so each is active in about half
+ * the trades whatever its sign: flow rises, trap falls, and the penalty
+ * rises too (a milder penalty than usual wins more, so the penalty is
+ * worth more weight), while the uninformative two stay near 1.
+ */
+static void test_components_of_one_sign_learn_from_their_high_and_low_values(void **state)
+{
+	struct weights *w = weights_new(NULL);
+	static struct weights_change ch[MAX_CHANGES];
+	uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+	(void)state;
+	for (int day = 0; day < 40; day++) {
+		for (int i = 0; i < 40; i++) {
+			double flow = uniform(&x), trap = uniform(&x), tox = uniform(&x);
+			double p =
+			    0.5 + 0.25 * (flow - 0.5) - 0.25 * (trap - 0.5) - 0.25 * (tox - 0.5);
+			int win = uniform(&x) < p;
+			json_t *c =
+			    json_pack("{s:f,s:f,s:f,s:f,s:f}", "flow", 1.5 + flow, "trap",
+				      10 + 10 * trap, "toxicity_penalty", -0.3 * tox, "tide",
+				      5 + 3 * uniform(&x), "friction", -0.2 * uniform(&x));
+			struct record r = closed_trade(DAY0 + day * DAY_US + i * MINUTE_US, "x",
+						       win ? 10 : -10, c);
+			assert_true(weights_learn_trade(w, &r) >= 0);
+			json_decref(c);
+		}
+		weights_take_changes(w, ch, MAX_CHANGES);
+	}
+	double flow = weights_multiplier(w, "flow"), trap = weights_multiplier(w, "trap"),
+	       tox = weights_multiplier(w, "toxicity_penalty"),
+	       tide = weights_multiplier(w, "tide"), friction = weights_multiplier(w, "friction");
+	if (!(flow >= 1.25 && trap <= 0.8 && tox >= 1.25 && fabs(tide - 1) <= 0.1 &&
+	      fabs(friction - 1) <= 0.1))
+		fail_msg("flow %.2f trap %.2f toxicity %.2f tide %.2f friction %.2f", flow, trap,
+			 tox, tide, friction);
+	/* Each was active in about half its trades. */
+	json_t *ex = weights_export_components(w), *comps = json_object_get(ex, "components");
+	static const char *names[] = {"flow", "trap", "toxicity_penalty", "tide", "friction"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		json_int_t n = json_integer_value(
+		    json_object_get(json_object_get(comps, names[i]), "samples"));
+		if (n < 600 || n > 1000)
+			fail_msg("%s active in %lld of 1600 trades", names[i], (long long)n);
+	}
+	json_decref(ex);
 	weights_free(w);
 }
 
@@ -648,12 +770,13 @@ static void test_exports_stay_bounded_folding_into_other(void **state)
 	struct weights *w = weights_new(NULL);
 	char name[64], regime[32], reason[64];
 	(void)state;
-	/* 300 components, 40 regimes, 200 exit families. */
+	/* 300 components, 40 regimes, 200 exit families. Values rise from trade
+	 * to trade, so every one is above its running mean: active. */
 	for (int i = 0; i < 300; i++) {
 		json_t *c = json_object();
 		snprintf(name, sizeof name, "component_%03d", i);
-		json_object_set_new(c, name, json_real(1));
-		json_object_set_new(c, "always", json_real(1));
+		json_object_set_new(c, name, json_real(i + 1));
+		json_object_set_new(c, "always", json_real(i + 1));
 		snprintf(regime, sizeof regime, "regime_%02d", i % 40);
 		struct record r = closed_trade(DAY0 + i * MINUTE_US, regime, i % 2 ? 1 : -1, c);
 		assert_true(weights_learn_trade(w, &r) >= 0);
@@ -702,7 +825,7 @@ static void test_long_names_are_cut_at_a_character_and_still_match(void **state)
 	name[300] = '\0';
 	for (int i = 0; i < 3; i++) {
 		json_t *c = json_object();
-		json_object_set_new(c, name, json_real(1));
+		json_object_set_new(c, name, json_real(i + 1)); /* rising: active */
 		struct record r = closed_trade(DAY0 + i * MINUTE_US, name, 1, c);
 		assert_true(weights_learn_trade(w, &r) >= 0);
 		json_decref(c);
@@ -761,6 +884,8 @@ int main(void)
 	    cmocka_unit_test(test_once_a_day_limit_survives_save_and_load),
 	    cmocka_unit_test(test_save_text_load_continue_matches_uninterrupted),
 	    cmocka_unit_test(test_load_refuses_bad_state_and_keeps_the_old),
+	    cmocka_unit_test(test_a_format_1_state_loads_and_its_means_start_afresh),
+	    cmocka_unit_test(test_components_of_one_sign_learn_from_their_high_and_low_values),
 	    cmocka_unit_test(test_exit_reasons_group_by_family),
 	    cmocka_unit_test(test_exit_families_move_against_the_baseline_of_all_exits),
 	    cmocka_unit_test(test_component_export_has_the_documented_fields),
