@@ -39,7 +39,11 @@ def test_what_watch_learns_equals_the_simulators_truth(tmp_path, profile):
     quarantined = sum(s["records_quarantined"] for s in st["sources"].values())
     assert quarantined == truth["malformed_lines"] > 0
     assert 0.6 < truth["oracle_auc"] < 0.95
+    assert 0.6 < truth["oracle_auc_second_half"] < 0.95
     assert any(w == 0 for w in truth["components"].values())
+    # The bot's score comes from its own weights, not the planted ones.
+    assert set(truth["bot_weights"]) == set(truth["components"])
+    assert truth["bot_weights"] != truth["components"]
     assert r.run("verify", check=False).returncode == 0
 
 
