@@ -32,7 +32,10 @@ enum categorical_field {
 /* Numbers beyond this are treated as non-numbers: their squares and
  * differences must stay finite in the running mean and variance. */
 #define NUMERIC_ABS_MAX 1e100
-#define STATE_FORMAT 1
+/* 2: z clipped and constant features left out. A format-1 state still loads
+ * (learner_load says how). */
+#define STATE_FORMAT 2
+#define EXPORT_FORMAT 2
 
 static const char *const categorical_fields[FIELD_COUNT_CATEGORICAL] = {
     [CATEGORICAL_REGIME] = "regime",
@@ -93,7 +96,11 @@ struct features {
 	double x[LEARNER_MAX_NUMERIC], z[LEARNER_MAX_NUMERIC];
 	int n_buckets;
 	uint32_t bucket[FIELD_COUNT_CATEGORICAL];
-	int multiplicity[FIELD_COUNT_CATEGORICAL]; /* two fields may share a bucket */
+	/* Two fields may share a bucket. A value seen for the first time is
+	 * learned but not yet predicted with: the bot's copy of the model
+	 * does not name it. */
+	int learn_multiplicity[FIELD_COUNT_CATEGORICAL];
+	int predict_multiplicity[FIELD_COUNT_CATEGORICAL];
 };
 
 void learner_options_init(struct learner_options *o)
@@ -250,13 +257,13 @@ static int value_known(const struct learner *l, uint64_t hash, const char *field
 }
 
 /* Takes ownership of text (a "field=value" not yet in the table), or frees it
- * when the table is full. */
-static void value_add(struct learner *l, uint64_t hash, char *text)
+ * when the table is full. Returns 1 when added. */
+static int value_add(struct learner *l, uint64_t hash, char *text)
 {
 	if (l->n_values >= LEARNER_MAX_VALUES) {
 		free(text);
 		l->values_unmapped++;
-		return;
+		return 0;
 	}
 	int idx = l->n_values++;
 	l->values[idx] = text;
@@ -264,35 +271,42 @@ static void value_add(struct learner *l, uint64_t hash, char *text)
 	while (l->value_index[slot] >= 0)
 		slot = (slot + 1) & (VALUE_SLOTS - 1);
 	l->value_index[slot] = (int16_t)idx;
+	return 1;
 }
 
-static void value_remember(struct learner *l, uint64_t hash, const char *field, const char *value)
+/* Adds a value not yet known; 1 when it is now in the table. */
+static int value_remember(struct learner *l, uint64_t hash, const char *field, const char *value)
 {
-	if (value_known(l, hash, field, value))
-		return;
 	size_t len = strlen(field) + 1 + strlen(value) + 1;
 	char *text = malloc(len);
 	if (!text) {
 		l->values_unmapped++;
-		return;
+		return 0;
 	}
 	snprintf(text, len, "%s=%s", field, value);
-	value_add(l, hash, text);
+	return value_add(l, hash, text);
 }
 
+/* The running sample sd of f, or 0 while f is not usable: fewer than 2
+ * observations, or all of them (nearly) equal. A feature whose first values
+ * repeat would otherwise divide by the floor and give |z| ~ 1e6 on its next
+ * different value, and that one step's g² would freeze its AdaGrad rate. */
 static double feature_sd(const struct numeric_feature *f)
 {
 	if (f->count < 2)
-		return 1.0; /* z is 0 anyway; 1 keeps the exported formula finite */
+		return 0.0;
 	double sd = sqrt(f->m2 / (double)(f->count - 1));
-	return sd < SD_FLOOR ? SD_FLOOR : sd;
+	return sd >= SD_FLOOR ? sd : 0.0; /* also 0 for a NaN from a rounding m2 < 0 */
 }
 
+/* z of x, clipped: an outlier moves the model as much as a 5-sd value. */
 static double feature_z(const struct numeric_feature *f, double x)
 {
-	if (f->count < 2)
+	double sd = feature_sd(f);
+	if (sd == 0.0)
 		return 0.0;
-	return (x - f->mean) / feature_sd(f);
+	double z = (x - f->mean) / sd;
+	return z < -LEARNER_Z_CLIP ? -LEARNER_Z_CLIP : z > LEARNER_Z_CLIP ? LEARNER_Z_CLIP : z;
 }
 
 static void feature_observe(struct numeric_feature *f, double x)
@@ -334,52 +348,67 @@ static void gather_numeric(const struct learner *l, struct learner *grow, const 
 	f->z[n] = feature_z(&l->numeric[idx], x);
 }
 
-static const char *categorical_value(const struct record *r, enum categorical_field field)
+static const char *categorical_value(const struct learner_candidate *c,
+				     enum categorical_field field)
 {
 	const char *v = NULL;
-	int64_t t = r->entry_ts != CALENDAR_NONE ? r->entry_ts : r->ts;
 	switch (field) {
 	case CATEGORICAL_REGIME:
-		v = r->regime;
+		v = c->regime;
 		break;
 	case CATEGORICAL_TIME_OF_DAY:
-		v = t == CALENDAR_NONE ? NULL : calendar_time_of_day(t);
+		v = c->time_of_day;
 		break;
 	case CATEGORICAL_DAY_OF_WEEK:
-		v = t == CALENDAR_NONE ? NULL : calendar_day_of_week(t);
+		v = c->day_of_week;
 		break;
 	case CATEGORICAL_SIDE:
-		v = r->side > 0 ? "long" : r->side < 0 ? "short" : "unknown";
+		v = c->side;
 		break;
 	case CATEGORICAL_TIMEFRAME:
-		v = r->timeframe;
+		v = c->timeframe;
 		break;
 	case CATEGORICAL_SECTOR:
-		v = r->sector;
+		v = c->sector;
 		break;
 	case CATEGORICAL_SYMBOL:
 	case FIELD_COUNT_CATEGORICAL:
-		v = r->symbol;
+		v = c->symbol;
 		break;
 	}
 	return v && *v ? v : "none";
 }
 
-/* Resolves r's features against l. grow is l itself when new numeric names
+void learner_candidate_from_record(const struct record *r, struct learner_candidate *c)
+{
+	int64_t t = r->entry_ts != CALENDAR_NONE ? r->entry_ts : r->ts;
+	c->confidence = r->confidence;
+	c->score = r->score;
+	c->components = r->components;
+	c->regime = r->regime;
+	c->time_of_day = t == CALENDAR_NONE ? NULL : calendar_time_of_day(t);
+	c->day_of_week = t == CALENDAR_NONE ? NULL : calendar_day_of_week(t);
+	c->side = r->side > 0 ? "long" : r->side < 0 ? "short" : NULL;
+	c->timeframe = r->timeframe;
+	c->sector = r->sector;
+	c->symbol = r->symbol;
+}
+
+/* Resolves c's features against l. grow is l itself when new numeric names
  * and categorical values may be added (learning), NULL to only look them up
  * (predicting). */
-static void gather(const struct learner *l, struct learner *grow, const struct record *r,
+static void gather(const struct learner *l, struct learner *grow, const struct learner_candidate *c,
 		   struct features *f)
 {
 	f->n_numeric = 0;
 	f->n_buckets = 0;
-	gather_numeric(l, grow, "confidence", r->confidence, 0, f);
-	gather_numeric(l, grow, "score", r->score, 0, f);
+	gather_numeric(l, grow, "confidence", c->confidence, 0, f);
+	gather_numeric(l, grow, "score", c->score, 0, f);
 	int first_component = f->n_numeric;
-	if (json_is_object(r->components)) {
+	if (json_is_object(c->components)) {
 		const char *name;
 		json_t *value;
-		json_object_foreach(r->components, name, value)
+		json_object_foreach(c->components, name, value)
 		{
 			if (json_is_number(value))
 				gather_numeric(l, grow, name, json_number_value(value),
@@ -388,22 +417,28 @@ static void gather(const struct learner *l, struct learner *grow, const struct r
 	}
 	for (enum categorical_field field = 0; field < FIELD_COUNT_CATEGORICAL; field++) {
 		const char *name = categorical_fields[field];
-		const char *value = categorical_value(r, field);
+		const char *value = categorical_value(c, field);
 		uint64_t h = follow_hash(FOLLOW_HASH_INIT, name, strlen(name));
 		h = follow_hash(h, "=", 1);
 		h = follow_hash(h, value, strlen(value));
+		/* Only values in the table are in the model, the export names
+		 * exactly those: a value never seen (or beyond the table's
+		 * cap) counts 0 rather than the weight of another value that
+		 * shares its bucket. */
+		int known = value_known(l, h, name, value);
+		if (!known && !(grow && value_remember(grow, h, name, value)))
+			continue;
 		uint32_t bucket = (uint32_t)h & l->mask;
 		int i = 0;
 		while (i < f->n_buckets && f->bucket[i] != bucket)
 			i++;
 		if (i == f->n_buckets) {
 			f->bucket[i] = bucket;
-			f->multiplicity[i] = 0;
+			f->learn_multiplicity[i] = f->predict_multiplicity[i] = 0;
 			f->n_buckets++;
 		}
-		f->multiplicity[i]++;
-		if (grow)
-			value_remember(grow, h, name, value);
+		f->learn_multiplicity[i]++;
+		f->predict_multiplicity[i] += known;
 	}
 }
 
@@ -421,15 +456,22 @@ static double features_probability(const struct learner *l, const struct feature
 	for (int i = 0; i < f->n_numeric; i++)
 		s += l->numeric[f->numeric[i]].weight * f->z[i];
 	for (int i = 0; i < f->n_buckets; i++)
-		s += l->bucket_weight[f->bucket[i]] * f->multiplicity[i];
+		s += l->bucket_weight[f->bucket[i]] * f->predict_multiplicity[i];
 	return sigmoid(s);
+}
+
+double learner_predict_candidate(const struct learner *l, const struct learner_candidate *c)
+{
+	struct features f;
+	gather(l, NULL, c, &f);
+	return features_probability(l, &f);
 }
 
 double learner_predict(const struct learner *l, const struct record *r)
 {
-	struct features f;
-	gather(l, NULL, r, &f);
-	return features_probability(l, &f);
+	struct learner_candidate c;
+	learner_candidate_from_record(r, &c);
+	return learner_predict_candidate(l, &c);
 }
 
 double learner_numeric_weight(const struct learner *l, const char *name)
@@ -595,6 +637,10 @@ static void window_metrics(const struct learner *l, struct learner_metrics *m)
 	m->window_trades = l->ring_len;
 	m->window_log_loss = m->window_brier = m->window_auc = m->window_ece = m->window_accuracy =
 	    NAN;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		m->window_calibration_count[b] = 0;
+		m->window_calibration_pred[b] = m->window_calibration_obs[b] = NAN;
+	}
 	if (n == 0)
 		return;
 	double *p = malloc(n * sizeof *p);
@@ -616,6 +662,12 @@ static void window_metrics(const struct learner *l, struct learner_metrics *m)
 	m->window_brier = learner_brier(p, y, n);
 	m->window_auc = learner_auc(p, y, n);
 	m->window_ece = ece_of(count, pred_sum, wins, (long)n);
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		long c = count[b];
+		m->window_calibration_count[b] = c;
+		m->window_calibration_pred[b] = c ? pred_sum[b] / (double)c : NAN;
+		m->window_calibration_obs[b] = c ? (double)wins[b] / (double)c : NAN;
+	}
 	long right = 0;
 	for (size_t i = 0; i < n; i++)
 		right += (p[i] >= 0.5) == (y[i] == 1);
@@ -713,8 +765,10 @@ double learner_learn(struct learner *l, const struct record *r)
 	else
 		return NAN;
 
+	struct learner_candidate c;
 	struct features f;
-	gather(l, l, r, &f);
+	learner_candidate_from_record(r, &c);
+	gather(l, l, &c, &f);
 	double p = features_probability(l, &f);
 	score_record(l, p, y);
 
@@ -728,7 +782,7 @@ double learner_learn(struct learner *l, const struct record *r)
 	for (int i = 0; i < f.n_buckets; i++) {
 		uint32_t b = f.bucket[i];
 		adagrad_step(&l->bucket_weight[b], &l->bucket_g2[b],
-			     err * f.multiplicity[i] + l2 * l->bucket_weight[b], eta);
+			     err * f.learn_multiplicity[i] + l2 * l->bucket_weight[b], eta);
 	}
 	adagrad_step(&l->bias, &l->bias_g2, err, eta);
 
@@ -1125,8 +1179,9 @@ int learner_load(struct learner *l, json_t *saved, char *err, size_t errlen)
 		load_fail(&ld, "state: not an object");
 		goto done;
 	}
-	if (json_integer_value(json_object_get(saved, "format")) != STATE_FORMAT) {
-		load_fail(&ld, "format: not %d", STATE_FORMAT);
+	json_int_t format = json_integer_value(json_object_get(saved, "format"));
+	if (format != 1 && format != STATE_FORMAT) {
+		load_fail(&ld, "format: not 1 or %d", STATE_FORMAT);
 		goto done;
 	}
 	json_t *bits = json_object_get(options, "hash_bits");
@@ -1168,6 +1223,13 @@ int learner_load(struct learner *l, json_t *saved, char *err, size_t errlen)
 		load_fail(&ld, "latest_exit_ts: not an integer or null");
 		goto done;
 	}
+	/* Format 1 divided by an sd floor of 1e-6 without a clip: one value
+	 * after a run of equal ones gave |z| ~ 1e6, whose g² froze the feature's
+	 * step for good. Its weights cannot be trusted or moved: relearn them,
+	 * from the running statistics, which are still right. */
+	if (format == 1)
+		for (int i = 0; i < fresh->n_numeric; i++)
+			fresh->numeric[i].weight = fresh->numeric[i].g2 = 0.0;
 	struct learner swap = *l;
 	*l = *fresh;
 	*fresh = swap;
@@ -1178,6 +1240,31 @@ done:
 }
 
 /* ---- export ------------------------------------------------------------------------- */
+
+json_t *learner_calibration_json(const struct learner_metrics *m, int window)
+{
+	const long *count = window ? m->window_calibration_count : m->calibration_count;
+	const double *pred = window ? m->window_calibration_pred : m->calibration_pred;
+	const double *obs = window ? m->window_calibration_obs : m->calibration_obs;
+	int ok = 1;
+	json_t *a = json_array();
+	if (!a)
+		return NULL;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		double lo = (double)b / LEARNER_CALIBRATION_BUCKETS;
+		double hi = (double)(b + 1) / LEARNER_CALIBRATION_BUCKETS;
+		append(a,
+		       json_pack("{s:[ff],s:I,s:o,s:o}", "range", lo, hi, "trades",
+				 (json_int_t)count[b], "mean_predicted", real_or_null(pred[b]),
+				 "observed_win_rate", real_or_null(obs[b])),
+		       &ok);
+	}
+	if (!ok) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
 
 static json_t *metrics_json(const struct learner *l, int *ok)
 {
@@ -1196,11 +1283,13 @@ static json_t *metrics_json(const struct learner *l, int *ok)
 	put(j, "auc", real_or_null(m.auc), ok);
 	put(j, "auc_error_bound", real_or_null(m.auc_error_bound), ok);
 	put(j, "ece", real_or_null(m.ece), ok);
+	put(j, "calibration", learner_calibration_json(&m, 0), ok);
 	put(w, "trades", json_integer(m.window_trades), ok);
 	put(w, "log_loss", real_or_null(m.window_log_loss), ok);
 	put(w, "brier", real_or_null(m.window_brier), ok);
 	put(w, "auc", real_or_null(m.window_auc), ok);
 	put(w, "ece", real_or_null(m.window_ece), ok);
+	put(w, "calibration", learner_calibration_json(&m, 1), ok);
 	put(j, "window", w, ok);
 	return j;
 }
@@ -1236,16 +1325,19 @@ json_t *learner_export(const struct learner *l, const char *written_at_iso)
 		json_decref(numeric);
 		goto fail;
 	}
-	put(j, "format", json_integer(1), &ok);
+	put(j, "format", json_integer(EXPORT_FORMAT), &ok);
 	put(j, "kind", json_string("tradelearn-online-logistic"), &ok);
 	put(j, "written_at", written_at_iso ? json_string(written_at_iso) : json_null(), &ok);
 	put(j, "trades_learned", json_integer(l->trades), &ok);
 	put(j, "bias", real_or_null(l->bias), &ok);
+	put(j, "z_clip", json_real(LEARNER_Z_CLIP), &ok);
+	/* sd null: not usable yet, z = 0 (feature_sd is 0). */
 	for (int i = 0; i < l->n_numeric; i++) {
 		const struct numeric_feature *f = &l->numeric[i];
+		double sd = feature_sd(f);
 		put(numeric, f->name,
 		    json_pack("{sososo}", "weight", real_or_null(f->weight), "mean",
-			      real_or_null(f->mean), "sd", real_or_null(feature_sd(f))),
+			      real_or_null(f->mean), "sd", sd > 0 ? json_real(sd) : json_null()),
 		    &ok);
 	}
 	put(j, "numeric", numeric, &ok);

@@ -11,18 +11,24 @@
  *  - numeric: every number in r->components (by name), plus "confidence" and
  *    "score" when finite (the record's own fields take the name when a
  *    component has the same one). Each is normalized online,
- *    z = (x − mean)/sd, with a Welford mean and sample sd (floor 1e-6) of that
- *    feature over the records seen *before* this one; z = 0 until the feature
- *    has 2 observations, and an absent feature contributes 0. At most
- *    LEARNER_MAX_NUMERIC names are learned; values of further names are
- *    ignored and counted.
+ *    z = clip((x − mean)/sd, ±LEARNER_Z_CLIP), with a Welford mean and sample
+ *    sd of that feature over the records seen *before* this one. A feature
+ *    is not usable yet, and contributes z = 0, while it has fewer than 2
+ *    observations or its sd is below 1e-6 (all its values so far equal: it
+ *    carries no information yet, and dividing by a floor would make one
+ *    huge z that freezes its AdaGrad rate for good). An absent feature
+ *    contributes 0. At most LEARNER_MAX_NUMERIC names are learned; values of
+ *    further names are ignored and counted.
  *  - categorical, one-hot, hashed into one table of 2^hash_bits buckets:
  *    bucket = fnv1a64("field=value") & (2^hash_bits − 1) for the fields
  *    regime, time_of_day, day_of_week (exchange-local, of the entry time, or
- *    of the exit time when the entry time is unknown), side ("long", "short",
- *    "unknown"), timeframe, sector, symbol. An absent or empty value is
- *    "none". The first LEARNER_MAX_VALUES "field=value" strings seen are
- *    remembered so that the export can name them.
+ *    of the exit time when the entry time is unknown), side ("long",
+ *    "short"), timeframe, sector, symbol. An absent or empty value (an
+ *    unknown side too) is "none". The first LEARNER_MAX_VALUES "field=value"
+ *    strings seen are the model's values, remembered so that the export can
+ *    name them; a value not among them (never seen, or seen after the table
+ *    filled up) counts 0, whatever its bucket holds, and is not learned. A
+ *    value's first trade is predicted with 0 for it, then learned.
  *  - a bias.
  *
  * Label: a win (y = 1) is pnl_usd > 0, or pnl_frac > 0 when pnl_usd is
@@ -66,6 +72,7 @@
 #define LEARNER_MAX_VALUES 4096 /* "field=value" strings remembered for export */
 #define LEARNER_AUC_BINS 10000	/* histogram bins of the overall AUC */
 #define LEARNER_CALIBRATION_BUCKETS 10
+#define LEARNER_Z_CLIP 5.0 /* |z| of a numeric feature is clipped to this */
 /* Page-Hinkley tolerance per trade, in nats of log loss. */
 #define LEARNER_DRIFT_DELTA 0.005
 
@@ -106,6 +113,24 @@ double learner_learn(struct learner *l, const struct record *r);
  * not looked at: an open or a candidate trade can be scored). */
 double learner_predict(const struct learner *l, const struct record *r);
 
+/* A trade as a bot knows it at entry: what the model's features are made of.
+ * Everything is borrowed. */
+struct learner_candidate {
+	double confidence, score; /* NAN when unknown */
+	json_t *components;	  /* an object whose numbers are features, or NULL */
+	/* Categorical values; NULL or "" is "none". side is "long" or "short";
+	 * time_of_day and day_of_week are the names calendar.h gives. */
+	const char *regime, *time_of_day, *day_of_week, *side, *timeframe, *sector, *symbol;
+};
+
+/* The candidate of a record: its values at entry (time of day and day of week
+ * of entry_ts, else of ts), borrowing r's strings and components. */
+void learner_candidate_from_record(const struct record *r, struct learner_candidate *c);
+
+/* P(win) of c under the current model, without learning. learner_predict(r)
+ * is this of learner_candidate_from_record(r). */
+double learner_predict_candidate(const struct learner *l, const struct learner_candidate *c);
+
 /* Trades learned so far (= trades scored). */
 long learner_trades(const struct learner *l);
 
@@ -120,7 +145,10 @@ json_t *learner_save(const struct learner *l);
  * the same further records gives bit-identical doubles.
  *
  * l keeps its own options, so a changed eta, l2, half-life, clamp or boost
- * applies from now on. The saved hash_bits must equal l's (the table cannot be
+ * applies from now on. A state of format 1 (written before z was clipped and
+ * a constant feature was left out) loads with every numeric feature's weight
+ * and AdaGrad sum reset to 0 — an unclipped z may have frozen them — and its
+ * running mean and sd kept. The saved hash_bits must equal l's (the table cannot be
  * re-hashed: -1); a different window keeps the most recent pairs that fit.
  * Returns 0, or -1 with "<key>: <problem>" in err (errlen bytes, may be 0)
  * and l unchanged. */
@@ -129,17 +157,21 @@ int learner_load(struct learner *l, json_t *saved, char *err, size_t errlen);
 /* The model as the bot reads it (the content of models/online.json): a new
  * reference, or NULL on ENOMEM. written_at_iso is copied (NULL: null).
  *
- *   {"format": 1, "kind": "tradelearn-online-logistic", "written_at", "trades_learned",
- *    "bias",
- *    "numeric": {name: {"weight", "mean", "sd"}},   z = (x − mean)/sd, absent → 0
+ *   {"format": 2, "kind": "tradelearn-online-logistic", "written_at", "trades_learned",
+ *    "bias", "z_clip": LEARNER_Z_CLIP,
+ *    "numeric": {name: {"weight", "mean", "sd"}},
  *    "categorical": {"fields": [...], "hash", "buckets", "weights": {"field=value": w}},
  *    "time_of_day_buckets": "...",
  *    "metrics": {"trades_scored", "log_loss", "brier", "auc", "auc_error_bound", "ece",
- *                "window": {"trades", "log_loss", "brier", "auc", "ece"}}}
+ *                "calibration": [10 × {"range": [lo, hi], "trades", "mean_predicted",
+ *                                      "observed_win_rate"}],
+ *                "window": {"trades", "log_loss", "brier", "auc", "ece", "calibration"}}}
  *
- * p = sigmoid(bias + Σ weight·z + Σ weights["field=value"]), a value missing
- * from "weights" counting 0 (its hashed bucket may hold the weight of another
- * value: learner_predict uses the bucket). Undefined metrics are null. */
+ * p = sigmoid(bias + Σ weight·z + Σ weights["field=value"]) with
+ * z = clamp((x − mean)/sd, −z_clip, z_clip) for a feature present as a
+ * number, 0 when it is absent or its "sd" is null (not usable yet), and a
+ * value missing from "weights" counting 0: exactly learner_predict_candidate.
+ * Undefined metrics (and an empty bucket's mean and rate) are null. */
 json_t *learner_export(const struct learner *l, const char *written_at_iso);
 
 /* Progressive metrics, overall and over the last `window` trades; NAN where
@@ -161,6 +193,10 @@ struct learner_metrics {
 	double calibration_pred[LEARNER_CALIBRATION_BUCKETS];
 	double calibration_obs[LEARNER_CALIBRATION_BUCKETS];
 	long calibration_count[LEARNER_CALIBRATION_BUCKETS];
+	/* The same table over the window's trades. */
+	double window_calibration_pred[LEARNER_CALIBRATION_BUCKETS];
+	double window_calibration_obs[LEARNER_CALIBRATION_BUCKETS];
+	long window_calibration_count[LEARNER_CALIBRATION_BUCKETS];
 	/* Page-Hinkley statistic (stats.h) of the progressive log loss, with
 	 * delta LEARNER_DRIFT_DELTA, over drift_trades trades: a large value
 	 * says the loss has risen; the threshold is the daily job's. */
@@ -178,6 +214,12 @@ double learner_numeric_weight(const struct learner *l, const char *name);
 
 /* Values of numeric features beyond LEARNER_MAX_NUMERIC ignored so far. */
 long learner_numeric_ignored(const struct learner *l);
+
+/* The calibration table of m as JSON, for the export and status: an array of
+ * LEARNER_CALIBRATION_BUCKETS {"range": [lo, hi], "trades", "mean_predicted",
+ * "observed_win_rate"} (null for an empty bucket), over all trades, or over
+ * the window when window is 1. A new reference, or NULL on ENOMEM. */
+json_t *learner_calibration_json(const struct learner_metrics *m, int window);
 
 /* Free-standing metrics over n pairs (arrays borrowed). */
 

@@ -698,12 +698,13 @@ static void test_metrics_are_nan_when_undefined(void **state)
 }
 
 static const char *const export_keys[] = {
-    "format",  "kind",	      "written_at",	     "trades_learned", "bias",
-    "numeric", "categorical", "time_of_day_buckets", "metrics",
+    "format", "kind",	 "written_at",	"trades_learned",      "bias",
+    "z_clip", "numeric", "categorical", "time_of_day_buckets", "metrics",
 };
-static const char *const export_metric_keys[] = {"trades_scored",   "log_loss", "brier", "auc",
-						 "auc_error_bound", "ece",	"window"};
-static const char *const export_window_keys[] = {"trades", "log_loss", "brier", "auc", "ece"};
+static const char *const export_metric_keys[] = {
+    "trades_scored", "log_loss", "brier", "auc", "auc_error_bound", "ece", "calibration", "window"};
+static const char *const export_window_keys[] = {"trades", "log_loss", "brier",
+						 "auc",	   "ece",      "calibration"};
 static const char *const fields[] = {"regime",	  "time_of_day", "day_of_week", "side",
 				     "timeframe", "sector",	 "symbol"};
 
@@ -716,11 +717,13 @@ static double score_from_export(json_t *model, const struct record *r)
 	json_object_foreach(json_object_get(model, "numeric"), name, f)
 	{
 		json_t *x = r->components ? json_object_get(r->components, name) : NULL;
-		if (!json_is_number(x))
+		json_t *sd = json_object_get(f, "sd");
+		if (!json_is_number(x) || json_is_null(sd))
 			continue;
-		s += json_number_value(json_object_get(f, "weight")) *
-		     (json_number_value(x) - json_number_value(json_object_get(f, "mean"))) /
-		     json_number_value(json_object_get(f, "sd"));
+		double clip = json_number_value(json_object_get(model, "z_clip"));
+		double z = (json_number_value(x) - json_number_value(json_object_get(f, "mean"))) /
+			   json_number_value(sd);
+		s += json_number_value(json_object_get(f, "weight")) * fmax(-clip, fmin(clip, z));
 	}
 	json_t *weights = json_object_get(json_object_get(model, "categorical"), "weights");
 	int64_t t = r->entry_ts != CALENDAR_NONE ? r->entry_ts : r->ts;
@@ -729,7 +732,7 @@ static double score_from_export(json_t *model, const struct record *r)
 				calendar_day_of_week(t),
 				r->side > 0   ? "long"
 				: r->side < 0 ? "short"
-					      : "unknown",
+					      : NULL,
 				r->timeframe,
 				r->sector,
 				r->symbol};
@@ -757,7 +760,8 @@ static void test_export_has_the_documented_keys_and_bucket_weights(void **state)
 	for (size_t i = 0; i < sizeof export_window_keys / sizeof export_window_keys[0]; i++)
 		assert_non_null(
 		    json_object_get(json_object_get(metrics, "window"), export_window_keys[i]));
-	assert_int_equal(json_integer_value(json_object_get(model, "format")), 1);
+	assert_int_equal(json_integer_value(json_object_get(model, "format")), 2);
+	assert_true(json_number_value(json_object_get(model, "z_clip")) == LEARNER_Z_CLIP);
 	assert_string_equal(json_string_value(json_object_get(model, "kind")),
 			    "tradelearn-online-logistic");
 	assert_string_equal(json_string_value(json_object_get(model, "written_at")),
@@ -825,6 +829,304 @@ static void test_export_has_the_documented_keys_and_bucket_weights(void **state)
 	learner_free(l);
 }
 
+/* ---- numeric normalization ---------------------------------------------------------- */
+
+/* Trade i of a stream where "signal" is +1 on a win and −1 on a loss (with a
+ * little noise), except that its first `repeats` values are all 0.5: a partial
+ * close and the close of the same position carry the same entry features. */
+static void repeating_trade(struct record *r, uint64_t *rng, long i, long repeats)
+{
+	int win = uniform01(rng) < 0.5;
+	double signal = (win ? 1.0 : -1.0) + 0.3 * standard_normal(rng);
+	blank_record(r);
+	set_components(r, json_pack("{sf}", "signal", i < repeats ? 0.5 : signal));
+	r->symbol = symbols[i % 4];
+	r->ts = monday_1500_utc + i * 60 * CALENDAR_US_PER_S;
+	r->pnl_frac = win ? 0.01 : -0.01;
+	r->pnl_usd = 1000.0 * r->pnl_frac;
+}
+
+static double saved_numeric(const struct learner *l, const char *name, const char *key)
+{
+	json_t *saved = learner_save(l), *f;
+	size_t i;
+	double v = NAN;
+	json_array_foreach(json_object_get(saved, "numeric"), i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "name")), name) == 0)
+			v = json_number_value(json_object_get(f, key));
+	}
+	json_decref(saved);
+	return v;
+}
+
+static void test_a_feature_whose_first_values_repeat_still_learns(void **state)
+{
+	(void)state;
+	enum { N = 400 };
+	struct learner *l = learner_new(NULL);
+	uint64_t rng = 11;
+	double p[N];
+	int y[N];
+	for (long i = 0; i < N; i++) {
+		struct record r;
+		repeating_trade(&r, &rng, i, 2);
+		p[i] = learner_learn(l, &r);
+		y[i] = r.pnl_usd > 0;
+		record_release(&r);
+	}
+	/* Before the fix its third value had |z| ~ 1e6: g² ~ 1e12, and the
+	 * weight stayed where that one step left it, about eta. */
+	double w = learner_numeric_weight(l, "signal");
+	printf("repeating first values: weight %.3f, g2 %.3g, AUC of the last 200 %.3f\n", w,
+	       saved_numeric(l, "signal", "g2"), learner_auc(p + N - 200, y + N - 200, 200));
+	assert_true(w > 0.5);
+	assert_true(saved_numeric(l, "signal", "g2") < 1e4);
+	assert_true(learner_auc(p + N - 200, y + N - 200, 200) > 0.9);
+	learner_free(l);
+}
+
+static void test_a_feature_seen_only_with_one_value_carries_nothing(void **state)
+{
+	(void)state;
+	struct learner *l = learner_new(NULL);
+	uint64_t rng = 12;
+	for (long i = 0; i < 50; i++) {
+		struct record r;
+		repeating_trade(&r, &rng, i, 50);
+		learner_learn(l, &r);
+		record_release(&r);
+	}
+	/* z was 0 every time: nothing to learn, and the export says so. */
+	assert_true(learner_numeric_weight(l, "signal") == 0.0);
+	json_t *model = learner_export(l, NULL);
+	json_t *f = json_object_get(json_object_get(model, "numeric"), "signal");
+	assert_true(json_is_null(json_object_get(f, "sd")));
+	assert_true(json_number_value(json_object_get(f, "mean")) == 0.5);
+	json_decref(model);
+	learner_free(l);
+}
+
+static void test_a_huge_outlier_is_clipped_and_leaves_the_feature_learning(void **state)
+{
+	(void)state;
+	struct learner *l = learner_new(NULL);
+	uint64_t rng = 13;
+	long i = 0;
+	for (; i < 100; i++) {
+		struct record r;
+		repeating_trade(&r, &rng, i, 0);
+		learner_learn(l, &r);
+		record_release(&r);
+	}
+	double g2_before = saved_numeric(l, "signal", "g2");
+	struct record outlier;
+	repeating_trade(&outlier, &rng, i++, 0);
+	json_object_set_new(outlier.components, "signal", json_real(1e9));
+	outlier.pnl_frac = -0.01; /* a loss, at the far positive end */
+	outlier.pnl_usd = -10;
+	double p = learner_learn(l, &outlier);
+	record_release(&outlier);
+	/* Predicted with z = +5, not 1e9 / sd: */
+	assert_true(p > 0.5 && p < 1.0);
+	/* imp ≤ 1.5·weight_max = 3 and |z| ≤ 5: one step adds at most 15² + ε. */
+	double g2_after = saved_numeric(l, "signal", "g2");
+	assert_true(g2_after - g2_before <= 226.0);
+	/* Its step is not frozen: another far value, a loss again, moves the
+	 * weight by a visible step (before the clip, g² ~ 1e30 made it
+	 * ~1e-15). */
+	double w = learner_numeric_weight(l, "signal");
+	struct record far;
+	repeating_trade(&far, &rng, i, 0);
+	json_object_set_new(far.components, "signal", json_real(2e9));
+	far.pnl_frac = -0.01;
+	far.pnl_usd = -10;
+	learner_learn(l, &far);
+	record_release(&far);
+	assert_true(w - learner_numeric_weight(l, "signal") > 0.005);
+	learner_free(l);
+}
+
+static void test_a_format_1_state_loads_with_its_numeric_weights_relearned(void **state)
+{
+	(void)state;
+	struct learner *src = learner_new(NULL), *l = learner_new(NULL);
+	learn_stream(src, 3, 0, 200, NULL, NULL);
+	json_t *saved = learner_save(src);
+	assert_int_equal(json_integer_value(json_object_get(saved, "format")), 2);
+	json_object_set_new(saved, "format", json_integer(1));
+	char err[256];
+	assert_int_equal(learner_load(l, saved, err, sizeof err), 0);
+	assert_true(learner_numeric_weight(l, "x1") == 0.0);
+	assert_true(saved_numeric(l, "x1", "g2") == 0.0);
+	assert_true(saved_numeric(l, "x1", "mean") == saved_numeric(src, "x1", "mean"));
+	assert_true(saved_numeric(l, "x1", "m2") == saved_numeric(src, "x1", "m2"));
+	assert_int_equal(learner_trades(l), 200);
+	/* and the weights move again */
+	learn_stream(l, 3, 200, 400, NULL, NULL);
+	assert_true(learner_numeric_weight(l, "x1") > 0.3);
+	json_object_set_new(saved, "format", json_integer(3));
+	assert_int_equal(learner_load(l, saved, err, sizeof err), -1);
+	assert_non_null(strstr(err, "format"));
+	json_decref(saved);
+	learner_free(src);
+	learner_free(l);
+}
+
+/* ---- categorical values ----------------------------------------------------------- */
+
+static uint32_t value_bucket(const char *text)
+{
+	return (uint32_t)follow_hash(FOLLOW_HASH_INIT, text, strlen(text)) & 4095;
+}
+
+static void test_a_value_never_seen_counts_zero_even_in_a_used_bucket(void **state)
+{
+	(void)state;
+	struct learner *l = learner_new(NULL);
+	learn_stream(l, 5, 0, 300, NULL, NULL);
+	/* Two symbols never seen: one shares AAPL's bucket, one a bucket nobody
+	 * used. Neither is in the export, so neither may count. */
+	char collide[32] = "", fresh[32] = "";
+	uint32_t aapl = value_bucket("symbol=AAPL");
+	for (int k = 0; !collide[0] || !fresh[0]; k++) {
+		char text[48], name[32];
+		snprintf(name, sizeof name, "Q%d", k);
+		snprintf(text, sizeof text, "symbol=%s", name);
+		if (!collide[0] && value_bucket(text) == aapl)
+			snprintf(collide, sizeof collide, "%s", name);
+		else if (!fresh[0] && value_bucket(text) != aapl)
+			snprintf(fresh, sizeof fresh, "%s", name);
+	}
+	struct record r;
+	uint64_t rng = 5;
+	synthetic_trade(&r, &rng, 0);
+	r.symbol = "AAPL";
+	double with_aapl = learner_predict(l, &r);
+	r.symbol = collide;
+	double with_collide = learner_predict(l, &r);
+	r.symbol = fresh;
+	double with_fresh = learner_predict(l, &r);
+	assert_true(with_collide == with_fresh);
+	assert_true(with_aapl != with_collide);
+	json_t *model = learner_export(l, NULL);
+	assert_near(score_from_export(model, &r), with_fresh, 1e-12);
+	r.symbol = collide;
+	assert_near(score_from_export(model, &r), with_collide, 1e-12);
+	json_decref(model);
+	record_release(&r);
+	learner_free(l);
+}
+
+static void test_a_candidate_scores_as_its_record(void **state)
+{
+	(void)state;
+	struct learner *l = learner_new(NULL);
+	learn_stream(l, 5, 0, 300, NULL, NULL);
+	uint64_t rng = 99;
+	for (long i = 0; i < 20; i++) {
+		struct record r;
+		synthetic_trade(&r, &rng, i);
+		r.side = (int)(i % 3) - 1;
+		struct learner_candidate c = {
+		    .confidence = NAN,
+		    .score = NAN,
+		    .components = r.components,
+		    .regime = r.regime,
+		    .time_of_day = calendar_time_of_day(r.entry_ts),
+		    .day_of_week = calendar_day_of_week(r.entry_ts),
+		    .side = r.side > 0	 ? "long"
+			    : r.side < 0 ? "short"
+					 : "",
+		    .timeframe = r.timeframe,
+		    .symbol = r.symbol,
+		};
+		assert_true(learner_predict_candidate(l, &c) == learner_predict(l, &r));
+		record_release(&r);
+	}
+	learner_free(l);
+}
+
+/* ---- calibration ------------------------------------------------------------------ */
+
+static void assert_table(json_t *table, const long *count, const double *pred_sum, const long *wins)
+{
+	assert_int_equal(json_array_size(table), LEARNER_CALIBRATION_BUCKETS);
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		json_t *row = json_array_get(table, (size_t)b);
+		json_t *range = json_object_get(row, "range");
+		assert_near(json_number_value(json_array_get(range, 0)), b / 10.0, 1e-15);
+		assert_near(json_number_value(json_array_get(range, 1)), (b + 1) / 10.0, 1e-15);
+		assert_int_equal(json_integer_value(json_object_get(row, "trades")), count[b]);
+		json_t *pred = json_object_get(row, "mean_predicted");
+		json_t *obs = json_object_get(row, "observed_win_rate");
+		if (count[b] == 0) {
+			assert_true(json_is_null(pred) && json_is_null(obs));
+			continue;
+		}
+		assert_near(json_number_value(pred), pred_sum[b] / (double)count[b], 1e-12);
+		assert_near(json_number_value(obs), (double)wins[b] / (double)count[b], 1e-15);
+	}
+}
+
+static void test_calibration_tables_of_all_trades_and_of_the_window(void **state)
+{
+	(void)state;
+	enum { N = 700, W = 250 };
+	struct learner_options o;
+	learner_options_init(&o);
+	o.window = W;
+	struct learner *l = learner_new(&o);
+	double p[N];
+	int y[N];
+	learn_stream(l, 7, 0, N, p, y);
+	long count[2][LEARNER_CALIBRATION_BUCKETS] = {{0}},
+	     wins[2][LEARNER_CALIBRATION_BUCKETS] = {{0}};
+	double pred_sum[2][LEARNER_CALIBRATION_BUCKETS] = {{0}};
+	for (int i = 0; i < N; i++) {
+		int b = (int)(p[i] * 10);
+		b = b > 9 ? 9 : b;
+		for (int t = 0; t < 2; t++) {
+			if (t == 1 && i < N - W)
+				continue;
+			count[t][b]++;
+			pred_sum[t][b] += p[i];
+			wins[t][b] += y[i];
+		}
+	}
+	struct learner_metrics m;
+	learner_metrics(l, &m);
+	long in_window = 0;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		assert_int_equal(m.window_calibration_count[b], count[1][b]);
+		in_window += m.window_calibration_count[b];
+	}
+	assert_int_equal(in_window, W);
+	json_t *all = learner_calibration_json(&m, 0), *window = learner_calibration_json(&m, 1);
+	assert_table(all, count[0], pred_sum[0], wins[0]);
+	assert_table(window, count[1], pred_sum[1], wins[1]);
+	/* The export carries the same tables. */
+	json_t *model = learner_export(l, NULL);
+	json_t *metrics = json_object_get(model, "metrics");
+	assert_true(json_equal(json_object_get(metrics, "calibration"), all));
+	assert_true(
+	    json_equal(json_object_get(json_object_get(metrics, "window"), "calibration"), window));
+	json_decref(model);
+	json_decref(all);
+	json_decref(window);
+
+	/* No trades: ten empty rows. */
+	learner_free(l);
+	l = learner_new(&o);
+	learner_metrics(l, &m);
+	long zero[LEARNER_CALIBRATION_BUCKETS] = {0};
+	double zero_sum[LEARNER_CALIBRATION_BUCKETS] = {0};
+	window = learner_calibration_json(&m, 1);
+	assert_table(window, zero, zero_sum, zero);
+	json_decref(window);
+	learner_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -847,6 +1149,13 @@ int main(void)
 	    cmocka_unit_test(test_histogram_ties_make_the_bound),
 	    cmocka_unit_test(test_metrics_are_nan_when_undefined),
 	    cmocka_unit_test(test_export_has_the_documented_keys_and_bucket_weights),
+	    cmocka_unit_test(test_a_feature_whose_first_values_repeat_still_learns),
+	    cmocka_unit_test(test_a_feature_seen_only_with_one_value_carries_nothing),
+	    cmocka_unit_test(test_a_huge_outlier_is_clipped_and_leaves_the_feature_learning),
+	    cmocka_unit_test(test_a_format_1_state_loads_with_its_numeric_weights_relearned),
+	    cmocka_unit_test(test_a_value_never_seen_counts_zero_even_in_a_used_bucket),
+	    cmocka_unit_test(test_a_candidate_scores_as_its_record),
+	    cmocka_unit_test(test_calibration_tables_of_all_trades_and_of_the_window),
 	};
 	return cmocka_run_group_tests(tests, set_zone, NULL);
 }
