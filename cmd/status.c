@@ -21,8 +21,10 @@ static const char status_usage[] =
     "usage: tradelearn [global options] status [--json]\n"
     "\n"
     "Per source: the file being read, offset, size, lag in bytes, records read,\n"
-    "learned, quarantined and skipped; open positions; the last commit; whether a\n"
-    "watch is running. --json prints the same as one JSON object.\n";
+    "learned, quarantined and skipped; the online model's progressive metrics and\n"
+    "calibration table (all trades and the recent window; n/a when undefined);\n"
+    "open positions; the last commit; whether a watch is running. --json prints\n"
+    "the same as one JSON object (undefined figures are null).\n";
 
 static json_t *read_json(const char *path)
 {
@@ -56,22 +58,28 @@ static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 	lo.window = (int)env->config.learner.window;
 	lo.hash_bits = (int)env->config.learner.hash_bits;
 	struct learner *l = learner_new(&lo);
-	if (l && saved && learner_load(l, saved, err, sizeof err) == 0)
-		learner_metrics(l, &m);
-	else
-		m.log_loss = m.brier = m.auc = m.ece = m.window_auc = m.window_log_loss =
-		    m.window_brier = NAN;
+	if (!l) {
+		learner_free(l);
+		return o;
+	}
+	/* A state that does not load shows as no trades (learner_load leaves
+	 * l empty). */
+	if (saved && learner_load(l, saved, err, sizeof err))
+		cmd_info("status: the learner's state: %s", err);
+	learner_metrics(l, &m);
 	learner_free(l);
 	json_object_set_new(o, "trades_scored", json_integer(m.trades_scored));
 	json_object_set_new(o, "auc", real_or_null(m.auc));
 	json_object_set_new(o, "log_loss", real_or_null(m.log_loss));
 	json_object_set_new(o, "brier", real_or_null(m.brier));
 	json_object_set_new(o, "ece", real_or_null(m.ece));
-	json_object_set_new(o, "window",
-			    json_pack("{s:I,s:o,s:o,s:o}", "trades", (json_int_t)m.window_trades,
-				      "auc", real_or_null(m.window_auc), "log_loss",
-				      real_or_null(m.window_log_loss), "brier",
-				      real_or_null(m.window_brier)));
+	json_object_set_new(o, "calibration", learner_calibration_json(&m, 0));
+	json_object_set_new(
+	    o, "window",
+	    json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "trades", (json_int_t)m.window_trades, "auc",
+		      real_or_null(m.window_auc), "log_loss", real_or_null(m.window_log_loss),
+		      "brier", real_or_null(m.window_brier), "ece", real_or_null(m.window_ece),
+		      "calibration", learner_calibration_json(&m, 1)));
 	return o;
 }
 
@@ -212,6 +220,48 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 	return o;
 }
 
+/* A figure of the JSON as text: "n/a" when it is null (undefined: no
+ * trades, or one class only). */
+static const char *figure(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_number(v))
+		return "n/a";
+	snprintf(buf, len, "%.4f", json_number_value(v));
+	return buf;
+}
+
+/* The two calibration tables side by side, rows with a trade in either. */
+static void print_calibration(json_t *m)
+{
+	json_t *all = json_object_get(m, "calibration");
+	json_t *window = json_object_get(json_object_get(m, "window"), "calibration");
+	long long window_trades =
+	    (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades"));
+	int header = 0;
+	for (size_t b = 0; b < json_array_size(all); b++) {
+		json_t *a = json_array_get(all, b), *w = json_array_get(window, b);
+		json_t *range = json_object_get(a, "range");
+		long long na = (long long)json_integer_value(json_object_get(a, "trades"));
+		long long nw = (long long)json_integer_value(json_object_get(w, "trades"));
+		char b1[32], b2[32], b3[32], b4[32], last[32];
+		if (!na && !nw)
+			continue;
+		if (!header) {
+			snprintf(last, sizeof last, "last %lld:", window_trades);
+			printf("calibration  %-7s %7s %7s %8s | %-10s %7s %7s %8s\n", "p", "trades",
+			       "mean p", "win rate", last, "trades", "mean p", "win rate");
+			header = 1;
+		}
+		printf("             %.1f-%.1f %7lld %7s %8s | %-10s %7lld %7s %8s\n",
+		       json_number_value(json_array_get(range, 0)),
+		       json_number_value(json_array_get(range, 1)), na,
+		       figure(json_object_get(a, "mean_predicted"), b1, sizeof b1),
+		       figure(json_object_get(a, "observed_win_rate"), b2, sizeof b2), "", nw,
+		       figure(json_object_get(w, "mean_predicted"), b3, sizeof b3),
+		       figure(json_object_get(w, "observed_win_rate"), b4, sizeof b4));
+	}
+}
+
 static void print_human(json_t *o)
 {
 	const char *key;
@@ -238,15 +288,18 @@ static void print_human(json_t *o)
 		       (long long)json_integer_value(json_object_get(s, "records_skipped")));
 	}
 	json_t *m = json_object_get(o, "model");
-	printf(
-	    "\nmodel    %lld trades learned; progressive AUC %.4f, log loss %.4f, Brier %.4f "
-	    "(last %lld: AUC %.4f)\n",
-	    (long long)json_integer_value(json_object_get(m, "trades_scored")),
-	    json_number_value(json_object_get(m, "auc")),
-	    json_number_value(json_object_get(m, "log_loss")),
-	    json_number_value(json_object_get(m, "brier")),
-	    (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades")),
-	    json_number_value(json_object_get(json_object_get(m, "window"), "auc")));
+	char auc[32], loss[32], brier[32], ece[32], window_auc[32];
+	printf("\nmodel    %lld trades learned; progressive AUC %s, log loss %s, Brier %s, ECE %s "
+	       "(last %lld: AUC %s)\n",
+	       (long long)json_integer_value(json_object_get(m, "trades_scored")),
+	       figure(json_object_get(m, "auc"), auc, sizeof auc),
+	       figure(json_object_get(m, "log_loss"), loss, sizeof loss),
+	       figure(json_object_get(m, "brier"), brier, sizeof brier),
+	       figure(json_object_get(m, "ece"), ece, sizeof ece),
+	       (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades")),
+	       figure(json_object_get(json_object_get(m, "window"), "auc"), window_auc,
+		      sizeof window_auc));
+	print_calibration(m);
 	json_t *jobs = json_object_get(o, "jobs");
 	const char *job;
 	json_t *run;

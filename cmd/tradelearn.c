@@ -56,7 +56,8 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  watch               follow the logs, learn from every closed trade\n"
-	"  status [--json]     per-source offsets and lag, counters, open positions\n"
+	"  status [--json]     per-source offsets and lag, counters, model metrics, open positions\n"
+	"  score [--json]      P(win) of candidate trades (JSON lines on stdin) under the model\n"
 	"  verify              audit: records in the logs vs processed; exit 1 on a mismatch\n"
 	"  daily [--date D]    the post-market job for one trading day\n"
 	"  report [D] [--json] summary of a daily report (latest by default)\n"
@@ -85,6 +86,7 @@ static const struct command commands[] = {
 	{"simulate", cmd_simulate},
 	{"daily", cmd_daily},
 	{"report", cmd_report},
+	{"score", cmd_score},
 };
 
 int cmd_exists(const char *name)

@@ -1,0 +1,212 @@
+/*
+ * tradelearn score — P(win) of candidate trades under the committed online
+ * model, without Python: one JSON object per line on stdin, one probability
+ * per line on stdout.
+ *
+ * The model is the learner of the last commit (state/learner.<gen>.json), not
+ * models/online.json: the two give the same probability (the export is made
+ * for that), and the state is what a commit guarantees. No lock is taken, so
+ * a running watch is never disturbed.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "learner.h"
+#include "state.h"
+
+static const char score_usage[] =
+    "usage: tradelearn [global options] score [--json] < candidates.jsonl\n"
+    "\n"
+    "Reads candidate trades, one JSON object per line, with what the bot knows at\n"
+    "entry: components (an object of numbers), confidence, score, regime,\n"
+    "time_of_day, day_of_week, side (long/short), timeframe, sector, symbol; an\n"
+    "absent key or null is unknown. Prints P(win) under the committed online model,\n"
+    "one line per input line, with 17 significant digits. A line that is not such\n"
+    "an object prints null and is named on stderr; the exit status is then 1.\n"
+    "--json prints {\"line\": N, \"p\": P} instead (and \"error\" for a bad line).\n";
+
+/* Fills c from the object o (borrowed, and c borrows from it). Returns 0, or
+ * -1 with what is wrong in why. */
+static int candidate_of(json_t *o, struct learner_candidate *c, char *why, size_t len)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} text_fields[] = {
+	    {"regime", offsetof(struct learner_candidate, regime)},
+	    {"time_of_day", offsetof(struct learner_candidate, time_of_day)},
+	    {"day_of_week", offsetof(struct learner_candidate, day_of_week)},
+	    {"side", offsetof(struct learner_candidate, side)},
+	    {"timeframe", offsetof(struct learner_candidate, timeframe)},
+	    {"sector", offsetof(struct learner_candidate, sector)},
+	    {"symbol", offsetof(struct learner_candidate, symbol)},
+	};
+	static const struct {
+		const char *key;
+		size_t off;
+	} number_fields[] = {
+	    {"confidence", offsetof(struct learner_candidate, confidence)},
+	    {"score", offsetof(struct learner_candidate, score)},
+	};
+	memset(c, 0, sizeof *c);
+	if (!json_is_object(o)) {
+		snprintf(why, len, "not a JSON object");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof number_fields / sizeof number_fields[0]; i++) {
+		json_t *v = json_object_get(o, number_fields[i].key);
+		double *slot = (double *)((char *)c + number_fields[i].off);
+		*slot = NAN;
+		if (json_is_number(v)) {
+			*slot = json_number_value(v);
+		} else if (v && !json_is_null(v)) {
+			snprintf(why, len, "%s: not a number", number_fields[i].key);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < sizeof text_fields / sizeof text_fields[0]; i++) {
+		json_t *v = json_object_get(o, text_fields[i].key);
+		if (v && !json_is_null(v) && !json_is_string(v)) {
+			snprintf(why, len, "%s: not a string", text_fields[i].key);
+			return -1;
+		}
+		*(const char **)((char *)c + text_fields[i].off) = json_string_value(v);
+	}
+	c->components = json_object_get(o, "components");
+	if (c->components && !json_is_null(c->components) && !json_is_object(c->components)) {
+		snprintf(why, len, "components: not an object");
+		return -1;
+	}
+	return 0;
+}
+
+/* The learner of the last commit, or NULL after saying why. */
+static struct learner *committed_learner(const struct cmd_env *env)
+{
+	struct state st;
+	struct durable_err derr;
+	struct learner_options lo;
+	char path[4200], err[256];
+	json_error_t jerr;
+	int used_prev;
+	int loaded = state_load(env->state_dir, &st, &used_prev, &derr);
+	if (loaded < 0) {
+		cmd_error("%s", derr.msg);
+		return NULL;
+	}
+	if (loaded == 0 || !st.learner_file[0]) {
+		cmd_error("score: no model committed yet in %s (run tradelearn watch first)",
+			  env->state_dir);
+		return NULL;
+	}
+	snprintf(path, sizeof path, "%s/%s", env->state_dir, st.learner_file);
+	json_t *saved = json_load_file(path, 0, &jerr);
+	json_t *model = json_object_get(saved, "learner");
+	if (!model) {
+		cmd_error("score: %s: %s", path, saved ? "no learner in it" : jerr.text);
+		json_decref(saved);
+		return NULL;
+	}
+	/* Only hash_bits matters to a prediction, and it must be the state's. */
+	learner_options_init(&lo);
+	lo.hash_bits = (int)env->config.learner.hash_bits;
+	lo.window = (int)env->config.learner.window;
+	struct learner *l = learner_new(&lo);
+	if (!l) {
+		cmd_error("score: %s", strerror(errno));
+	} else if (learner_load(l, model, err, sizeof err)) {
+		cmd_error("score: %s: %s", path, err);
+		learner_free(l);
+		l = NULL;
+	}
+	json_decref(saved);
+	return l;
+}
+
+static void print_json_line(long line, double p, const char *error)
+{
+	json_t *o = json_pack("{s:I,s:o}", "line", (json_int_t)line, "p",
+			      error ? json_null() : json_real(p));
+	if (error)
+		json_object_set_new(o, "error", json_string(error));
+	char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(o);
+}
+
+int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct cmd_env env;
+	int as_json = 0, rc, bad = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	long number = 0;
+
+	if (cmd_wants_help(argc, argv)) {
+		fputs(score_usage, stdout);
+		return EXIT_DONE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			as_json = 1;
+		} else {
+			cmd_error("score: unknown argument %s", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	rc = cmd_env_load(ctx, &env);
+	if (rc)
+		return rc;
+	struct learner *l = committed_learner(&env);
+	cmd_env_release(&env);
+	if (!l)
+		return EXIT_FAILED;
+	while ((got = getline(&line, &cap, stdin)) >= 0) {
+		struct learner_candidate c;
+		json_error_t jerr;
+		char why[300] = "";
+		size_t len = (size_t)got;
+		number++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			len--;
+		json_t *o = json_loadb(line, len, 0, &jerr);
+		if (!o)
+			snprintf(why, sizeof why, "not JSON: %s", jerr.text);
+		else
+			candidate_of(o, &c, why, sizeof why);
+		if (why[0]) {
+			cmd_error("score: line %ld: %s", number, why);
+			bad = 1;
+			if (as_json)
+				print_json_line(number, NAN, why);
+			else
+				puts("null");
+		} else {
+			double p = learner_predict_candidate(l, &c);
+			if (as_json)
+				print_json_line(number, p, NULL);
+			else
+				printf("%.17g\n", p);
+		}
+		json_decref(o);
+	}
+	free(line);
+	learner_free(l);
+	if (ferror(stdin)) {
+		cmd_error("score: reading stdin: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (fflush(stdout) != 0) {
+		cmd_error("score: writing: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	return bad ? EXIT_FAILED : EXIT_DONE;
+}
