@@ -22,8 +22,8 @@
 static const char score_usage[] =
     "usage: tradelearn [global options] score [--json] < candidates.jsonl\n"
     "\n"
-    "Reads candidate trades, one JSON object per line, with what the bot knows at\n"
-    "entry: components (an object of numbers), confidence, score, regime,\n"
+    "Reads candidate trades on stdin, one JSON object per line, with what the bot\n"
+    "knows at entry: components (an object of numbers), confidence, score, regime,\n"
     "time_of_day, day_of_week, side (long/short), timeframe, sector, symbol; an\n"
     "absent key or null is unknown. Prints P(win) under the committed online model,\n"
     "one line per input line, with 17 significant digits. A line that is not such\n"

@@ -289,16 +289,17 @@ static void print_human(json_t *o)
 	}
 	json_t *m = json_object_get(o, "model");
 	char auc[32], loss[32], brier[32], ece[32], window_auc[32];
-	printf("\nmodel    %lld trades learned; progressive AUC %s, log loss %s, Brier %s, ECE %s "
-	       "(last %lld: AUC %s)\n",
-	       (long long)json_integer_value(json_object_get(m, "trades_scored")),
-	       figure(json_object_get(m, "auc"), auc, sizeof auc),
-	       figure(json_object_get(m, "log_loss"), loss, sizeof loss),
-	       figure(json_object_get(m, "brier"), brier, sizeof brier),
-	       figure(json_object_get(m, "ece"), ece, sizeof ece),
-	       (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades")),
-	       figure(json_object_get(json_object_get(m, "window"), "auc"), window_auc,
-		      sizeof window_auc));
+	printf(
+	    "\nmodel    %lld trades learned; progressive AUC %s, log loss %s, Brier %s, ECE %s "
+	    "(last %lld: AUC %s)\n",
+	    (long long)json_integer_value(json_object_get(m, "trades_scored")),
+	    figure(json_object_get(m, "auc"), auc, sizeof auc),
+	    figure(json_object_get(m, "log_loss"), loss, sizeof loss),
+	    figure(json_object_get(m, "brier"), brier, sizeof brier),
+	    figure(json_object_get(m, "ece"), ece, sizeof ece),
+	    (long long)json_integer_value(json_object_get(json_object_get(m, "window"), "trades")),
+	    figure(json_object_get(json_object_get(m, "window"), "auc"), window_auc,
+		   sizeof window_auc));
 	print_calibration(m);
 	json_t *jobs = json_object_get(o, "jobs");
 	const char *job;

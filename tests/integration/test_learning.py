@@ -249,25 +249,6 @@ def readme_scorer():
     return scope["score"]
 
 
-def test_the_readme_python_function_scores_candidates_from_online_json(tmp_path):
-    r, truth = simulated(tmp_path, 2, days=40)
-    score = readme_scorer()
-    path = r.path / "models" / "online.json"
-    outcomes = r.outcomes()
-    ps, ys = [], []
-    for o in outcomes[-800:]:
-        candidate = {k: o[k] for k in ("symbol", "side", "regime", "sector", "timeframe",
-                                       "time_of_day", "day_of_week", "confidence", "score")}
-        candidate["components"] = o["components"]
-        p = score(str(path), candidate)
-        assert 0 < p < 1
-        ps.append(p)
-        ys.append(o["pnl_usd"] > 0)
-    # In-sample, the exported model must rank trades much better than chance:
-    # a wrong mapping of any feature family would pull this toward 0.5.
-    assert auc(ps, ys) > 0.68
-
-
 @pytest.mark.skipif(not (FIXTURE / "attribution.jsonl.gz").exists(),
                     reason=f"stock-bot fixture not found at {FIXTURE}")
 def test_stock_bot_learns_993_trades_and_a_rerun_learns_nothing(tmp_path):
