@@ -274,19 +274,22 @@ static void print_human(json_t *o)
 	printf("commit   %s (generation %lld)%s\n", commit ? commit : "never",
 	       (long long)json_integer_value(json_object_get(o, "generation")),
 	       json_is_true(json_object_get(o, "watch_running")) ? ", watch running" : "");
-	printf("\n%-12s %12s %12s %10s %9s %9s %8s %8s\n", "source", "offset", "size", "lag",
-	       "read", "learned", "quarant", "skipped");
+	printf("\n%-12s %12s %12s %10s %9s %9s %8s %8s %8s\n", "source", "offset", "size", "lag",
+	       "read", "learned", "quarant", "skipped", "pnl_sign");
 	json_object_foreach(json_object_get(o, "sources"), key, s)
 	{
-		printf("%-12s %12lld %12lld %10lld %9lld %9lld %8lld %8lld\n", key,
+		printf("%-12s %12lld %12lld %10lld %9lld %9lld %8lld %8lld %8lld\n", key,
 		       (long long)json_integer_value(json_object_get(s, "offset")),
 		       (long long)json_integer_value(json_object_get(s, "size")),
 		       (long long)json_integer_value(json_object_get(s, "lag_bytes")),
 		       (long long)json_integer_value(json_object_get(s, "records_read")),
 		       (long long)json_integer_value(json_object_get(s, "records_learned")),
 		       (long long)json_integer_value(json_object_get(s, "records_quarantined")),
-		       (long long)json_integer_value(json_object_get(s, "records_skipped")));
+		       (long long)json_integer_value(json_object_get(s, "records_skipped")),
+		       (long long)json_integer_value(json_object_get(s, "pnl_sign_mismatch")));
 	}
+	printf("(pnl_sign: closes recorded and learned although their P&L sign disagrees "
+	       "with their prices and side)\n");
 	json_t *m = json_object_get(o, "model");
 	char auc[32], loss[32], brier[32], ece[32], window_auc[32];
 	printf(

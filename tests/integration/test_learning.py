@@ -2,14 +2,13 @@
 import json
 import math
 import random
-import re
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, FIXTURE, PROJECT, Root
+from conftest import BIN, FIXTURE, Root
 
 
 def ranks(xs):
@@ -33,15 +32,8 @@ def spearman(a, b):
     return cov / math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
 
 
-def auc(scores, labels):
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
-
-
 def auc_by_ranks(scores, labels):
-    """The same Mann–Whitney AUC (ties ½) as auc(), in n·log n."""
+    """Mann–Whitney AUC (pairs tied on the score count ½), by ranks."""
     r = ranks(scores)
     pos = sum(1 for y in labels if y)
     neg = len(labels) - pos
@@ -236,17 +228,6 @@ def canonical_percent():
                         "signal_id", "symbol", "side", "ts", "timeframe", "confidence", "score",
                         "price", "stop_loss", "take_profit", "regime", "components", "traded",
                         "reason")}}}}
-
-
-def readme_scorer():
-    text = (PROJECT / "README.md").read_text()
-    m = re.search(r"```python\n(.*?)```", text, re.S)
-    assert m, "the README shows a Python function that scores a candidate"
-    code = m.group(1)
-    assert len([l for l in code.splitlines() if l.strip()]) <= 12
-    scope = {}
-    exec(code, scope)
-    return scope["score"]
 
 
 @pytest.mark.skipif(not (FIXTURE / "attribution.jsonl.gz").exists(),

@@ -1,5 +1,5 @@
 """Scoring candidate trades with the online model, and how status reports the
-model's own progressive scores (DESIGN 7.1)."""
+model's own progressive scores."""
 import json
 import re
 import subprocess
