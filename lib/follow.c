@@ -52,7 +52,8 @@ struct source {
 	size_t n_draining;
 	struct follow_done done[FOLLOW_MAX_DONE];
 	size_t n_done;
-	int dirty; /* an event named it: re-examine before reading */
+	int dirty;	   /* an event named it: re-examine before reading */
+	int rotated_written; /* an event says one of its rotated files was written to */
 };
 
 struct follow {
@@ -428,14 +429,48 @@ static int is_finished(const struct follow_done *list, size_t n, struct logscan_
 	return 0;
 }
 
+/* A reader of the plain file at path from where the finished file d
+ * ended, when path starts like d; else NULL. */
+static struct reader *resume_plain(const char *path, const struct follow_done *d)
+{
+	struct durable_err err;
+	uint64_t h;
+	struct reader *r = reader_open_plain(path, &err);
+	if (r && (hash_at(r->fd, 0, d->head_len, &h) != 0 || h != d->head_hash)) {
+		reader_free(r);
+		return NULL;
+	}
+	if (r) {
+		r->base = d->size;
+		r->pos.offset = d->size;
+		r->head_hash = d->head_hash;
+		r->head_len = d->head_len;
+		r->head_complete = 1;
+		prime_last(r);
+	}
+	return r;
+}
+
 /* Is this sibling one of the finished files in list, grown since it was
  * let go (its writer appended after we read its end)? Then a reader at the
  * end of what was read, else NULL. */
 static struct reader *resume_finished(const struct follow_done *list, size_t n,
 				      struct logscan_file *sb)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct follow_done *d = &list[i];
+	/* Largest first: a file finished twice may be there twice (a state
+	 * written before entries were replaced). */
+	const struct follow_done *order[FOLLOW_MAX_DONE];
+	size_t m = 0;
+	for (size_t i = 0; i < n && m < FOLLOW_MAX_DONE; i++) {
+		size_t k = m++;
+		while (k > 0 && order[k - 1]->size < list[i].size) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = &list[i];
+	}
+	for (size_t i = 0; i < m; i++) {
+		const struct follow_done *d = order[i];
 		struct follow_position p = {.offset = d->size,
 					    .head_len = d->head_len,
 					    .head_hash = d->head_hash};
@@ -450,20 +485,7 @@ static struct reader *resume_finished(const struct follow_done *list, size_t n,
 				r = NULL;
 			}
 		} else if ((uint64_t)sb->st.st_size > d->size) {
-			uint64_t h;
-			r = reader_open_plain(sb->path, &err);
-			if (r && (hash_at(r->fd, 0, d->head_len, &h) != 0 || h != d->head_hash)) {
-				reader_free(r);
-				r = NULL;
-			}
-			if (r) {
-				r->base = d->size;
-				r->pos.offset = d->size;
-				r->head_hash = d->head_hash;
-				r->head_len = d->head_len;
-				r->head_complete = 1;
-				prime_last(r);
-			}
+			r = resume_plain(sb->path, d);
 		}
 		if (r)
 			return r;
@@ -551,7 +573,18 @@ static void remember_done(struct source *s, struct reader *r)
 {
 	struct follow_done d = {.head_len = r->head_len,
 				.head_hash = r->head_hash,
-				.size = r->base + r->len};
+				.size = r->base + r->len,
+				.dev = r->fd >= 0 ? r->pos.dev : 0,
+				.ino = r->fd >= 0 ? r->pos.ino : 0};
+	/* A file finished again (it grew after it was let go) replaces what
+	 * was known of it. */
+	for (size_t i = 0; i < s->n_done;)
+		if (s->done[i].head_len == d.head_len && s->done[i].head_hash == d.head_hash) {
+			memmove(&s->done[i], &s->done[i + 1], (s->n_done - i - 1) * sizeof *s->done);
+			s->n_done--;
+		} else {
+			i++;
+		}
 	if (s->n_done == FOLLOW_MAX_DONE) {
 		memmove(s->done, s->done + 1, (FOLLOW_MAX_DONE - 1) * sizeof *s->done);
 		s->n_done--;
@@ -770,7 +803,10 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 				say(f, "%s: reading the end of %s, written after it was read to "
 				       "its end and let go",
 				    s->name, sb->path);
-				r->finite = 1;
+				/* A plain one may still be written to: held like a
+				 * file renamed away. */
+				r->orphan = !r->arch;
+				r->finite = !!r->arch;
 				if (unseen && whole_file_signature(sb, &unseen[n_unseen]) == 0)
 					n_unseen++;
 				add_draining(f, s, r);
@@ -1003,14 +1039,58 @@ static void handle_truncation(struct follow *f, struct source *s, int renamed)
 	orphan_current(f, s);
 }
 
+static int is_followed(const struct source *s, const struct stat *st)
+{
+	if (same_file(s->current, st))
+		return 1;
+	for (size_t k = 0; k < s->n_draining; k++)
+		if (same_file(s->draining[k], st))
+			return 1;
+	return 0;
+}
+
+/* A rotated file read to its end and let go that was written to since (a
+ * writer that had not reopened its log yet, or appends to it after a
+ * pause): read on from where it was left, and hold it again. */
+static void take_up_grown(struct follow *f, struct source *s)
+{
+	struct logscan_file *sibs;
+	size_t n = list_siblings(f, s, &sibs);
+	s->rotated_written = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct logscan_file *sb = &sibs[i];
+		for (size_t k = 0; k < s->n_done && !sb->compressed; k++) {
+			struct follow_done *d = &s->done[k];
+			if (!d->ino || d->dev != (uint64_t)sb->st.st_dev ||
+			    d->ino != (uint64_t)sb->st.st_ino || (uint64_t)sb->st.st_size <= d->size)
+				continue;
+			struct reader *r = is_followed(s, &sb->st) ? NULL : resume_plain(sb->path, d);
+			if (r) {
+				say(f, "%s: %s was written to after it was read to its end; reading "
+				       "the rest",
+				    s->name, sb->path);
+				r->orphan = 1;
+				memmove(d, d + 1, (s->n_done - k - 1) * sizeof *d);
+				s->n_done--;
+				add_draining(f, s, r);
+			}
+			break;
+		}
+	}
+	free(sibs);
+}
+
 /* Re-examines one source: has its name moved to another file, vanished,
- * appeared, or been truncated? */
+ * appeared, or been truncated? Has a rotated file it let go grown? */
 static void examine(struct follow *f, struct source *s)
 {
 	struct stat st;
 	struct durable_err err;
-	int named = stat(s->path, &st) == 0;
+	int named;
 
+	if (s->rotated_written)
+		take_up_grown(f, s);
+	named = stat(s->path, &st) == 0;
 	s->dirty = 0;
 	if (s->current && (!named || !same_file(s->current, &st))) {
 		/* Renamed away or deleted; cut first if a copytruncate came
@@ -1035,8 +1115,10 @@ static void examine(struct follow *f, struct source *s)
 
 void follow_refresh(struct follow *f)
 {
-	for (size_t i = 0; i < f->n; i++)
+	for (size_t i = 0; i < f->n; i++) {
+		f->src[i].rotated_written = 1;
 		examine(f, &f->src[i]);
+	}
 }
 
 int follow_handle_events(struct follow *f)
@@ -1070,7 +1152,11 @@ int follow_handle_events(struct follow *f)
 			if (!ev->len)
 				continue;
 			for (size_t i = 0; i < f->n; i++)
-				if (strcmp(ev->name, f->src[i].name) == 0) {
+				if ((ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) &&
+				    logscan_is_rotation(f->src[i].name, ev->name)) {
+					f->src[i].rotated_written = 1;
+					f->src[i].dirty = 1;
+				} else if (strcmp(ev->name, f->src[i].name) == 0) {
 					/* A rename away must be seen before the new file
 					 * of the same name is: act on it at once. */
 					if (ev->mask & (IN_MOVED_FROM | IN_DELETE))

@@ -65,6 +65,7 @@ struct follow_done {
 	uint32_t head_len;
 	uint64_t head_hash;
 	uint64_t size;
+	uint64_t dev, ino; /* a plain file: where it was; 0 for a compressed one */
 };
 
 /* Everything saved for one source. */

@@ -28,10 +28,18 @@ static int file_cmp(const void *a, const void *b)
 	return strcmp(y->path, x->path);
 }
 
+int logscan_is_rotation(const char *name, const char *candidate)
+{
+	size_t nlen = strlen(name);
+	return strncmp(candidate, name, nlen) == 0 &&
+	       (candidate[nlen] == '.' || candidate[nlen] == '-') && candidate[nlen + 1] &&
+	       !strstr(candidate + nlen, ".tmp");
+}
+
 int logscan_list(const char *dir, const char *name, struct logscan_file **out, size_t *n,
 		 struct durable_err *err)
 {
-	size_t nlen = strlen(name), count = 0, cap = 0;
+	size_t count = 0, cap = 0;
 	struct logscan_file *list = NULL;
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -44,9 +52,7 @@ int logscan_list(const char *dir, const char *name, struct logscan_file **out, s
 	}
 	while ((de = readdir(d))) {
 		int named = strcmp(de->d_name, name) == 0;
-		int sibling = strncmp(de->d_name, name, nlen) == 0 &&
-			      (de->d_name[nlen] == '.' || de->d_name[nlen] == '-') &&
-			      de->d_name[nlen + 1] && !strstr(de->d_name + nlen, ".tmp");
+		int sibling = logscan_is_rotation(name, de->d_name);
 		if (!named && !sibling)
 			continue;
 		if (count == cap) {

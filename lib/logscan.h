@@ -22,6 +22,11 @@ struct logscan_file {
 	int is_named;	/* the file at the source's own name (not a rotation) */
 };
 
+/* Is candidate (a file name) a rotation of the file name: "NAME.1",
+ * "NAME.2.gz", "NAME-20260101", "NAME.1.zst"…, but not NAME itself, nor a
+ * temporary file ("….tmp…")? */
+int logscan_is_rotation(const char *name, const char *candidate);
+
 /* Lists the regular files of source name in dir, oldest modification
  * first (rotations before the live file, in the order they were written).
  * Temporary files ("….tmp…") are left out. *out is malloc'd (free it);

@@ -95,11 +95,13 @@ json_t *state_to_json(const struct state *st)
 			json_array_append_new(drain, position_json(&src->follow.draining[i]));
 		json_object_set_new(j, "draining", drain);
 		for (size_t i = 0; i < src->follow.n_done; i++)
-			json_array_append_new(done,
-					      json_pack("{s:o,s:o,s:o}", "head_bytes",
-							uint_json(src->follow.done[i].head_len),
-							"head_hash", hex64(src->follow.done[i].head_hash),
-							"size", uint_json(src->follow.done[i].size)));
+			json_array_append_new(
+				done, json_pack("{s:o,s:o,s:o,s:o,s:o}", "head_bytes",
+						uint_json(src->follow.done[i].head_len), "head_hash",
+						hex64(src->follow.done[i].head_hash), "size",
+						uint_json(src->follow.done[i].size), "device",
+						uint_json(src->follow.done[i].dev), "inode",
+						uint_json(src->follow.done[i].ino)));
 		json_object_set_new(j, "finished", done);
 		json_object_set_new(j, "records_read", uint_json(c->read));
 		json_object_set_new(j, "records_learned", uint_json(c->learned));
@@ -214,6 +216,8 @@ int state_from_json(json_t *j, struct state *st, struct durable_err *err)
 			d->head_len = (uint32_t)get_u(v, "head_bytes");
 			d->head_hash = get_hex(v, "head_hash");
 			d->size = get_u(v, "size");
+			d->dev = get_u(v, "device");
+			d->ino = get_u(v, "inode");
 		}
 		struct state_counters *c = &src->count;
 		json_t *why = json_object_get(o, "skipped_by_reason");

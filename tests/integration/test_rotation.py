@@ -232,3 +232,29 @@ def test_restart_while_a_rotated_file_is_there_twice_mid_compression_reads_it_on
     root.run("watch", "--once")
     assert root.source()["records_read"] == 40
     assert root.run("verify", check=False).returncode == 0
+
+
+def test_lines_written_to_a_rotated_file_after_it_was_let_go_are_read_while_running(root):
+    att, old = root.logs / "attribution.jsonl", root.logs / "attribution.jsonl.1"
+    append(att, closes(0, 5))
+    w = root.start_watch()
+    assert root.wait_for(lambda: len(root.outcomes()) == 5)
+    os.rename(att, old)
+    append(att, closes(5, 10))
+    assert root.wait_for(lambda: len(root.outcomes()) == 10)
+    time.sleep(2.5)  # the renamed file is let go: idle, and the name has new lines
+    # A second writer still had the old file open (or the bot wakes up
+    # after a long pause without having reopened): its lines are read.
+    append(old, closes(10, 15))
+    assert root.wait_for(lambda: len(root.outcomes()) == 15, timeout=10)
+    time.sleep(1.5)
+    append(old, closes(15, 20))
+    assert root.wait_for(lambda: len(root.outcomes()) == 20, timeout=10)
+    rc, err = root.stop(w)
+    assert rc == 0, err
+    assert "written to after it was read to its end" in err
+    # Restarts read nothing again.
+    root.run("watch", "--once")
+    root.run("watch", "--once")
+    assert trade_ids(root.outcomes()) == expect(0, 20)
+    verified(root, 20)

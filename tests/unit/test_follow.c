@@ -1213,6 +1213,57 @@ static void test_a_finished_file_that_grew_is_read_from_its_old_end_after_a_rest
 	assert_string_equal(read_n(fx->f, 2), "late1 late2");
 }
 
+static void test_a_file_let_go_then_written_to_is_read_on_where_it_was_left(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	write_file(fx->path, "a\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(take(fx->f, 1), "a");
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	write_file(fx->path, "b\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 1), "b");
+	follow_save(fx->f, 0, &saved);
+	assert_int_equal(saved.n_draining, 0); /* let go */
+	assert_int_equal(saved.n_done, 1);
+	/* A late writer appends to it, twice, with a look in between. */
+	append_file(fx->rotated, "late1\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 1), "late1");
+	append_file(fx->rotated, "late2\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 1), "late2");
+	follow_refresh(fx->f);
+	assert_nothing(fx->f);
+}
+
+static void test_a_finished_file_that_grows_twice_across_restarts_is_read_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct follow_saved saved;
+	int64_t committed;
+	write_file(fx->path, "a\nb\n");
+	fx->f = start(fx, NULL, 0, 0);
+	assert_string_equal(take(fx->f, 2), "a b");
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	write_file(fx->path, "c\n");
+	follow_refresh(fx->f);
+	assert_string_equal(read_n(fx->f, 1), "c");
+	for (int round = 1; round <= 3; round++) {
+		char line[24], want[16];
+		follow_save(fx->f, 0, &saved);
+		committed = calendar_now();
+		follow_free(fx->f);
+		fx->f = NULL;
+		snprintf(want, sizeof want, "late%d", round);
+		snprintf(line, sizeof line, "%s\n", want);
+		append_file(fx->rotated, line);
+		fx->f = start(fx, &saved, committed, 0);
+		assert_string_equal(read_n(fx->f, 1), want);
+	}
+}
+
 static void test_network_filesystems_are_named_and_local_ones_are_not(void **state)
 {
 	(void)state;
@@ -1264,6 +1315,8 @@ int main(void)
 	    T(test_a_renamed_file_is_let_go_after_the_longest_idle_time),
 	    T(test_a_renamed_file_still_written_is_followed_across_a_restart),
 	    T(test_a_finished_file_that_grew_is_read_from_its_old_end_after_a_restart),
+	    T(test_a_file_let_go_then_written_to_is_read_on_where_it_was_left),
+	    T(test_a_finished_file_that_grows_twice_across_restarts_is_read_once),
 	    T(test_inotify_sees_appends_and_rename_and_create),
 	    T(test_sources_are_read_separately),
 	    T(test_more_than_max_sources_is_refused),
