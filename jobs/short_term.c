@@ -579,9 +579,10 @@ json_t *short_term_save(struct short_term *st)
 	if (signals_settle(st->signals))
 		return NULL;
 	json_t *o = json_object(), *arr = json_array();
+	int ok = o && arr;
 	for (size_t i = 0; i < st->n_pos; i++) {
 		const struct position *p = &st->pos[i];
-		json_array_append_new(
+		ok &= 0 == json_array_append_new(
 		    arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id",
 				   p->id, "symbol", p->symbol, "side", p->side, "opened_at_us",
 				   (json_int_t)p->opened_at, "qty", number_or_null(p->qty),
@@ -591,22 +592,29 @@ json_t *short_term_save(struct short_term *st)
 				   string_or_null(p->sector), "timeframe",
 				   string_or_null(p->timeframe), "components", p->components));
 	}
-	json_object_set_new(o, "format", json_integer(3));
-	json_object_set_new(o, "open_positions", arr);
-	json_object_set_new(o, "learner", learner_save(st->learner));
-	json_object_set_new(o, "weights", weights_save(st->weights));
-	json_object_set_new(o, "signals", signals_save(st->signals));
+	/* Every part or nothing: a part missing from a commit would read as
+	 * "start afresh" on the next start. */
+	ok &= 0 == json_object_set_new(o, "format", json_integer(3));
+	ok &= 0 == json_object_set_new(o, "open_positions", arr);
+	ok &= 0 == json_object_set_new(o, "learner", learner_save(st->learner));
+	ok &= 0 == json_object_set_new(o, "weights", weights_save(st->weights));
+	ok &= 0 == json_object_set_new(o, "signals", signals_save(st->signals));
 	json_t *eq = json_array();
+	ok &= eq != NULL;
 	for (size_t i = 0; i < st->n_equity; i++) {
 		const struct equity_day *e = &st->equity[i];
 		char day[16];
 		schedule_format_day(e->day, day, sizeof day);
-		json_array_append_new(eq, json_pack("{s:s,s:f,s:f,s:I,s:I}", "day", day, "first",
-						    e->first, "last", e->last, "first_us",
-						    (json_int_t)e->first_ts, "last_us",
-						    (json_int_t)e->last_ts));
+		ok &= 0 == json_array_append_new(
+			       eq, json_pack("{s:s,s:f,s:f,s:I,s:I}", "day", day, "first", e->first,
+					     "last", e->last, "first_us", (json_int_t)e->first_ts,
+					     "last_us", (json_int_t)e->last_ts));
 	}
-	json_object_set_new(o, "equity", eq);
+	ok &= 0 == json_object_set_new(o, "equity", eq);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

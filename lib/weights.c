@@ -361,9 +361,12 @@ static void trading_day(int64_t ts, char *buf, size_t len)
 }
 
 /* A value the component statistics read: a finite JSON number. */
+/* A number a component can be read as. Beyond ±1e100 it is not one (as
+ * for the online model): the running mean must stay finite. */
 static int is_reading(json_t *value)
 {
-	return json_is_number(value) && isfinite(json_number_value(value));
+	double x = json_number_value(value);
+	return json_is_number(value) && isfinite(x) && fabs(x) <= 1e100;
 }
 
 /* A component is active when it pushes for the trade more than it usually

@@ -873,6 +873,33 @@ static void test_trades_without_pnl_teach_nothing_and_options_are_checked(void *
 	weights_free(NULL);
 }
 
+static void test_extreme_component_values_are_not_readings_and_the_state_saves(void **state)
+{
+	(void)state;
+	struct weights *w = weights_new(NULL);
+	const double values[] = {1.5e308, -1.5e308, 1e101, 0.7};
+	assert_non_null(w);
+	for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+		json_t *c = json_pack("{s:f}", "wild", values[i]);
+		struct record r = closed_trade(1772634600000000LL + (int64_t)i * 60000000, "trend",
+					       i % 2 ? -5.0 : 5.0, c);
+		assert_true(weights_learn_trade(w, &r) >= 0);
+		json_decref(c);
+	}
+	struct weights *copy = reloaded(w);
+	assert_same_state(w, copy);
+	json_t *exported = weights_export_components(w);
+	char *text = jsontext_dump(exported, JSONTEXT_COMPACT, NULL);
+	assert_non_null(text);
+	/* Only 0.7 was a reading: one trade, above the mean it started from. */
+	assert_non_null(strstr(text, "\"wild\""));
+	assert_non_null(strstr(text, "\"samples\":1,"));
+	free(text);
+	json_decref(exported);
+	weights_free(copy);
+	weights_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,6 +912,7 @@ int main(void)
 	    cmocka_unit_test(test_save_text_load_continue_matches_uninterrupted),
 	    cmocka_unit_test(test_load_refuses_bad_state_and_keeps_the_old),
 	    cmocka_unit_test(test_a_format_1_state_loads_and_its_means_start_afresh),
+	    cmocka_unit_test(test_extreme_component_values_are_not_readings_and_the_state_saves),
 	    cmocka_unit_test(test_components_of_one_sign_learn_from_their_high_and_low_values),
 	    cmocka_unit_test(test_exit_reasons_group_by_family),
 	    cmocka_unit_test(test_exit_families_move_against_the_baseline_of_all_exits),
