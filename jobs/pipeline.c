@@ -377,23 +377,38 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct durable_err *err)
 		return durable_fail(err, "out of memory");
 	*next = p->state;
 	short_term_batch_reset(&p->batch);
-	for (size_t i = 0; i < p->n_sources; i++) {
-		struct state_counters *c = &next->source[p->source_index[i]].count;
-		for (long k = 0; k < limit; k++) {
-			struct follow_line line;
-			int got = follow_next(p->follow, i, &line, err);
-			if (got < 0) {
-				rc = -1;
-				goto out;
+	/* A source ahead of the others in time waits while many observations
+	 * do (short_term_holding); if nothing else had anything to read, it is
+	 * read after all, in a second pass. */
+	int held[FOLLOW_MAX_SOURCES] = {0}, any_held = 0;
+	for (int pass = 0; pass < 2 && !(pass == 1 && (n || !any_held)); pass++) {
+		for (size_t i = 0; i < p->n_sources; i++) {
+			int source = (int)p->source_index[i];
+			struct state_counters *c = &next->source[source].count;
+			if (pass == 0 && short_term_holding(p->job, source)) {
+				held[i] = any_held = 1;
+				continue;
 			}
-			if (got == 0)
-				break;
-			line.source = p->source_index[i];
-			if (short_term_apply(p->job, &line, c, &p->batch)) {
-				rc = durable_fail(err, "out of memory");
-				goto out;
+			if (pass == 1 && !held[i])
+				continue;
+			for (long k = 0; k < limit; k++) {
+				struct follow_line line;
+				int got = follow_next(p->follow, i, &line, err);
+				if (got < 0) {
+					rc = -1;
+					goto out;
+				}
+				if (got == 0) {
+					short_term_caught_up(p->job, source);
+					break;
+				}
+				line.source = p->source_index[i];
+				if (short_term_apply(p->job, &line, c, &p->batch)) {
+					rc = durable_fail(err, "out of memory");
+					goto out;
+				}
+				n++;
 			}
-			n++;
 		}
 	}
 	if (n)

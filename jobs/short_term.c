@@ -572,6 +572,16 @@ static int position_load(struct short_term *st, json_t *v)
 	return open_position(st, r.position_id, &r);
 }
 
+void short_term_caught_up(struct short_term *st, int source)
+{
+	signals_caught_up(st->signals, source);
+}
+
+int short_term_holding(const struct short_term *st, int source)
+{
+	return signals_holding(st->signals, source);
+}
+
 json_t *short_term_save(struct short_term *st)
 {
 	/* The end of a batch: the signal observations it made ready are

@@ -92,6 +92,12 @@ int short_term_publish(const struct short_term *st, const char *models_dir,
 /* The learner (borrowed), for metrics. */
 const struct learner *short_term_learner(const struct short_term *st);
 
+/* The pipeline read source to its end in this batch (see
+ * signals_caught_up). */
+void short_term_caught_up(struct short_term *st, int source);
+/* 1 when source should not be read in this batch (see signals_holding). */
+int short_term_holding(const struct short_term *st, int source);
+
 /* Ends the batch and returns the generation-file part of the state (open
  * positions, learner, weights, signals): the signal observations that the
  * batch made ready are applied first (signals_settle), so call it once per

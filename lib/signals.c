@@ -64,6 +64,7 @@ struct stream {
 struct signals {
 	struct signals_options opt;
 	struct stream streams[SIGNALS_STREAMS];
+	unsigned caught_up; /* streams read to their end in this batch (bit per stream) */
 	struct observation **waiting; /* a min-heap on (at, stream, seq) */
 	size_t n_waiting, cap_waiting;
 	int64_t horizon_us;
@@ -447,16 +448,29 @@ static int waiting_push(struct signals *s, struct observation *o)
 
 /* 1 when nothing any stream can still deliver comes before o: every other
  * stream that has delivered anything has passed o's place in the order. */
-static int ready(const struct signals *s, const struct observation *o)
+static int ready(const struct signals *s, const struct observation *o, int64_t frontier)
 {
 	for (int i = 0; i < SIGNALS_STREAMS; i++) {
 		const struct stream *t = &s->streams[i];
 		if (i == o->stream || !t->seen)
 			continue;
-		if (t->at < o->at || (t->at == o->at && i < o->stream))
+		/* Read to its end: what it writes next is written after what
+		 * the others have delivered, so it has passed their newest. */
+		int64_t at = (s->caught_up >> i & 1u) && frontier >= t->at ? frontier + 1 : t->at;
+		if (at < o->at || (at == o->at && i < o->stream))
 			return 0;
 	}
 	return 1;
+}
+
+/* The newest time any stream has delivered. */
+static int64_t frontier_of(const struct signals *s)
+{
+	int64_t f = INT64_MIN;
+	for (int i = 0; i < SIGNALS_STREAMS; i++)
+		if (s->streams[i].seen && s->streams[i].at > f)
+			f = s->streams[i].at;
+	return f;
 }
 
 /* Applies the waiting observations that are ready (all_ready: only those
@@ -465,8 +479,9 @@ static int ready(const struct signals *s, const struct observation *o)
 static int drain(struct signals *s, int check_ready)
 {
 	int rc = 0;
+	int64_t frontier = frontier_of(s);
 	while (s->n_waiting && (s->n_waiting > SIGNALS_MAX_WAITING ||
-				(check_ready && ready(s, s->waiting[0])))) {
+				(check_ready && ready(s, s->waiting[0], frontier)))) {
 		struct observation *o = waiting_pop(s);
 		rc |= apply(s, o);
 		observation_free(o);
@@ -536,6 +551,7 @@ int signals_observe(struct signals *s, const struct record *r)
 	int rc = 0;
 	t->seen = 1;
 	t->at = at;
+	s->caught_up &= ~(1u << r->source); /* it delivers: not at its end */
 	if (r->kind == KIND_SIGNAL || isfinite(price)) {
 		struct observation *o = observation_new(
 		    (int)r->source, r->symbol, r->ts, at, t->next_seq, r->kind == KIND_SIGNAL,
@@ -552,9 +568,29 @@ int signals_observe(struct signals *s, const struct record *r)
 	return drain(s, 0) | rc;
 }
 
+void signals_caught_up(struct signals *s, int stream)
+{
+	if (stream >= 0 && stream < SIGNALS_STREAMS)
+		s->caught_up |= 1u << stream;
+}
+
+int signals_holding(const struct signals *s, int stream)
+{
+	if (s->n_waiting <= SIGNALS_HOLD_WAITING || stream < 0 || stream >= SIGNALS_STREAMS ||
+	    !s->streams[stream].seen)
+		return 0;
+	/* Held when another stream is behind it: that one is read first. */
+	for (int i = 0; i < SIGNALS_STREAMS; i++)
+		if (i != stream && s->streams[i].seen && s->streams[i].at < s->streams[stream].at)
+			return 1;
+	return 0;
+}
+
 int signals_settle(struct signals *s)
 {
-	return drain(s, 1);
+	int rc = drain(s, 1);
+	s->caught_up = 0;
+	return rc;
 }
 
 /* ---- state ------------------------------------------------------------------- */

@@ -33,13 +33,18 @@
  * its stream's latest time counts at that latest time (its own time still
  * decides what it may resolve). So the state after the same records, once
  * settled, is the same however they were interleaved and cut into batches,
- * and a function of record times only, never of the wall clock. Two limits
- * of that: a source holds nothing back until a batch in which it delivered
- * its first row (a source that starts logging after the others have been
- * read past its first rows' time has those applied late), and at most
+ * and a function of record times only, never of the wall clock. A source
+ * the caller has read to its end in the batch (signals_caught_up) counts as
+ * past the newest time any source delivered: a bot writes its files as
+ * things happen, so what a quiet source logs next comes after that. The
+ * limits of that: a source holds nothing back until a batch in which it
+ * delivered its first row (a source that starts logging after the others
+ * have been read past its first rows' time has those applied late); a row a
+ * bot logs with a time before rows it already logged elsewhere, after its
+ * source was read to its end, is applied at its source's place; at most
  * SIGNALS_MAX_WAITING observations wait (past that the oldest is applied at
- * once). With a single stream, every observation is applied at the next
- * settle.
+ * once; signals_holding keeps a backlog well under it). With a single
+ * stream, every observation is applied at the next settle.
  *
  * Results are counted per symbol and per timeframe (r->timeframe, or
  * "none"): at most 512 keys each, the last being "other"; keys are cut to
@@ -55,6 +60,7 @@
 #define SIGNALS_MAX_KEYS 512
 #define SIGNALS_STREAMS SOURCE_COUNT /* one per source */
 #define SIGNALS_MAX_WAITING 100000
+#define SIGNALS_HOLD_WAITING 10000
 
 struct signals_options {
 	double horizon_hours; /* 24: unresolved after this → EXPIRED */
@@ -75,8 +81,23 @@ void signals_free(struct signals *s); /* NULL does nothing */
  * are ignored. */
 int signals_observe(struct signals *s, const struct record *r);
 
+/* The caller read stream to its end in this batch (nothing more was there):
+ * until the batch's settle, the stream counts as having passed the newest
+ * time any stream has delivered — what it logs next, it logs after that. So
+ * a source that is quiet for hours (closes, between trades) does not hold
+ * back the others' observations. */
+void signals_caught_up(struct signals *s, int stream);
+
+/* 1 when the caller should not read stream in this batch: more than
+ * SIGNALS_HOLD_WAITING observations wait, and another stream is behind
+ * this one in time (while catching up on a backlog, a sparse source runs
+ * days ahead of a dense one). Reading the one behind first keeps the
+ * waiting bounded; it changes when rows are read, never the result. */
+int signals_holding(const struct signals *s, int stream);
+
 /* Ends a batch: applies the waiting observations that no stream can still
- * precede. Returns 0, or -1 on ENOMEM (as signals_observe). */
+ * precede, then forgets which streams were caught up. Returns 0, or -1 on
+ * ENOMEM (as signals_observe). */
 int signals_settle(struct signals *s);
 
 /* Full state, pending signals included: a new reference, NULL on ENOMEM. */

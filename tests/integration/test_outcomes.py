@@ -163,37 +163,65 @@ def test_signals_are_resolved_by_prices_of_closes_and_orders(root):
 
 
 def test_signal_outcomes_do_not_depend_on_how_the_sources_were_read(tmp_path):
-    """One root reads the sources a line at a time as they are written, the
-    other reads everything at once: the same signal outcomes."""
+    """A bot writes its files as things happen. One root reads them as they
+    are written, in chunks cut anywhere, often with one source quiet and
+    read to its end; the other reads everything at once: the same signal
+    outcomes."""
+    import random
     from conftest import Root
     one, all_at_once = Root(tmp_path / "one"), Root(tmp_path / "all")
-    rows = {"signals.jsonl": [], "attribution.jsonl": [], "orders.jsonl": []}
+    written = []  # (file, row) in the order the bot writes them
     price = 100.0
     for i in range(60):
         t = T0 + i * 60
         price += (-1) ** (i // 3) * 0.7
-        rows["signals.jsonl"].append(signal("AAPL", t, "long", price, price - 1.5, price + 1.5))
-        rows["orders.jsonl"].append({"order_id": f"o{i}", "symbol": "AAPL", "ts": t + 20,
-                                     "price": price + 0.4})
-        rows["attribution.jsonl"].append(close(i, "AAPL", t + 40, price - 0.4))
-    for name, r in rows.items():
-        append(all_at_once.logs / name, "".join(json.dumps(x) + "\n" for x in r))
+        written.append(("signals.jsonl", signal("AAPL", t, "long", price, price - 1.5, price + 1.5)))
+        written.append(("orders.jsonl", {"order_id": f"o{i}", "symbol": "AAPL", "ts": t + 20,
+                                         "price": price + 0.4}))
+        if i % 4 == 3:  # closes are rarer: the attribution log is often quiet
+            written.append(("attribution.jsonl", close(i, "AAPL", t + 40, price - 0.4)))
+    for name, row in written:
+        append(all_at_once.logs / name, json.dumps(row) + "\n")
     all_at_once.run("watch", "--once")
-    # Sources written and read in a different interleaving: the first row
-    # of each (a source holds nothing back before its first row), then the
-    # orders, the closes and the signals, in chunks.
-    for name in rows:
-        append(one.logs / name, json.dumps(rows[name][0]) + "\n")
-    one.run("watch", "--once")
-    for name in ("orders.jsonl", "attribution.jsonl", "signals.jsonl"):
-        for k in range(1, 60, 17):
-            append(one.logs / name, "".join(json.dumps(x) + "\n" for x in rows[name][k:k + 17]))
-            one.run("watch", "--once")
+    rng = random.Random(5)
+    k = 0
+    while k < len(written):
+        n = rng.randint(1, 25)
+        for name, row in written[k:k + n]:
+            append(one.logs / name, json.dumps(row) + "\n")
+        k += n
+        one.run("watch", "--once")
+    # Both read to the end, then one more row each, so both settle last.
+    last = signal("MSFT", T0 + 3600 * 5, "long", 10, 9, 11)
+    for r in (one, all_at_once):
+        append(r.logs / "signals.jsonl", json.dumps(last) + "\n")
+        r.run("watch", "--once")
     a = json.loads((one.state / "signal_outcomes.json").read_text())
     b = json.loads((all_at_once.state / "signal_outcomes.json").read_text())
     assert a == b
     decided = b["by_symbol"]["AAPL"]["success"] + b["by_symbol"]["AAPL"]["failure"]
     assert decided > 10
+
+
+def test_a_quiet_source_does_not_hold_back_signal_outcomes(tmp_path):
+    """No close for hours, signals and orders all the time: the signals'
+    outcomes are decided as their prices come, nothing piles up waiting."""
+    from conftest import Root
+    r = Root(tmp_path)
+    append(r.logs / "attribution.jsonl", json.dumps(close(0, "MSFT", T0, 10)) + "\n")
+    rows = []
+    for i in range(300):
+        t = T0 + 60 + i * 30
+        level = 100 + (i % 10)
+        rows.append(json.dumps(signal("AAPL", t, "long", level, level - 5, level + 1)))
+    append(r.logs / "signals.jsonl", "\n".join(rows) + "\n")
+    r.run("watch", "--once")
+    append(r.logs / "signals.jsonl", json.dumps(signal("AAPL", T0 + 60 + 300 * 30, "long",
+                                                       100, 95, 101)) + "\n")
+    r.run("watch", "--once")
+    so = json.loads((r.state / "signal_outcomes.json").read_text())
+    assert so["waiting"] <= 1
+    assert so["by_symbol"]["AAPL"]["success"] > 200
 
 
 def to_us(ts):

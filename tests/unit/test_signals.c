@@ -798,6 +798,84 @@ static void test_a_row_late_in_its_own_source_counts_at_the_source_time(void **s
 	signals_free(s);
 }
 
+static long waiting_total(const struct signals *s)
+{
+	json_t *ex = signals_export(s);
+	long n = (long)json_integer_value(json_object_get(ex, "waiting"));
+	json_decref(ex);
+	return n;
+}
+
+/* Closes are logged once in a while; signals all the time. A quiet source
+ * read to its end does not hold the signals' prices back. */
+static void test_a_quiet_source_read_to_its_end_holds_nothing_back(void **state)
+{
+	struct signals *s = signals_new(NULL);
+	(void)state;
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "MSFT", 1, T0));
+	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0 + MINUTE_US)));
+	struct record up = from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 2 * MINUTE_US));
+	assert_int_equal(signals_observe(s, &up), 0);
+	/* Not known to be at its end: the closes could still bring an earlier
+	 * price, so the signal's rows wait. */
+	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), -1); /* not even pending */
+	assert_int_equal(waiting_total(s), 2);
+	/* Read to its end in this batch: they are applied. */
+	signals_caught_up(s, SOURCE_ATTRIBUTION);
+	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
+	assert_int_equal(waiting_total(s), 0);
+	/* The mark lasts one batch only. */
+	struct record later = from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + HOUR_US));
+	assert_int_equal(signals_observe(s, &later), 0);
+	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(waiting_total(s), 1);
+	signals_free(s);
+}
+
+/* A source that delivers after it was marked read to its end is not at its
+ * end any more. */
+static void test_a_source_that_delivers_again_is_no_longer_at_its_end(void **state)
+{
+	struct signals *s = signals_new(NULL);
+	(void)state;
+	observe(s, price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "MSFT", 1, T0));
+	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0 + MINUTE_US)));
+	signals_caught_up(s, SOURCE_ATTRIBUTION);
+	struct record close = price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "MSFT", 1, T0 + 5 * MINUTE_US);
+	struct record up = from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 9 * MINUTE_US));
+	assert_int_equal(signals_observe(s, &close), 0);
+	assert_int_equal(signals_observe(s, &up), 0);
+	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 0);
+	assert_int_equal(waiting_total(s), 1);
+	signals_free(s);
+}
+
+/* While many observations wait, a stream ahead of another in time is held,
+ * and the one behind is not. */
+static void test_a_stream_ahead_is_held_while_many_observations_wait(void **state)
+{
+	struct signals *s = signals_new(NULL);
+	(void)state;
+	observe(s, from_signals(signal_row("AAPL", "5m", 0, 100, NAN, NAN, T0)));
+	for (int i = 0; i <= SIGNALS_HOLD_WAITING; i++) {
+		struct record r =
+		    price_row(SOURCE_ATTRIBUTION, KIND_CLOSE, "MSFT", 1, T0 + (i + 1) * MINUTE_US);
+		assert_int_equal(signals_observe(s, &r), 0);
+	}
+	assert_int_equal(signals_settle(s), 0);
+	assert_true(waiting_total(s) > SIGNALS_HOLD_WAITING);
+	assert_int_equal(signals_holding(s, SOURCE_ATTRIBUTION), 1);
+	assert_int_equal(signals_holding(s, SOURCE_SIGNALS), 0);
+	/* The signals catch up in time: the closes are applied, nothing is held. */
+	observe(s, from_signals(signal_row("AAPL", "5m", 0, 100, NAN, NAN, T0 + 100 * 24 * HOUR_US)));
+	assert_int_equal(waiting_total(s), 1);
+	assert_int_equal(signals_holding(s, SOURCE_ATTRIBUTION), 0);
+	signals_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +900,9 @@ int main(void)
 	    cmocka_unit_test(test_the_earlier_crossing_decides_whatever_was_read_first),
 	    cmocka_unit_test(test_state_does_not_depend_on_how_the_sources_were_interleaved),
 	    cmocka_unit_test(test_a_row_late_in_its_own_source_counts_at_the_source_time),
+	    cmocka_unit_test(test_a_quiet_source_read_to_its_end_holds_nothing_back),
+	    cmocka_unit_test(test_a_source_that_delivers_again_is_no_longer_at_its_end),
+	    cmocka_unit_test(test_a_stream_ahead_is_held_while_many_observations_wait),
 	};
 	return cmocka_run_group_tests(tests, zone_new_york, NULL);
 }
