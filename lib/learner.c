@@ -29,8 +29,8 @@ enum categorical_field {
 #define ADAGRAD_EPSILON 1e-8
 #define PROBABILITY_CLIP 1e-15
 #define US_PER_DAY 86400e6
-/* Numbers beyond this are treated as non-numbers: their squares and
- * differences must stay finite in the running mean and variance. */
+/* Numbers beyond this count (clipped) but never enter the running mean and
+ * variance, whose squares and differences must stay finite. */
 #define NUMERIC_ABS_MAX 1e100
 /* 2: z clipped and constant features left out. A format-1 state still loads
  * (learner_load says how). */
@@ -317,9 +317,11 @@ static void feature_observe(struct numeric_feature *f, double x)
 	f->m2 += delta * (x - f->mean);
 }
 
+/* A number beyond NUMERIC_ABS_MAX still counts (its z is clipped, as the
+ * exported formula says) but does not move the running mean and variance. */
 static int usable_number(double x)
 {
-	return isfinite(x) && fabs(x) <= NUMERIC_ABS_MAX;
+	return isfinite(x);
 }
 
 /* One numeric input of a record. first_component is where the components
@@ -788,7 +790,8 @@ double learner_learn(struct learner *l, const struct record *r)
 
 	/* The statistics of "records before this one" move only now. */
 	for (int i = 0; i < f.n_numeric; i++)
-		feature_observe(&l->numeric[f.numeric[i]], f.x[i]);
+		if (fabs(f.x[i]) <= NUMERIC_ABS_MAX)
+			feature_observe(&l->numeric[f.numeric[i]], f.x[i]);
 	if (isfinite(r->pnl_frac)) {
 		l->abs_pnl_sum += fabs(r->pnl_frac);
 		l->abs_pnl_count++;

@@ -67,14 +67,17 @@ def test_an_unseen_symbol_and_missing_components_score_like_the_readme(learned):
     bare = {k: v for k, v in base.items() if k != "components"}
     nothing = {}
     nulls = {k: None for k in CANDIDATE_KEYS}
-    cands = [unseen, bare, nothing, nulls]
+    # Numbers far outside anything seen count as clipped, in both.
+    extreme = dict(base, confidence=1e200, score=-1.5e308,
+                   components={k: 1e300 for k in (base.get("components") or {})})
+    cands = [unseen, bare, nothing, nulls, extreme]
     p = run_score(learned, [json.dumps(c) for c in cands])
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""
     score = readme_score_function()
     path = str(learned.path / "models" / "online.json")
     got = [float(x) for x in p.stdout.splitlines()]
-    assert len(got) == 4
+    assert len(got) == 5
     for c, value in zip(cands, got):
         assert 0 < value < 1
         assert value == pytest.approx(score(path, c), abs=1e-12, rel=0)
