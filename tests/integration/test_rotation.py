@@ -15,6 +15,14 @@ def expect(a, b):
     return [f"T{i:06d}" for i in range(a, b)]
 
 
+def watching_with_closes(root, att, n):
+    """A watch started on n closes, once it has recorded them."""
+    append(att, closes(0, n))
+    w = root.start_watch()
+    assert root.wait_for(lambda: len(root.outcomes()) == n)
+    return w
+
+
 def verified(root, lines):
     """verify agrees, and each line of the logs was read once."""
     p = root.run("verify", check=False)
@@ -26,9 +34,7 @@ def verified(root, lines):
 
 def test_rotation_rename_and_create_while_running(root):
     att = root.logs / "attribution.jsonl"
-    append(att, closes(0, 10))
-    w = root.start_watch()
-    assert root.wait_for(lambda: len(root.outcomes()) == 10)
+    w = watching_with_closes(root, att, 10)
     append(att, closes(10, 20))
     # logrotate without copytruncate: rename, the bot writes a few more lines to
     # its still-open old file, then reopens the new one.
@@ -44,9 +50,7 @@ def test_rotation_rename_and_create_while_running(root):
 
 def test_rotation_copytruncate_while_running(root):
     att = root.logs / "attribution.jsonl"
-    append(att, closes(0, 10))
-    w = root.start_watch()
-    assert root.wait_for(lambda: len(root.outcomes()) == 10)
+    w = watching_with_closes(root, att, 10)
     for round_ in range(3):
         base = 10 + round_ * 30
         append(att, closes(base, base + 20))
@@ -67,9 +71,7 @@ def test_rotation_copytruncate_while_running(root):
 
 def test_rotation_delete_and_recreate_while_running(root):
     att = root.logs / "attribution.jsonl"
-    append(att, closes(0, 10))
-    w = root.start_watch()
-    assert root.wait_for(lambda: len(root.outcomes()) == 10)
+    w = watching_with_closes(root, att, 10)
     os.unlink(att)
     time.sleep(0.2)
     append(att, closes(10, 20))
@@ -157,9 +159,7 @@ def test_a_deleted_files_inode_given_to_a_longer_new_file_is_read_from_its_start
 
 def test_a_bot_that_keeps_writing_its_renamed_log_for_seconds_loses_nothing(root):
     att, old = root.logs / "attribution.jsonl", root.logs / "attribution.jsonl.1"
-    append(att, closes(0, 5))
-    w = root.start_watch()
-    assert root.wait_for(lambda: len(root.outcomes()) == 5)
+    w = watching_with_closes(root, att, 5)
     # Renamed by logrotate (no copytruncate, no signal to the bot): the bot
     # goes on appending to its open file, with pauses longer than the
     # grace period, for three seconds before it reopens its log.
@@ -236,9 +236,7 @@ def test_restart_while_a_rotated_file_is_there_twice_mid_compression_reads_it_on
 
 def test_lines_written_to_a_rotated_file_after_it_was_let_go_are_read_while_running(root):
     att, old = root.logs / "attribution.jsonl", root.logs / "attribution.jsonl.1"
-    append(att, closes(0, 5))
-    w = root.start_watch()
-    assert root.wait_for(lambda: len(root.outcomes()) == 5)
+    w = watching_with_closes(root, att, 5)
     os.rename(att, old)
     append(att, closes(5, 10))
     assert root.wait_for(lambda: len(root.outcomes()) == 10)
