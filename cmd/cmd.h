@@ -25,8 +25,8 @@ struct cmd_ctx {
 	char logs_buf[4096];
 };
 
-#include "config.h"
-#include "profile.h"
+#include "lib/config/config.h"
+#include "lib/ingest/profile.h"
 
 /* What every command that touches a root needs, resolved once. */
 struct cmd_env {

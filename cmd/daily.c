@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calendar.h"
-#include "cmd.h"
-#include "daily.h"
-#include "schedule.h"
+#include "lib/base/calendar.h"
+#include "cmd/cmd.h"
+#include "jobs/daily/daily.h"
+#include "lib/base/schedule.h"
 
 static const char daily_usage[] =
     "usage: tradelearn [global options] daily [--date YYYY-MM-DD]\n"

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "cmd.h"
-#include "durable.h"
+#include "lib/base/calendar.h"
+#include "cmd/cmd.h"
+#include "lib/base/durable.h"
 
 static int is_dir(const char *path)
 {
@@ -23,7 +23,7 @@ int cmd_env_load(struct cmd_ctx *ctx, struct cmd_env *env)
 {
 	char err[1200], path[4200];
 	const char *logs, *profile_name;
-	struct durable_err derr;
+	struct err derr;
 
 	memset(env, 0, sizeof *env);
 	config_init(&env->config);

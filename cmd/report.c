@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "jsontext.h"
-#include "schedule.h"
+#include "cmd/cmd.h"
+#include "lib/base/jsontext.h"
+#include "lib/base/schedule.h"
 
 static const char report_usage[] =
     "usage: tradelearn [global options] report [YYYY-MM-DD] [--json]\n"

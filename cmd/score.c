@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "learner.h"
-#include "state.h"
+#include "cmd/cmd.h"
+#include "lib/learn/learner.h"
+#include "lib/store/state.h"
 
 static const char score_usage[] =
     "usage: tradelearn [global options] score [--json] < candidates.jsonl\n"
@@ -89,7 +89,7 @@ static int candidate_of(json_t *o, struct learner_candidate *c, char *why, size_
 static struct learner *committed_learner(const struct cmd_env *env)
 {
 	struct state st;
-	struct durable_err derr;
+	struct err derr;
 	struct learner_options lo;
 	char path[4200], err[256];
 	json_error_t jerr;

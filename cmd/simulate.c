@@ -1,9 +1,9 @@
 /*
  * tradelearn simulate — write a realistic synthetic bot's logs (lib/sim).
  */
-#include "cmd.h"
-#include "calendar.h"
-#include "sim.h"
+#include "cmd/cmd.h"
+#include "lib/base/calendar.h"
+#include "cmd/sim/sim.h"
 
 #include <errno.h>
 #include <getopt.h>

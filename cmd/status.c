@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "calendar.h"
-#include "cmd.h"
-#include "durable.h"
-#include "jsontext.h"
-#include "learner.h"
-#include "state.h"
+#include "lib/base/calendar.h"
+#include "cmd/cmd.h"
+#include "lib/base/durable.h"
+#include "lib/base/jsontext.h"
+#include "lib/learn/learner.h"
+#include "lib/store/state.h"
 
 static const char status_usage[] =
     "usage: tradelearn [global options] status [--json]\n"
@@ -89,7 +89,7 @@ static json_t *last_jobs(struct cmd_env *env)
 {
 	char path[4200], *text = NULL;
 	size_t len;
-	struct durable_err err;
+	struct err err;
 	json_t *last = json_object();
 	snprintf(path, sizeof path, "%s/jobs.jsonl", env->state_dir);
 	if (durable_read_all(path, &text, &len, &err) == 0) {
@@ -128,7 +128,7 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 	} else {
 		json_object_set_new(o, "last_commit", json_null());
 	}
-	for (int s = 0; s < SOURCE_COUNT; s++) {
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		const struct profile_source *ps = &env->profile.source[s];
 		const struct state_source *src = &st->source[s];
 		const struct state_counters *c = &src->count;
@@ -178,7 +178,7 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 	}
 	json_object_set_new(o, "sources", sources);
 	json_object_set_new(o, "trades_recorded",
-			    json_integer((json_int_t)st->source[SOURCE_ATTRIBUTION].count.trades));
+			    json_integer((json_int_t)st->source[PROFILE_SOURCE_ATTRIBUTION].count.trades));
 	json_object_set_new(o, "quarantined", json_integer((json_int_t)quarantined));
 
 	positions = json_array();
@@ -347,7 +347,7 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct cmd_env env;
 	struct state st;
-	struct durable_err err;
+	struct err err;
 	int as_json = 0, used_prev, rc;
 
 	if (cmd_wants_help(argc, argv)) {

@@ -17,12 +17,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cmd.h"
-#include "durable.h"
-#include "framelog.h"
-#include "logscan.h"
-#include "record.h"
-#include "state.h"
+#include "cmd/cmd.h"
+#include "lib/base/durable.h"
+#include "lib/store/framelog.h"
+#include "lib/ingest/logscan.h"
+#include "lib/ingest/record.h"
+#include "lib/store/state.h"
 
 static const char verify_usage[] =
     "usage: tradelearn [global options] verify\n"
@@ -77,7 +77,7 @@ static void classify(struct cmd_env *env, enum profile_source_id source, const c
 		t->ignored++;
 		break;
 	case RECORD_OK:
-		if (r.kind == KIND_CLOSE || r.kind == KIND_PARTIAL) {
+		if (r.kind == PROFILE_KIND_CLOSE || r.kind == PROFILE_KIND_PARTIAL) {
 			json_t *c = json_object_get(t->keys, r.key);
 			t->closes++;
 			json_object_set_new(t->keys, r.key,
@@ -120,7 +120,7 @@ static int scan_source(struct cmd_env *env, enum profile_source_id source,
 {
 	struct logscan_file *list;
 	size_t n;
-	struct durable_err err;
+	struct err err;
 	int rc = 0;
 
 	if (logscan_list(env->logs_dir, env->profile.source[source].file, &list, &n, &err)) {
@@ -179,7 +179,7 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct cmd_env env;
 	struct state st;
-	struct durable_err err;
+	struct err err;
 	struct outcome_keys ok = {0};
 	char path[4400];
 	int used_prev, rc, mismatch = 0;
@@ -202,13 +202,13 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	ok.count = json_object();
-	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(OUTPUT_OUTCOMES));
-	if (framelog_read(path, st.output_length[OUTPUT_OUTCOMES], collect_key, &ok, NULL, &err) <
+	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(STATE_OUTPUT_OUTCOMES));
+	if (framelog_read(path, st.output_length[STATE_OUTPUT_OUTCOMES], collect_key, &ok, NULL, &err) <
 	    0) {
 		cmd_error("verify: %s", err.msg);
 		mismatch = 1;
 	}
-	for (int s = 0; s < SOURCE_COUNT; s++) {
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		const struct state_counters *c = &st.source[s].count;
 		struct tally t = {0};
 		const char *name = profile_source_name((enum profile_source_id)s);
@@ -283,8 +283,8 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		       twice ? " — MISMATCH" : " — ok");
 		mismatch |= twice > 0;
 	}
-	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(OUTPUT_QUARANTINE));
-	long qlines = count_lines(path, st.output_length[OUTPUT_QUARANTINE]);
+	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(STATE_OUTPUT_QUARANTINE));
+	long qlines = count_lines(path, st.output_length[STATE_OUTPUT_QUARANTINE]);
 	if ((uint64_t)qlines != quarantined_total) {
 		printf("%-12s %ld rows in quarantine.jsonl, counters say %llu — MISMATCH\n",
 		       "quarantine", qlines, (unsigned long long)quarantined_total);

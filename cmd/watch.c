@@ -16,11 +16,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "cmd.h"
-#include "pipeline.h"
-#include "progress.h"
-#include "runner.h"
+#include "lib/base/calendar.h"
+#include "cmd/cmd.h"
+#include "jobs/live/pipeline.h"
+#include "cmd/progress.h"
+#include "jobs/runner/runner.h"
 
 static const char watch_usage[] =
     "usage: tradelearn [global options] watch [--once] [--poll]\n"
@@ -60,14 +60,14 @@ static void on_outcome(void *arg, const struct record *r)
 		 r->side > 0   ? "long"
 		 : r->side < 0 ? "short"
 			       : "?",
-		 r->kind == KIND_PARTIAL ? "partial close" : "close",
+		 r->kind == PROFILE_KIND_PARTIAL ? "partial close" : "close",
 		 isfinite(r->pnl_usd) ? r->pnl_usd : 0.0, r->close_reason ? r->close_reason : "-",
 		 r->pnl_sign_mismatch ? " [P&L sign disagrees with prices]" : "");
 }
 
 static int open_pipeline(struct watch *w)
 {
-	struct durable_err err;
+	struct err err;
 	pid_t holder = 0;
 	struct pipeline_options opt = {
 	    .state_dir = w->env.state_dir,
@@ -80,7 +80,7 @@ static int open_pipeline(struct watch *w)
 	    .on_outcome = on_outcome,
 	    .hook_ctx = w,
 	};
-	w->pipe = pipeline_open(&opt, &holder, &err);
+	w->pipe = pipeline_new(&opt, &holder, &err);
 	if (w->pipe)
 		return 0;
 	if (errno == EWOULDBLOCK) {
@@ -110,7 +110,7 @@ static long tick_ms(struct watch *w)
 static uint64_t lag_bytes(struct watch *w)
 {
 	uint64_t lag = 0;
-	for (size_t s = 0; s < SOURCE_COUNT; s++)
+	for (size_t s = 0; s < PROFILE_SOURCE_COUNT; s++)
 		lag += pipeline_lag(w->pipe, s);
 	return lag;
 }
@@ -124,7 +124,7 @@ static int drain(struct watch *w, int sfd)
 	uint64_t backlog = lag_bytes(w);
 	progress_begin(&bar, "catching up", w->ctx->verbose ? 0 : backlog);
 	for (;;) {
-		struct durable_err err;
+		struct err err;
 		size_t lines = 0;
 		uint64_t before = w->trades_seen;
 		if (pipeline_step(w->pipe, &lines, &err)) {
@@ -163,7 +163,7 @@ static int reload(struct watch *w)
 		cmd_error("SIGHUP: the config was not reloaded (the running one stays)");
 		return 0;
 	}
-	pipeline_close(w->pipe);
+	pipeline_free(w->pipe);
 	cmd_env_release(&w->env);
 	w->env = next;
 	int rc = open_pipeline(w);
@@ -177,7 +177,7 @@ static int reload(struct watch *w)
  * and profile this watch resolved, so a job sees what the follower sees. */
 static int open_jobs(struct watch *w)
 {
-	struct durable_err err;
+	struct err err;
 	size_t k = 0;
 	ssize_t n = readlink("/proc/self/exe", w->exe, sizeof w->exe - 1);
 	if (n <= 0) {
@@ -325,7 +325,7 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 		if (fds[1].revents & POLLIN) {
 			uint64_t expirations;
 			if (read(tfd, &expirations, sizeof expirations) > 0) {
-				struct durable_err err;
+				struct err err;
 				pipeline_refresh(w.pipe);
 				if (pipeline_publish(w.pipe, &err))
 					cmd_error("health.json: %s", err.msg);
@@ -341,17 +341,18 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	/* Whatever was read has been committed by drain(): a clean stop. */
 	if (stop || once) {
-		struct durable_err err;
+		struct err err;
 		pipeline_publish(w.pipe, &err);
 		const struct state *st = pipeline_state(w.pipe);
 		cmd_error("stopped at generation %llu, %llu trades recorded",
 			  (unsigned long long)st->generation,
-			  (unsigned long long)st->source[SOURCE_ATTRIBUTION].count.trades);
+			  (unsigned long long)st->source[PROFILE_SOURCE_ATTRIBUTION].count.trades);
 	}
 	rc = EXIT_DONE;
 out:
-	runner_free(w.jobs, calendar_schedule_now());
-	pipeline_close(w.pipe);
+	runner_stop(w.jobs, calendar_schedule_now());
+	runner_free(w.jobs);
+	pipeline_free(w.pipe);
 	cmd_env_release(&w.env);
 	if (sfd >= 0)
 		close(sfd);

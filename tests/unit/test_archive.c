@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "archive.h"
+#include "lib/ingest/archive.h"
 
 /* libarchive's own header has the same name; see lib/archive.c. */
 #include <archive.h>
@@ -109,9 +109,9 @@ static void write_compressed(const char *path, int (*add_filter)(struct archive 
 
 /* Reads a whole stream in small pieces; -1 when the read failed, with what
  * came before the failure in *out. */
-static int read_stream(const char *path, char **out, size_t *out_len, struct durable_err *err)
+static int read_stream(const char *path, char **out, size_t *out_len, struct err *err)
 {
-	struct archive_stream *s = archive_stream_open(path, err);
+	struct archive_stream *s = archive_stream_new(path, err);
 	char chunk[1000];
 	char *text = NULL;
 	size_t len = 0;
@@ -134,7 +134,7 @@ static int read_stream(const char *path, char **out, size_t *out_len, struct dur
 	/* The end stays the end. */
 	if (rc == 0)
 		assert_int_equal(archive_stream_read(s, chunk, sizeof(chunk), err), 0);
-	archive_stream_close(s);
+	archive_stream_free(s);
 	*out = text;
 	*out_len = len;
 	return rc;
@@ -142,7 +142,7 @@ static int read_stream(const char *path, char **out, size_t *out_len, struct dur
 
 static void assert_reads_back(const char *path, const char *expected, size_t expected_len)
 {
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	char *text;
 	size_t len;
 
@@ -244,20 +244,20 @@ static void test_reads_empty_file_as_empty(void **state)
 
 static void test_absent_file_fails_with_enoent(void **state)
 {
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	char *path = join(*state, "absent.jsonl.gz");
 
 	errno = 0;
-	assert_null(archive_stream_open(path, &err));
+	assert_null(archive_stream_new(path, &err));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(err.msg, path));
-	archive_stream_close(NULL);
+	archive_stream_free(NULL);
 	free(path);
 }
 
 static void test_truncated_gzip_reports_error_after_valid_prefix(void **state)
 {
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	char *path = join(*state, "cut.jsonl.gz");
 	size_t len;
 	char *text = sample_lines(20000, &len);

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "calendar.h"
+#include "lib/base/calendar.h"
 
 /* Microseconds of a second count and a microsecond part. */
 #define AT(seconds, micros) ((seconds)*CALENDAR_US_PER_S + (micros))

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "config.h"
+#include "lib/base/calendar.h"
+#include "lib/config/config.h"
 
 /* Each test gets a fresh folder; the state is the path of
  * "<folder>/tradelearn.json" (not written yet). */
@@ -177,7 +177,7 @@ static void test_full_config_loads_every_key(void **state)
 	assert_string_equal(p.name, "mybot");
 	assert_int_equal(p.pnl_percent, 1);
 	assert_int_equal(p.position_by_symbol, 1);
-	assert_string_equal(p.source[SOURCE_ATTRIBUTION].file, "trades.jsonl");
+	assert_string_equal(p.source[PROFILE_SOURCE_ATTRIBUTION].file, "trades.jsonl");
 	profile_release(&p);
 	config_release(&c);
 	config_release(&c); /* twice is harmless */
@@ -521,7 +521,7 @@ static void test_configured_profile_shadows_builtin(void **state)
 	config_init(&c);
 	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
 	assert_int_equal(config_profile(&c, "canonical", &p, err, sizeof(err)), 0);
-	assert_string_equal(p.source[SOURCE_ATTRIBUTION].file, "mine.jsonl");
+	assert_string_equal(p.source[PROFILE_SOURCE_ATTRIBUTION].file, "mine.jsonl");
 	assert_int_equal(p.pnl_percent, 1);
 	profile_release(&p);
 	config_release(&c);

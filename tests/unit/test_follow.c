@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "follow.h"
+#include "lib/base/calendar.h"
+#include "lib/ingest/follow.h"
 
 /*
  * Every test runs in a fresh folder under /tmp with one source,
@@ -136,7 +136,7 @@ static void gzip_file(const char *src, const char *dst)
 static struct follow *open_follower(struct fixture *fx, uint64_t max_line, int force_poll)
 {
 	struct follow_options opt = {0};
-	struct durable_err err;
+	struct err err;
 	opt.max_line = max_line;
 	opt.force_poll = force_poll;
 	opt.orphan_grace_us = 1; /* renamed-away files are let go at once */
@@ -150,7 +150,7 @@ static struct follow *open_follower(struct fixture *fx, uint64_t max_line, int f
 static struct follow *start(struct fixture *fx, const struct follow_saved *saved,
 			    int64_t committed_at, uint64_t max_line)
 {
-	struct durable_err err;
+	struct err err;
 	struct follow *f = open_follower(fx, max_line, 1);
 	assert_int_equal(follow_is_polling(f), 1);
 	assert_int_equal(follow_fd(f), -1);
@@ -185,7 +185,7 @@ static void describe(const struct follow_line *l, char *out, size_t len)
 static char *read_items(struct follow *f, size_t n, int expect_end)
 {
 	static char out[4096];
-	struct durable_err err;
+	struct err err;
 	struct follow_line l;
 	size_t got = 0;
 	int idle = 0;
@@ -231,7 +231,7 @@ static char *read_n(struct follow *f, size_t n)
 /* One item, with where it came from. */
 static void next_item(struct follow *f, struct follow_line *l)
 {
-	struct durable_err err;
+	struct err err;
 	for (int i = 0; i < 200; i++) {
 		int rc = follow_next(f, 0, l, &err);
 		assert_true(rc >= 0);
@@ -244,7 +244,7 @@ static void next_item(struct follow *f, struct follow_line *l)
 
 static void assert_nothing(struct follow *f)
 {
-	struct durable_err err;
+	struct err err;
 	struct follow_line l;
 	assert_int_equal(follow_next(f, 0, &l, &err), 0);
 }
@@ -878,7 +878,7 @@ static void test_a_rotation_during_the_restore_is_looked_at_again(void **state)
 {
 	struct fixture *fx = *state;
 	struct follow_saved saved;
-	struct durable_err err;
+	struct err err;
 	int64_t committed = first_run(fx, "1\n2\n3\n", 3, "1 2 3", &saved);
 
 	/* While down: a rotated file the saved state never saw, and more
@@ -1009,7 +1009,7 @@ static void wait_and_handle(struct follow *f)
 static void test_inotify_sees_appends_and_rename_and_create(void **state)
 {
 	struct fixture *fx = *state;
-	struct durable_err err;
+	struct err err;
 	write_file(fx->path, "1\n");
 	fx->f = open_follower(fx, 0, 0);
 	if (follow_is_polling(fx->f))
@@ -1038,7 +1038,7 @@ static void test_sources_are_read_separately(void **state)
 	struct fixture *fx = *state;
 	static const char *const two[] = {"a.jsonl", "b.jsonl"};
 	struct follow_options opt = {.force_poll = 1};
-	struct durable_err err;
+	struct err err;
 	struct follow_line l;
 	char a[160], b[160];
 	snprintf(a, sizeof(a), "%s/a.jsonl", fx->dir);
@@ -1068,7 +1068,7 @@ static void test_more_than_max_sources_is_refused(void **state)
 {
 	struct fixture *fx = *state;
 	static const char *const many[] = {"a", "b", "c", "d", "e"};
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	assert_null(follow_new(fx->dir, many, FOLLOW_MAX_SOURCES + 1, NULL, &err));
 	assert_true(err.msg[0] != '\0');
 }
@@ -1088,7 +1088,7 @@ static struct follow *start_graced(struct fixture *fx, const struct follow_saved
 	struct follow_options opt = {.force_poll = 1,
 				     .orphan_grace_us = grace_us,
 				     .orphan_max_idle_us = max_idle_us};
-	struct durable_err err;
+	struct err err;
 	struct follow *f = follow_new(fx->dir, files, 1, &opt, &err);
 	if (!f)
 		fail_msg("follow_new: %s", err.msg);

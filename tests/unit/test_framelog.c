@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "durable.h"
-#include "framelog.h"
+#include "lib/base/durable.h"
+#include "lib/store/framelog.h"
 
 /* Each test runs in its own fresh folder under /tmp, removed afterwards;
  * the state is the path of "<folder>/out.jsonl.zst". */
@@ -58,7 +58,7 @@ static uint64_t file_size(const char *path)
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	char *data;
 
 	assert_int_equal(durable_read_all(path, &data, len, &err), 0);
@@ -67,7 +67,7 @@ static unsigned char *slurp(const char *path, size_t *len)
 
 static void append_bytes(const char *path, const void *data, size_t len)
 {
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	int fd = durable_open_append(path, &err);
 
 	assert_true(fd >= 0);
@@ -112,8 +112,8 @@ static void assert_collected(const struct collected *c, const char *expected)
  * each flush in ends[]. */
 static void write_three_frames(const char *path, uint64_t ends[3])
 {
-	struct durable_err err = {{0}};
-	struct framelog *log = framelog_open(path, 0, &err);
+	struct err err = {{0}};
+	struct framelog *log = framelog_new(path, 0, &err);
 
 	assert_non_null(log);
 	add_line(log, "{\"a\":1}");
@@ -128,7 +128,7 @@ static void write_three_frames(const char *path, uint64_t ends[3])
 	add_line(log, "{\"c\":3}");
 	assert_int_equal(framelog_flush(log, &err), 0);
 	ends[2] = framelog_length(log);
-	framelog_close(log);
+	framelog_free(log);
 }
 
 static const char three_frames_text[] = "{\"a\":1}\n{\"a\":2}\n{\"b\":1}\n{\"c\":1}\n\n{\"c\":3}\n";
@@ -170,7 +170,7 @@ static void test_each_flush_is_one_frame_and_zstd_reads_the_whole_file(void **st
 	ZSTD_freeDCtx(dctx);
 
 	/* And framelog_read agrees, line by line. */
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
 	uint64_t valid = 0;
 	assert_int_equal(framelog_read(path, UINT64_MAX, collect, &c, &valid, &err), 6);
@@ -183,7 +183,7 @@ static void test_each_flush_is_one_frame_and_zstd_reads_the_whole_file(void **st
 static void test_reader_stops_at_truncated_tail_and_reports_valid_length(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -206,7 +206,7 @@ static void test_reader_stops_at_truncated_tail_and_reports_valid_length(void **
 static void test_reader_stops_at_damaged_frame(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -241,7 +241,7 @@ static void test_reader_stops_at_damaged_frame(void **state)
 static void test_reopen_after_cut_back_appends_after_last_good_frame(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -261,13 +261,13 @@ static void test_reopen_after_cut_back_appends_after_last_good_frame(void **stat
 	/* actual is the length found: the good frames and the half frame. */
 	assert_int_equal(actual, ends[1] + (ends[2] - ends[1]) / 2);
 
-	struct framelog *log = framelog_open(path, 3, &err);
+	struct framelog *log = framelog_new(path, 3, &err);
 	assert_non_null(log);
 	assert_int_equal(framelog_length(log), ends[1]);
 	add_line(log, "{\"redo\":1}");
 	assert_int_equal(framelog_flush(log, &err), 0);
 	assert_int_equal(framelog_length(log), file_size(path));
-	framelog_close(log);
+	framelog_free(log);
 
 	assert_int_equal(framelog_read(path, UINT64_MAX, collect, &c, &valid, &err), 4);
 	assert_int_equal(valid, file_size(path));
@@ -279,8 +279,8 @@ static void test_reopen_after_cut_back_appends_after_last_good_frame(void **stat
 static void test_empty_flush_writes_nothing(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
-	struct framelog *log = framelog_open(path, 0, &err);
+	struct err err = {{0}};
+	struct framelog *log = framelog_new(path, 0, &err);
 
 	assert_non_null(log);
 	assert_int_equal(framelog_pending(log), 0);
@@ -302,14 +302,14 @@ static void test_empty_flush_writes_nothing(void **state)
 	assert_int_equal(framelog_flush(log, &err), 0);
 	assert_int_equal(framelog_pending(log), 0);
 	assert_true(framelog_length(log) > 0);
-	framelog_close(log);
-	framelog_close(NULL);
+	framelog_free(log);
+	framelog_free(NULL);
 }
 
 static void test_absent_file_reads_as_empty(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
 	uint64_t valid = 42;
 
@@ -327,11 +327,11 @@ static void test_absent_file_reads_as_empty(void **state)
 
 static void test_open_in_missing_folder_fails_with_message(void **state)
 {
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	char *path;
 
 	assert_true(asprintf(&path, "%s.missing/x.zst", (const char *)*state) > 0);
-	assert_null(framelog_open(path, 0, &err));
+	assert_null(framelog_new(path, 0, &err));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(err.msg, path));
 	free(path);
@@ -371,8 +371,8 @@ static int check_order(void *ctx, const char *line, size_t len)
 static void test_lines_with_many_lines(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
-	struct framelog *log = framelog_open(path, 1, &err);
+	struct err err = {{0}};
+	struct framelog *log = framelog_new(path, 1, &err);
 	char line[512];
 	const long total = 10000;
 
@@ -388,7 +388,7 @@ static void test_lines_with_many_lines(void **state)
 		assert_int_equal(framelog_flush(log, &err), 0);
 	}
 	uint64_t length = framelog_length(log);
-	framelog_close(log);
+	framelog_free(log);
 	assert_int_equal(length, file_size(path));
 
 	struct order_check oc = {0};
@@ -401,7 +401,7 @@ static void test_lines_with_many_lines(void **state)
 static void test_limit_reads_only_frames_below_it(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -424,7 +424,7 @@ static void test_limit_reads_only_frames_below_it(void **state)
 static void test_callback_can_stop_the_read(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {.stop_after = 4};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -440,9 +440,9 @@ static void test_callback_can_stop_the_read(void **state)
 static void test_flush_cuts_back_a_stray_tail_before_appending(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
-	struct framelog *log = framelog_open(path, 0, &err);
+	struct framelog *log = framelog_new(path, 0, &err);
 	uint64_t valid = 0;
 
 	assert_non_null(log);
@@ -457,7 +457,7 @@ static void test_flush_cuts_back_a_stray_tail_before_appending(void **state)
 	assert_int_equal(framelog_flush(log, &err), 0);
 	assert_true(framelog_length(log) > first);
 	assert_int_equal(framelog_length(log), file_size(path));
-	framelog_close(log);
+	framelog_free(log);
 
 	assert_int_equal(framelog_read(path, UINT64_MAX, collect, &c, &valid, &err), 2);
 	assert_collected(&c, "first\nsecond\n");
@@ -468,9 +468,9 @@ static void test_flush_cuts_back_a_stray_tail_before_appending(void **state)
 static void test_failed_flush_cuts_back_and_keeps_the_lines(void **state)
 {
 	const char *path = *state;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	struct collected c = {0};
-	struct framelog *log = framelog_open(path, 0, &err);
+	struct framelog *log = framelog_new(path, 0, &err);
 	char line[512];
 	uint64_t valid = 0;
 
@@ -507,7 +507,7 @@ static void test_failed_flush_cuts_back_and_keeps_the_lines(void **state)
 	/* The kept lines go out on the next try. */
 	assert_int_equal(framelog_flush(log, &err), 0);
 	assert_int_equal(framelog_length(log), file_size(path));
-	framelog_close(log);
+	framelog_free(log);
 	assert_int_equal(framelog_read(path, UINT64_MAX, collect, &c, &valid, &err), 501);
 	assert_int_equal(valid, file_size(path));
 	free(c.text);

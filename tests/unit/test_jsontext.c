@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsontext.h"
+#include "lib/base/jsontext.h"
 
 /* ---- reals ----------------------------------------------------------------- */
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "knobs.h"
+#include "lib/analyze/knobs.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define TOL 1e-12

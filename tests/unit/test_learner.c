@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calendar.h"
-#include "follow.h"
-#include "jsontext.h"
-#include "learner.h"
-#include "record.h"
+#include "lib/base/calendar.h"
+#include "lib/ingest/follow.h"
+#include "lib/base/jsontext.h"
+#include "lib/learn/learner.h"
+#include "lib/ingest/record.h"
 
 static int64_t monday_1500_utc; /* 10:00 in New York: the "open" bucket */
 
@@ -67,7 +67,7 @@ static double standard_normal(uint64_t *s)
 static void blank_record(struct record *r)
 {
 	memset(r, 0, sizeof *r);
-	r->kind = KIND_CLOSE;
+	r->kind = PROFILE_KIND_CLOSE;
 	r->ts = r->entry_ts = CALENDAR_NONE;
 	r->entry_price = r->exit_price = r->qty = r->pnl_usd = r->pnl_frac = NAN;
 	r->hold_minutes = r->confidence = r->score = r->fraction = NAN;
@@ -339,9 +339,9 @@ static void test_records_without_pnl_or_not_closes_are_refused(void **state)
 	r.symbol = "AAPL";
 	assert_true(isnan(learner_learn(l, &r))); /* no P&L at all */
 	r.pnl_usd = 3.0;
-	r.kind = KIND_OPEN;
+	r.kind = PROFILE_KIND_OPEN;
 	assert_true(isnan(learner_learn(l, &r)));
-	r.kind = KIND_PARTIAL;
+	r.kind = PROFILE_KIND_PARTIAL;
 	assert_true(learner_learn(l, &r) == 0.5);
 	assert_int_equal(learner_trades(l), 1);
 	learner_free(l);

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <zstd.h>
 
-#include "logscan.h"
+#include "lib/ingest/logscan.h"
 
 /* Every test runs in a fresh folder under /tmp. */
 struct fixture {
@@ -104,7 +104,7 @@ static void test_lists_the_live_file_and_its_rotations_oldest_first(void **state
 {
 	struct fixture *fx = *state;
 	struct logscan_file *list;
-	struct durable_err err;
+	struct err err;
 	size_t n;
 	put(fx, "bot.jsonl", "live\n", 5000);
 	put(fx, "bot.jsonl.1", "one\n", 4000);
@@ -135,7 +135,7 @@ static void test_compressed_rotations_are_marked_by_their_name(void **state)
 {
 	struct fixture *fx = *state;
 	struct logscan_file *list;
-	struct durable_err err;
+	struct err err;
 	size_t n;
 	put_gz(fx, "bot.jsonl.2.gz", "a\n");
 	put_zst(fx, "bot.jsonl.3.zst", "b\n");
@@ -150,7 +150,7 @@ static void test_a_missing_folder_is_an_error_and_an_empty_one_lists_nothing(voi
 {
 	struct fixture *fx = *state;
 	struct logscan_file *list;
-	struct durable_err err;
+	struct err err;
 	size_t n = 7;
 	char missing[128];
 	snprintf(missing, sizeof missing, "%s/nope", fx->dir);
@@ -180,7 +180,7 @@ static int collect(void *ctx, const char *line, size_t len, uint64_t offset, int
 static void read_all(struct fixture *fx, const char *name, struct seen *s)
 {
 	char path[256];
-	struct durable_err err;
+	struct err err;
 	snprintf(path, sizeof path, "%s/%s", fx->dir, name);
 	assert_int_equal(logscan_read(path, collect, s, &err), 0);
 }
@@ -230,7 +230,7 @@ static void test_lines_longer_than_the_first_buffer_are_whole(void **state)
 	size_t big = 3u << 20;
 	char *text = malloc(big + 8), path[256];
 	struct lengths got = {0};
-	struct durable_err err;
+	struct err err;
 	assert_non_null(text);
 	memset(text, 'x', big);
 	memcpy(text + big, "\nend\n", 6);
@@ -249,7 +249,7 @@ static void test_a_callback_that_says_stop_stops_the_read(void **state)
 	struct fixture *fx = *state;
 	struct seen s = {.stop_after = 2};
 	char path[256];
-	struct durable_err err;
+	struct err err;
 	put(fx, "bot.jsonl", "a\nb\nc\n", 1);
 	snprintf(path, sizeof path, "%s/bot.jsonl", fx->dir);
 	assert_int_equal(logscan_read(path, collect, &s, &err), 42);

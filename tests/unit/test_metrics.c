@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "lib/analyze/metrics.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "missed.h"
-#include "jsontext.h"
+#include "lib/analyze/missed.h"
+#include "lib/base/jsontext.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

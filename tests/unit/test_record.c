@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calendar.h"
-#include "outcome.h"
-#include "profile.h"
-#include "record.h"
+#include "lib/base/calendar.h"
+#include "lib/store/outcome.h"
+#include "lib/ingest/profile.h"
+#include "lib/ingest/record.h"
 
 /*
  * Rows in the tables are written with single quotes so that they stay
@@ -81,7 +81,7 @@ struct record_case {
 	enum profile_source_id source;
 	const char *row;
 	enum record_status status;
-	enum record_kind kind;
+	enum profile_kind kind;
 	const char *key; /* closes and partials; "" otherwise */
 	const char *symbol;
 	int side;
@@ -91,62 +91,62 @@ struct record_case {
 };
 
 #define OK(kind) RECORD_OK, kind
-#define QUARANTINED RECORD_QUARANTINE, KIND_NONE, "", NULL, 0, NAN, NAN, 0
-#define IGNORED RECORD_IGNORED, KIND_IGNORE, "", NULL, 0, NAN, NAN, 0, NULL
+#define QUARANTINED RECORD_QUARANTINE, PROFILE_KIND_NONE, "", NULL, 0, NAN, NAN, 0
+#define IGNORED RECORD_IGNORED, PROFILE_KIND_IGNORE, "", NULL, 0, NAN, NAN, 0, NULL
 
-#define A SOURCE_ATTRIBUTION
-#define X SOURCE_EXIT
+#define A PROFILE_SOURCE_ATTRIBUTION
+#define X PROFILE_SOURCE_EXIT
 
 static const struct record_case record_cases[] = {
     /* canonical: open, close, scale / partial */
     {"canonical open", "canonical", A,
      "{'event':'open','trade_id':'T1','symbol':'AAPL','side':'long',"
      "'ts':'2026-02-05T14:31:54Z','entry_price':100,'qty':10}",
-     OK(KIND_OPEN), "", "AAPL", 1, NAN, NAN, 0, NULL},
+     OK(PROFILE_KIND_OPEN), "", "AAPL", 1, NAN, NAN, 0, NULL},
     {"canonical close", "canonical", A,
      "{'event':'close','trade_id':'T1','symbol':'AAPL','side':'long',"
      "'ts':'2026-02-05T15:00:00Z','entry_price':100,'exit_price':101,'qty':10,"
      "'pnl_usd':10,'pnl_pct':0.01,'close_reason':'take_profit(1%)'}",
-     OK(KIND_CLOSE), "T1", "AAPL", 1, 10.0, 0.01, 0, NULL},
+     OK(PROFILE_KIND_CLOSE), "T1", "AAPL", 1, 10.0, 0.01, 0, NULL},
     {"canonical scale: key is trade_id|ts, pnl_frac from pnl_usd", "canonical", A,
      "{'event':'scale','trade_id':'T1','symbol':'AAPL','side':'long',"
      "'ts':'2026-02-05T15:10:00Z','entry_price':100,'exit_price':102,'qty':5,"
      "'pnl_usd':10,'fraction':0.5}",
-     OK(KIND_PARTIAL), "T1|2026-02-05T15:10:00Z", "AAPL", 1, 10.0, 0.02, 0, NULL},
+     OK(PROFILE_KIND_PARTIAL), "T1|2026-02-05T15:10:00Z", "AAPL", 1, 10.0, 0.02, 0, NULL},
     {"canonical partial", "canonical", A,
      "{'event':'partial','trade_id':'T1','symbol':'AAPL','side':'long',"
      "'ts':'2026-02-05T15:20:00Z','pnl_pct':0.03}",
-     OK(KIND_PARTIAL), "T1|2026-02-05T15:20:00Z", "AAPL", 1, NAN, 0.03, 0, NULL},
+     OK(PROFILE_KIND_PARTIAL), "T1|2026-02-05T15:20:00Z", "AAPL", 1, NAN, 0.03, 0, NULL},
     {"missing pnl_usd is pnl_pct x entry_price x qty", "canonical", A,
      "{'event':'close','trade_id':'T2','symbol':'MSFT','side':'short',"
      "'ts':'2026-02-05T15:00:00Z','entry_price':200,'exit_price':190,'qty':3,'pnl_pct':0.05}",
-     OK(KIND_CLOSE), "T2", "MSFT", -1, 30.0, 0.05, 0, NULL},
+     OK(PROFILE_KIND_CLOSE), "T2", "MSFT", -1, 30.0, 0.05, 0, NULL},
     {"numeric strings are numbers", "canonical", A,
      "{'event':'close','trade_id':'T3','symbol':'NVDA','side':'buy',"
      "'ts':'2026-02-05T15:00:00Z','entry_price':'50','exit_price':'52.5','qty':'5',"
      "'pnl_usd':'12.5'}",
-     OK(KIND_CLOSE), "T3", "NVDA", 1, 12.5, 0.05, 0, NULL},
+     OK(PROFILE_KIND_CLOSE), "T3", "NVDA", 1, 12.5, 0.05, 0, NULL},
     {"sign mismatch: long, exit < entry, pnl > 0", "canonical", A,
      "{'event':'close','trade_id':'T4','symbol':'TSLA','side':'long',"
      "'ts':'2026-02-05T15:00:00Z','entry_price':100,'exit_price':99,'qty':1,'pnl_usd':1}",
-     OK(KIND_CLOSE), "T4", "TSLA", 1, 1.0, 0.01, 1, NULL},
+     OK(PROFILE_KIND_CLOSE), "T4", "TSLA", 1, 1.0, 0.01, 1, NULL},
     {"sign mismatch: short, exit > entry, pnl > 0", "canonical", A,
      "{'event':'close','trade_id':'T5','symbol':'TSLA','side':'short',"
      "'ts':'2026-02-05T15:00:00Z','entry_price':100,'exit_price':101,'qty':1,'pnl_usd':1}",
-     OK(KIND_CLOSE), "T5", "TSLA", -1, 1.0, 0.01, 1, NULL},
+     OK(PROFILE_KIND_CLOSE), "T5", "TSLA", -1, 1.0, 0.01, 1, NULL},
     {"no mismatch: short, exit > entry, pnl < 0", "canonical", A,
      "{'event':'close','trade_id':'T6','symbol':'TSLA','side':'short',"
      "'ts':'2026-02-05T15:00:00Z','entry_price':100,'exit_price':101,'qty':1,'pnl_usd':-1}",
-     OK(KIND_CLOSE), "T6", "TSLA", -1, -1.0, -0.01, 0, NULL},
+     OK(PROFILE_KIND_CLOSE), "T6", "TSLA", -1, -1.0, -0.01, 0, NULL},
     {"no mismatch when the side is unknown", "canonical", A,
      "{'event':'close','trade_id':'T7','symbol':'TSLA',"
      "'ts':'2026-02-05T15:00:00Z','entry_price':100,'exit_price':99,'qty':1,'pnl_usd':1}",
-     OK(KIND_CLOSE), "T7", "TSLA", 0, 1.0, 0.01, 0, NULL},
+     OK(PROFILE_KIND_CLOSE), "T7", "TSLA", 0, 1.0, 0.01, 0, NULL},
     {"an integer trade_id makes a key", "canonical", A,
      "{'event':'close','trade_id':42,'symbol':'IBM','ts':'2026-02-05T15:00:00Z','pnl_usd':-2}",
-     OK(KIND_CLOSE), "42", "IBM", 0, -2.0, NAN, 0, NULL},
+     OK(PROFILE_KIND_CLOSE), "42", "IBM", 0, -2.0, NAN, 0, NULL},
     {"epoch-seconds ts", "canonical", A,
-     "{'event':'close','trade_id':'T8','symbol':'IBM','ts':1770301914,'pnl_usd':1}", OK(KIND_CLOSE),
+     "{'event':'close','trade_id':'T8','symbol':'IBM','ts':1770301914,'pnl_usd':1}", OK(PROFILE_KIND_CLOSE),
      "T8", "IBM", 0, 1.0, NAN, 0, NULL},
 
     /* canonical: refused rows */
@@ -196,19 +196,19 @@ static const struct record_case record_cases[] = {
     {"exit row without event takes the default kind", "canonical", X,
      "{'trade_id':'T1','symbol':'AAPL','ts':'2026-02-05T15:00:00Z','reason':'stop_loss',"
      "'pnl_usd':-3}",
-     OK(KIND_EXIT), "", "AAPL", 0, -3.0, NAN, 0, NULL},
+     OK(PROFILE_KIND_EXIT), "", "AAPL", 0, -3.0, NAN, 0, NULL},
     {"exit row", "canonical", X,
      "{'event':'exit','trade_id':'T1','symbol':'AAPL','side':'short',"
      "'ts':'2026-02-05T15:00:00Z','pnl_pct':-0.02}",
-     OK(KIND_EXIT), "", "AAPL", -1, NAN, -0.02, 0, NULL},
-    {"signal", "canonical", SOURCE_SIGNALS,
+     OK(PROFILE_KIND_EXIT), "", "AAPL", -1, NAN, -0.02, 0, NULL},
+    {"signal", "canonical", PROFILE_SOURCE_SIGNALS,
      "{'signal_id':'s1','symbol':'AAPL','side':'bullish','ts':'2026-02-05T15:00:00Z',"
      "'traded':true,'confidence':0.7}",
-     OK(KIND_SIGNAL), "", "AAPL", 1, NAN, NAN, 0, NULL},
-    {"order", "canonical", SOURCE_ORDERS,
+     OK(PROFILE_KIND_SIGNAL), "", "AAPL", 1, NAN, NAN, 0, NULL},
+    {"order", "canonical", PROFILE_SOURCE_ORDERS,
      "{'order_id':'o1','symbol':'AAPL','side':'sell','ts':'2026-02-05T15:00:00Z',"
      "'fill_price':10.5,'qty':2,'status':'filled'}",
-     OK(KIND_ORDER), "", "AAPL", -1, NAN, NAN, 0, NULL},
+     OK(PROFILE_KIND_ORDER), "", "AAPL", -1, NAN, NAN, 0, NULL},
 
     /* stock-bot: the kind is the trade_id prefix, pnl_pct is in percent */
     {"stock-bot open_", "stock-bot", A,
@@ -218,7 +218,7 @@ static const struct record_case record_cases[] = {
      "'entry_score':4.0293,'requested_qty':3,'entry_ts':'2026-02-05T14:31:54.464550+00:00',"
      "'account_equity_at_entry':50098.01,'components':{'flow':2.4,'dark_pool':0.157}},"
      "'strategy_id':'equity'}",
-     OK(KIND_OPEN), "", "C", -1, 0.0, NAN, 0, NULL},
+     OK(PROFILE_KIND_OPEN), "", "C", -1, 0.0, NAN, 0, NULL},
     {"stock-bot close_: percent becomes a fraction", "stock-bot", A,
      "{'ts':'2026-02-05T14:36:10.884591+00:00','type':'attribution',"
      "'trade_id':'close_BA_2026-02-05T14:36:10.884496+00:00','symbol':'BA',"
@@ -227,7 +227,7 @@ static const struct record_case record_cases[] = {
      "'entry_price':235.07,'exit_price':235.3,'pnl_pct':-0.0978,'side':'sell',"
      "'position_side':'short','qty':1,'entry_ts':'2026-02-05T14:35:02.509748+00:00',"
      "'components':{'flow':2.4}}}",
-     OK(KIND_CLOSE), "close_BA_2026-02-05T14:36:10.884496+00:00", "BA", -1, -0.23, -0.000978, 0,
+     OK(PROFILE_KIND_CLOSE), "close_BA_2026-02-05T14:36:10.884496+00:00", "BA", -1, -0.23, -0.000978, 0,
      NULL},
     {"stock-bot scale_: context.pnl_pct (unscaled), not the flat one", "stock-bot", A,
      "{'ts':'2026-02-05T14:40:36.413523+00:00','type':'attribution',"
@@ -235,12 +235,12 @@ static const struct record_case record_cases[] = {
      "'pnl_usd':6.95,'pnl_pct':0.6593,'hold_minutes':3.7,'context':{"
      "'close_reason':'profit_target(2%)','entry_price':316.24,'exit_price':323.19,"
      "'pnl_pct':2.1977,'side':'buy','qty':1,'fraction':0.3}}",
-     OK(KIND_PARTIAL), "scale_GOOGL_2026-02-05T14:40:36.413381+00:00", "GOOGL", 1, 6.95, 0.021977,
+     OK(PROFILE_KIND_PARTIAL), "scale_GOOGL_2026-02-05T14:40:36.413381+00:00", "GOOGL", 1, 6.95, 0.021977,
      0, NULL},
     {"stock-bot close_ with only the flat pnl_pct", "stock-bot", A,
      "{'ts':'2026-02-05T15:00:00+00:00','trade_id':'close_X_1','symbol':'X','pnl_pct':-0.5,"
      "'context':{'entry_price':10,'exit_price':9.95,'qty':4,'position_side':'long'}}",
-     OK(KIND_CLOSE), "close_X_1", "X", 1, -0.2, -0.005, 0, NULL},
+     OK(PROFILE_KIND_CLOSE), "close_X_1", "X", 1, -0.2, -0.005, 0, NULL},
     {"stock-bot unknown prefix", "stock-bot", A,
      "{'ts':'2026-02-05T15:00:00+00:00','trade_id':'adjust_X_1','symbol':'X'}", IGNORED},
     {"stock-bot row without trade_id", "stock-bot", A,
@@ -250,11 +250,11 @@ static const struct record_case record_cases[] = {
      "'entry_timestamp':'2026-02-05T14:35:02.509748+00:00','exit_reason':'signal_decay(0.23)',"
      "'pnl':-0.23,'pnl_pct':-0.0978,'entry_price':235.07,'exit_price':235.3,'qty':1,"
      "'time_in_trade_minutes':1.1,'entry_regime':'mixed'}",
-     OK(KIND_EXIT), "", "BA", 0, -0.23, -0.000978, 0, NULL},
-    {"stock-bot blocked trade", "stock-bot", SOURCE_SIGNALS,
+     OK(PROFILE_KIND_EXIT), "", "BA", 0, -0.23, -0.000978, 0, NULL},
+    {"stock-bot blocked trade", "stock-bot", PROFILE_SOURCE_SIGNALS,
      "{'symbol':'AAPL','timestamp':'2026-02-05T15:00:00+00:00','score':3.2,"
      "'direction':'bullish','decision_price':180.5,'reason':'max_positions','traded':false}",
-     OK(KIND_SIGNAL), "", "AAPL", 1, NAN, NAN, 0, NULL},
+     OK(PROFILE_KIND_SIGNAL), "", "AAPL", 1, NAN, NAN, 0, NULL},
 };
 
 static void test_record_parse_table(void **state)
@@ -274,7 +274,7 @@ static void test_record_parse_table(void **state)
 				fail_msg("%s: reason %s, expected %s", c->what, reason, c->reason);
 		} else if (st == RECORD_IGNORED) {
 			assert_null(reason);
-			assert_int_equal(r.kind, KIND_IGNORE);
+			assert_int_equal(r.kind, PROFILE_KIND_IGNORE);
 		} else {
 			assert_null(reason);
 			if (r.kind != c->kind)
@@ -399,7 +399,7 @@ static void test_traded_is_tri_state(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct record r;
 		const char *reason;
-		assert_int_equal(parse_row("canonical", SOURCE_SIGNALS, cases[i].row, &r, &reason),
+		assert_int_equal(parse_row("canonical", PROFILE_SOURCE_SIGNALS, cases[i].row, &r, &reason),
 				 RECORD_OK);
 		assert_int_equal(r.traded, cases[i].traded);
 		record_release(&r);
@@ -480,13 +480,13 @@ static void test_builtin_profiles_load_and_unknown_is_refused(void **state)
 	(void)state;
 	assert_int_equal(canonical.pnl_percent, 0);
 	assert_int_equal(canonical.position_by_symbol, 0);
-	assert_string_equal(canonical.source[SOURCE_ATTRIBUTION].file, "attribution.jsonl");
-	assert_string_equal(canonical.source[SOURCE_EXIT].file, "exits.jsonl");
+	assert_string_equal(canonical.source[PROFILE_SOURCE_ATTRIBUTION].file, "attribution.jsonl");
+	assert_string_equal(canonical.source[PROFILE_SOURCE_EXIT].file, "exits.jsonl");
 	assert_int_equal(stock_bot.pnl_percent, 1);
 	assert_int_equal(stock_bot.position_by_symbol, 1);
-	assert_string_equal(stock_bot.source[SOURCE_EXIT].file, "exit_attribution.jsonl");
-	assert_string_equal(stock_bot.source[SOURCE_SIGNALS].file, "blocked_trades.jsonl");
-	assert_int_equal(stock_bot.source[SOURCE_ATTRIBUTION].kind_by_prefix, 1);
+	assert_string_equal(stock_bot.source[PROFILE_SOURCE_EXIT].file, "exit_attribution.jsonl");
+	assert_string_equal(stock_bot.source[PROFILE_SOURCE_SIGNALS].file, "blocked_trades.jsonl");
+	assert_int_equal(stock_bot.source[PROFILE_SOURCE_ATTRIBUTION].kind_by_prefix, 1);
 	assert_int_equal(profile_builtin(&p, "no-such-bot"), -1);
 	assert_null(profile_builtin_text("no-such-bot"));
 	assert_non_null(profile_builtin_text("canonical"));
@@ -496,14 +496,14 @@ static void test_builtin_profiles_load_and_unknown_is_refused(void **state)
 static void test_profile_names(void **state)
 {
 	(void)state;
-	assert_string_equal(profile_source_name(SOURCE_ATTRIBUTION), "attribution");
-	assert_string_equal(profile_source_name(SOURCE_ORDERS), "orders");
-	assert_string_equal(profile_source_name(SOURCE_COUNT), "?");
-	assert_string_equal(profile_kind_name(KIND_PARTIAL), "partial");
-	assert_string_equal(profile_kind_name(KIND_IGNORE), "ignore");
-	assert_string_equal(profile_field_name(FIELD_PNL_USD), "pnl_usd");
-	assert_string_equal(profile_field_name(FIELD_TRADED), "traded");
-	assert_string_equal(profile_field_name(FIELD_COUNT), "?");
+	assert_string_equal(profile_source_name(PROFILE_SOURCE_ATTRIBUTION), "attribution");
+	assert_string_equal(profile_source_name(PROFILE_SOURCE_ORDERS), "orders");
+	assert_string_equal(profile_source_name(PROFILE_SOURCE_COUNT), "?");
+	assert_string_equal(profile_kind_name(PROFILE_KIND_PARTIAL), "partial");
+	assert_string_equal(profile_kind_name(PROFILE_KIND_IGNORE), "ignore");
+	assert_string_equal(profile_field_name(PROFILE_FIELD_PNL_USD), "pnl_usd");
+	assert_string_equal(profile_field_name(PROFILE_FIELD_TRADED), "traded");
+	assert_string_equal(profile_field_name(PROFILE_FIELD_COUNT), "?");
 }
 
 /* A minimal valid attribution source, for the refusal cases to vary. */
@@ -631,17 +631,17 @@ static void test_profile_from_json_accepts_a_custom_profile(void **state)
 	assert_string_equal(p.name, "mine");
 	assert_int_equal(p.pnl_percent, 1);
 	assert_int_equal(p.position_by_symbol, 1);
-	assert_int_equal(p.source[SOURCE_ATTRIBUTION].key.n, 2);
-	assert_int_equal(p.source[SOURCE_ATTRIBUTION].field[FIELD_TS].n, 2);
+	assert_int_equal(p.source[PROFILE_SOURCE_ATTRIBUTION].key.n, 2);
+	assert_int_equal(p.source[PROFILE_SOURCE_ATTRIBUTION].field[PROFILE_FIELD_TS].n, 2);
 
 	/* The second ts pointer is used when the first is absent; the key
 	 * joins two values with '|'; percent becomes a fraction. */
 	char *row = unquote("{'type':'SELL','id':'x','leg':2,'timestamp':'2026-02-05T15:00:00Z',"
 			    "'ticker':'QQQ','ret':1.5}");
-	assert_int_equal(record_parse(&p, SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason, detail,
+	assert_int_equal(record_parse(&p, PROFILE_SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason, detail,
 				      sizeof(detail)),
 			 RECORD_OK);
-	assert_int_equal(r.kind, KIND_CLOSE);
+	assert_int_equal(r.kind, PROFILE_KIND_CLOSE);
 	assert_string_equal(r.key, "x|2");
 	assert_string_equal(r.symbol, "QQQ");
 	assert_true(same_number(r.pnl_frac, 0.015));
@@ -650,7 +650,7 @@ static void test_profile_from_json_accepts_a_custom_profile(void **state)
 
 	/* A row without the kind field takes the default, "ignore". */
 	row = unquote("{'id':'x','time':'2026-02-05T15:00:00Z','ticker':'QQQ'}");
-	assert_int_equal(record_parse(&p, SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason, detail,
+	assert_int_equal(record_parse(&p, PROFILE_SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason, detail,
 				      sizeof(detail)),
 			 RECORD_IGNORED);
 	record_release(&r);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_html.h"
+#include "lib/report/report_html.h"
 
 #define DASH "\xe2\x80\x94"
 

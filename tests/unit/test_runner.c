@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "config.h"
-#include "runner.h"
+#include "lib/base/calendar.h"
+#include "lib/config/config.h"
+#include "jobs/runner/runner.h"
 
 struct fixture {
 	char dir[64], exe[96];
@@ -58,7 +58,7 @@ static void script(struct fixture *f, const char *body)
 
 static struct runner *start_runner(struct fixture *f, int64_t now)
 {
-	struct durable_err err;
+	struct err err;
 	struct runner_options o = {.state_dir = f->dir, .config = &f->cfg, .exe = f->exe};
 	struct runner *r = runner_new(&o, now, &err);
 	assert_non_null(r);
@@ -120,7 +120,8 @@ static void test_a_crashing_job_is_journaled_with_its_signal_and_retried_then_gi
 	wait_child(r, now);
 	runner_tick(r, now); /* max_retries 1: nothing more */
 	assert_int_equal(runner_running(r), 0);
-	runner_free(r, now);
+	runner_stop(r, now);
+	runner_free(r);
 
 	json_t *j = journal(f);
 	assert_int_equal(json_array_size(j), 2);
@@ -138,7 +139,8 @@ static void test_a_crashing_job_is_journaled_with_its_signal_and_retried_then_gi
 	r = start_runner(f, now);
 	runner_tick(r, now);
 	assert_int_equal(runner_running(r), 0);
-	runner_free(r, now);
+	runner_stop(r, now);
+	runner_free(r);
 	j = journal(f);
 	assert_int_equal(json_array_size(j), 3);
 	assert_string_equal(field(j, 2, "status"), "skipped");
@@ -162,7 +164,8 @@ static void test_a_hanging_job_is_killed_at_its_timeout(void **state)
 	assert_true(runner_running(r) > 0); /* not yet */
 	runner_tick(r, now + 6 * CALENDAR_US_PER_S);
 	wait_child(r, now + 6 * CALENDAR_US_PER_S);
-	runner_free(r, now);
+	runner_stop(r, now);
+	runner_free(r);
 	json_t *j = journal(f);
 	assert_int_equal(json_array_size(j), 1);
 	assert_string_equal(field(j, 0, "status"), "timeout");
@@ -191,7 +194,8 @@ static void test_a_job_that_succeeds_runs_once_with_its_arguments(void **state)
 	f->cfg.schedule.retrain_weekday = -1;
 	runner_replan(r, now);
 	assert_true(runner_next_wake(r) == monday);
-	runner_free(r, now);
+	runner_stop(r, now);
+	runner_free(r);
 	json_t *j = journal(f);
 	assert_int_equal(json_array_size(j), 1);
 	assert_string_equal(field(j, 0, "status"), "ok");
@@ -214,7 +218,8 @@ static void test_a_job_killed_by_shutdown_is_interrupted_not_failed(void **state
 	struct runner *r = start_runner(f, now);
 	runner_tick(r, now);
 	assert_true(runner_running(r) > 0);
-	runner_free(r, now);
+	runner_stop(r, now);
+	runner_free(r);
 	json_t *j = journal(f);
 	assert_string_equal(field(j, 0, "status"), "interrupted");
 	json_decref(j);
@@ -223,7 +228,8 @@ static void test_a_job_killed_by_shutdown_is_interrupted_not_failed(void **state
 	r = start_runner(f, now);
 	runner_tick(r, now);
 	wait_child(r, now);
-	runner_free(r, now);
+	runner_stop(r, now);
+	runner_free(r);
 	j = journal(f);
 	assert_int_equal(json_array_size(j), 2);
 	assert_string_equal(field(j, 1, "status"), "ok");

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "calendar.h"
-#include "schedule.h"
+#include "lib/base/calendar.h"
+#include "lib/base/schedule.h"
 
 #define AT_1605 (16 * 60 + 5)
 

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "framelog.h"
-#include "short_term.h"
+#include "lib/base/calendar.h"
+#include "lib/store/framelog.h"
+#include "jobs/live/short_term.h"
 
 /*
  * Each test gets a fresh folder with an outcome frame log, the short-term
@@ -44,7 +44,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static int setup_with(void **state, const char *profile)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct durable_err err;
+	struct err err;
 	if (!fx)
 		return -1;
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_short_term.XXXXXX");
@@ -52,7 +52,7 @@ static int setup_with(void **state, const char *profile)
 		return -1;
 	snprintf(fx->outcomes_path, sizeof(fx->outcomes_path), "%s/trade_outcomes.jsonl.zst",
 		 fx->dir);
-	fx->log = framelog_open(fx->outcomes_path, 0, &err);
+	fx->log = framelog_new(fx->outcomes_path, 0, &err);
 	fx->job = short_term_new(&fx->profile, NULL);
 	if (!fx->log || !fx->job)
 		return -1;
@@ -76,7 +76,7 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	short_term_batch_release(&fx->batch);
-	framelog_close(fx->log);
+	framelog_free(fx->log);
 	short_term_free(fx->job);
 	profile_release(&fx->profile);
 	int rc = nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -107,7 +107,7 @@ static void apply_line(struct fixture *fx, enum follow_kind kind, enum profile_s
 
 static void apply(struct fixture *fx, const char *row)
 {
-	apply_line(fx, FOLLOW_LINE, SOURCE_ATTRIBUTION, row);
+	apply_line(fx, FOLLOW_LINE, PROFILE_SOURCE_ATTRIBUTION, row);
 }
 
 /* Flushes the batch's outcomes and reads back every line of the log. */
@@ -127,7 +127,7 @@ static int collect(void *ctx, const char *line, size_t len)
 
 static void read_outcomes(struct fixture *fx, struct lines *out)
 {
-	struct durable_err err;
+	struct err err;
 	uint64_t valid;
 	memset(out, 0, sizeof(*out));
 	assert_int_equal(framelog_flush(fx->log, &err), 0);
@@ -346,9 +346,9 @@ static void test_quarantine_of_invalid_utf8_is_valid_json(void **state)
 static void test_long_lines_and_tails_are_counted_and_skipped(void **state)
 {
 	struct fixture *fx = *state;
-	apply_line(fx, FOLLOW_LONG, SOURCE_ATTRIBUTION, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-	apply_line(fx, FOLLOW_LONG, SOURCE_ATTRIBUTION, "yyyy");
-	apply_line(fx, FOLLOW_TAIL, SOURCE_ATTRIBUTION, "{'event':'clo");
+	apply_line(fx, FOLLOW_LONG, PROFILE_SOURCE_ATTRIBUTION, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	apply_line(fx, FOLLOW_LONG, PROFILE_SOURCE_ATTRIBUTION, "yyyy");
+	apply_line(fx, FOLLOW_TAIL, PROFILE_SOURCE_ATTRIBUTION, "{'event':'clo");
 	assert_int_equal(fx->count.read, 3);
 	assert_int_equal(fx->count.long_lines, 2);
 	assert_int_equal(fx->count.tails, 1);
@@ -363,7 +363,7 @@ static void test_ignored_rows_are_counted_and_skipped(void **state)
 {
 	struct fixture *fx = *state;
 	apply(fx, "{'event':'heartbeat','ts':'2026-02-05T15:00:00Z'}");
-	apply_line(fx, FOLLOW_LINE, SOURCE_EXIT,
+	apply_line(fx, FOLLOW_LINE, PROFILE_SOURCE_EXIT,
 		   "{'event':'heartbeat','ts':'2026-02-05T15:00:00Z'}");
 	assert_int_equal(fx->count.ignored, 2);
 	assert_int_equal(fx->count.skipped, 2);
@@ -373,11 +373,11 @@ static void test_ignored_rows_are_counted_and_skipped(void **state)
 static void test_other_sources_are_learned_not_traded(void **state)
 {
 	struct fixture *fx = *state;
-	apply_line(fx, FOLLOW_LINE, SOURCE_EXIT,
+	apply_line(fx, FOLLOW_LINE, PROFILE_SOURCE_EXIT,
 		   "{'trade_id':'T1','symbol':'AAPL','ts':'2026-02-05T15:00:00Z','pnl_usd':1}");
-	apply_line(fx, FOLLOW_LINE, SOURCE_SIGNALS,
+	apply_line(fx, FOLLOW_LINE, PROFILE_SOURCE_SIGNALS,
 		   "{'signal_id':'s1','symbol':'AAPL','ts':'2026-02-05T15:00:00Z'}");
-	apply_line(fx, FOLLOW_LINE, SOURCE_ORDERS,
+	apply_line(fx, FOLLOW_LINE, PROFILE_SOURCE_ORDERS,
 		   "{'order_id':'o1','symbol':'AAPL','ts':'2026-02-05T15:00:00Z'}");
 	assert_int_equal(fx->count.learned, 3);
 	assert_int_equal(fx->count.trades, 0);
@@ -388,7 +388,7 @@ static void test_other_sources_are_learned_not_traded(void **state)
 static void count_hook(void *ctx, const struct record *r)
 {
 	struct fixture *fx = ctx;
-	assert_true(r->kind == KIND_CLOSE || r->kind == KIND_PARTIAL);
+	assert_true(r->kind == PROFILE_KIND_CLOSE || r->kind == PROFILE_KIND_PARTIAL);
 	fx->hook_calls++;
 }
 
@@ -446,7 +446,7 @@ static void test_save_load_round_trip_of_open_positions(void **state)
 	char close[] = "{\"event\":\"close\",\"trade_id\":\"T2\",\"symbol\":\"MSFT\","
 		       "\"ts\":\"2026-02-05T15:00:00Z\",\"pnl_usd\":-1}";
 	struct follow_line line = {.kind = FOLLOW_LINE,
-				   .source = SOURCE_ATTRIBUTION,
+				   .source = PROFILE_SOURCE_ATTRIBUTION,
 				   .data = close,
 				   .len = strlen(close),
 				   .path = "x"};

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "cmd/sim/sim.h"
 
 /* Each test runs in its own fresh folder under /tmp, removed afterwards. */
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

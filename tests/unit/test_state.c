@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "state.h"
+#include "lib/base/calendar.h"
+#include "lib/store/state.h"
 
 /* Each test gets a fresh state folder, removed afterwards. */
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -64,17 +64,17 @@ static void fill_state(struct state *st)
 	snprintf(st->profile, sizeof(st->profile), "stock-bot");
 	snprintf(st->logs, sizeof(st->logs), "/srv/bot/logs");
 	snprintf(st->learner_file, sizeof(st->learner_file), "learner.42.json");
-	st->output_length[OUTPUT_OUTCOMES] = 123456;
-	st->output_length[OUTPUT_QUARANTINE] = 789;
-	st->output_length[OUTPUT_TRADE_KEYS] = 8 * 976;
-	for (int s = 0; s < SOURCE_COUNT; s++) {
+	st->output_length[STATE_OUTPUT_OUTCOMES] = 123456;
+	st->output_length[STATE_OUTPUT_QUARANTINE] = 789;
+	st->output_length[STATE_OUTPUT_TRADE_KEYS] = 8 * 976;
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		struct state_source *src = &st->source[s];
 		struct state_counters *c = &src->count;
 		char path[128];
 		snprintf(src->file, sizeof(src->file), "%s.jsonl",
 			 profile_source_name((enum profile_source_id)s));
 		snprintf(path, sizeof(path), "/srv/bot/logs/%s", src->file);
-		src->follow.has_current = s != SOURCE_ORDERS; /* one source without a file */
+		src->follow.has_current = s != PROFILE_SOURCE_ORDERS; /* one source without a file */
 		if (src->follow.has_current)
 			fill_position(&src->follow.current, path, (uint64_t)s + 1);
 		src->follow.n_draining = (size_t)s;
@@ -83,7 +83,7 @@ static void fill_state(struct state *st)
 			snprintf(rotated, sizeof(rotated), "%s.%d", path, k + 1);
 			fill_position(&src->follow.draining[k], rotated, (uint64_t)(10 * s + k));
 		}
-		src->follow.n_done = s == SOURCE_EXIT ? FOLLOW_MAX_DONE : (size_t)s;
+		src->follow.n_done = s == PROFILE_SOURCE_EXIT ? FOLLOW_MAX_DONE : (size_t)s;
 		for (size_t k = 0; k < src->follow.n_done; k++) {
 			src->follow.done[k].head_len = (uint32_t)(100 + k);
 			src->follow.done[k].head_hash = UINT64_C(0x8000000000000000) | k;
@@ -126,9 +126,9 @@ static void assert_state_equal(const struct state *a, const struct state *b)
 	assert_string_equal(a->profile, b->profile);
 	assert_string_equal(a->logs, b->logs);
 	assert_string_equal(a->learner_file, b->learner_file);
-	for (int i = 0; i < OUTPUT_COUNT; i++)
+	for (int i = 0; i < STATE_OUTPUT_COUNT; i++)
 		assert_int_equal(a->output_length[i], b->output_length[i]);
-	for (int s = 0; s < SOURCE_COUNT; s++) {
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		const struct state_source *x = &a->source[s], *y = &b->source[s];
 		assert_string_equal(x->file, y->file);
 		assert_int_equal(x->follow.has_current, y->follow.has_current);
@@ -164,7 +164,7 @@ static void assert_state_equal(const struct state *a, const struct state *b)
 static void test_to_json_from_json_round_trip(void **state)
 {
 	static struct state st, back;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	(void)state;
 	fill_state(&st);
 	json_t *j = state_to_json(&st);
@@ -177,7 +177,7 @@ static void test_to_json_from_json_round_trip(void **state)
 static void test_round_trip_of_a_fresh_state(void **state)
 {
 	static struct state st, back;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	(void)state;
 	state_init(&st);
 	json_t *j = state_to_json(&st);
@@ -211,8 +211,8 @@ static void test_to_json_frees_everything_for_sources_without_a_file(void **stat
 	static struct state st;
 	(void)state;
 	fill_state(&st);
-	st.source[SOURCE_SIGNALS].file[0] = '\0';
-	st.source[SOURCE_ORDERS].file[0] = '\0';
+	st.source[PROFILE_SOURCE_SIGNALS].file[0] = '\0';
+	st.source[PROFILE_SOURCE_ORDERS].file[0] = '\0';
 	json_set_alloc_funcs(counting_malloc, counting_free);
 	jansson_live = 0;
 	json_t *j = state_to_json(&st);
@@ -229,10 +229,10 @@ static void test_json_keeps_the_original_learner_keys(void **state)
 	static struct state st;
 	(void)state;
 	fill_state(&st);
-	st.source[SOURCE_ATTRIBUTION].count.trades = 976;
-	st.source[SOURCE_EXIT].count.learned = 970;
-	st.source[SOURCE_SIGNALS].count.learned = 2000;
-	st.source[SOURCE_ORDERS].count.learned = 12;
+	st.source[PROFILE_SOURCE_ATTRIBUTION].count.trades = 976;
+	st.source[PROFILE_SOURCE_EXIT].count.learned = 970;
+	st.source[PROFILE_SOURCE_SIGNALS].count.learned = 2000;
+	st.source[PROFILE_SOURCE_ORDERS].count.learned = 12;
 	json_t *j = state_to_json(&st);
 
 	static const struct {
@@ -259,7 +259,7 @@ static void test_json_keeps_the_original_learner_keys(void **state)
 static void test_from_json_refuses_other_formats(void **state)
 {
 	static struct state st;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	static const char *const texts[] = {"{\"format\": 2}", "{}", "[]", "{\"format\": \"1\"}"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -274,10 +274,10 @@ static void test_from_json_refuses_other_formats(void **state)
 static void test_output_paths(void **state)
 {
 	(void)state;
-	assert_string_equal(state_output_path(OUTPUT_OUTCOMES),
+	assert_string_equal(state_output_path(STATE_OUTPUT_OUTCOMES),
 			    "outcomes/trade_outcomes.jsonl.zst");
-	assert_string_equal(state_output_path(OUTPUT_QUARANTINE), "quarantine.jsonl");
-	assert_string_equal(state_output_path(OUTPUT_TRADE_KEYS), "outcomes/trade_keys.bin");
+	assert_string_equal(state_output_path(STATE_OUTPUT_QUARANTINE), "quarantine.jsonl");
+	assert_string_equal(state_output_path(STATE_OUTPUT_TRADE_KEYS), "outcomes/trade_keys.bin");
 }
 
 static void file_path(char *buf, size_t len, const char *dir, const char *suffix)
@@ -289,7 +289,7 @@ static void test_save_then_load(void **state)
 {
 	const char *dir = *state;
 	static struct state st, back;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	int used_prev = -1;
 	char path[512];
 	struct stat sb;
@@ -317,12 +317,12 @@ static void test_absent_state_loads_as_first_start(void **state)
 {
 	const char *dir = *state;
 	static struct state st;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	int used_prev = -1;
 	assert_int_equal(state_load(dir, &st, &used_prev, &err), 0);
 	assert_int_equal(used_prev, 0);
 	assert_int_equal(st.generation, 0);
-	assert_int_equal(st.source[SOURCE_ATTRIBUTION].count.last_record_ts, CALENDAR_NONE);
+	assert_int_equal(st.source[PROFILE_SOURCE_ATTRIBUTION].count.last_record_ts, CALENDAR_NONE);
 }
 
 /* Two commits, then the main file is damaged: the one before is used. */
@@ -330,7 +330,7 @@ static void test_damaged_main_file_falls_back_to_prev(void **state)
 {
 	const char *dir = *state;
 	static struct state st, back;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	int used_prev = -1;
 	char path[512];
 	static const char *const damage[] = {"{\"format\": 1, \"generation\": 4", "", "garbage\n",
@@ -361,7 +361,7 @@ static void test_both_files_damaged_is_an_error(void **state)
 {
 	const char *dir = *state;
 	static struct state st;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	int used_prev = -1;
 	char path[512];
 	FILE *f;
@@ -381,7 +381,7 @@ static void test_damaged_main_file_without_prev_is_an_error(void **state)
 {
 	const char *dir = *state;
 	static struct state st;
-	struct durable_err err = {{0}};
+	struct err err = {{0}};
 	int used_prev = -1;
 	char path[512];
 	file_path(path, sizeof(path), dir, "");

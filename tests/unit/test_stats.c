@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "stats.h"
+#include "lib/learn/stats.h"
 
 /* cmocka here has assert_float_equal only (floats): doubles need this. */
 #define assert_near(a, b, tolerance)                                                               \

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calendar.h"
-#include "jsontext.h"
-#include "weights.h"
+#include "lib/base/calendar.h"
+#include "lib/base/jsontext.h"
+#include "lib/learn/weights.h"
 
 /* 2026-01-05T14:30:00Z, 09:30 in New York: trading day d starts d days on. */
 #define DAY0 INT64_C(1767623400000000)
@@ -33,7 +33,7 @@ static struct record closed_trade(int64_t ts, const char *regime, double pnl_usd
 {
 	struct record r;
 	memset(&r, 0, sizeof r);
-	r.kind = KIND_CLOSE;
+	r.kind = PROFILE_KIND_CLOSE;
 	r.ts = ts;
 	r.entry_ts = CALENDAR_NONE;
 	r.regime = regime;
@@ -49,7 +49,7 @@ static struct record closed_trade(int64_t ts, const char *regime, double pnl_usd
 static struct record exit_row(int64_t ts, const char *reason, double pnl_usd, double hold)
 {
 	struct record r = closed_trade(ts, NULL, pnl_usd, NULL);
-	r.kind = KIND_EXIT;
+	r.kind = PROFILE_KIND_EXIT;
 	r.close_reason = reason;
 	r.hold_minutes = hold;
 	return r;

@@ -1,0 +1,63 @@
+/*
+ * daily — the post-market job for one trading day D.
+ *
+ * Inputs, all read-only: the committed state (outcomes up to their committed
+ * length, the learner generation with its progressive metrics and open
+ * positions, signal outcomes), the day's records in the logs (signals,
+ * orders, opens, closes: for missed opportunities), the config.
+ *
+ * Outputs, each replaced atomically (temp, fsync, rename) or appended once:
+ *   state/reports/post_market_D.json, .html, post_market_latest.json (when D
+ *     is the newest report), index.html;
+ *   state/knobs.json ({format, as_of, values, before}) and
+ *     state/knob_adjustments.jsonl (one line per change);
+ *   state/missed_signals.jsonl.zst (one frame per day, each line with "day");
+ *   state/baseline_performance.json (created by the first run; the retrain
+ *     job replaces it at each deployment).
+ *
+ * Which trades belong to D: closes whose exit time falls on D in the
+ * exchange's zone; a close on a day that is not a trading day belongs to the
+ * next trading day. Trade figures count full closes (partial == 1): partial
+ * closes are part of a trade, not trades, but their realized P&L enters the
+ * day's return. Windows count trading days of the configured calendar, from
+ * the first trading day with data (never before it) to D; a trading day
+ * without trades has return 0. Breakdowns are over the 30-day window.
+ *
+ * Idempotent: running D again gives the same report (apart from generated_at
+ * and figures of the live model, which learns meanwhile), does not move the
+ * knobs a second time (they are re-derived from the values before D), and
+ * does not append D's missed signals twice. A run for a day older than the
+ * knobs' as_of reports the knobs without moving them.
+ *
+ * The job takes "<state>/reports/.lock" so two runs never interleave; the
+ * follower's lock is not needed (it only reads committed files).
+ */
+#ifndef TRADELEARN_DAILY_H
+#define TRADELEARN_DAILY_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "lib/config/config.h"
+#include "lib/ingest/profile.h"
+
+struct daily_options {
+	const char *state_dir;
+	const char *logs_dir;
+	const struct config *config;
+	const struct profile *profile;
+	int32_t day;	/* the trading day (schedule.h); SCHEDULE_NO_DAY: the last completed one */
+	int64_t now_us; /* generated_at, and "completed" for the default day */
+};
+
+/* Runs the job. On success returns 0 and, when report is not NULL, the
+ * report object (new reference). -1 with a message in err on failure (a
+ * file that cannot be read or written; a day that is not a trading day);
+ * files already replaced stay valid on their own. */
+int daily_run(const struct daily_options *o, json_t **report, char *err, size_t errlen);
+
+/* The trading day a report is for when none is given: the last trading day
+ * whose daily slot (config schedule.daily) is at or before now. */
+int32_t daily_default_day(const struct config *c, int64_t now_us);
+
+#endif

@@ -1,0 +1,484 @@
+#include "jobs/live/pipeline.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/base/calendar.h"
+#include "lib/store/framelog.h"
+#include "lib/base/jsontext.h"
+#include "jobs/live/short_term.h"
+
+struct pipeline {
+	char state_dir[FOLLOW_PATH_MAX];
+	char logs_dir[FOLLOW_PATH_MAX];
+	char models_dir[FOLLOW_PATH_MAX];
+	const struct config *config;
+	const struct profile *profile;
+	follow_log_fn log;
+	void *log_ctx;
+	int lock_fd;
+	struct state state; /* the last committed state */
+	struct follow *follow;
+	size_t source_index[PROFILE_SOURCE_COUNT]; /* follower source → profile source */
+	size_t n_sources;
+	struct short_term *job;
+	struct framelog *outcomes;
+	int quarantine_fd, keys_fd, weight_log_fd;
+	struct short_term_batch batch;
+	int64_t last_publish;
+	uint64_t lines_total;
+	json_t *last_job; /* the runner's last journal line, or NULL */
+};
+
+static void say(struct pipeline *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct pipeline *p, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	if (!p->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	p->log(p->log_ctx, msg);
+}
+
+static void output_path(const struct pipeline *p, enum state_output_id id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", p->state_dir, state_output_path(id));
+}
+
+/* Removes learner.<g>.json files that are not generation keep1 or keep2:
+ * uncommitted ones (a crash between steps 4 and 5) and old ones. */
+static void sweep_generations(struct pipeline *p, uint64_t keep1, uint64_t keep2)
+{
+	DIR *d = opendir(p->state_dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		unsigned long long g;
+		char tail[16];
+		if (sscanf(e->d_name, "learner.%llu.%15s", &g, tail) != 2 || strcmp(tail, "json"))
+			continue;
+		if (g == keep1 || g == keep2)
+			continue;
+		char path[FOLLOW_PATH_MAX + 300];
+		snprintf(path, sizeof path, "%s/%s", p->state_dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+static int load_keys(struct pipeline *p, struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 64];
+	uint64_t buf[4096];
+	output_path(p, STATE_OUTPUT_TRADE_KEYS, path, sizeof path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : err_fail(err, "%s: %s", path, strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return err_fail(err, "%s: %s", path, strerror(errno));
+		}
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < (size_t)n / sizeof *buf; i++)
+			if (short_term_add_key(p->job, buf[i])) {
+				close(fd);
+				return err_fail(err, "out of memory");
+			}
+	}
+	close(fd);
+	return 0;
+}
+
+static int load_learner(struct pipeline *p, struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 128], *text;
+	size_t len;
+	json_error_t jerr;
+	if (!p->state.learner_file[0])
+		return 0;
+	snprintf(path, sizeof path, "%s/%s", p->state_dir, p->state.learner_file);
+	if (durable_read_all(path, &text, &len, err))
+		return err_fail(err, "%s: the committed generation is missing: %s", path,
+				    err->msg);
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	free(text);
+	if (!j || short_term_load(p->job, j)) {
+		json_decref(j);
+		return err_fail(err, "%s: damaged", path);
+	}
+	json_decref(j);
+	return 0;
+}
+
+static int open_outputs(struct pipeline *p, struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 64];
+	for (int i = 0; i < STATE_OUTPUT_COUNT; i++) {
+		uint64_t actual = 0;
+		output_path(p, (enum state_output_id)i, path, sizeof path);
+		if (durable_cut_back(path, p->state.output_length[i], &actual, err)) {
+			if (errno == ERANGE)
+				return err_fail(
+				    err,
+				    "%s is shorter (%llu bytes) than committed (%llu): "
+				    "it was cut or replaced; restore it, or move the "
+				    "state folder away to start over",
+				    path, (unsigned long long)actual,
+				    (unsigned long long)p->state.output_length[i]);
+			return -1;
+		}
+		if (actual > p->state.output_length[i])
+			say(p, "%s: cut back %llu uncommitted bytes", state_output_path(i),
+			    (unsigned long long)(actual - p->state.output_length[i]));
+	}
+	output_path(p, STATE_OUTPUT_OUTCOMES, path, sizeof path);
+	p->outcomes = framelog_new(path, 0, err);
+	if (!p->outcomes)
+		return -1;
+	output_path(p, STATE_OUTPUT_QUARANTINE, path, sizeof path);
+	p->quarantine_fd = durable_open_append(path, err);
+	output_path(p, STATE_OUTPUT_TRADE_KEYS, path, sizeof path);
+	p->keys_fd = durable_open_append(path, err);
+	output_path(p, STATE_OUTPUT_WEIGHT_LOG, path, sizeof path);
+	p->weight_log_fd = durable_open_append(path, err);
+	if (p->quarantine_fd < 0 || p->keys_fd < 0 || p->weight_log_fd < 0)
+		return -1;
+	p->batch.outcomes = p->outcomes;
+	return 0;
+}
+
+static void follow_log(void *ctx, const char *msg)
+{
+	struct pipeline *p = ctx;
+	if (p->log)
+		p->log(p->log_ctx, msg);
+}
+
+struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder,
+			       struct err *err)
+{
+	struct pipeline *p = calloc(1, sizeof *p);
+	char dir[FOLLOW_PATH_MAX + 32];
+	int used_prev = 0, rc;
+	const char *files[PROFILE_SOURCE_COUNT];
+
+	if (!p) {
+		err_fail(err, "out of memory");
+		return NULL;
+	}
+	p->lock_fd = p->quarantine_fd = p->keys_fd = p->weight_log_fd = -1;
+	snprintf(p->state_dir, sizeof p->state_dir, "%s", opt->state_dir);
+	snprintf(p->logs_dir, sizeof p->logs_dir, "%s", opt->logs_dir);
+	snprintf(p->models_dir, sizeof p->models_dir, "%s", opt->models_dir);
+	p->config = opt->config;
+	p->profile = opt->profile;
+	p->log = opt->log;
+	p->log_ctx = opt->log_ctx;
+	p->batch.on_outcome = opt->on_outcome;
+	p->batch.hook_ctx = opt->hook_ctx;
+
+	snprintf(dir, sizeof dir, "%s/outcomes", p->state_dir);
+	if (durable_mkdirs(dir, err))
+		goto fail;
+	p->lock_fd = durable_lock(p->state_dir, holder, err);
+	if (p->lock_fd < 0)
+		goto fail;
+	if (durable_sweep_temps(p->state_dir, err) < 0 || durable_sweep_temps(dir, err) < 0)
+		goto fail;
+	rc = state_load(p->state_dir, &p->state, &used_prev, err);
+	if (rc < 0)
+		goto fail;
+	if (used_prev)
+		say(p, "%s was damaged; resumed from its previous version", STATE_FILE);
+	if (rc == 1 && strcmp(p->state.logs, p->logs_dir) != 0)
+		say(p, "the logs folder changed from %s to %s: files are matched by content",
+		    p->state.logs, p->logs_dir);
+	if (rc == 1 && p->state.profile[0] && strcmp(p->state.profile, p->profile->name) != 0)
+		say(p, "the profile changed from %s to %s", p->state.profile, p->profile->name);
+	sweep_generations(p, p->state.generation,
+			  p->state.generation ? p->state.generation - 1 : 0);
+	if (open_outputs(p, err))
+		goto fail;
+	if (durable_mkdirs(p->models_dir, err))
+		goto fail;
+	p->job = short_term_new(p->profile, p->config);
+	if (!p->job || load_keys(p, err) || load_learner(p, err))
+		goto fail;
+
+	struct follow_options fo = {
+	    .max_line = p->config->max_line_bytes,
+	    .force_poll = opt->force_poll,
+	    .log = follow_log,
+	    .log_ctx = p,
+	};
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
+		if (!p->profile->source[s].file[0])
+			continue;
+		p->source_index[p->n_sources] = (size_t)s;
+		files[p->n_sources++] = p->profile->source[s].file;
+	}
+	if (durable_mkdirs(p->logs_dir, err))
+		goto fail;
+	p->follow = follow_new(p->logs_dir, files, p->n_sources, &fo, err);
+	if (!p->follow)
+		goto fail;
+	for (size_t i = 0; i < p->n_sources; i++) {
+		struct state_source *src = &p->state.source[p->source_index[i]];
+		int known = rc == 1 && strcmp(src->file, files[i]) == 0;
+		if (follow_restore(p->follow, i, known ? &src->follow : NULL, p->state.committed_at,
+				   err))
+			goto fail;
+		snprintf(src->file, sizeof src->file, "%s", files[i]);
+	}
+	snprintf(p->state.profile, sizeof p->state.profile, "%s", p->profile->name);
+	snprintf(p->state.logs, sizeof p->state.logs, "%s", p->logs_dir);
+	/* Derived files are regenerated from the committed state: a crash
+	 * between the commit and their publication loses nothing. */
+	if (short_term_publish(p->job, p->models_dir, p->state_dir, err) ||
+	    pipeline_publish(p, err))
+		goto fail;
+	return p;
+fail:
+	pipeline_free(p);
+	return NULL;
+}
+
+int pipeline_fd(const struct pipeline *p)
+{
+	return follow_fd(p->follow);
+}
+
+int pipeline_is_polling(const struct pipeline *p)
+{
+	return follow_is_polling(p->follow);
+}
+
+void pipeline_events(struct pipeline *p)
+{
+	follow_handle_events(p->follow);
+}
+
+void pipeline_refresh(struct pipeline *p)
+{
+	follow_refresh(p->follow);
+}
+
+const struct state *pipeline_state(const struct pipeline *p)
+{
+	return &p->state;
+}
+
+const struct short_term *pipeline_job(const struct pipeline *p)
+{
+	return p->job;
+}
+
+json_t *pipeline_positions(const struct pipeline *p)
+{
+	return short_term_positions(p->job, calendar_now());
+}
+
+uint64_t pipeline_lag(struct pipeline *p, size_t source)
+{
+	for (size_t i = 0; i < p->n_sources; i++)
+		if (p->source_index[i] == source)
+			return follow_lag_bytes(p->follow, i);
+	return 0;
+}
+
+static int append_and_sync(int fd, const void *data, size_t len, const char *what,
+			   struct err *err)
+{
+	if (!len)
+		return 0;
+	if (durable_write_all(fd, data, len, err))
+		return -1;
+	if (fdatasync(fd) != 0)
+		return err_fail(err, "%s: fsync: %s", what, strerror(errno));
+	return 0;
+}
+
+static int commit(struct pipeline *p, struct state *next, struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 128];
+	size_t len;
+
+	/* 3. outputs first: the state file may only name bytes that are on disk. */
+	if (framelog_flush(p->outcomes, err))
+		return -1;
+	if (append_and_sync(p->quarantine_fd, p->batch.quarantine, p->batch.quarantine_len,
+			    "quarantine", err) ||
+	    append_and_sync(p->keys_fd, p->batch.keys, p->batch.n_keys * sizeof *p->batch.keys,
+			    "trade keys", err) ||
+	    append_and_sync(p->weight_log_fd, p->batch.weight_log, p->batch.weight_log_len,
+			    "weight learning journal", err))
+		return -1;
+	next->output_length[STATE_OUTPUT_OUTCOMES] = framelog_length(p->outcomes);
+	next->output_length[STATE_OUTPUT_QUARANTINE] += p->batch.quarantine_len;
+	next->output_length[STATE_OUTPUT_TRADE_KEYS] += p->batch.n_keys * sizeof *p->batch.keys;
+	next->output_length[STATE_OUTPUT_WEIGHT_LOG] += p->batch.weight_log_len;
+
+	/* 4. the learned state that does not fit the offsets file. */
+	next->generation = p->state.generation + 1;
+	snprintf(next->learner_file, sizeof next->learner_file, "learner.%llu.json",
+		 (unsigned long long)next->generation);
+	json_t *learner = short_term_save(p->job);
+	char *text = jsontext_dump(learner, JSONTEXT_COMPACT, &len);
+	json_decref(learner);
+	if (!text)
+		return err_fail(err, "out of memory");
+	snprintf(path, sizeof path, "%s/%s", p->state_dir, next->learner_file);
+	int rc = durable_replace(path, text, len, err);
+	free(text);
+	if (rc)
+		return -1;
+
+	/* 5. the commit point. */
+	for (size_t i = 0; i < p->n_sources; i++)
+		follow_save(p->follow, i, &next->source[p->source_index[i]].follow);
+	next->committed_at = calendar_now();
+	if (state_save(p->state_dir, next, err))
+		return -1;
+	p->state = *next;
+
+	/* 6. and 7. */
+	if (short_term_publish(p->job, p->models_dir, p->state_dir, err))
+		say(p, "publishing the learned files: %s", err->msg);
+	int64_t now = calendar_now();
+	if (now - p->last_publish >= 1000000 && pipeline_publish(p, err))
+		say(p, "health.json: %s", err->msg);
+	sweep_generations(p, p->state.generation, p->state.generation - 1);
+	return 0;
+}
+
+int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
+{
+	struct state *next = malloc(sizeof *next);
+	size_t n = 0;
+	long limit = p->config->batch_lines;
+	int rc = 0;
+
+	if (!next)
+		return err_fail(err, "out of memory");
+	*next = p->state;
+	short_term_batch_reset(&p->batch);
+	/* A source ahead of the others in time waits while many observations
+	 * do (short_term_holding); if nothing else had anything to read, it is
+	 * read after all, in a second pass. */
+	int held[FOLLOW_MAX_SOURCES] = {0}, any_held = 0;
+	for (int pass = 0; pass < 2 && !(pass == 1 && (n || !any_held)); pass++) {
+		for (size_t i = 0; i < p->n_sources; i++) {
+			int source = (int)p->source_index[i];
+			struct state_counters *c = &next->source[source].count;
+			if (pass == 0 && short_term_holding(p->job, source)) {
+				held[i] = any_held = 1;
+				continue;
+			}
+			if (pass == 1 && !held[i])
+				continue;
+			for (long k = 0; k < limit; k++) {
+				struct follow_line line;
+				int got = follow_next(p->follow, i, &line, err);
+				if (got < 0) {
+					rc = -1;
+					goto out;
+				}
+				if (got == 0) {
+					short_term_caught_up(p->job, source);
+					break;
+				}
+				line.source = p->source_index[i];
+				if (short_term_apply(p->job, &line, c, &p->batch)) {
+					rc = err_fail(err, "out of memory");
+					goto out;
+				}
+				n++;
+			}
+		}
+	}
+	if (n)
+		rc = commit(p, next, err);
+	p->lines_total += n;
+out:
+	if (rc)
+		framelog_discard(p->outcomes);
+	if (lines)
+		*lines = n;
+	free(next);
+	return rc;
+}
+
+int pipeline_publish(struct pipeline *p, struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 64], at[40];
+	json_t *h = json_object(), *lag = json_object();
+	size_t len;
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++)
+		if (p->profile->source[s].file[0])
+			json_object_set_new(lag, profile_source_name(s),
+					    json_integer((json_int_t)pipeline_lag(p, (size_t)s)));
+	calendar_format_iso(calendar_now(), at, sizeof at);
+	json_object_set_new(h, "pid", json_integer(getpid()));
+	json_object_set_new(h, "alive_at", json_string(at));
+	calendar_format_iso(p->state.committed_at, at, sizeof at);
+	json_object_set_new(h, "last_commit",
+			    p->state.committed_at ? json_string(at) : json_null());
+	json_object_set_new(h, "generation", json_integer((json_int_t)p->state.generation));
+	json_object_set_new(h, "lag_bytes", lag);
+	json_object_set_new(h, "open_positions",
+			    json_integer((json_int_t)short_term_open_count(p->job)));
+	json_object_set_new(h, "polling", json_boolean(follow_is_polling(p->follow)));
+	json_object_set_new(h, "last_job", p->last_job ? json_incref(p->last_job) : json_null());
+	char *text = jsontext_dump(h, JSONTEXT_PRETTY, &len);
+	json_decref(h);
+	if (!text)
+		return err_fail(err, "out of memory");
+	snprintf(path, sizeof path, "%s/health.json", p->state_dir);
+	int rc = durable_publish(path, text, len, err);
+	free(text);
+	p->last_publish = calendar_now();
+	return rc;
+}
+
+void pipeline_set_last_job(struct pipeline *p, json_t *run)
+{
+	if (!p || run == p->last_job)
+		return;
+	json_decref(p->last_job);
+	p->last_job = run ? json_incref(run) : NULL;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	json_decref(p->last_job);
+	follow_free(p->follow);
+	short_term_free(p->job);
+	framelog_free(p->outcomes);
+	short_term_batch_release(&p->batch);
+	if (p->quarantine_fd >= 0)
+		close(p->quarantine_fd);
+	if (p->keys_fd >= 0)
+		close(p->keys_fd);
+	if (p->weight_log_fd >= 0)
+		close(p->weight_log_fd);
+	if (p->lock_fd >= 0)
+		close(p->lock_fd);
+	free(p);
+}

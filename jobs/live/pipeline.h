@@ -1,0 +1,92 @@
+/*
+ * pipeline — logs → follower → short_term → committed state.
+ *
+ * pipeline_new() takes the state folder's lock, recovers (reads the
+ * committed state or its previous version, cuts the append-only outputs back
+ * to their committed lengths, removes temp files and uncommitted
+ * generations, reloads the trade keys and open positions) and resumes the
+ * follower where the state says. pipeline_step() reads a batch, applies it,
+ * and commits it in the order that makes a kill -9 at any instant harmless:
+ *
+ *   1. read complete lines of each source, up to the batch limit;
+ *   2. apply them in memory (outcomes, positions, counters);
+ *   3. append the batch's outcome frame, quarantine lines and trade keys,
+ *      fsync each;
+ *   4. write the learner generation file state/learner.<gen>.json, fsync;
+ *   5. write the state file naming that generation and the outputs'
+ *      lengths (temp, fsync, rename, fsync folder) — the commit point;
+ *   6. publish derived files (models/online.json, state/signal_weights.json,
+ *      state/exit_weights.json, state/signal_outcomes.json, state/health.json);
+ *   7. remove generations older than the previous committed one.
+ *
+ * The caller (cmd/watch) owns the poll loop: it polls pipeline_fd() and
+ * calls pipeline_events(), pipeline_refresh() and pipeline_step().
+ */
+#ifndef TRADELEARN_PIPELINE_H
+#define TRADELEARN_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "lib/config/config.h"
+#include "lib/base/durable.h"
+#include "lib/ingest/follow.h"
+#include "lib/ingest/profile.h"
+#include "lib/ingest/record.h"
+#include "lib/store/state.h"
+
+struct pipeline_options {
+	const char *state_dir;	/* <root>/state */
+	const char *logs_dir;	/* the bot's logs */
+	const char *models_dir; /* <root>/models: models/online.json */
+	const struct config *config;
+	const struct profile *profile; /* borrowed; outlives the pipeline */
+	int force_poll;
+	follow_log_fn log; /* one-line messages for the operator */
+	void *log_ctx;
+	/* Called for every trade recorded (after its batch is applied, before
+	 * it is committed); may be NULL. */
+	void (*on_outcome)(void *ctx, const struct record *r);
+	void *hook_ctx;
+};
+
+struct pipeline;
+
+/* Opens and recovers. NULL on failure with err set; errno is EWOULDBLOCK
+ * when another process holds the state folder (*holder gets its pid). */
+struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder,
+			       struct err *err);
+
+/* Reads and commits at most one batch. *lines (may be NULL) gets the lines
+ * read; 0 means the logs are caught up. -1 on an I/O failure: the batch was
+ * not committed, and the caller should stop (a restart redoes it). */
+int pipeline_step(struct pipeline *p, size_t *lines, struct err *err);
+
+int pipeline_fd(const struct pipeline *p);
+void pipeline_events(struct pipeline *p);
+void pipeline_refresh(struct pipeline *p);
+int pipeline_is_polling(const struct pipeline *p);
+
+/* The last committed state (borrowed). */
+const struct state *pipeline_state(const struct pipeline *p);
+/* Open positions now (new reference). */
+json_t *pipeline_positions(const struct pipeline *p);
+/* The short-term job (borrowed), e.g. for the learner's metrics. */
+const struct short_term *pipeline_job(const struct pipeline *p);
+/* Bytes behind, per source. */
+uint64_t pipeline_lag(struct pipeline *p, size_t source);
+
+/* Writes state/health.json now (also done after commits, at most once a
+ * second). The learned files are published after every commit and at open. */
+int pipeline_publish(struct pipeline *p, struct err *err);
+
+/* The last scheduled job run (a state/jobs.jsonl line; borrowed, a
+ * reference is kept), written as "last_job" in health.json from the next
+ * publish on. NULL clears it. */
+void pipeline_set_last_job(struct pipeline *p, json_t *run);
+
+/* Releases everything and the lock. Call after the last commit. */
+void pipeline_free(struct pipeline *p);
+
+#endif

@@ -1,0 +1,739 @@
+#include "jobs/live/short_term.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/base/calendar.h"
+#include "lib/base/schedule.h"
+#include "lib/base/jsontext.h"
+#include "lib/learn/learner.h"
+#include "lib/learn/signals.h"
+#include "lib/learn/weights.h"
+#include "lib/store/outcome.h"
+#include "lib/ingest/record.h"
+
+/* An open position and what its open said about the entry, for the close
+ * that does not repeat it. */
+struct position {
+	char *id; /* the position key: trade_id, or symbol for bots that link by symbol */
+	char *symbol;
+	int side;
+	int64_t opened_at;
+	double qty, entry_price, confidence, score;
+	char *regime, *sector, *timeframe; /* NULL when the open had none */
+	json_t *components;		   /* owned, or NULL */
+};
+
+/* Open-addressing set of 64-bit key hashes (0 marks an empty slot; a real
+ * hash of 0 is stored as 1, a collision with odds of 2^-64). */
+struct keyset {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
+/* The account equity the bot logged on one local date: the first and the
+ * last by timestamp, so the daily job can divide a day's P&L by the
+ * capital the day started with. */
+struct equity_day {
+	int32_t day;
+	double first, last;
+	int64_t first_ts, last_ts;
+};
+#define EQUITY_DAYS 1100 /* about four years of trading days */
+
+struct short_term {
+	const struct profile *profile;
+	struct equity_day equity[EQUITY_DAYS];
+	size_t n_equity;
+	struct learner *learner;
+	struct weights *weights;
+	struct signals *signals;
+	struct keyset keys;
+	struct position *pos;
+	size_t n_pos, cap_pos;
+};
+
+static void note_equity(struct short_term *st, int64_t ts, double equity);
+
+uint64_t short_term_key_hash(const char *key)
+{
+	uint64_t h = follow_hash(FOLLOW_HASH_INIT, key, strlen(key));
+	return h ? h : 1;
+}
+
+static int keyset_grow(struct keyset *ks)
+{
+	size_t cap = ks->cap ? ks->cap * 2 : 1024;
+	uint64_t *slot = calloc(cap, sizeof *slot);
+	if (!slot)
+		return -1;
+	for (size_t i = 0; i < ks->cap; i++) {
+		uint64_t h = ks->slot[i];
+		if (!h)
+			continue;
+		size_t j = h & (cap - 1);
+		while (slot[j])
+			j = (j + 1) & (cap - 1);
+		slot[j] = h;
+	}
+	free(ks->slot);
+	ks->slot = slot;
+	ks->cap = cap;
+	return 0;
+}
+
+/* 1 when h was added, 0 when it was there, -1 on ENOMEM. */
+static int keyset_add(struct keyset *ks, uint64_t h)
+{
+	if ((ks->n + 1) * 10 > ks->cap * 7 && keyset_grow(ks))
+		return -1;
+	size_t j = h & (ks->cap - 1);
+	while (ks->slot[j]) {
+		if (ks->slot[j] == h)
+			return 0;
+		j = (j + 1) & (ks->cap - 1);
+	}
+	ks->slot[j] = h;
+	ks->n++;
+	return 1;
+}
+
+struct short_term *short_term_new(const struct profile *p, const struct config *c)
+{
+	struct short_term *st = calloc(1, sizeof *st);
+	struct learner_options lo;
+	struct weights_options wo;
+	struct signals_options so = {24, 10000};
+
+	if (!st)
+		return NULL;
+	st->profile = p;
+	learner_options_init(&lo);
+	weights_options_init(&wo);
+	if (c) {
+		lo.eta = c->learner.eta;
+		lo.l2 = c->learner.l2;
+		lo.hash_bits = (int)c->learner.hash_bits;
+		lo.window = (int)c->learner.window;
+		lo.half_life_days = c->learner.half_life_days;
+		lo.weight_min = c->learner.weight_min;
+		lo.weight_max = c->learner.weight_max;
+		lo.asymmetric = c->learner.asymmetric;
+		wo.min_samples = c->weights.min_samples;
+		wo.step = c->weights.step;
+		wo.min_mult = c->weights.min_mult;
+		wo.max_mult = c->weights.max_mult;
+		wo.ewma_alpha = c->weights.ewma_alpha;
+		wo.evidence_half_life = c->weights.evidence_half_life;
+		so.horizon_hours = c->signals.horizon_hours;
+		so.max_pending = c->signals.max_pending;
+	}
+	st->learner = learner_new(&lo);
+	st->weights = weights_new(&wo);
+	st->signals = signals_new(&so);
+	if (!st->learner || !st->weights || !st->signals) {
+		short_term_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+const struct learner *short_term_learner(const struct short_term *st)
+{
+	return st->learner;
+}
+
+static void position_free(struct position *p)
+{
+	free(p->id);
+	free(p->symbol);
+	free(p->regime);
+	free(p->sector);
+	free(p->timeframe);
+	json_decref(p->components);
+}
+
+void short_term_free(struct short_term *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_pos; i++)
+		position_free(&st->pos[i]);
+	free(st->pos);
+	free(st->keys.slot);
+	learner_free(st->learner);
+	weights_free(st->weights);
+	signals_free(st->signals);
+	free(st);
+}
+
+int short_term_add_key(struct short_term *st, uint64_t h)
+{
+	return keyset_add(&st->keys, h) < 0 ? -1 : 0;
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap * 2 : 4096;
+		while (c < *len + n + 1)
+			c *= 2;
+		char *nb = realloc(*buf, c);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*cap = c;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	return 0;
+}
+
+/* JSON strings must be UTF-8: a line that is not is kept with its bad bytes
+ * replaced, so the quarantine file stays valid JSONL. */
+static json_t *line_text(const char *data, size_t len)
+{
+	json_t *s = json_stringn(data, len);
+	if (s)
+		return s;
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return json_null();
+	for (size_t i = 0; i < len; i++)
+		copy[i] = (data[i] & 0x80) ? '?' : data[i];
+	s = json_stringn(copy, len);
+	free(copy);
+	return s ? s : json_null();
+}
+
+static int quarantine(struct short_term_batch *out, const struct follow_line *line,
+		      const char *reason, const char *detail)
+{
+	char at[40];
+	json_t *q = json_object();
+	calendar_format_iso(calendar_now(), at, sizeof at);
+	json_object_set_new(q, "source", json_string(profile_source_name(line->source)));
+	json_object_set_new(q, "file", json_string(line->path));
+	json_object_set_new(q, "offset", json_integer((json_int_t)line->offset));
+	json_object_set_new(q, "reason", json_string(reason));
+	json_object_set_new(q, "detail", json_string(detail));
+	json_object_set_new(q, "line", line_text(line->data, line->len));
+	json_object_set_new(q, "quarantined_at", json_string(at));
+	size_t n;
+	char *text = jsontext_dump(q, JSONTEXT_COMPACT, &n);
+	json_decref(q);
+	if (!text)
+		return -1;
+	int rc = append(&out->quarantine, &out->quarantine_len, &out->quarantine_cap, text, n);
+	rc |= append(&out->quarantine, &out->quarantine_len, &out->quarantine_cap, "\n", 1);
+	free(text);
+	return rc;
+}
+
+/* Moves the multiplier changes of the last update into the batch's
+ * weight_learning.jsonl lines. */
+static int journal_changes(struct short_term *st, struct short_term_batch *out)
+{
+	struct weights_change ch[64];
+	size_t n;
+	while ((n = weights_take_changes(st->weights, ch, 64)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = json_object();
+			json_object_set_new(j, "day", json_string(ch[i].day));
+			json_object_set_new(j, "kind", json_string(ch[i].kind));
+			json_object_set_new(j, "component", json_string(ch[i].name));
+			json_object_set_new(j, "regime", json_string(ch[i].regime));
+			json_object_set_new(j, "old", json_real(ch[i].old_mult));
+			json_object_set_new(j, "new", json_real(ch[i].new_mult));
+			json_object_set_new(j, "reason", json_string(ch[i].reason));
+			json_object_set_new(j, "samples", json_integer(ch[i].samples));
+			size_t len;
+			char *text = jsontext_dump(j, JSONTEXT_COMPACT, &len);
+			json_decref(j);
+			if (!text ||
+			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap,
+				   text, len) ||
+			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap,
+				   "\n", 1)) {
+				free(text);
+				return -1;
+			}
+			free(text);
+		}
+	}
+	return 0;
+}
+
+static const char *position_key(const struct short_term *st, const struct record *r)
+{
+	if (st->profile->position_by_symbol || !r->position_id)
+		return r->symbol;
+	return r->position_id;
+}
+
+static char *strdup_or_null(const char *s, int *failed)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*failed = 1;
+	return d;
+}
+
+/* Tracks the open r under the position key (its symbol, side, time and
+ * entry fields, copied). At SHORT_TERM_MAX_OPEN the oldest tracked open is
+ * let go first. */
+static int open_position(struct short_term *st, const char *key, const struct record *r)
+{
+	int failed = 0;
+	if (st->n_pos == SHORT_TERM_MAX_OPEN) {
+		position_free(&st->pos[0]);
+		memmove(&st->pos[0], &st->pos[1], --st->n_pos * sizeof *st->pos);
+	}
+	if (st->n_pos == st->cap_pos) {
+		size_t cap = st->cap_pos ? st->cap_pos * 2 : 64;
+		struct position *np = realloc(st->pos, cap * sizeof *np);
+		if (!np)
+			return -1;
+		st->pos = np;
+		st->cap_pos = cap;
+	}
+	struct position *p = &st->pos[st->n_pos];
+	memset(p, 0, sizeof *p);
+	p->id = strdup_or_null(key, &failed);
+	p->symbol = strdup_or_null(r->symbol, &failed);
+	p->regime = strdup_or_null(r->regime, &failed);
+	p->sector = strdup_or_null(r->sector, &failed);
+	p->timeframe = strdup_or_null(r->timeframe, &failed);
+	if (r->components && !(p->components = json_deep_copy(r->components)))
+		failed = 1;
+	if (failed || !p->id || !p->symbol) {
+		position_free(p);
+		return -1;
+	}
+	p->side = r->side;
+	p->opened_at = r->ts;
+	p->qty = r->qty;
+	p->entry_price = r->entry_price;
+	p->confidence = r->confidence;
+	p->score = r->score;
+	st->n_pos++;
+	return 0;
+}
+
+/* The oldest open position with r's key, or NONE. */
+#define NO_POSITION ((size_t)-1)
+static size_t find_position(const struct short_term *st, const struct record *r)
+{
+	const char *key = position_key(st, r);
+	for (size_t i = 0; i < st->n_pos; i++)
+		if (strcmp(st->pos[i].id, key) == 0)
+			return i;
+	return NO_POSITION;
+}
+
+/* A close or partial close takes from its open every entry field it does
+ * not carry itself. The strings and components are borrowed from the
+ * position, which must outlive r's use (it is let go after the outcome). */
+static void fill_from_open(struct record *r, const struct position *p)
+{
+	if (!r->side)
+		r->side = p->side;
+	if ((r->entry_ts == CALENDAR_NONE || r->entry_ts_derived) &&
+	    p->opened_at != CALENDAR_NONE) {
+		r->entry_ts = p->opened_at;
+		r->entry_ts_derived = 0;
+	}
+	if (isnan(r->entry_price))
+		r->entry_price = p->entry_price;
+	if (isnan(r->confidence))
+		r->confidence = p->confidence;
+	if (isnan(r->score))
+		r->score = p->score;
+	if (!r->regime)
+		r->regime = p->regime;
+	if (!r->sector)
+		r->sector = p->sector;
+	if (!r->timeframe)
+		r->timeframe = p->timeframe;
+	if (!r->components)
+		r->components = p->components;
+	record_derive_trade(r);
+}
+
+/* A close ends the oldest open position with the same key. A close without
+ * a known open (its open came before tradelearn started, or was let go at
+ * the cap) is still a trade, with only the fields it carries. */
+static void close_position(struct short_term *st, size_t i)
+{
+	if (i == NO_POSITION)
+		return;
+	position_free(&st->pos[i]);
+	memmove(&st->pos[i], &st->pos[i + 1], (st->n_pos - i - 1) * sizeof *st->pos);
+	st->n_pos--;
+}
+
+static int record_outcome(struct short_term *st, const struct record *r, struct state_counters *c,
+			  struct short_term_batch *out)
+{
+	uint64_t h = short_term_key_hash(r->key);
+	int added = keyset_add(&st->keys, h);
+	if (added < 0)
+		return -1;
+	if (added == 0) {
+		c->duplicates++;
+		c->skipped++;
+		return 0;
+	}
+	char *line = outcome_encode(r);
+	if (!line || framelog_add(out->outcomes, line, strlen(line))) {
+		free(line);
+		return -1;
+	}
+	free(line);
+	if (out->n_keys == out->keys_cap) {
+		size_t cap = out->keys_cap ? out->keys_cap * 2 : 256;
+		uint64_t *nk = realloc(out->keys, cap * sizeof *nk);
+		if (!nk)
+			return -1;
+		out->keys = nk;
+		out->keys_cap = cap;
+	}
+	out->keys[out->n_keys++] = h;
+	c->learned++;
+	c->trades++;
+	c->sign_mismatch += (uint64_t)r->pnl_sign_mismatch;
+	/* Learned from once: only a trade recorded now, never a duplicate. */
+	learner_learn(st->learner, r);
+	if (weights_learn_trade(st->weights, r) < 0)
+		return -1;
+	/* Without an exit source, the closes are the only exit events there
+	 * are: their close reasons teach the exit-reason statistics. With one,
+	 * the exit rows do, and a close would count its exit twice. */
+	if (!st->profile->source[PROFILE_SOURCE_EXIT].file[0] && weights_learn_exit(st->weights, r) < 0)
+		return -1;
+	if (journal_changes(st, out))
+		return -1;
+	if (out->on_outcome)
+		out->on_outcome(out->hook_ctx, r);
+	return 0;
+}
+
+int short_term_apply(struct short_term *st, const struct follow_line *line,
+		     struct state_counters *c, struct short_term_batch *out)
+{
+	struct record r;
+	const char *reason;
+	char detail[256];
+	int rc = 0;
+
+	c->read++;
+	if (line->kind == FOLLOW_LONG) {
+		c->long_lines++;
+		c->skipped++;
+		return 0;
+	}
+	if (line->kind == FOLLOW_TAIL) {
+		c->tails++;
+		c->skipped++;
+		return 0;
+	}
+	switch (record_parse(st->profile, (enum profile_source_id)line->source, line->data,
+			     line->len, &r, &reason, detail, sizeof detail)) {
+	case RECORD_QUARANTINE:
+		c->quarantined++;
+		rc = quarantine(out, line, reason, detail);
+		break;
+	case RECORD_IGNORED:
+		c->ignored++;
+		c->skipped++;
+		break;
+	case RECORD_OK:
+		if (r.ts > c->last_record_ts)
+			c->last_record_ts = r.ts;
+		if (isfinite(r.equity) && r.equity > 0 && r.ts != CALENDAR_NONE)
+			note_equity(st, r.ts, r.equity);
+		/* Shown by status: a long id is cut, at a character boundary. */
+		jsontext_copy_utf8(c->last_record_id, sizeof c->last_record_id,
+				   r.kind == PROFILE_KIND_CLOSE || r.kind == PROFILE_KIND_PARTIAL ? r.key
+				   : r.trade_id					  ? r.trade_id
+				   : r.signal_id				  ? r.signal_id
+				   : r.order_id					  ? r.order_id
+				   : r.symbol					  ? r.symbol
+										  : "");
+		switch (r.kind) {
+		case PROFILE_KIND_OPEN:
+			rc = open_position(st, position_key(st, &r), &r);
+			c->learned++;
+			break;
+		case PROFILE_KIND_CLOSE:
+		case PROFILE_KIND_PARTIAL: {
+			size_t at = find_position(st, &r);
+			if (at != NO_POSITION)
+				fill_from_open(&r, &st->pos[at]);
+			rc = record_outcome(st, &r, c, out);
+			if (r.kind == PROFILE_KIND_CLOSE)
+				close_position(st, at);
+			break;
+		}
+		case PROFILE_KIND_EXIT:
+			weights_learn_exit(st->weights, &r);
+			rc = journal_changes(st, out);
+			c->learned++;
+			break;
+		case PROFILE_KIND_SIGNAL:
+			c->learned++;
+			break;
+		default:
+			/* orders: accepted and counted (they link signals to
+			 * trades for the daily job). */
+			c->learned++;
+			break;
+		}
+		/* Every price with a time is an observation for the signal
+		 * outcomes: signals, orders, opens and closes alike. */
+		if (signals_observe(st->signals, &r))
+			rc = -1;
+		break;
+	}
+	record_release(&r);
+	return rc;
+}
+
+/* Ties on the timestamp keep the smaller first and the larger last, so
+ * the result does not depend on the order the sources were read in. */
+static void note_equity(struct short_term *st, int64_t ts, double equity)
+{
+	int32_t day = schedule_local_day(ts);
+	size_t i = st->n_equity;
+	while (i > 0 && st->equity[i - 1].day > day)
+		i--;
+	if (i > 0 && st->equity[i - 1].day == day) {
+		struct equity_day *e = &st->equity[i - 1];
+		if (ts < e->first_ts || (ts == e->first_ts && equity < e->first)) {
+			e->first = equity;
+			e->first_ts = ts;
+		}
+		if (ts > e->last_ts || (ts == e->last_ts && equity > e->last)) {
+			e->last = equity;
+			e->last_ts = ts;
+		}
+		return;
+	}
+	if (st->n_equity == EQUITY_DAYS) {
+		if (i == 0)
+			return; /* older than everything kept */
+		memmove(st->equity, st->equity + 1, --st->n_equity * sizeof *st->equity);
+		i--;
+	}
+	memmove(st->equity + i + 1, st->equity + i, (st->n_equity - i) * sizeof *st->equity);
+	st->equity[i] = (struct equity_day){day, equity, equity, ts, ts};
+	st->n_equity++;
+}
+
+static json_t *number_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static double number_or_nan(json_t *v)
+{
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* A position as short_term_save wrote it (formats 2 and 3: format 2 has no
+ * entry fields beyond the price). -1 when it is not one, or on ENOMEM. */
+static int position_load(struct short_term *st, json_t *v)
+{
+	struct record r;
+	json_t *opened = json_object_get(v, "opened_at_us");
+	memset(&r, 0, sizeof r);
+	r.position_id = json_string_value(json_object_get(v, "id"));
+	r.symbol = json_string_value(json_object_get(v, "symbol"));
+	if (!r.position_id || !r.symbol || !json_is_integer(opened))
+		return -1;
+	r.side = (int)json_integer_value(json_object_get(v, "side"));
+	r.ts = json_integer_value(opened);
+	r.qty = number_or_nan(json_object_get(v, "qty"));
+	r.entry_price = number_or_nan(json_object_get(v, "entry_price"));
+	r.confidence = number_or_nan(json_object_get(v, "confidence"));
+	r.score = number_or_nan(json_object_get(v, "score"));
+	r.regime = json_string_value(json_object_get(v, "regime"));
+	r.sector = json_string_value(json_object_get(v, "sector"));
+	r.timeframe = json_string_value(json_object_get(v, "timeframe"));
+	json_t *comp = json_object_get(v, "components");
+	r.components = json_is_object(comp) ? comp : NULL;
+	return open_position(st, r.position_id, &r);
+}
+
+void short_term_caught_up(struct short_term *st, int source)
+{
+	signals_caught_up(st->signals, source);
+}
+
+int short_term_holding(const struct short_term *st, int source)
+{
+	return signals_holding(st->signals, source);
+}
+
+json_t *short_term_save(struct short_term *st)
+{
+	/* The end of a batch: the signal observations it made ready are
+	 * applied before the state is written (lib/signals). */
+	if (signals_settle(st->signals))
+		return NULL;
+	json_t *o = json_object(), *arr = json_array();
+	int ok = o && arr;
+	for (size_t i = 0; i < st->n_pos; i++) {
+		const struct position *p = &st->pos[i];
+		ok &= 0 == json_array_append_new(
+		    arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id",
+				   p->id, "symbol", p->symbol, "side", p->side, "opened_at_us",
+				   (json_int_t)p->opened_at, "qty", number_or_null(p->qty),
+				   "entry_price", number_or_null(p->entry_price), "confidence",
+				   number_or_null(p->confidence), "score", number_or_null(p->score),
+				   "regime", string_or_null(p->regime), "sector",
+				   string_or_null(p->sector), "timeframe",
+				   string_or_null(p->timeframe), "components", p->components));
+	}
+	/* Every part or nothing: a part missing from a commit would read as
+	 * "start afresh" on the next start. */
+	ok &= 0 == json_object_set_new(o, "format", json_integer(3));
+	ok &= 0 == json_object_set_new(o, "open_positions", arr);
+	ok &= 0 == json_object_set_new(o, "learner", learner_save(st->learner));
+	ok &= 0 == json_object_set_new(o, "weights", weights_save(st->weights));
+	ok &= 0 == json_object_set_new(o, "signals", signals_save(st->signals));
+	json_t *eq = json_array();
+	ok &= eq != NULL;
+	for (size_t i = 0; i < st->n_equity; i++) {
+		const struct equity_day *e = &st->equity[i];
+		char day[16];
+		schedule_format_day(e->day, day, sizeof day);
+		ok &= 0 == json_array_append_new(
+			       eq, json_pack("{s:s,s:f,s:f,s:I,s:I}", "day", day, "first", e->first,
+					     "last", e->last, "first_us", (json_int_t)e->first_ts,
+					     "last_us", (json_int_t)e->last_ts));
+	}
+	ok &= 0 == json_object_set_new(o, "equity", eq);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int short_term_load(struct short_term *st, json_t *saved)
+{
+	json_t *arr = json_object_get(saved, "open_positions"), *v;
+	size_t i;
+	char err[256];
+	if (!json_is_array(arr))
+		return -1;
+	/* A generation written before the learner existed has none of these:
+	 * learning starts from there. */
+	v = json_object_get(saved, "learner");
+	if (v && learner_load(st->learner, v, err, sizeof err))
+		return -1;
+	v = json_object_get(saved, "weights");
+	if (v && weights_load(st->weights, v, err, sizeof err))
+		return -1;
+	v = json_object_get(saved, "signals");
+	if (v && signals_load(st->signals, v, err, sizeof err))
+		return -1;
+	st->n_equity = 0;
+	json_array_foreach(json_object_get(saved, "equity"), i, v)
+	{
+		int32_t day;
+		const char *d = json_string_value(json_object_get(v, "day"));
+		json_t *f = json_object_get(v, "first"), *l = json_object_get(v, "last");
+		if (!d || schedule_parse_day(d, &day) || !json_is_number(f) || !json_is_number(l) ||
+		    st->n_equity == EQUITY_DAYS)
+			return -1;
+		st->equity[st->n_equity++] =
+		    (struct equity_day){day, json_number_value(f), json_number_value(l),
+					json_integer_value(json_object_get(v, "first_us")),
+					json_integer_value(json_object_get(v, "last_us"))};
+	}
+	json_array_foreach(arr, i, v)
+	{
+		if (position_load(st, v))
+			return -1;
+	}
+	return 0;
+}
+
+json_t *short_term_positions(const struct short_term *st, int64_t now_us)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < st->n_pos; i++) {
+		const struct position *p = &st->pos[i];
+		char at[40];
+		calendar_format_iso(p->opened_at, at, sizeof at);
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:f}", "id", p->id, "symbol",
+						     p->symbol, "side",
+						     p->side > 0   ? "long"
+						     : p->side < 0 ? "short"
+								   : "unknown",
+						     "opened_at", at, "age_hours",
+						     (double)(now_us - p->opened_at) / 3600e6));
+	}
+	return arr;
+}
+
+size_t short_term_open_count(const struct short_term *st)
+{
+	return st->n_pos;
+}
+
+static int publish_json(const char *dir, const char *name, json_t *doc, struct err *err)
+{
+	char path[4200];
+	size_t len;
+	char *text = jsontext_dump(doc, JSONTEXT_PRETTY, &len);
+	json_decref(doc);
+	if (!text)
+		return err_fail(err, "out of memory");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int rc = durable_publish(path, text, len, err);
+	free(text);
+	return rc;
+}
+
+int short_term_publish(const struct short_term *st, const char *models_dir, const char *state_dir,
+		       struct err *err)
+{
+	char at[40];
+	calendar_format_iso(calendar_now(), at, sizeof at);
+	if (publish_json(models_dir, "online.json", learner_export(st->learner, at), err) ||
+	    publish_json(state_dir, "signal_weights.json", weights_export_components(st->weights),
+			 err) ||
+	    publish_json(state_dir, "exit_weights.json", weights_export_exits(st->weights), err) ||
+	    publish_json(state_dir, "signal_outcomes.json", signals_export(st->signals), err))
+		return -1;
+	return 0;
+}
+
+void short_term_batch_reset(struct short_term_batch *b)
+{
+	b->quarantine_len = 0;
+	b->n_keys = 0;
+	b->weight_log_len = 0;
+}
+
+void short_term_batch_release(struct short_term_batch *b)
+{
+	free(b->quarantine);
+	free(b->keys);
+	free(b->weight_log);
+	b->quarantine = NULL;
+	b->keys = NULL;
+	b->weight_log = NULL;
+	b->weight_log_len = b->weight_log_cap = 0;
+	b->quarantine_len = b->quarantine_cap = b->n_keys = b->keys_cap = 0;
+}

@@ -1,0 +1,118 @@
+/*
+ * short_term — the per-record job, run in-process for every
+ * batch the follower reads.
+ *
+ * For each line: parse it with the profile; quarantine what cannot be a
+ * record; count and skip what the profile ignores; track open positions
+ * (an open opens, a close closes the oldest open of the same position, a
+ * partial close leaves it open); and turn every close and partial close
+ * into an outcome, once: a trade whose stable key was already recorded is
+ * counted as a duplicate and not recorded again. Opens never count as trades.
+ * A close or partial close takes from its tracked open every entry field it
+ * does not carry itself (side, entry_ts, entry_price, confidence, score,
+ * regime, sector, timeframe, components), so time_of_day and day_of_week
+ * are the entry's. At most SHORT_TERM_MAX_OPEN opens are tracked: one more
+ * lets the oldest go, and its close is recorded with its own fields only.
+ *
+ * Then it learns, from that trade only and only once: the online model
+ * scores it (progressive validation) and learns from it (lib/learner), the
+ * component statistics and multipliers move (lib/weights). Exit-reason
+ * statistics are taught by the exit source's rows when the profile has an
+ * exit source, else by the close reason of every recorded close and
+ * partial close. Every record with a time and a price (signal prices, order
+ * prices, open entry prices, close exit prices) is an observation for the
+ * signal outcomes (lib/signals), which apply them merged in time order.
+ * Each piece of learned state depends on the records of one source, in that
+ * source's order, and on record times only (never the wall clock); the
+ * signal outcomes depend on several sources but lib/signals orders them by
+ * time, not by arrival. So the learned state is the same however the
+ * records were cut into batches, restarts included.
+ *
+ * The job does no I/O of its own: what a batch produces is buffered in
+ * struct short_term_batch (outcome lines, quarantine lines, new trade-key
+ * hashes) for the pipeline to write and commit. Its in-memory state (open
+ * positions, the set of recorded trade keys) is saved into and loaded from
+ * the learner generation file and the trade-key log.
+ */
+#ifndef TRADELEARN_SHORT_TERM_H
+#define TRADELEARN_SHORT_TERM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "lib/config/config.h"
+#include "lib/ingest/follow.h"
+#include "lib/store/framelog.h"
+#include "lib/ingest/profile.h"
+#include "lib/ingest/record.h"
+#include "lib/store/state.h"
+
+struct short_term;
+
+#define SHORT_TERM_MAX_OPEN 10000 /* open positions tracked */
+
+/* What one batch produced, to be appended by the caller. */
+struct short_term_batch {
+	struct framelog *outcomes; /* borrowed: outcome lines are added to it */
+	char *quarantine;	   /* JSONL text, malloc'd, grows */
+	size_t quarantine_len, quarantine_cap;
+	uint64_t *keys;		   /* new trade-key hashes */
+	size_t n_keys, keys_cap;
+	char *weight_log;	   /* state/weight_learning.jsonl lines, malloc'd */
+	size_t weight_log_len, weight_log_cap;
+	void (*on_outcome)(void *ctx, const struct record *r); /* may be NULL */
+	void *hook_ctx;
+};
+
+/* Creates the job for a profile (borrowed; must outlive the job), with the
+ * learner, weights and signals settings of config c (NULL: defaults).
+ * NULL on ENOMEM. */
+struct short_term *short_term_new(const struct profile *p, const struct config *c);
+void short_term_free(struct short_term *st);
+
+/* Adds a recorded trade key hash (from the trade-key log at start). */
+int short_term_add_key(struct short_term *st, uint64_t key_hash);
+
+/* Hash of a stable trade key, as stored in the trade-key log. */
+uint64_t short_term_key_hash(const char *key);
+
+/* Applies one line of the follower. Counters of its source are updated in c.
+ * Returns 0, or -1 on ENOMEM (nothing about the data can fail). */
+int short_term_apply(struct short_term *st, const struct follow_line *line,
+		     struct state_counters *c, struct short_term_batch *out);
+
+/* Writes the derived files the bot and people read, from the state in
+ * memory, each replaced atomically (durable_publish): models/online.json,
+ * state/signal_weights.json, state/exit_weights.json,
+ * state/signal_outcomes.json. */
+int short_term_publish(const struct short_term *st, const char *models_dir,
+		       const char *state_dir, struct err *err);
+
+/* The learner (borrowed), for metrics. */
+const struct learner *short_term_learner(const struct short_term *st);
+
+/* The pipeline read source to its end in this batch (see
+ * signals_caught_up). */
+void short_term_caught_up(struct short_term *st, int source);
+/* 1 when source should not be read in this batch (see signals_holding). */
+int short_term_holding(const struct short_term *st, int source);
+
+/* Ends the batch and returns the generation-file part of the state (open
+ * positions, learner, weights, signals): the signal observations that the
+ * batch made ready are applied first (signals_settle), so call it once per
+ * batch, at its commit, and publish after it. New reference, NULL on
+ * ENOMEM. */
+json_t *short_term_save(struct short_term *st);
+/* Restores it (borrowed). -1 when it is not what short_term_save wrote. */
+int short_term_load(struct short_term *st, json_t *saved);
+
+/* Open positions as a JSON array (symbol, side, opened_at, age_hours, id),
+ * ages measured at now_us. New reference. */
+json_t *short_term_positions(const struct short_term *st, int64_t now_us);
+size_t short_term_open_count(const struct short_term *st);
+
+void short_term_batch_reset(struct short_term_batch *b);
+void short_term_batch_release(struct short_term_batch *b);
+
+#endif

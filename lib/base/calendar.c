@@ -1,0 +1,253 @@
+#include "lib/base/calendar.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil algorithm, public domain description). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	const int64_t era = (y >= 0 ? y : y - 399) / 400;
+	const unsigned yoe = (unsigned)(y - era * 400);
+	const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	z += 719468;
+	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	const unsigned doe = (unsigned)(z - era * 146097);
+	const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	const int64_t yy = (int64_t)yoe + era * 400;
+	const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	const unsigned mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yy + (*m <= 2));
+}
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+int calendar_parse_iso(const char *text, int64_t *us)
+{
+	const char *p = text;
+	int Y, M, D, h = 0, mi = 0, s = 0;
+	int64_t frac = 0;
+
+	if (!p || digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
+	    digits(&p, 2, &D))
+		return -1;
+	static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (M < 1 || M > 12 || D < 1 || D > month_days[M - 1] || (M == 2 && D == 29 && !leap))
+		return -1;
+	if (*p == 'T' || *p == ' ' || *p == 't') {
+		p++;
+		if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
+			return -1;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, &s))
+				return -1;
+			if (*p == '.' || *p == ',') {
+				p++;
+				int n = 0;
+				while (isdigit((unsigned char)*p)) {
+					if (n < 6) {
+						frac = frac * 10 + (*p - '0');
+						n++;
+					}
+					p++;
+				}
+				if (n == 0)
+					return -1;
+				while (n++ < 6)
+					frac *= 10;
+			}
+		}
+		if (h > 23 || mi > 59 || s > 60)
+			return -1;
+	}
+	int64_t offset_s = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1, oh, om = 0;
+		p++;
+		if (digits(&p, 2, &oh))
+			return -1;
+		if (*p == ':')
+			p++;
+		if (isdigit((unsigned char)*p) && digits(&p, 2, &om))
+			return -1;
+		offset_s = sign * (oh * 3600 + om * 60);
+	}
+	if (*p != '\0')
+		return -1;
+	int64_t secs = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + mi * 60 +
+		       s - offset_s;
+	*us = secs * CALENDAR_US_PER_S + frac;
+	return 0;
+}
+
+int64_t calendar_from_epoch_number(double v)
+{
+	double a = fabs(v);
+	if (a > 1e14)
+		return (int64_t)llround(v);
+	if (a > 1e11)
+		return (int64_t)llround(v * 1e3);
+	return (int64_t)llround(v * 1e6);
+}
+
+static void split(int64_t us, int64_t *secs, int64_t *micros)
+{
+	*secs = us / CALENDAR_US_PER_S;
+	*micros = us % CALENDAR_US_PER_S;
+	if (*micros < 0) {
+		*micros += CALENDAR_US_PER_S;
+		*secs -= 1;
+	}
+}
+
+void calendar_format_iso(int64_t us, char *buf, size_t len)
+{
+	int64_t secs, micros;
+	split(us, &secs, &micros);
+	int64_t days = secs / 86400, rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	int y, m, d;
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, m, d, (int)(rem / 3600),
+		 (int)(rem % 3600 / 60), (int)(rem % 60), (int)micros);
+}
+
+void calendar_format_date(int64_t us, char *buf, size_t len)
+{
+	int64_t secs, micros;
+	split(us, &secs, &micros);
+	int64_t days = secs / 86400;
+	if (secs % 86400 < 0)
+		days--;
+	int y, m, d;
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, len, "%04d-%02d-%02d", y, m, d);
+}
+
+int calendar_zone_exists(const char *zone)
+{
+	char path[512], magic[4];
+	FILE *f;
+	size_t n;
+
+	if (!zone || !*zone || strstr(zone, ".."))
+		return 0;
+	if (strcmp(zone, "UTC") == 0)
+		return 1;
+	/* tzset() silently falls back to UTC for unknown names, and a folder
+	 * such as "America" opens too: require a TZif file. */
+	snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
+	f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	n = fread(magic, 1, sizeof magic, f);
+	fclose(f);
+	return n == sizeof magic && memcmp(magic, "TZif", 4) == 0;
+}
+
+int calendar_set_zone(const char *zone)
+{
+	if (!calendar_zone_exists(zone))
+		return -1;
+	setenv("TZ", zone, 1);
+	tzset();
+	return 0;
+}
+
+void calendar_local(int64_t us, struct calendar_local *out)
+{
+	int64_t secs, micros;
+	split(us, &secs, &micros);
+	time_t t = (time_t)secs;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	out->year = tm.tm_year + 1900;
+	out->month = tm.tm_mon + 1;
+	out->day = tm.tm_mday;
+	out->hour = tm.tm_hour;
+	out->minute = tm.tm_min;
+	out->second = tm.tm_sec;
+	out->weekday = (tm.tm_wday + 6) % 7;
+	out->minute_of_day = tm.tm_hour * 60 + tm.tm_min;
+}
+
+const char *calendar_time_of_day(int64_t us)
+{
+	struct calendar_local l;
+	calendar_local(us, &l);
+	int m = l.minute_of_day;
+	if (m < 9 * 60 + 30)
+		return "pre_market";
+	if (m < 10 * 60 + 30)
+		return "open";
+	if (m < 12 * 60)
+		return "mid_morning";
+	if (m < 13 * 60 + 30)
+		return "lunch";
+	if (m < 15 * 60)
+		return "afternoon";
+	if (m < 16 * 60)
+		return "close";
+	return "after_hours";
+}
+
+const char *calendar_day_of_week(int64_t us)
+{
+	static const char *const names[] = {"monday", "tuesday",  "wednesday", "thursday",
+					    "friday", "saturday", "sunday"};
+	struct calendar_local l;
+	calendar_local(us, &l);
+	return names[l.weekday];
+}
+
+int64_t calendar_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * CALENDAR_US_PER_S + ts.tv_nsec / 1000;
+}
+
+int64_t calendar_schedule_now(void)
+{
+	static int loaded;
+	static int64_t shift;
+	if (!loaded) {
+		const char *at = getenv("TRADELEARN_TEST_CLOCK");
+		int64_t us;
+		loaded = 1;
+		if (at && *at && calendar_parse_iso(at, &us) == 0)
+			shift = us - calendar_now();
+	}
+	return calendar_now() + shift;
+}

@@ -1,0 +1,72 @@
+/*
+ * record — one log line becomes one canonical record, or a reason to
+ * quarantine it.
+ *
+ * record_parse() never fails on data: a line that is not JSON, not an object,
+ * lacks a field its kind requires, or holds a value of the wrong type gets
+ * RECORD_QUARANTINE with a reason and a detail for state/quarantine.jsonl.
+ *
+ * Required fields by kind: every kind needs ts (ISO-8601 or an epoch number)
+ * and symbol; close and partial also need their stable key and one of
+ * pnl_usd / pnl_pct.
+ */
+#ifndef TRADELEARN_RECORD_H
+#define TRADELEARN_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "lib/ingest/profile.h"
+
+enum record_status {
+	RECORD_OK,	   /* a record of kind != PROFILE_KIND_IGNORE */
+	RECORD_IGNORED,	   /* the profile marks the row irrelevant: counted, skipped */
+	RECORD_QUARANTINE  /* reason says why */
+};
+
+struct record {
+	enum profile_source_id source;
+	enum profile_kind kind;
+	json_t *row; /* owned: the parsed line */
+
+	/* Strings are borrowed from row (valid until record_release), or NULL. */
+	const char *trade_id, *position_id, *symbol, *regime, *sector, *timeframe;
+	const char *close_reason, *signal_id, *order_id, *status, *reason;
+	json_t *components; /* borrowed object, or NULL */
+
+	char key[512]; /* closes and partials: the stable trade key */
+	int side;      /* +1 long, -1 short, 0 unknown */
+	int traded;    /* 1, 0, or -1 unknown */
+	int64_t ts, entry_ts; /* microseconds UTC; CALENDAR_NONE when absent */
+	/* NAN when absent. pnl_frac is a fraction whatever the profile's unit. */
+	double entry_price, exit_price, qty, pnl_usd, pnl_frac, hold_minutes;
+	double confidence, score, fraction, equity, price, stop_loss, take_profit;
+	int pnl_sign_mismatch; /* P&L sign disagrees with prices and side */
+	int entry_ts_derived;  /* entry_ts was computed from ts and hold_minutes */
+};
+
+/* Parses line (len bytes, no newline) from source with profile p into out.
+ * On RECORD_QUARANTINE, *reason is a static token ("not_json", "not_object",
+ * "missing_field", "bad_value") and detail says what, for a person. out must
+ * be released with record_release() whatever the status. */
+enum record_status record_parse(const struct profile *p, enum profile_source_id source,
+				const char *line, size_t len, struct record *out,
+				const char **reason, char *detail, size_t detail_len);
+
+/* For a close or partial: fills what follows from the other fields when it
+ * is absent (pnl_usd from pnl_frac and entry_price × qty and the reverse,
+ * fraction 1 for a full close, hold_minutes from entry_ts) and sets
+ * pnl_sign_mismatch. record_parse() calls it; call it again after filling
+ * entry fields from elsewhere (the trade's open). */
+void record_derive_trade(struct record *r);
+
+/* Drops the row. Safe on a zeroed or already-released record. */
+void record_release(struct record *r);
+
+/* Resolves an RFC 6901 JSON pointer in doc; NULL when absent. Borrowed. */
+json_t *record_pointer(json_t *doc, const char *pointer);
+
+/* +1 for long/buy/bullish, -1 for short/sell/bearish, 0 otherwise. */
+int record_side_from_text(const char *text);
+
+#endif

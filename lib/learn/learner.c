@@ -1,0 +1,1357 @@
+#include "lib/learn/learner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/base/calendar.h"
+#include "lib/ingest/follow.h"
+#include "lib/learn/stats.h"
+
+enum categorical_field {
+	CATEGORICAL_REGIME,
+	CATEGORICAL_TIME_OF_DAY,
+	CATEGORICAL_DAY_OF_WEEK,
+	CATEGORICAL_SIDE,
+	CATEGORICAL_TIMEFRAME,
+	CATEGORICAL_SECTOR,
+	CATEGORICAL_SYMBOL,
+	FIELD_COUNT_CATEGORICAL
+};
+
+#define NUMERIC_SLOTS 512 /* open-addressing index of numeric names: 2 × the cap */
+#define VALUE_SLOTS 8192  /* the same for "field=value" strings */
+#define SD_FLOOR 1e-6
+#define ADAGRAD_EPSILON 1e-8
+#define PROBABILITY_CLIP 1e-15
+#define US_PER_DAY 86400e6
+/* Numbers beyond this count (clipped) but never enter the running mean and
+ * variance, whose squares and differences must stay finite. */
+#define NUMERIC_ABS_MAX 1e100
+/* 2: z clipped and constant features left out. A format-1 state still loads
+ * (learner_load says how). */
+#define STATE_FORMAT 2
+#define EXPORT_FORMAT 2
+
+static const char *const categorical_fields[FIELD_COUNT_CATEGORICAL] = {
+    [CATEGORICAL_REGIME] = "regime",
+    [CATEGORICAL_TIME_OF_DAY] = "time_of_day",
+    [CATEGORICAL_DAY_OF_WEEK] = "day_of_week",
+    [CATEGORICAL_SIDE] = "side",
+    [CATEGORICAL_TIMEFRAME] = "timeframe",
+    [CATEGORICAL_SECTOR] = "sector",
+    [CATEGORICAL_SYMBOL] = "symbol"};
+
+static const char time_of_day_text[] =
+    "exchange time: pre_market <9:30, open <10:30, mid_morning <12:00, lunch <13:30, "
+    "afternoon <15:00, close <16:00, after_hours";
+
+struct numeric_feature {
+	char *name; /* owned */
+	double weight, g2;
+	long count; /* observations, for the running mean and variance */
+	double mean, m2;
+};
+
+struct learner {
+	struct learner_options opt;
+	uint32_t mask; /* 2^hash_bits − 1 */
+	long trades;   /* learned = scored */
+
+	double bias, bias_g2;
+	struct numeric_feature *numeric; /* LEARNER_MAX_NUMERIC, n_numeric used */
+	int n_numeric;
+	int16_t *numeric_index; /* NUMERIC_SLOTS, −1 empty */
+	long numeric_ignored;
+	double *bucket_weight, *bucket_g2; /* mask + 1 each */
+	char **values;			   /* LEARNER_MAX_VALUES "field=value" texts, owned */
+	int n_values;
+	int16_t *value_index; /* VALUE_SLOTS, −1 empty */
+	long values_unmapped;
+
+	int64_t latest_exit_ts; /* CALENDAR_NONE before the first */
+	double abs_pnl_sum;	/* Σ |pnl_frac| over the records learned */
+	long abs_pnl_count;
+
+	/* Progressive metrics. */
+	double log_loss_sum, brier_sum;
+	int64_t *hist_pos, *hist_neg; /* LEARNER_AUC_BINS each */
+	long cal_count[LEARNER_CALIBRATION_BUCKETS];
+	double cal_pred_sum[LEARNER_CALIBRATION_BUCKETS];
+	long cal_wins[LEARNER_CALIBRATION_BUCKETS];
+	double *ring_p; /* window pairs; ring_head is the next slot written */
+	unsigned char *ring_y;
+	int ring_head, ring_len;
+	struct stats_page_hinkley drift; /* on each trade's progressive log loss */
+};
+
+/* The features of one record, resolved against a learner. */
+struct features {
+	int n_numeric;
+	int numeric[LEARNER_MAX_NUMERIC];
+	double x[LEARNER_MAX_NUMERIC], z[LEARNER_MAX_NUMERIC];
+	int n_buckets;
+	uint32_t bucket[FIELD_COUNT_CATEGORICAL];
+	/* Two fields may share a bucket. A value seen for the first time is
+	 * learned but not yet predicted with: the bot's copy of the model
+	 * does not name it. */
+	int learn_multiplicity[FIELD_COUNT_CATEGORICAL];
+	int predict_multiplicity[FIELD_COUNT_CATEGORICAL];
+};
+
+void learner_options_init(struct learner_options *o)
+{
+	o->eta = 0.05;
+	o->l2 = 1e-4;
+	o->hash_bits = 12;
+	o->window = 500;
+	o->half_life_days = 30.0;
+	o->weight_min = 0.5;
+	o->weight_max = 2.0;
+	o->asymmetric = 0;
+	o->win_boost = 1.3;
+	o->loss_boost = 0.7;
+}
+
+static int options_valid(const struct learner_options *o)
+{
+	if (!isfinite(o->eta) || !isfinite(o->l2) || !isfinite(o->half_life_days) ||
+	    !isfinite(o->weight_min) || !isfinite(o->weight_max) || !isfinite(o->win_boost) ||
+	    !isfinite(o->loss_boost))
+		return 0;
+	return o->eta > 0 && o->l2 >= 0 && o->hash_bits >= 1 && o->hash_bits <= 24 &&
+	       o->window >= 1 && o->half_life_days > 0 && o->weight_min > 0 &&
+	       o->weight_min <= o->weight_max && o->win_boost > 0 && o->loss_boost > 0;
+}
+
+void learner_free(struct learner *l)
+{
+	if (!l)
+		return;
+	if (l->numeric)
+		for (int i = 0; i < l->n_numeric; i++)
+			free(l->numeric[i].name);
+	if (l->values)
+		for (int i = 0; i < l->n_values; i++)
+			free(l->values[i]);
+	free(l->numeric);
+	free(l->numeric_index);
+	free(l->bucket_weight);
+	free(l->bucket_g2);
+	free(l->values);
+	free(l->value_index);
+	free(l->hist_pos);
+	free(l->hist_neg);
+	free(l->ring_p);
+	free(l->ring_y);
+	free(l);
+}
+
+struct learner *learner_new(const struct learner_options *o)
+{
+	struct learner_options defaults;
+	if (!o) {
+		learner_options_init(&defaults);
+		o = &defaults;
+	}
+	if (!options_valid(o)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct learner *l = calloc(1, sizeof *l);
+	if (!l)
+		goto nomem;
+	l->opt = *o;
+	l->mask = (UINT32_C(1) << o->hash_bits) - 1;
+	l->latest_exit_ts = CALENDAR_NONE;
+	size_t buckets = (size_t)l->mask + 1;
+	l->numeric = calloc(LEARNER_MAX_NUMERIC, sizeof *l->numeric);
+	l->numeric_index = malloc(NUMERIC_SLOTS * sizeof *l->numeric_index);
+	l->bucket_weight = calloc(buckets, sizeof *l->bucket_weight);
+	l->bucket_g2 = calloc(buckets, sizeof *l->bucket_g2);
+	l->values = calloc(LEARNER_MAX_VALUES, sizeof *l->values);
+	l->value_index = malloc(VALUE_SLOTS * sizeof *l->value_index);
+	l->hist_pos = calloc(LEARNER_AUC_BINS, sizeof *l->hist_pos);
+	l->hist_neg = calloc(LEARNER_AUC_BINS, sizeof *l->hist_neg);
+	l->ring_p = calloc((size_t)o->window, sizeof *l->ring_p);
+	l->ring_y = calloc((size_t)o->window, sizeof *l->ring_y);
+	if (!l->numeric || !l->numeric_index || !l->bucket_weight || !l->bucket_g2 || !l->values ||
+	    !l->value_index || !l->hist_pos || !l->hist_neg || !l->ring_p || !l->ring_y)
+		goto nomem;
+	memset(l->numeric_index, 0xff, NUMERIC_SLOTS * sizeof *l->numeric_index);
+	memset(l->value_index, 0xff, VALUE_SLOTS * sizeof *l->value_index);
+	return l;
+nomem:
+	learner_free(l);
+	errno = ENOMEM;
+	return NULL;
+}
+
+long learner_trades(const struct learner *l)
+{
+	return l->trades;
+}
+
+long learner_numeric_ignored(const struct learner *l)
+{
+	return l->numeric_ignored;
+}
+
+/* ---- feature tables --------------------------------------------------------------- */
+
+static uint64_t text_hash(const char *s)
+{
+	return follow_hash(FOLLOW_HASH_INIT, s, strlen(s));
+}
+
+static int numeric_find(const struct learner *l, const char *name)
+{
+	uint32_t slot = (uint32_t)text_hash(name) & (NUMERIC_SLOTS - 1);
+	for (;;) {
+		int idx = l->numeric_index[slot];
+		if (idx < 0)
+			return -1;
+		if (strcmp(l->numeric[idx].name, name) == 0)
+			return idx;
+		slot = (slot + 1) & (NUMERIC_SLOTS - 1);
+	}
+}
+
+/* Adds a name not yet in the table; −1 when the table is full or on ENOMEM. */
+static int numeric_add(struct learner *l, const char *name)
+{
+	if (l->n_numeric >= LEARNER_MAX_NUMERIC)
+		return -1;
+	char *copy = strdup(name);
+	if (!copy)
+		return -1;
+	int idx = l->n_numeric++;
+	l->numeric[idx] = (struct numeric_feature){.name = copy};
+	uint32_t slot = (uint32_t)text_hash(name) & (NUMERIC_SLOTS - 1);
+	while (l->numeric_index[slot] >= 0)
+		slot = (slot + 1) & (NUMERIC_SLOTS - 1);
+	l->numeric_index[slot] = (int16_t)idx;
+	return idx;
+}
+
+/* hash is fnv1a64 of "field=value"; the texts are compared in pieces so that
+ * a lookup needs no buffer. */
+static int value_known(const struct learner *l, uint64_t hash, const char *field, const char *value)
+{
+	size_t field_len = strlen(field);
+	uint32_t slot = (uint32_t)hash & (VALUE_SLOTS - 1);
+	for (;;) {
+		int idx = l->value_index[slot];
+		if (idx < 0)
+			return 0;
+		const char *t = l->values[idx];
+		if (strncmp(t, field, field_len) == 0 && t[field_len] == '=' &&
+		    strcmp(t + field_len + 1, value) == 0)
+			return 1;
+		slot = (slot + 1) & (VALUE_SLOTS - 1);
+	}
+}
+
+/* Takes ownership of text (a "field=value" not yet in the table), or frees it
+ * when the table is full. Returns 1 when added. */
+static int value_add(struct learner *l, uint64_t hash, char *text)
+{
+	if (l->n_values >= LEARNER_MAX_VALUES) {
+		free(text);
+		l->values_unmapped++;
+		return 0;
+	}
+	int idx = l->n_values++;
+	l->values[idx] = text;
+	uint32_t slot = (uint32_t)hash & (VALUE_SLOTS - 1);
+	while (l->value_index[slot] >= 0)
+		slot = (slot + 1) & (VALUE_SLOTS - 1);
+	l->value_index[slot] = (int16_t)idx;
+	return 1;
+}
+
+/* Adds a value not yet known; 1 when it is now in the table. */
+static int value_remember(struct learner *l, uint64_t hash, const char *field, const char *value)
+{
+	size_t len = strlen(field) + 1 + strlen(value) + 1;
+	char *text = malloc(len);
+	if (!text) {
+		l->values_unmapped++;
+		return 0;
+	}
+	snprintf(text, len, "%s=%s", field, value);
+	return value_add(l, hash, text);
+}
+
+/* The running sample sd of f, or 0 while f is not usable: fewer than 2
+ * observations, or all of them (nearly) equal. A feature whose first values
+ * repeat would otherwise divide by the floor and give |z| ~ 1e6 on its next
+ * different value, and that one step's g² would freeze its AdaGrad rate. */
+static double feature_sd(const struct numeric_feature *f)
+{
+	if (f->count < 2)
+		return 0.0;
+	double sd = sqrt(f->m2 / (double)(f->count - 1));
+	return sd >= SD_FLOOR ? sd : 0.0; /* also 0 for a NaN from a rounding m2 < 0 */
+}
+
+/* z of x, clipped: an outlier moves the model as much as a 5-sd value. */
+static double feature_z(const struct numeric_feature *f, double x)
+{
+	double sd = feature_sd(f);
+	if (sd == 0.0)
+		return 0.0;
+	double z = (x - f->mean) / sd;
+	return z < -LEARNER_Z_CLIP ? -LEARNER_Z_CLIP : z > LEARNER_Z_CLIP ? LEARNER_Z_CLIP : z;
+}
+
+static void feature_observe(struct numeric_feature *f, double x)
+{
+	f->count++;
+	double delta = x - f->mean;
+	f->mean += delta / (double)f->count;
+	f->m2 += delta * (x - f->mean);
+}
+
+/* A number beyond NUMERIC_ABS_MAX still counts (its z is clipped, as the
+ * exported formula says) but does not move the running mean and variance. */
+static int usable_number(double x)
+{
+	return isfinite(x);
+}
+
+/* One numeric input of a record. first_component is where the components
+ * start in f: a component named like a record field already taken is
+ * skipped. */
+static void gather_numeric(const struct learner *l, struct learner *grow, const char *name,
+			   double x, int first_component, struct features *f)
+{
+	if (!usable_number(x))
+		return;
+	int idx = numeric_find(l, name);
+	if (idx < 0 && grow) {
+		idx = numeric_add(grow, name);
+		if (idx < 0)
+			grow->numeric_ignored++;
+	}
+	/* Indices are distinct, so f cannot fill up; the test is a guard. */
+	if (idx < 0 || f->n_numeric >= LEARNER_MAX_NUMERIC)
+		return;
+	for (int i = 0; i < first_component; i++)
+		if (f->numeric[i] == idx)
+			return;
+	int n = f->n_numeric++;
+	f->numeric[n] = idx;
+	f->x[n] = x;
+	f->z[n] = feature_z(&l->numeric[idx], x);
+}
+
+static const char *categorical_value(const struct learner_candidate *c,
+				     enum categorical_field field)
+{
+	const char *v = NULL;
+	switch (field) {
+	case CATEGORICAL_REGIME:
+		v = c->regime;
+		break;
+	case CATEGORICAL_TIME_OF_DAY:
+		v = c->time_of_day;
+		break;
+	case CATEGORICAL_DAY_OF_WEEK:
+		v = c->day_of_week;
+		break;
+	case CATEGORICAL_SIDE:
+		v = c->side;
+		break;
+	case CATEGORICAL_TIMEFRAME:
+		v = c->timeframe;
+		break;
+	case CATEGORICAL_SECTOR:
+		v = c->sector;
+		break;
+	case CATEGORICAL_SYMBOL:
+	case FIELD_COUNT_CATEGORICAL:
+		v = c->symbol;
+		break;
+	}
+	return v && *v ? v : "none";
+}
+
+void learner_candidate_from_record(const struct record *r, struct learner_candidate *c)
+{
+	int64_t t = r->entry_ts != CALENDAR_NONE ? r->entry_ts : r->ts;
+	c->confidence = r->confidence;
+	c->score = r->score;
+	c->components = r->components;
+	c->regime = r->regime;
+	c->time_of_day = t == CALENDAR_NONE ? NULL : calendar_time_of_day(t);
+	c->day_of_week = t == CALENDAR_NONE ? NULL : calendar_day_of_week(t);
+	c->side = r->side > 0 ? "long" : r->side < 0 ? "short" : NULL;
+	c->timeframe = r->timeframe;
+	c->sector = r->sector;
+	c->symbol = r->symbol;
+}
+
+/* Resolves c's features against l. grow is l itself when new numeric names
+ * and categorical values may be added (learning), NULL to only look them up
+ * (predicting). */
+static void gather(const struct learner *l, struct learner *grow, const struct learner_candidate *c,
+		   struct features *f)
+{
+	f->n_numeric = 0;
+	f->n_buckets = 0;
+	gather_numeric(l, grow, "confidence", c->confidence, 0, f);
+	gather_numeric(l, grow, "score", c->score, 0, f);
+	int first_component = f->n_numeric;
+	if (json_is_object(c->components)) {
+		const char *name;
+		json_t *value;
+		json_object_foreach(c->components, name, value)
+		{
+			if (json_is_number(value))
+				gather_numeric(l, grow, name, json_number_value(value),
+					       first_component, f);
+		}
+	}
+	for (enum categorical_field field = 0; field < FIELD_COUNT_CATEGORICAL; field++) {
+		const char *name = categorical_fields[field];
+		const char *value = categorical_value(c, field);
+		uint64_t h = follow_hash(FOLLOW_HASH_INIT, name, strlen(name));
+		h = follow_hash(h, "=", 1);
+		h = follow_hash(h, value, strlen(value));
+		/* Only values in the table are in the model, the export names
+		 * exactly those: a value never seen (or beyond the table's
+		 * cap) counts 0 rather than the weight of another value that
+		 * shares its bucket. */
+		int known = value_known(l, h, name, value);
+		if (!known && !(grow && value_remember(grow, h, name, value)))
+			continue;
+		uint32_t bucket = (uint32_t)h & l->mask;
+		int i = 0;
+		while (i < f->n_buckets && f->bucket[i] != bucket)
+			i++;
+		if (i == f->n_buckets) {
+			f->bucket[i] = bucket;
+			f->learn_multiplicity[i] = f->predict_multiplicity[i] = 0;
+			f->n_buckets++;
+		}
+		f->learn_multiplicity[i]++;
+		f->predict_multiplicity[i] += known;
+	}
+}
+
+static double sigmoid(double s)
+{
+	if (s >= 0)
+		return 1.0 / (1.0 + exp(-s));
+	double e = exp(s);
+	return e / (1.0 + e);
+}
+
+static double features_probability(const struct learner *l, const struct features *f)
+{
+	double s = l->bias;
+	for (int i = 0; i < f->n_numeric; i++)
+		s += l->numeric[f->numeric[i]].weight * f->z[i];
+	for (int i = 0; i < f->n_buckets; i++)
+		s += l->bucket_weight[f->bucket[i]] * f->predict_multiplicity[i];
+	return sigmoid(s);
+}
+
+double learner_predict_candidate(const struct learner *l, const struct learner_candidate *c)
+{
+	struct features f;
+	gather(l, NULL, c, &f);
+	return features_probability(l, &f);
+}
+
+double learner_predict(const struct learner *l, const struct record *r)
+{
+	struct learner_candidate c;
+	learner_candidate_from_record(r, &c);
+	return learner_predict_candidate(l, &c);
+}
+
+double learner_numeric_weight(const struct learner *l, const char *name)
+{
+	int idx = numeric_find(l, name);
+	return idx < 0 ? NAN : l->numeric[idx].weight;
+}
+
+/* ---- metrics ------------------------------------------------------------------------ */
+
+static double clip_probability(double p)
+{
+	if (p < PROBABILITY_CLIP)
+		return PROBABILITY_CLIP;
+	if (p > 1.0 - PROBABILITY_CLIP)
+		return 1.0 - PROBABILITY_CLIP;
+	return p;
+}
+
+static double pair_log_loss(double p, int y)
+{
+	double c = clip_probability(p);
+	return y ? -log(c) : -log1p(-c);
+}
+
+static int calibration_bucket(double p)
+{
+	int b = (int)(p * LEARNER_CALIBRATION_BUCKETS);
+	if (b < 0)
+		return 0;
+	return b >= LEARNER_CALIBRATION_BUCKETS ? LEARNER_CALIBRATION_BUCKETS - 1 : b;
+}
+
+static int auc_bin(double p)
+{
+	int b = (int)(p * LEARNER_AUC_BINS);
+	if (b < 0)
+		return 0;
+	return b >= LEARNER_AUC_BINS ? LEARNER_AUC_BINS - 1 : b;
+}
+
+double learner_log_loss(const double *p, const int *y, size_t n)
+{
+	if (n == 0)
+		return NAN;
+	double sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += pair_log_loss(p[i], y[i] != 0);
+	return sum / (double)n;
+}
+
+double learner_brier(const double *p, const int *y, size_t n)
+{
+	if (n == 0)
+		return NAN;
+	double sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = p[i] - (y[i] != 0);
+		sum += d * d;
+	}
+	return sum / (double)n;
+}
+
+struct scored {
+	double score;
+	int positive;
+};
+
+static int scored_compare(const void *a, const void *b)
+{
+	double x = ((const struct scored *)a)->score, y = ((const struct scored *)b)->score;
+	return (x > y) - (x < y);
+}
+
+/* Walks groups of equal scores upwards: every negative below a positive is a
+ * won pair, and a tie is half of one — the same sum as the histogram's. */
+double learner_auc(const double *score, const int *label, size_t n)
+{
+	double auc = NAN;
+	struct scored *s = NULL;
+	double positives = 0, negatives = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(score[i]))
+			goto done;
+		if (label[i])
+			positives++;
+		else
+			negatives++;
+	}
+	if (positives == 0 || negatives == 0)
+		goto done;
+	s = malloc(n * sizeof *s);
+	if (!s)
+		goto done;
+	for (size_t i = 0; i < n; i++)
+		s[i] = (struct scored){score[i], label[i] != 0};
+	qsort(s, n, sizeof *s, scored_compare);
+	double won = 0, negatives_below = 0;
+	for (size_t i = 0; i < n;) {
+		double pos = 0, neg = 0;
+		size_t j = i;
+		for (; j < n && s[j].score == s[i].score; j++) {
+			if (s[j].positive)
+				pos++;
+			else
+				neg++;
+		}
+		won += negatives_below * pos + 0.5 * pos * neg;
+		negatives_below += neg;
+		i = j;
+	}
+	auc = won / (positives * negatives);
+done:
+	free(s);
+	return auc;
+}
+
+static double ece_of(const long *count, const double *pred_sum, const long *wins, long n)
+{
+	if (n == 0)
+		return NAN;
+	double ece = 0;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		if (count[b] == 0)
+			continue;
+		double c = (double)count[b];
+		ece += (c / (double)n) * fabs(pred_sum[b] / c - (double)wins[b] / c);
+	}
+	return ece;
+}
+
+static void score_record(struct learner *l, double p, int y)
+{
+	l->log_loss_sum += pair_log_loss(p, y);
+	stats_page_hinkley_add(&l->drift, pair_log_loss(p, y), LEARNER_DRIFT_DELTA);
+	l->brier_sum += (p - y) * (p - y);
+	if (y)
+		l->hist_pos[auc_bin(p)]++;
+	else
+		l->hist_neg[auc_bin(p)]++;
+	int c = calibration_bucket(p);
+	l->cal_count[c]++;
+	l->cal_pred_sum[c] += p;
+	l->cal_wins[c] += y;
+	l->ring_p[l->ring_head] = p;
+	l->ring_y[l->ring_head] = (unsigned char)y;
+	l->ring_head = (l->ring_head + 1) % l->opt.window;
+	if (l->ring_len < l->opt.window)
+		l->ring_len++;
+}
+
+/* The window's pairs, oldest first, so that every sum over them is taken in
+ * the same order whatever the ring's rotation (a loaded ring starts at 0). */
+static int ring_index(const struct learner *l, int i)
+{
+	int start = (l->ring_head - l->ring_len + l->opt.window) % l->opt.window;
+	return (start + i) % l->opt.window;
+}
+
+static void window_metrics(const struct learner *l, struct learner_metrics *m)
+{
+	size_t n = (size_t)l->ring_len;
+	m->window_trades = l->ring_len;
+	m->window_log_loss = m->window_brier = m->window_auc = m->window_ece = m->window_accuracy =
+	    NAN;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		m->window_calibration_count[b] = 0;
+		m->window_calibration_pred[b] = m->window_calibration_obs[b] = NAN;
+	}
+	if (n == 0)
+		return;
+	double *p = malloc(n * sizeof *p);
+	int *y = malloc(n * sizeof *y);
+	long count[LEARNER_CALIBRATION_BUCKETS] = {0}, wins[LEARNER_CALIBRATION_BUCKETS] = {0};
+	double pred_sum[LEARNER_CALIBRATION_BUCKETS] = {0};
+	if (!p || !y)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		int k = ring_index(l, (int)i);
+		p[i] = l->ring_p[k];
+		y[i] = l->ring_y[k];
+		int c = calibration_bucket(p[i]);
+		count[c]++;
+		pred_sum[c] += p[i];
+		wins[c] += y[i];
+	}
+	m->window_log_loss = learner_log_loss(p, y, n);
+	m->window_brier = learner_brier(p, y, n);
+	m->window_auc = learner_auc(p, y, n);
+	m->window_ece = ece_of(count, pred_sum, wins, (long)n);
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		long c = count[b];
+		m->window_calibration_count[b] = c;
+		m->window_calibration_pred[b] = c ? pred_sum[b] / (double)c : NAN;
+		m->window_calibration_obs[b] = c ? (double)wins[b] / (double)c : NAN;
+	}
+	long right = 0;
+	for (size_t i = 0; i < n; i++)
+		right += (p[i] >= 0.5) == (y[i] == 1);
+	m->window_accuracy = (double)right / (double)n;
+done:
+	free(p);
+	free(y);
+}
+
+void learner_metrics(const struct learner *l, struct learner_metrics *m)
+{
+	long n = l->trades;
+	m->trades_scored = n;
+	m->log_loss = n ? l->log_loss_sum / (double)n : NAN;
+	m->brier = n ? l->brier_sum / (double)n : NAN;
+	double positives = 0, negatives = 0, won = 0, tied = 0, negatives_below = 0;
+	for (int b = 0; b < LEARNER_AUC_BINS; b++) {
+		double pos = (double)l->hist_pos[b], neg = (double)l->hist_neg[b];
+		won += negatives_below * pos + 0.5 * pos * neg;
+		tied += pos * neg;
+		negatives_below += neg;
+		positives += pos;
+		negatives += neg;
+	}
+	if (positives > 0 && negatives > 0) {
+		m->auc = won / (positives * negatives);
+		m->auc_error_bound = 0.5 * tied / (positives * negatives);
+	} else {
+		m->auc = m->auc_error_bound = NAN;
+	}
+	m->ece = ece_of(l->cal_count, l->cal_pred_sum, l->cal_wins, n);
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		long c = l->cal_count[b];
+		m->calibration_count[b] = c;
+		m->calibration_pred[b] = c ? l->cal_pred_sum[b] / (double)c : NAN;
+		m->calibration_obs[b] = c ? (double)l->cal_wins[b] / (double)c : NAN;
+	}
+	/* Calibration buckets split at 0.5, so the buckets say which side
+	 * of 0.5 each prediction fell on: accuracy needs no more state. */
+	long right = 0;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++)
+		right += 2 * b >= LEARNER_CALIBRATION_BUCKETS ? l->cal_wins[b]
+							      : l->cal_count[b] - l->cal_wins[b];
+	m->accuracy = n ? (double)right / (double)n : NAN;
+	m->drift_trades = l->drift.n;
+	m->drift_ph = stats_page_hinkley_value(&l->drift);
+	window_metrics(l, m);
+}
+
+/* ---- learning ----------------------------------------------------------------------- */
+
+static double clamp(double x, double lo, double hi)
+{
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+static double importance(struct learner *l, const struct record *r, int y)
+{
+	double decay = 1.0;
+	if (r->ts != CALENDAR_NONE) {
+		if (l->latest_exit_ts == CALENDAR_NONE || r->ts > l->latest_exit_ts)
+			l->latest_exit_ts = r->ts;
+		double age_days = (double)(l->latest_exit_ts - r->ts) / US_PER_DAY;
+		decay = pow(0.5, age_days / l->opt.half_life_days);
+	}
+	double outcome = 1.0;
+	if (isfinite(r->pnl_frac)) {
+		double m = l->abs_pnl_count ? l->abs_pnl_sum / (double)l->abs_pnl_count : 1.0;
+		if (m == 0)
+			m = 1.0;
+		outcome =
+		    clamp(0.5 + 0.5 * fabs(r->pnl_frac) / m, l->opt.weight_min, l->opt.weight_max);
+	}
+	double imp = decay * outcome;
+	if (l->opt.asymmetric)
+		imp *= y ? l->opt.win_boost : l->opt.loss_boost;
+	return clamp(imp, 0.5 * l->opt.weight_min, 1.5 * l->opt.weight_max);
+}
+
+static void adagrad_step(double *w, double *g2, double g, double eta)
+{
+	*g2 += g * g;
+	*w -= eta * g / (sqrt(*g2) + ADAGRAD_EPSILON);
+}
+
+double learner_learn(struct learner *l, const struct record *r)
+{
+	if (r->kind != PROFILE_KIND_CLOSE && r->kind != PROFILE_KIND_PARTIAL)
+		return NAN;
+	int y;
+	if (!isnan(r->pnl_usd))
+		y = r->pnl_usd > 0;
+	else if (!isnan(r->pnl_frac))
+		y = r->pnl_frac > 0;
+	else
+		return NAN;
+
+	struct learner_candidate c;
+	struct features f;
+	learner_candidate_from_record(r, &c);
+	gather(l, l, &c, &f);
+	double p = features_probability(l, &f);
+	score_record(l, p, y);
+
+	double imp = importance(l, r, y);
+	double err = imp * (p - y);
+	double eta = l->opt.eta, l2 = l->opt.l2;
+	for (int i = 0; i < f.n_numeric; i++) {
+		struct numeric_feature *nf = &l->numeric[f.numeric[i]];
+		adagrad_step(&nf->weight, &nf->g2, err * f.z[i] + l2 * nf->weight, eta);
+	}
+	for (int i = 0; i < f.n_buckets; i++) {
+		uint32_t b = f.bucket[i];
+		adagrad_step(&l->bucket_weight[b], &l->bucket_g2[b],
+			     err * f.learn_multiplicity[i] + l2 * l->bucket_weight[b], eta);
+	}
+	adagrad_step(&l->bias, &l->bias_g2, err, eta);
+
+	/* The statistics of "records before this one" move only now. */
+	for (int i = 0; i < f.n_numeric; i++)
+		if (fabs(f.x[i]) <= NUMERIC_ABS_MAX)
+			feature_observe(&l->numeric[f.numeric[i]], f.x[i]);
+	if (isfinite(r->pnl_frac)) {
+		l->abs_pnl_sum += fabs(r->pnl_frac);
+		l->abs_pnl_count++;
+	}
+	l->trades++;
+	return p;
+}
+
+/* ---- JSON --------------------------------------------------------------------------- */
+
+/* JSON has no NaN: a non-finite double is null (and null loads as NAN). */
+static json_t *real_or_null(double d)
+{
+	return isfinite(d) ? json_real(d) : json_null();
+}
+
+/* Steals v; a NULL v (a failed constructor) or a failed set turns *ok to 0. */
+static void put(json_t *o, const char *key, json_t *v, int *ok)
+{
+	if (!v || json_object_set_new(o, key, v))
+		*ok = 0;
+}
+
+static void append(json_t *a, json_t *v, int *ok)
+{
+	if (!v || json_array_append_new(a, v))
+		*ok = 0;
+}
+
+static json_t *options_json(const struct learner_options *o, int *ok)
+{
+	json_t *j = json_object();
+	if (!j) {
+		*ok = 0;
+		return NULL;
+	}
+	put(j, "eta", json_real(o->eta), ok);
+	put(j, "l2", json_real(o->l2), ok);
+	put(j, "hash_bits", json_integer(o->hash_bits), ok);
+	put(j, "window", json_integer(o->window), ok);
+	put(j, "half_life_days", json_real(o->half_life_days), ok);
+	put(j, "weight_min", json_real(o->weight_min), ok);
+	put(j, "weight_max", json_real(o->weight_max), ok);
+	put(j, "asymmetric", json_boolean(o->asymmetric), ok);
+	put(j, "win_boost", json_real(o->win_boost), ok);
+	put(j, "loss_boost", json_real(o->loss_boost), ok);
+	return j;
+}
+
+static json_t *histogram_json(const int64_t *hist, int *ok)
+{
+	json_t *a = json_array();
+	if (!a) {
+		*ok = 0;
+		return NULL;
+	}
+	for (int b = 0; b < LEARNER_AUC_BINS; b++)
+		if (hist[b])
+			append(a, json_pack("[iI]", b, (json_int_t)hist[b]), ok);
+	return a;
+}
+
+static json_t *progress_json(const struct learner *l, int *ok)
+{
+	json_t *j = json_object(), *cal = json_array(), *wp = json_array(), *wy = json_array();
+	if (!j || !cal || !wp || !wy) {
+		*ok = 0;
+		json_decref(j);
+		json_decref(cal);
+		json_decref(wp);
+		json_decref(wy);
+		return NULL;
+	}
+	put(j, "log_loss_sum", real_or_null(l->log_loss_sum), ok);
+	put(j, "brier_sum", real_or_null(l->brier_sum), ok);
+	put(j, "hist_pos", histogram_json(l->hist_pos, ok), ok);
+	put(j, "hist_neg", histogram_json(l->hist_neg, ok), ok);
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++)
+		append(cal,
+		       json_pack("[IoI]", (json_int_t)l->cal_count[b],
+				 real_or_null(l->cal_pred_sum[b]), (json_int_t)l->cal_wins[b]),
+		       ok);
+	put(j, "calibration", cal, ok);
+	for (int i = 0; i < l->ring_len; i++) {
+		int k = ring_index(l, i);
+		append(wp, real_or_null(l->ring_p[k]), ok);
+		append(wy, json_integer(l->ring_y[k]), ok);
+	}
+	put(j, "window_p", wp, ok);
+	put(j, "window_y", wy, ok);
+	put(j, "drift",
+	    json_pack("{s:I,s:o,s:o,s:o}", "n", (json_int_t)l->drift.n, "mean",
+		      real_or_null(l->drift.mean), "cum", real_or_null(l->drift.cum), "min_cum",
+		      real_or_null(l->drift.min_cum)),
+	    ok);
+	return j;
+}
+
+json_t *learner_save(const struct learner *l)
+{
+	int ok = 1;
+	json_t *j = json_object(), *numeric = json_array(), *buckets = json_array(),
+	       *values = json_array();
+	if (!j || !numeric || !buckets || !values) {
+		json_decref(numeric);
+		json_decref(buckets);
+		json_decref(values);
+		goto fail;
+	}
+	put(j, "format", json_integer(STATE_FORMAT), &ok);
+	put(j, "kind", json_string("tradelearn-online-logistic-state"), &ok);
+	put(j, "options", options_json(&l->opt, &ok), &ok);
+	put(j, "trades", json_integer(l->trades), &ok);
+	put(j, "bias", real_or_null(l->bias), &ok);
+	put(j, "bias_g2", real_or_null(l->bias_g2), &ok);
+	for (int i = 0; i < l->n_numeric; i++) {
+		const struct numeric_feature *f = &l->numeric[i];
+		append(numeric,
+		       json_pack("{sssososIsoso}", "name", f->name, "weight",
+				 real_or_null(f->weight), "g2", real_or_null(f->g2), "count",
+				 (json_int_t)f->count, "mean", real_or_null(f->mean), "m2",
+				 real_or_null(f->m2)),
+		       &ok);
+	}
+	put(j, "numeric", numeric, &ok);
+	put(j, "numeric_ignored", json_integer(l->numeric_ignored), &ok);
+	/* Sparse: a bucket no record touched is 0 and 0. */
+	for (uint32_t b = 0; b <= l->mask; b++)
+		if (l->bucket_weight[b] != 0 || l->bucket_g2[b] != 0)
+			append(buckets,
+			       json_pack("[Ioo]", (json_int_t)b, real_or_null(l->bucket_weight[b]),
+					 real_or_null(l->bucket_g2[b])),
+			       &ok);
+	put(j, "buckets", buckets, &ok);
+	for (int i = 0; i < l->n_values; i++)
+		append(values, json_string(l->values[i]), &ok);
+	put(j, "values", values, &ok);
+	put(j, "values_unmapped", json_integer(l->values_unmapped), &ok);
+	put(j, "latest_exit_ts",
+	    l->latest_exit_ts == CALENDAR_NONE ? json_null() : json_integer(l->latest_exit_ts),
+	    &ok);
+	put(j, "abs_pnl_sum", real_or_null(l->abs_pnl_sum), &ok);
+	put(j, "abs_pnl_count", json_integer(l->abs_pnl_count), &ok);
+	put(j, "progress", progress_json(l, &ok), &ok);
+	if (!ok)
+		goto fail;
+	return j;
+fail:
+	json_decref(j);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* ---- loading ------------------------------------------------------------------------ */
+
+struct load {
+	char *err;
+	size_t errlen;
+};
+
+static int load_fail(struct load *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int load_fail(struct load *ld, const char *fmt, ...)
+{
+	if (ld->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(ld->err, ld->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* A number, or null for NAN. */
+static int load_real(struct load *ld, json_t *v, const char *path, double *out)
+{
+	if (json_is_null(v)) {
+		*out = NAN;
+		return 0;
+	}
+	if (!json_is_number(v))
+		return load_fail(ld, "%s: not a number", path);
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int load_count(struct load *ld, json_t *v, const char *path, long *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return load_fail(ld, "%s: not a count", path);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static int load_array(struct load *ld, json_t *v, const char *path, size_t need)
+{
+	if (!json_is_array(v) || (need && json_array_size(v) != need))
+		return load_fail(ld, "%s: not an array%s", path, need ? " of the right size" : "");
+	return 0;
+}
+
+static int load_numeric(struct load *ld, struct learner *l, json_t *list)
+{
+	size_t i;
+	json_t *item;
+	if (load_array(ld, list, "numeric", 0))
+		return -1;
+	if (json_array_size(list) > LEARNER_MAX_NUMERIC)
+		return load_fail(ld, "numeric: more than %d features", LEARNER_MAX_NUMERIC);
+	json_array_foreach(list, i, item)
+	{
+		const char *name = json_string_value(json_object_get(item, "name"));
+		if (!name)
+			return load_fail(ld, "numeric[%zu].name: not a string", i);
+		if (numeric_find(l, name) >= 0)
+			return load_fail(ld, "numeric[%zu].name: \"%s\" twice", i, name);
+		int idx = numeric_add(l, name);
+		if (idx < 0)
+			return load_fail(ld, "numeric[%zu]: out of memory", i);
+		struct numeric_feature *f = &l->numeric[idx];
+		if (load_real(ld, json_object_get(item, "weight"), "numeric[].weight",
+			      &f->weight) ||
+		    load_real(ld, json_object_get(item, "g2"), "numeric[].g2", &f->g2) ||
+		    load_count(ld, json_object_get(item, "count"), "numeric[].count", &f->count) ||
+		    load_real(ld, json_object_get(item, "mean"), "numeric[].mean", &f->mean) ||
+		    load_real(ld, json_object_get(item, "m2"), "numeric[].m2", &f->m2))
+			return -1;
+	}
+	return 0;
+}
+
+static int load_buckets(struct load *ld, struct learner *l, json_t *list)
+{
+	size_t i;
+	json_t *item;
+	if (load_array(ld, list, "buckets", 0))
+		return -1;
+	json_array_foreach(list, i, item)
+	{
+		json_t *index = json_array_get(item, 0);
+		if (load_array(ld, item, "buckets[]", 3))
+			return -1;
+		if (!json_is_integer(index) || json_integer_value(index) < 0 ||
+		    json_integer_value(index) > (json_int_t)l->mask)
+			return load_fail(ld, "buckets[%zu]: index outside the table", i);
+		uint32_t b = (uint32_t)json_integer_value(index);
+		if (load_real(ld, json_array_get(item, 1), "buckets[].weight",
+			      &l->bucket_weight[b]) ||
+		    load_real(ld, json_array_get(item, 2), "buckets[].g2", &l->bucket_g2[b]))
+			return -1;
+	}
+	return 0;
+}
+
+static int load_values(struct load *ld, struct learner *l, json_t *list)
+{
+	size_t i;
+	json_t *item;
+	if (load_array(ld, list, "values", 0))
+		return -1;
+	if (json_array_size(list) > LEARNER_MAX_VALUES)
+		return load_fail(ld, "values: more than %d", LEARNER_MAX_VALUES);
+	json_array_foreach(list, i, item)
+	{
+		const char *text = json_string_value(item);
+		const char *eq = text ? strchr(text, '=') : NULL;
+		if (!eq)
+			return load_fail(ld, "values[%zu]: not a \"field=value\" string", i);
+		uint64_t h = text_hash(text);
+		size_t field_len = (size_t)(eq - text);
+		char field[32];
+		if (field_len >= sizeof field)
+			return load_fail(ld, "values[%zu]: unknown field", i);
+		memcpy(field, text, field_len);
+		field[field_len] = '\0';
+		if (value_known(l, h, field, eq + 1))
+			return load_fail(ld, "values[%zu]: \"%s\" twice", i, text);
+		char *copy = strdup(text);
+		if (!copy)
+			return load_fail(ld, "values[%zu]: out of memory", i);
+		value_add(l, h, copy);
+	}
+	return 0;
+}
+
+static int load_histogram(struct load *ld, int64_t *hist, json_t *list, const char *path,
+			  long *total)
+{
+	size_t i;
+	json_t *item;
+	*total = 0;
+	if (load_array(ld, list, path, 0))
+		return -1;
+	json_array_foreach(list, i, item)
+	{
+		json_t *bin = json_array_get(item, 0);
+		long count = 0;
+		if (load_array(ld, item, path, 2))
+			return -1;
+		if (!json_is_integer(bin) || json_integer_value(bin) < 0 ||
+		    json_integer_value(bin) >= LEARNER_AUC_BINS)
+			return load_fail(ld, "%s[%zu]: bin outside the histogram", path, i);
+		if (load_count(ld, json_array_get(item, 1), path, &count))
+			return -1;
+		hist[json_integer_value(bin)] = count;
+		*total += count;
+	}
+	return 0;
+}
+
+static int load_progress(struct load *ld, struct learner *l, json_t *j)
+{
+	long positives, negatives, calibrated = 0;
+	json_t *cal = json_object_get(j, "calibration");
+	json_t *wp = json_object_get(j, "window_p"), *wy = json_object_get(j, "window_y");
+	if (!json_is_object(j))
+		return load_fail(ld, "progress: not an object");
+	if (load_real(ld, json_object_get(j, "log_loss_sum"), "progress.log_loss_sum",
+		      &l->log_loss_sum) ||
+	    load_real(ld, json_object_get(j, "brier_sum"), "progress.brier_sum", &l->brier_sum) ||
+	    load_histogram(ld, l->hist_pos, json_object_get(j, "hist_pos"), "progress.hist_pos",
+			   &positives) ||
+	    load_histogram(ld, l->hist_neg, json_object_get(j, "hist_neg"), "progress.hist_neg",
+			   &negatives) ||
+	    load_array(ld, cal, "progress.calibration", LEARNER_CALIBRATION_BUCKETS))
+		return -1;
+	if (positives + negatives != l->trades)
+		return load_fail(ld, "progress: histograms hold %ld trades, not %ld",
+				 positives + negatives, l->trades);
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		json_t *row = json_array_get(cal, (size_t)b);
+		if (load_array(ld, row, "progress.calibration[]", 3) ||
+		    load_count(ld, json_array_get(row, 0), "progress.calibration[].count",
+			       &l->cal_count[b]) ||
+		    load_real(ld, json_array_get(row, 1), "progress.calibration[].pred_sum",
+			      &l->cal_pred_sum[b]) ||
+		    load_count(ld, json_array_get(row, 2), "progress.calibration[].wins",
+			       &l->cal_wins[b]))
+			return -1;
+		calibrated += l->cal_count[b];
+	}
+	if (calibrated != l->trades)
+		return load_fail(ld, "progress.calibration: holds %ld trades, not %ld", calibrated,
+				 l->trades);
+	if (load_array(ld, wp, "progress.window_p", 0) ||
+	    load_array(ld, wy, "progress.window_y", json_array_size(wp)))
+		return -1;
+	/* A smaller window than the saved one keeps the most recent pairs. */
+	size_t saved = json_array_size(wp);
+	size_t keep = saved < (size_t)l->opt.window ? saved : (size_t)l->opt.window;
+	for (size_t i = saved - keep; i < saved; i++) {
+		double p = NAN;
+		json_t *y = json_array_get(wy, i);
+		if (load_real(ld, json_array_get(wp, i), "progress.window_p[]", &p))
+			return -1;
+		if (!(p >= 0 && p <= 1))
+			return load_fail(ld, "progress.window_p[%zu]: not a probability", i);
+		if (!json_is_integer(y) ||
+		    (json_integer_value(y) != 0 && json_integer_value(y) != 1))
+			return load_fail(ld, "progress.window_y[%zu]: not 0 or 1", i);
+		l->ring_p[l->ring_len] = p;
+		l->ring_y[l->ring_len] = (unsigned char)json_integer_value(y);
+		l->ring_len++;
+	}
+	l->ring_head = l->ring_len % l->opt.window;
+	/* The drift detector came after the first state files: absent, it
+	 * starts afresh rather than refusing the learned model. */
+	json_t *drift = json_object_get(j, "drift");
+	if (drift &&
+	    (load_count(ld, json_object_get(drift, "n"), "progress.drift.n", &l->drift.n) ||
+	     load_real(ld, json_object_get(drift, "mean"), "progress.drift.mean", &l->drift.mean) ||
+	     load_real(ld, json_object_get(drift, "cum"), "progress.drift.cum", &l->drift.cum) ||
+	     load_real(ld, json_object_get(drift, "min_cum"), "progress.drift.min_cum",
+		       &l->drift.min_cum)))
+		return -1;
+	return 0;
+}
+
+int learner_load(struct learner *l, json_t *saved, char *err, size_t errlen)
+{
+	struct load ld = {err, errlen};
+	int rc = -1;
+	struct learner *fresh = NULL;
+	json_t *options = json_object_get(saved, "options");
+	json_t *ts = json_object_get(saved, "latest_exit_ts");
+	if (errlen)
+		err[0] = '\0';
+	if (!json_is_object(saved)) {
+		load_fail(&ld, "state: not an object");
+		goto done;
+	}
+	json_int_t format = json_integer_value(json_object_get(saved, "format"));
+	if (format != 1 && format != STATE_FORMAT) {
+		load_fail(&ld, "format: not 1 or %d", STATE_FORMAT);
+		goto done;
+	}
+	json_t *bits = json_object_get(options, "hash_bits");
+	if (!json_is_integer(bits)) {
+		load_fail(&ld, "options.hash_bits: not an integer");
+		goto done;
+	}
+	if (json_integer_value(bits) != l->opt.hash_bits) {
+		load_fail(&ld,
+			  "options.hash_bits: saved %lld, configured %d (the table cannot be "
+			  "re-hashed: start a new state to change it)",
+			  (long long)json_integer_value(bits), l->opt.hash_bits);
+		goto done;
+	}
+	fresh = learner_new(&l->opt);
+	if (!fresh) {
+		load_fail(&ld, "state: out of memory");
+		goto done;
+	}
+	if (load_count(&ld, json_object_get(saved, "trades"), "trades", &fresh->trades) ||
+	    load_real(&ld, json_object_get(saved, "bias"), "bias", &fresh->bias) ||
+	    load_real(&ld, json_object_get(saved, "bias_g2"), "bias_g2", &fresh->bias_g2) ||
+	    load_numeric(&ld, fresh, json_object_get(saved, "numeric")) ||
+	    load_count(&ld, json_object_get(saved, "numeric_ignored"), "numeric_ignored",
+		       &fresh->numeric_ignored) ||
+	    load_buckets(&ld, fresh, json_object_get(saved, "buckets")) ||
+	    load_values(&ld, fresh, json_object_get(saved, "values")) ||
+	    load_count(&ld, json_object_get(saved, "values_unmapped"), "values_unmapped",
+		       &fresh->values_unmapped) ||
+	    load_real(&ld, json_object_get(saved, "abs_pnl_sum"), "abs_pnl_sum",
+		      &fresh->abs_pnl_sum) ||
+	    load_count(&ld, json_object_get(saved, "abs_pnl_count"), "abs_pnl_count",
+		       &fresh->abs_pnl_count) ||
+	    load_progress(&ld, fresh, json_object_get(saved, "progress")))
+		goto done;
+	if (json_is_integer(ts)) {
+		fresh->latest_exit_ts = json_integer_value(ts);
+	} else if (!json_is_null(ts)) {
+		load_fail(&ld, "latest_exit_ts: not an integer or null");
+		goto done;
+	}
+	/* Format 1 divided by an sd floor of 1e-6 without a clip: one value
+	 * after a run of equal ones gave |z| ~ 1e6, whose g² froze the feature's
+	 * step for good. Its weights cannot be trusted or moved: relearn them,
+	 * from the running statistics, which are still right. */
+	if (format == 1)
+		for (int i = 0; i < fresh->n_numeric; i++)
+			fresh->numeric[i].weight = fresh->numeric[i].g2 = 0.0;
+	struct learner swap = *l;
+	*l = *fresh;
+	*fresh = swap;
+	rc = 0;
+done:
+	learner_free(fresh);
+	return rc;
+}
+
+/* ---- export ------------------------------------------------------------------------- */
+
+json_t *learner_calibration_json(const struct learner_metrics *m, int window)
+{
+	const long *count = window ? m->window_calibration_count : m->calibration_count;
+	const double *pred = window ? m->window_calibration_pred : m->calibration_pred;
+	const double *obs = window ? m->window_calibration_obs : m->calibration_obs;
+	int ok = 1;
+	json_t *a = json_array();
+	if (!a)
+		return NULL;
+	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
+		double lo = (double)b / LEARNER_CALIBRATION_BUCKETS;
+		double hi = (double)(b + 1) / LEARNER_CALIBRATION_BUCKETS;
+		append(a,
+		       json_pack("{s:[ff],s:I,s:o,s:o}", "range", lo, hi, "trades",
+				 (json_int_t)count[b], "mean_predicted", real_or_null(pred[b]),
+				 "observed_win_rate", real_or_null(obs[b])),
+		       &ok);
+	}
+	if (!ok) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static json_t *metrics_json(const struct learner *l, int *ok)
+{
+	struct learner_metrics m;
+	learner_metrics(l, &m);
+	json_t *j = json_object(), *w = json_object();
+	if (!j || !w) {
+		json_decref(j);
+		json_decref(w);
+		*ok = 0;
+		return NULL;
+	}
+	put(j, "trades_scored", json_integer(m.trades_scored), ok);
+	put(j, "log_loss", real_or_null(m.log_loss), ok);
+	put(j, "brier", real_or_null(m.brier), ok);
+	put(j, "auc", real_or_null(m.auc), ok);
+	put(j, "auc_error_bound", real_or_null(m.auc_error_bound), ok);
+	put(j, "ece", real_or_null(m.ece), ok);
+	put(j, "calibration", learner_calibration_json(&m, 0), ok);
+	put(w, "trades", json_integer(m.window_trades), ok);
+	put(w, "log_loss", real_or_null(m.window_log_loss), ok);
+	put(w, "brier", real_or_null(m.window_brier), ok);
+	put(w, "auc", real_or_null(m.window_auc), ok);
+	put(w, "ece", real_or_null(m.window_ece), ok);
+	put(w, "calibration", learner_calibration_json(&m, 1), ok);
+	put(j, "window", w, ok);
+	return j;
+}
+
+static json_t *categorical_json(const struct learner *l, int *ok)
+{
+	json_t *j = json_object(), *fields = json_array(), *weights = json_object();
+	if (!j || !fields || !weights) {
+		json_decref(j);
+		json_decref(fields);
+		json_decref(weights);
+		*ok = 0;
+		return NULL;
+	}
+	for (int i = 0; i < FIELD_COUNT_CATEGORICAL; i++)
+		append(fields, json_string(categorical_fields[i]), ok);
+	put(j, "fields", fields, ok);
+	put(j, "hash", json_string("fnv1a64 of 'field=value' masked to buckets"), ok);
+	put(j, "buckets", json_integer((json_int_t)l->mask + 1), ok);
+	for (int i = 0; i < l->n_values; i++) {
+		uint32_t b = (uint32_t)text_hash(l->values[i]) & l->mask;
+		put(weights, l->values[i], real_or_null(l->bucket_weight[b]), ok);
+	}
+	put(j, "weights", weights, ok);
+	return j;
+}
+
+json_t *learner_export(const struct learner *l, const char *written_at_iso)
+{
+	int ok = 1;
+	json_t *j = json_object(), *numeric = json_object();
+	if (!j || !numeric) {
+		json_decref(numeric);
+		goto fail;
+	}
+	put(j, "format", json_integer(EXPORT_FORMAT), &ok);
+	put(j, "kind", json_string("tradelearn-online-logistic"), &ok);
+	put(j, "written_at", written_at_iso ? json_string(written_at_iso) : json_null(), &ok);
+	put(j, "trades_learned", json_integer(l->trades), &ok);
+	put(j, "bias", real_or_null(l->bias), &ok);
+	put(j, "z_clip", json_real(LEARNER_Z_CLIP), &ok);
+	/* sd null: not usable yet, z = 0 (feature_sd is 0). */
+	for (int i = 0; i < l->n_numeric; i++) {
+		const struct numeric_feature *f = &l->numeric[i];
+		double sd = feature_sd(f);
+		put(numeric, f->name,
+		    json_pack("{sososo}", "weight", real_or_null(f->weight), "mean",
+			      real_or_null(f->mean), "sd", sd > 0 ? json_real(sd) : json_null()),
+		    &ok);
+	}
+	put(j, "numeric", numeric, &ok);
+	put(j, "categorical", categorical_json(l, &ok), &ok);
+	put(j, "time_of_day_buckets", json_string(time_of_day_text), &ok);
+	put(j, "metrics", metrics_json(l, &ok), &ok);
+	if (!ok)
+		goto fail;
+	return j;
+fail:
+	json_decref(j);
+	errno = ENOMEM;
+	return NULL;
+}

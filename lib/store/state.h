@@ -1,0 +1,82 @@
+/*
+ * state — state/learning_processing_state.json, the commit point.
+ *
+ * The state file holds, per source, where reading stands (the follower's
+ * positions: path, device, inode, fingerprints, offset, rotated files still
+ * to finish, recently finished ones), the per-source counters, the committed
+ * lengths of the append-only outputs, and the name of the generation file
+ * that holds the rest of the learned state. Renaming it into place is the
+ * commit; the previous committed version is kept as
+ * "learning_processing_state.json.prev" (a hard link made before the
+ * rename), so a damaged file falls back to the one before.
+ *
+ * It also carries the keys that the original Python learners wrote
+ * (last_processed_ts, total_trades_processed, total_exits_processed,
+ * total_signals_processed, total_orders_processed) so their tools keep working.
+ */
+#ifndef TRADELEARN_STATE_H
+#define TRADELEARN_STATE_H
+
+#include <stdint.h>
+#include <jansson.h>
+#include "lib/base/durable.h"
+#include "lib/ingest/follow.h"
+#include "lib/ingest/profile.h"
+
+#define STATE_FORMAT 1
+#define STATE_FILE "learning_processing_state.json"
+
+struct state_counters {
+	uint64_t read;	      /* lines read (complete lines, long ones included) */
+	uint64_t learned;     /* records applied */
+	uint64_t trades;      /* of those, closes and partial closes recorded as outcomes */
+	uint64_t quarantined; /* not JSON, not an object, missing or bad field */
+	uint64_t skipped;     /* ignored by the profile, duplicates, long lines, tails */
+	uint64_t ignored, duplicates, long_lines, tails, sign_mismatch; /* skipped, by why */
+	int64_t last_record_ts; /* CALENDAR_NONE before the first record */
+	char last_record_id[160];
+};
+
+struct state_source {
+	char file[256];
+	struct follow_saved follow;
+	struct state_counters count;
+};
+
+enum state_output_id {
+	STATE_OUTPUT_OUTCOMES,
+	STATE_OUTPUT_QUARANTINE,
+	STATE_OUTPUT_TRADE_KEYS,
+	STATE_OUTPUT_WEIGHT_LOG,
+	STATE_OUTPUT_COUNT
+};
+
+struct state {
+	uint64_t generation;   /* 0 before the first commit */
+	int64_t committed_at;  /* microseconds, UTC */
+	char profile[64];
+	char logs[FOLLOW_PATH_MAX];
+	struct state_source source[PROFILE_SOURCE_COUNT];
+	uint64_t output_length[STATE_OUTPUT_COUNT];
+	char learner_file[64]; /* "learner.<generation>.json", or "" */
+};
+
+/* Paths of the outputs, relative to the state folder. */
+const char *state_output_path(enum state_output_id id);
+
+void state_init(struct state *st);
+
+/* Reads the committed state from dir. Returns 1 when loaded, 0 when there is
+ * none (a first start), -1 when it (and its .prev) are unreadable. *used_prev
+ * is set when the main file was damaged and the previous one was used. */
+int state_load(const char *dir, struct state *st, int *used_prev, struct err *err);
+
+/* Commits st: writes the temp file, fsyncs, keeps the current file as .prev,
+ * renames, fsyncs the folder. */
+int state_save(const char *dir, const struct state *st, struct err *err);
+
+/* The state as JSON (new reference), e.g. for status. */
+json_t *state_to_json(const struct state *st);
+int state_from_json(json_t *j, struct state *st, struct err *err);
+
+#endif
