@@ -142,7 +142,7 @@ static int read_stream(const char *path, char **out, size_t *out_len, struct err
 
 static void assert_reads_back(const char *path, const char *expected, size_t expected_len)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *text;
 	size_t len;
 
@@ -244,7 +244,7 @@ static void test_reads_empty_file_as_empty(void **state)
 
 static void test_absent_file_fails_with_enoent(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "absent.jsonl.gz");
 
 	errno = 0;
@@ -257,7 +257,7 @@ static void test_absent_file_fails_with_enoent(void **state)
 
 static void test_truncated_gzip_reports_error_after_valid_prefix(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "cut.jsonl.gz");
 	size_t len;
 	char *text = sample_lines(20000, &len);

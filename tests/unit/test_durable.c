@@ -83,7 +83,7 @@ static int count_entries(const char *dir)
 
 static void assert_file_is(const char *path, const char *expected)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *data;
 	size_t len;
 
@@ -95,7 +95,7 @@ static void assert_file_is(const char *path, const char *expected)
 
 static void test_replace_writes_new_content_and_leaves_no_temp(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "state.json");
 
 	assert_int_equal(durable_replace(path, "{\"a\":1}\n", 8, &err), 0);
@@ -110,7 +110,7 @@ static void test_replace_writes_new_content_and_leaves_no_temp(void **state)
 
 static void test_replace_over_existing_is_atomic(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "state.json");
 	char *tmp;
 
@@ -153,7 +153,7 @@ static void test_replace_over_existing_is_atomic(void **state)
 
 static void test_sweep_temps_removes_leftovers_and_keeps_others(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	const char *keep[] = {"x", "state.json", "x.tmp", "notes.tmp.", ".tmp.5"};
 	char *leftover = join(*state, "x.tmp.123");
 	char *state_leftover = join(*state, "learning_processing_state.json.tmp.99");
@@ -185,7 +185,7 @@ static void test_sweep_temps_removes_leftovers_and_keeps_others(void **state)
 
 static void test_sweep_temps_of_absent_folder_fails(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *missing = join(*state, "missing");
 
 	assert_int_equal(durable_sweep_temps(missing, &err), -1);
@@ -196,7 +196,7 @@ static void test_sweep_temps_of_absent_folder_fails(void **state)
 
 static void test_cut_back_truncates_to_committed_length(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "out.zst");
 	uint64_t actual = 0;
 
@@ -213,7 +213,7 @@ static void test_cut_back_truncates_to_committed_length(void **state)
 
 static void test_cut_back_creates_absent_file_empty(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "new.zst");
 	uint64_t actual = 99;
 
@@ -225,7 +225,7 @@ static void test_cut_back_creates_absent_file_empty(void **state)
 
 static void test_cut_back_reports_shorter_file_as_damage(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "out.zst");
 	uint64_t actual = 0;
 
@@ -241,7 +241,7 @@ static void test_cut_back_reports_shorter_file_as_damage(void **state)
 
 static void test_lock_second_holder_gets_ewouldblock(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	pid_t holder = 0;
 	int fd = durable_lock(*state, &holder, &err);
 
@@ -280,7 +280,7 @@ static void test_lock_second_holder_gets_ewouldblock(void **state)
 
 static void test_read_all_reads_whole_file(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "blob");
 	size_t size = 100000;
 	char *blob = malloc(size);
@@ -310,7 +310,7 @@ static void test_read_all_reads_whole_file(void **state)
 
 static void test_read_all_absent_file_is_enoent(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "absent.json");
 	char *data = (char *)"untouched";
 	size_t len = 7;
@@ -326,7 +326,7 @@ static void test_read_all_absent_file_is_enoent(void **state)
 
 static void test_mkdirs_creates_nested_and_accepts_existing(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *deep = join(*state, "a//b/c/");
 	char *c = join(*state, "a/b/c");
 	char *file = join(*state, "a/file");
@@ -351,7 +351,7 @@ static void test_mkdirs_creates_nested_and_accepts_existing(void **state)
 
 static void test_open_append_creates_then_appends(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path = join(*state, "out.log");
 	int fd = durable_open_append(path, &err);
 
@@ -370,7 +370,7 @@ static void test_open_append_creates_then_appends(void **state)
 
 static void test_write_all_reports_bad_fd(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	(void)state;
 
 	assert_int_equal(durable_write_all(-1, "x", 1, &err), -1);
@@ -380,7 +380,7 @@ static void test_write_all_reports_bad_fd(void **state)
 
 static void test_sync_dir_accepts_file_or_folder(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *file = join(*state, "f");
 	char *not_yet = join(*state, "not-yet");
 
@@ -394,7 +394,7 @@ static void test_sync_dir_accepts_file_or_folder(void **state)
 
 static void test_fail_formats_message_and_keeps_errno(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	(void)state;
 
 	errno = EACCES;

@@ -1068,7 +1068,7 @@ static void test_more_than_max_sources_is_refused(void **state)
 {
 	struct fixture *fx = *state;
 	static const char *const many[] = {"a", "b", "c", "d", "e"};
-	struct err err = {{0}};
+	struct err err = {0};
 	assert_null(follow_new(fx->dir, many, FOLLOW_MAX_SOURCES + 1, NULL, &err));
 	assert_true(err.msg[0] != '\0');
 }

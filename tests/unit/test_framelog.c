@@ -58,7 +58,7 @@ static uint64_t file_size(const char *path)
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *data;
 
 	assert_int_equal(durable_read_all(path, &data, len, &err), 0);
@@ -67,7 +67,7 @@ static unsigned char *slurp(const char *path, size_t *len)
 
 static void append_bytes(const char *path, const void *data, size_t len)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	int fd = durable_open_append(path, &err);
 
 	assert_true(fd >= 0);
@@ -112,7 +112,7 @@ static void assert_collected(const struct collected *c, const char *expected)
  * each flush in ends[]. */
 static void write_three_frames(const char *path, uint64_t ends[3])
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	struct framelog *log = framelog_new(path, 0, &err);
 
 	assert_non_null(log);
@@ -170,7 +170,7 @@ static void test_each_flush_is_one_frame_and_zstd_reads_the_whole_file(void **st
 	ZSTD_freeDCtx(dctx);
 
 	/* And framelog_read agrees, line by line. */
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	uint64_t valid = 0;
 	assert_int_equal(framelog_read(path, UINT64_MAX, collect, &c, &valid, &err), 6);
@@ -183,7 +183,7 @@ static void test_each_flush_is_one_frame_and_zstd_reads_the_whole_file(void **st
 static void test_reader_stops_at_truncated_tail_and_reports_valid_length(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -206,7 +206,7 @@ static void test_reader_stops_at_truncated_tail_and_reports_valid_length(void **
 static void test_reader_stops_at_damaged_frame(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -241,7 +241,7 @@ static void test_reader_stops_at_damaged_frame(void **state)
 static void test_reopen_after_cut_back_appends_after_last_good_frame(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -279,7 +279,7 @@ static void test_reopen_after_cut_back_appends_after_last_good_frame(void **stat
 static void test_empty_flush_writes_nothing(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct framelog *log = framelog_new(path, 0, &err);
 
 	assert_non_null(log);
@@ -309,7 +309,7 @@ static void test_empty_flush_writes_nothing(void **state)
 static void test_absent_file_reads_as_empty(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	uint64_t valid = 42;
 
@@ -327,7 +327,7 @@ static void test_absent_file_reads_as_empty(void **state)
 
 static void test_open_in_missing_folder_fails_with_message(void **state)
 {
-	struct err err = {{0}};
+	struct err err = {0};
 	char *path;
 
 	assert_true(asprintf(&path, "%s.missing/x.zst", (const char *)*state) > 0);
@@ -371,7 +371,7 @@ static int check_order(void *ctx, const char *line, size_t len)
 static void test_lines_with_many_lines(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct framelog *log = framelog_new(path, 1, &err);
 	char line[512];
 	const long total = 10000;
@@ -401,7 +401,7 @@ static void test_lines_with_many_lines(void **state)
 static void test_limit_reads_only_frames_below_it(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -424,7 +424,7 @@ static void test_limit_reads_only_frames_below_it(void **state)
 static void test_callback_can_stop_the_read(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {.stop_after = 4};
 	uint64_t ends[3];
 	uint64_t valid = 0;
@@ -440,7 +440,7 @@ static void test_callback_can_stop_the_read(void **state)
 static void test_flush_cuts_back_a_stray_tail_before_appending(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	struct framelog *log = framelog_new(path, 0, &err);
 	uint64_t valid = 0;
@@ -468,7 +468,7 @@ static void test_flush_cuts_back_a_stray_tail_before_appending(void **state)
 static void test_failed_flush_cuts_back_and_keeps_the_lines(void **state)
 {
 	const char *path = *state;
-	struct err err = {{0}};
+	struct err err = {0};
 	struct collected c = {0};
 	struct framelog *log = framelog_new(path, 0, &err);
 	char line[512];

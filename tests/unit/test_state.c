@@ -164,7 +164,7 @@ static void assert_state_equal(const struct state *a, const struct state *b)
 static void test_to_json_from_json_round_trip(void **state)
 {
 	static struct state st, back;
-	struct err err = {{0}};
+	struct err err = {0};
 	(void)state;
 	fill_state(&st);
 	json_t *j = state_to_json(&st);
@@ -177,7 +177,7 @@ static void test_to_json_from_json_round_trip(void **state)
 static void test_round_trip_of_a_fresh_state(void **state)
 {
 	static struct state st, back;
-	struct err err = {{0}};
+	struct err err = {0};
 	(void)state;
 	state_init(&st);
 	json_t *j = state_to_json(&st);
@@ -259,7 +259,7 @@ static void test_json_keeps_the_original_learner_keys(void **state)
 static void test_from_json_refuses_other_formats(void **state)
 {
 	static struct state st;
-	struct err err = {{0}};
+	struct err err = {0};
 	static const char *const texts[] = {"{\"format\": 2}", "{}", "[]", "{\"format\": \"1\"}"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -289,7 +289,7 @@ static void test_save_then_load(void **state)
 {
 	const char *dir = *state;
 	static struct state st, back;
-	struct err err = {{0}};
+	struct err err = {0};
 	int used_prev = -1;
 	char path[512];
 	struct stat sb;
@@ -317,7 +317,7 @@ static void test_absent_state_loads_as_first_start(void **state)
 {
 	const char *dir = *state;
 	static struct state st;
-	struct err err = {{0}};
+	struct err err = {0};
 	int used_prev = -1;
 	assert_int_equal(state_load(dir, &st, &used_prev, &err), 0);
 	assert_int_equal(used_prev, 0);
@@ -330,7 +330,7 @@ static void test_damaged_main_file_falls_back_to_prev(void **state)
 {
 	const char *dir = *state;
 	static struct state st, back;
-	struct err err = {{0}};
+	struct err err = {0};
 	int used_prev = -1;
 	char path[512];
 	static const char *const damage[] = {"{\"format\": 1, \"generation\": 4", "", "garbage\n",
@@ -361,7 +361,7 @@ static void test_both_files_damaged_is_an_error(void **state)
 {
 	const char *dir = *state;
 	static struct state st;
-	struct err err = {{0}};
+	struct err err = {0};
 	int used_prev = -1;
 	char path[512];
 	FILE *f;
@@ -381,7 +381,7 @@ static void test_damaged_main_file_without_prev_is_an_error(void **state)
 {
 	const char *dir = *state;
 	static struct state st;
-	struct err err = {{0}};
+	struct err err = {0};
 	int used_prev = -1;
 	char path[512];
 	file_path(path, sizeof(path), dir, "");
