@@ -34,7 +34,7 @@ struct cmd_env {
 	struct profile profile;
 	char root[4096];
 	char state_dir[4096];
-	char logs_dir[4096];  /* absolute */
+	char logs_dir[4096]; /* absolute */
 	char models_dir[4096];
 };
 

@@ -177,8 +177,9 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 		json_object_set_new(sources, profile_source_name((enum profile_source_id)s), j);
 	}
 	json_object_set_new(o, "sources", sources);
-	json_object_set_new(o, "trades_recorded",
-			    json_integer((json_int_t)st->source[PROFILE_SOURCE_ATTRIBUTION].count.trades));
+	json_object_set_new(
+	    o, "trades_recorded",
+	    json_integer((json_int_t)st->source[PROFILE_SOURCE_ATTRIBUTION].count.trades));
 	json_object_set_new(o, "quarantined", json_integer((json_int_t)quarantined));
 
 	positions = json_array();

@@ -51,28 +51,28 @@ int cmd_wants_help(int argc, char **argv)
 }
 
 static const char usage[] =
-	"usage: tradelearn [--root DIR] [--logs DIR] [--config FILE] [--profile NAME]\n"
-	"                  [--verbose] COMMAND [ARGS]\n"
-	"\n"
-	"commands:\n"
-	"  watch               follow the logs, learn from every closed trade\n"
-	"  status [--json]     per-source offsets and lag, counters, model metrics, open positions\n"
-	"  score [--json]      P(win) of candidate trades (JSON lines on stdin) under the model\n"
-	"  verify              audit: records in the logs vs processed; exit 1 on a mismatch\n"
-	"  daily [--date D]    the post-market job for one trading day\n"
-	"  report [D] [--json] summary of a daily report (latest by default)\n"
-	"  simulate [...]      write a realistic synthetic bot's logs\n"
-	"\n"
-	"global options (before or after the command):\n"
-	"  --root DIR      the folder holding logs/, state/, models/ (default: $TRADELEARN_ROOT or .)\n"
-	"  --logs DIR      the bot's logs folder (default: ROOT/logs, or \"logs\" in the config)\n"
-	"  --config FILE   the config (default: ROOT/tradelearn.json when it exists)\n"
-	"  --profile NAME  canonical, stock-bot, or one defined in the config\n"
-	"  --verbose       a line per trade learned and per large batch\n"
-	"  --version, --help\n"
-	"\n"
-	"exit status: 0 done, 1 failed, 2 usage error, 75 another instance holds the lock.\n"
-	"See tradelearn(1).\n";
+    "usage: tradelearn [--root DIR] [--logs DIR] [--config FILE] [--profile NAME]\n"
+    "                  [--verbose] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  watch               follow the logs, learn from every closed trade\n"
+    "  status [--json]     per-source offsets and lag, counters, model metrics, open positions\n"
+    "  score [--json]      P(win) of candidate trades (JSON lines on stdin) under the model\n"
+    "  verify              audit: records in the logs vs processed; exit 1 on a mismatch\n"
+    "  daily [--date D]    the post-market job for one trading day\n"
+    "  report [D] [--json] summary of a daily report (latest by default)\n"
+    "  simulate [...]      write a realistic synthetic bot's logs\n"
+    "\n"
+    "global options (before or after the command):\n"
+    "  --root DIR      the folder holding logs/, state/, models/ (default: $TRADELEARN_ROOT or .)\n"
+    "  --logs DIR      the bot's logs folder (default: ROOT/logs, or \"logs\" in the config)\n"
+    "  --config FILE   the config (default: ROOT/tradelearn.json when it exists)\n"
+    "  --profile NAME  canonical, stock-bot, or one defined in the config\n"
+    "  --verbose       a line per trade learned and per large batch\n"
+    "  --version, --help\n"
+    "\n"
+    "exit status: 0 done, 1 failed, 2 usage error, 75 another instance holds the lock.\n"
+    "See tradelearn(1).\n";
 
 struct command {
 	const char *name;
@@ -80,13 +80,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"watch", cmd_watch},
-	{"status", cmd_status},
-	{"verify", cmd_verify},
-	{"simulate", cmd_simulate},
-	{"daily", cmd_daily},
-	{"report", cmd_report},
-	{"score", cmd_score},
+    {"watch", cmd_watch},	{"status", cmd_status}, {"verify", cmd_verify},
+    {"simulate", cmd_simulate}, {"daily", cmd_daily},	{"report", cmd_report},
+    {"score", cmd_score},
 };
 
 int cmd_exists(const char *name)
@@ -105,10 +101,10 @@ static int global_option(struct cmd_ctx *ctx, int argc, char **argv, int *i)
 		const char *name;
 		size_t off;
 	} opts[] = {
-		{"--root", offsetof(struct cmd_ctx, root)},
-		{"--logs", offsetof(struct cmd_ctx, logs)},
-		{"--config", offsetof(struct cmd_ctx, config)},
-		{"--profile", offsetof(struct cmd_ctx, profile)},
+	    {"--root", offsetof(struct cmd_ctx, root)},
+	    {"--logs", offsetof(struct cmd_ctx, logs)},
+	    {"--config", offsetof(struct cmd_ctx, config)},
+	    {"--profile", offsetof(struct cmd_ctx, profile)},
 	};
 	const char *arg = argv[*i];
 	if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
@@ -161,7 +157,8 @@ int main(int argc, char **argv)
 				if (strcmp(argv[i], commands[k].name) == 0)
 					cmd = &commands[k];
 			if (!cmd) {
-				cmd_error("unknown command \"%s\" (see tradelearn --help)", argv[i]);
+				cmd_error("unknown command \"%s\" (see tradelearn --help)",
+					  argv[i]);
 				goto out;
 			}
 			rest[nrest++] = argv[i];

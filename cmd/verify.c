@@ -202,9 +202,10 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	ok.count = json_object();
-	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(STATE_OUTPUT_OUTCOMES));
-	if (framelog_read(path, st.output_length[STATE_OUTPUT_OUTCOMES], collect_key, &ok, NULL, &err) <
-	    0) {
+	snprintf(path, sizeof path, "%s/%s", env.state_dir,
+		 state_output_path(STATE_OUTPUT_OUTCOMES));
+	if (framelog_read(path, st.output_length[STATE_OUTPUT_OUTCOMES], collect_key, &ok, NULL,
+			  &err) < 0) {
 		cmd_error("verify: %s", err.msg);
 		mismatch = 1;
 	}
@@ -283,7 +284,8 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		       twice ? " — MISMATCH" : " — ok");
 		mismatch |= twice > 0;
 	}
-	snprintf(path, sizeof path, "%s/%s", env.state_dir, state_output_path(STATE_OUTPUT_QUARANTINE));
+	snprintf(path, sizeof path, "%s/%s", env.state_dir,
+		 state_output_path(STATE_OUTPUT_QUARANTINE));
 	long qlines = count_lines(path, st.output_length[STATE_OUTPUT_QUARANTINE]);
 	if ((uint64_t)qlines != quarantined_total) {
 		printf("%-12s %ld rows in quarantine.jsonl, counters say %llu — MISMATCH\n",

@@ -36,44 +36,44 @@
 enum sim_profile { SIM_CANONICAL, SIM_STOCK_BOT };
 
 struct sim_options {
-	const char *logs_dir;	    /* folder to write into (created if absent) */
+	const char *logs_dir; /* folder to write into (created if absent) */
 	enum sim_profile profile;
-	int days;		    /* trading days of history (batch) */
+	int days; /* trading days of history (batch) */
 	uint64_t seed;
-	int64_t start_us;	    /* first trading day (UTC midnight); 0 = 2026-01-05 */
-	double malformed_share;	    /* share of malformed lines, default 0.005 */
+	int64_t start_us;	/* first trading day (UTC midnight); 0 = 2026-01-05 */
+	double malformed_share; /* share of malformed lines, default 0.005 */
 	/* live mode */
-	double rate;		    /* records per second (all sources together) */
-	double rotate_every_s;	    /* seconds between rotations, 0 = never; default 20 */
-	long max_records;	    /* live: stop after this many records, 0 = until stopped */
-	int append;		    /* live: continue after the last timestamp already in the files */
-	volatile int *stop;	    /* live: set non-zero (from a signal) to stop cleanly */
+	double rate;	       /* records per second (all sources together) */
+	double rotate_every_s; /* seconds between rotations, 0 = never; default 20 */
+	long max_records;      /* live: stop after this many records, 0 = until stopped */
+	int append;	       /* live: continue after the last timestamp already in the files */
+	volatile int *stop;    /* live: set non-zero (from a signal) to stop cleanly */
 };
 
 /* Ground truth of what a run wrote. */
 struct sim_truth {
-	char profile[16];	    /* "canonical" or "stock-bot" */
+	char profile[16]; /* "canonical" or "stock-bot" */
 	uint64_t seed;
-	int days;		    /* trading days written (batch), 0 for live */
-	int live;		    /* 1 when written by sim_run_live */
+	int days; /* trading days written (batch), 0 for live */
+	int live; /* 1 when written by sim_run_live */
 	size_t n_components;
 	char component_names[16][32];
-	double weights[16];	    /* planted weights (0 for noise components) */
-	double bot_weights[16];	    /* the bot's own, behind its score and confidence */
+	double weights[16];	/* planted weights (0 for noise components) */
+	double bot_weights[16]; /* the bot's own, behind its score and confidence */
 	/* The model reads z = (value - mean) / sd of each written value; the
 	 * canonical profile writes z itself (mean 0, sd 1). Components that are
 	 * constant in the rows are not listed. */
 	double component_mean[16], component_sd[16];
 	double intercept;
-	double oracle_auc;	    /* AUC of the planted probabilities on the full closes */
+	double oracle_auc; /* AUC of the planted probabilities on the full closes */
 	/* The same over the last half (count / 2, rounded down) of all closes and
 	 * partial closes in the order written: the trades a learner's
 	 * progressive window of that size scores. */
 	double oracle_auc_second_half;
-	long opens, closes, partial_closes, wins;   /* wins: closes with pnl_usd > 0 */
+	long opens, closes, partial_closes, wins; /* wins: closes with pnl_usd > 0 */
 	double closes_pnl_usd, partials_pnl_usd;
 	long signals, untraded_signals, orders, exits, malformed_lines;
-	long lines_written;	    /* all lines, every source */
+	long lines_written; /* all lines, every source */
 	/* lines per source file: attribution, exit, signals, orders */
 	long lines_by_source[4];
 };

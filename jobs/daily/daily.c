@@ -192,9 +192,10 @@ static int read_state(struct job *j)
 		rc = 0; /* nothing learned yet: an empty report */
 		goto out;
 	}
-	snprintf(path, sizeof path, "%s/%s", j->o->state_dir, state_output_path(STATE_OUTPUT_OUTCOMES));
-	if (framelog_read(path, st->output_length[STATE_OUTPUT_OUTCOMES], add_outcome, j, NULL, &derr) <
-	    0) {
+	snprintf(path, sizeof path, "%s/%s", j->o->state_dir,
+		 state_output_path(STATE_OUTPUT_OUTCOMES));
+	if (framelog_read(path, st->output_length[STATE_OUTPUT_OUTCOMES], add_outcome, j, NULL,
+			  &derr) < 0) {
 		fail(j, "%s", derr.msg);
 		goto out;
 	}
@@ -741,7 +742,6 @@ struct day_records {
 	int oom;
 };
 
-
 static void add_price(struct day_records *d, int64_t ts, const char *symbol, double price)
 {
 	if (!(price > 0) || !isfinite(price) || ts == CALENDAR_NONE)
@@ -1125,7 +1125,8 @@ static int write_index(struct job *j, const char *dir, json_t *report)
 		rc = fail(j, "%s", derr.msg);
 	free(html);
 	if (rc == 0 && strcmp(newest, today) == 0) {
-		if (snprintf(path, sizeof path, "%s/post_market_latest.json", dir) >= (int)sizeof path)
+		if (snprintf(path, sizeof path, "%s/post_market_latest.json", dir) >=
+		    (int)sizeof path)
 			rc = fail(j, "%s: path too long", dir);
 		else
 			rc = write_json(j, path, report);

@@ -113,8 +113,7 @@ static int load_learner(struct pipeline *p, struct err *err)
 		return 0;
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, p->state.learner_file);
 	if (durable_read_all(path, &text, &len, err))
-		return err_fail(err, "%s: the committed generation is missing: %s", path,
-				    err->msg);
+		return err_fail(err, "%s: the committed generation is missing: %s", path, err->msg);
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	free(text);
 	if (!j || short_term_load(p->job, j)) {
@@ -133,13 +132,12 @@ static int open_outputs(struct pipeline *p, struct err *err)
 		output_path(p, (enum state_output_id)i, path, sizeof path);
 		if (durable_cut_back(path, p->state.output_length[i], &actual, err)) {
 			if (errno == ERANGE)
-				return err_fail(
-				    err,
-				    "%s is shorter (%llu bytes) than committed (%llu): "
-				    "it was cut or replaced; restore it, or move the "
-				    "state folder away to start over",
-				    path, (unsigned long long)actual,
-				    (unsigned long long)p->state.output_length[i]);
+				return err_fail(err,
+						"%s is shorter (%llu bytes) than committed (%llu): "
+						"it was cut or replaced; restore it, or move the "
+						"state folder away to start over",
+						path, (unsigned long long)actual,
+						(unsigned long long)p->state.output_length[i]);
 			return -1;
 		}
 		if (actual > p->state.output_length[i])
@@ -169,8 +167,7 @@ static void follow_log(void *ctx, const char *msg)
 		p->log(p->log_ctx, msg);
 }
 
-struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder,
-			       struct err *err)
+struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder, struct err *err)
 {
 	struct pipeline *p = calloc(1, sizeof *p);
 	char dir[FOLLOW_PATH_MAX + 32];
@@ -301,8 +298,7 @@ uint64_t pipeline_lag(struct pipeline *p, size_t source)
 	return 0;
 }
 
-static int append_and_sync(int fd, const void *data, size_t len, const char *what,
-			   struct err *err)
+static int append_and_sync(int fd, const void *data, size_t len, const char *what, struct err *err)
 {
 	if (!len)
 		return 0;

@@ -55,8 +55,7 @@ struct pipeline;
 
 /* Opens and recovers. NULL on failure with err set; errno is EWOULDBLOCK
  * when another process holds the state folder (*holder gets its pid). */
-struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder,
-			       struct err *err);
+struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder, struct err *err);
 
 /* Reads and commits at most one batch. *lines (may be NULL) gets the lines
  * read; 0 means the logs are caught up. -1 on an I/O failure: the batch was

@@ -411,7 +411,8 @@ static int record_outcome(struct short_term *st, const struct record *r, struct 
 	/* Without an exit source, the closes are the only exit events there
 	 * are: their close reasons teach the exit-reason statistics. With one,
 	 * the exit rows do, and a close would count its exit twice. */
-	if (!st->profile->source[PROFILE_SOURCE_EXIT].file[0] && weights_learn_exit(st->weights, r) < 0)
+	if (!st->profile->source[PROFILE_SOURCE_EXIT].file[0] &&
+	    weights_learn_exit(st->weights, r) < 0)
 		return -1;
 	if (journal_changes(st, out))
 		return -1;
@@ -456,12 +457,13 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 			note_equity(st, r.ts, r.equity);
 		/* Shown by status: a long id is cut, at a character boundary. */
 		jsontext_copy_utf8(c->last_record_id, sizeof c->last_record_id,
-				   r.kind == PROFILE_KIND_CLOSE || r.kind == PROFILE_KIND_PARTIAL ? r.key
-				   : r.trade_id					  ? r.trade_id
-				   : r.signal_id				  ? r.signal_id
-				   : r.order_id					  ? r.order_id
-				   : r.symbol					  ? r.symbol
-										  : "");
+				   r.kind == PROFILE_KIND_CLOSE || r.kind == PROFILE_KIND_PARTIAL
+				       ? r.key
+				   : r.trade_id	 ? r.trade_id
+				   : r.signal_id ? r.signal_id
+				   : r.order_id	 ? r.order_id
+				   : r.symbol	 ? r.symbol
+						 : "");
 		switch (r.kind) {
 		case PROFILE_KIND_OPEN:
 			rc = open_position(st, position_key(st, &r), &r);
@@ -592,15 +594,17 @@ json_t *short_term_save(struct short_term *st)
 	int ok = o && arr;
 	for (size_t i = 0; i < st->n_pos; i++) {
 		const struct position *p = &st->pos[i];
-		ok &= 0 == json_array_append_new(
-		    arr, json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id",
-				   p->id, "symbol", p->symbol, "side", p->side, "opened_at_us",
-				   (json_int_t)p->opened_at, "qty", number_or_null(p->qty),
-				   "entry_price", number_or_null(p->entry_price), "confidence",
-				   number_or_null(p->confidence), "score", number_or_null(p->score),
-				   "regime", string_or_null(p->regime), "sector",
-				   string_or_null(p->sector), "timeframe",
-				   string_or_null(p->timeframe), "components", p->components));
+		ok &= 0 ==
+		      json_array_append_new(
+			  arr,
+			  json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id",
+				    p->id, "symbol", p->symbol, "side", p->side, "opened_at_us",
+				    (json_int_t)p->opened_at, "qty", number_or_null(p->qty),
+				    "entry_price", number_or_null(p->entry_price), "confidence",
+				    number_or_null(p->confidence), "score",
+				    number_or_null(p->score), "regime", string_or_null(p->regime),
+				    "sector", string_or_null(p->sector), "timeframe",
+				    string_or_null(p->timeframe), "components", p->components));
 	}
 	/* Every part or nothing: a part missing from a commit would read as
 	 * "start afresh" on the next start. */
@@ -615,10 +619,10 @@ json_t *short_term_save(struct short_term *st)
 		const struct equity_day *e = &st->equity[i];
 		char day[16];
 		schedule_format_day(e->day, day, sizeof day);
-		ok &= 0 == json_array_append_new(
-			       eq, json_pack("{s:s,s:f,s:f,s:I,s:I}", "day", day, "first", e->first,
-					     "last", e->last, "first_us", (json_int_t)e->first_ts,
-					     "last_us", (json_int_t)e->last_ts));
+		ok &= 0 == json_array_append_new(eq, json_pack("{s:s,s:f,s:f,s:I,s:I}", "day", day,
+							       "first", e->first, "last", e->last,
+							       "first_us", (json_int_t)e->first_ts,
+							       "last_us", (json_int_t)e->last_ts));
 	}
 	ok &= 0 == json_object_set_new(o, "equity", eq);
 	if (!ok) {

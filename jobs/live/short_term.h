@@ -57,9 +57,9 @@ struct short_term_batch {
 	struct framelog *outcomes; /* borrowed: outcome lines are added to it */
 	char *quarantine;	   /* JSONL text, malloc'd, grows */
 	size_t quarantine_len, quarantine_cap;
-	uint64_t *keys;		   /* new trade-key hashes */
+	uint64_t *keys; /* new trade-key hashes */
 	size_t n_keys, keys_cap;
-	char *weight_log;	   /* state/weight_learning.jsonl lines, malloc'd */
+	char *weight_log; /* state/weight_learning.jsonl lines, malloc'd */
 	size_t weight_log_len, weight_log_cap;
 	void (*on_outcome)(void *ctx, const struct record *r); /* may be NULL */
 	void *hook_ctx;
@@ -86,8 +86,8 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
  * memory, each replaced atomically (durable_publish): models/online.json,
  * state/signal_weights.json, state/exit_weights.json,
  * state/signal_outcomes.json. */
-int short_term_publish(const struct short_term *st, const char *models_dir,
-		       const char *state_dir, struct err *err);
+int short_term_publish(const struct short_term *st, const char *models_dir, const char *state_dir,
+		       struct err *err);
 
 /* The learner (borrowed), for metrics. */
 const struct learner *short_term_learner(const struct short_term *st);

@@ -291,8 +291,7 @@ int durable_open_append(const char *path, struct err *err)
 	return fd;
 }
 
-int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual,
-		     struct err *err)
+int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual, struct err *err)
 {
 	int ret = -1;
 	int created = 1;
@@ -324,9 +323,9 @@ int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual,
 	if (size < committed) {
 		errno = ERANGE;
 		err_fail(err,
-			     "%s is %" PRIu64 " bytes, shorter than the %" PRIu64
-			     " committed: damaged or replaced",
-			     path, size, committed);
+			 "%s is %" PRIu64 " bytes, shorter than the %" PRIu64
+			 " committed: damaged or replaced",
+			 path, size, committed);
 		goto out;
 	}
 	if (size > committed) {
@@ -335,7 +334,7 @@ int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual,
 		 * fsync makes the cut itself survive a crash before the redo. */
 		if (ftruncate(fd, (off_t)committed) != 0) {
 			err_fail(err, "truncate %s to %" PRIu64 ": %s", path, committed,
-				     strerror(errno));
+				 strerror(errno));
 			goto out;
 		}
 		if (fsync(fd) != 0) {

@@ -55,8 +55,7 @@ int durable_write_all(int fd, const void *data, size_t len, struct err *err);
  * cut, so the caller can say how much it dropped. A file shorter than
  * committed is damage the caller must hear about: returns -1 with
  * errno = ERANGE. */
-int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual,
-		     struct err *err);
+int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual, struct err *err);
 
 /* Takes an exclusive, non-blocking lock on "<dir>/.lock". Returns the fd to
  * keep open for the life of the process, or -1: errno = EWOULDBLOCK when

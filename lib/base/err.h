@@ -26,8 +26,8 @@
 #define ERR_MSG_MAX 512
 
 struct err {
-	int code;		/* an errno value; 0 before any failure */
-	char msg[ERR_MSG_MAX];	/* one line, NUL-terminated, cut when longer */
+	int code;	       /* an errno value; 0 before any failure */
+	char msg[ERR_MSG_MAX]; /* one line, NUL-terminated, cut when longer */
 };
 
 /* Sets e to errno's current value and the printf-style message; returns -1

@@ -85,8 +85,7 @@ fail:
 	return NULL;
 }
 
-ssize_t archive_stream_read(struct archive_stream *s, void *buf, size_t len,
-			    struct err *err)
+ssize_t archive_stream_read(struct archive_stream *s, void *buf, size_t len, struct err *err)
 {
 	la_ssize_t n;
 

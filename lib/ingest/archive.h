@@ -22,8 +22,7 @@ struct archive_stream *archive_stream_new(const char *path, struct err *err);
 
 /* Reads up to len decompressed bytes into buf. Returns the count, 0 at the
  * end, -1 on damage (err set; what was read before stays valid). */
-ssize_t archive_stream_read(struct archive_stream *s, void *buf, size_t len,
-			    struct err *err);
+ssize_t archive_stream_read(struct archive_stream *s, void *buf, size_t len, struct err *err);
 
 /* Closes; NULL does nothing. */
 void archive_stream_free(struct archive_stream *s);

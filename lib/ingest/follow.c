@@ -17,14 +17,13 @@
 #include "lib/base/calendar.h"
 #include "lib/ingest/logscan.h"
 
-
 #define CHUNK (64 * 1024)
 
 struct reader {
-	struct follow_position pos; /* pos.offset: first byte not handed out */
-	int fd;			    /* plain file, or -1 */
+	struct follow_position pos;  /* pos.offset: first byte not handed out */
+	int fd;			     /* plain file, or -1 */
 	struct archive_stream *arch; /* compressed file, or NULL */
-	char *buf;		    /* bytes read from file offset `base` on */
+	char *buf;		     /* bytes read from file offset `base` on */
 	size_t len, cap, consumed;
 	uint64_t base;
 	/* Fingerprints kept while reading: the head hash grows while we read
@@ -52,7 +51,7 @@ struct source {
 	size_t n_draining;
 	struct follow_done done[FOLLOW_MAX_DONE];
 	size_t n_done;
-	int dirty;	   /* an event named it: re-examine before reading */
+	int dirty;	     /* an event named it: re-examine before reading */
 	int rotated_written; /* an event says one of its rotated files was written to */
 };
 
@@ -182,7 +181,8 @@ static void reader_saw(struct reader *r, uint64_t at, const char *data, size_t n
 		memcpy(r->last, data + n - FOLLOW_TAIL_BYTES, FOLLOW_TAIL_BYTES);
 		r->last_len = FOLLOW_TAIL_BYTES;
 	} else {
-		size_t keep = r->last_len + n > FOLLOW_TAIL_BYTES ? FOLLOW_TAIL_BYTES - n : r->last_len;
+		size_t keep =
+		    r->last_len + n > FOLLOW_TAIL_BYTES ? FOLLOW_TAIL_BYTES - n : r->last_len;
 		memmove(r->last, r->last + r->last_len - keep, keep);
 		memcpy(r->last + keep, data, n);
 		r->last_len = keep + n;
@@ -404,9 +404,8 @@ static int is_finished(const struct follow_done *list, size_t n, struct logscan_
 	for (size_t i = 0; i < n; i++) {
 		const struct follow_done *d = &list[i];
 		if (sb->compressed) {
-			struct follow_position p = {.offset = d->size,
-						    .head_len = d->head_len,
-						    .head_hash = d->head_hash};
+			struct follow_position p = {
+			    .offset = d->size, .head_len = d->head_len, .head_hash = d->head_hash};
 			struct reader *r = compressed_match(sb->path, &p);
 			if (r) {
 				char c;
@@ -419,7 +418,8 @@ static int is_finished(const struct follow_done *list, size_t n, struct logscan_
 		} else if ((uint64_t)sb->st.st_size == d->size) {
 			int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
 			uint64_t h;
-			int same = fd >= 0 && hash_at(fd, 0, d->head_len, &h) == 0 && h == d->head_hash;
+			int same =
+			    fd >= 0 && hash_at(fd, 0, d->head_len, &h) == 0 && h == d->head_hash;
 			if (fd >= 0)
 				close(fd);
 			if (same)
@@ -471,9 +471,8 @@ static struct reader *resume_finished(const struct follow_done *list, size_t n,
 	}
 	for (size_t i = 0; i < m; i++) {
 		const struct follow_done *d = order[i];
-		struct follow_position p = {.offset = d->size,
-					    .head_len = d->head_len,
-					    .head_hash = d->head_hash};
+		struct follow_position p = {
+		    .offset = d->size, .head_len = d->head_len, .head_hash = d->head_hash};
 		struct reader *r = NULL;
 		struct err err;
 		if (d->size == 0)
@@ -580,7 +579,8 @@ static void remember_done(struct source *s, struct reader *r)
 	 * was known of it. */
 	for (size_t i = 0; i < s->n_done;)
 		if (s->done[i].head_len == d.head_len && s->done[i].head_hash == d.head_hash) {
-			memmove(&s->done[i], &s->done[i + 1], (s->n_done - i - 1) * sizeof *s->done);
+			memmove(&s->done[i], &s->done[i + 1],
+				(s->n_done - i - 1) * sizeof *s->done);
 			s->n_done--;
 		} else {
 			i++;
@@ -665,10 +665,12 @@ struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 	}
 	f->ifd = f->wd = -1;
 	struct statfs sf;
-	const char *remote = statfs(dir, &sf) == 0 ? follow_network_fs((unsigned long)sf.f_type) : NULL;
+	const char *remote =
+	    statfs(dir, &sf) == 0 ? follow_network_fs((unsigned long)sf.f_type) : NULL;
 	if (remote && !f->opt.force_poll) {
-		say(f, "the logs folder %s is on %s, where inotify does not see writes made "
-		       "by other machines: polling instead",
+		say(f,
+		    "the logs folder %s is on %s, where inotify does not see writes made "
+		    "by other machines: polling instead",
 		    dir, remote);
 		f->opt.force_poll = 1;
 	}
@@ -676,9 +678,9 @@ struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 		f->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (f->ifd >= 0)
 			f->wd = inotify_add_watch(f->ifd, dir,
-						  IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-							  IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB |
-							  IN_DELETE_SELF | IN_MOVE_SELF);
+						  IN_MODIFY | IN_CREATE | IN_DELETE |
+						      IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |
+						      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
 		if (f->ifd < 0 || f->wd < 0) {
 			say(f, "inotify unavailable on %s (%s): polling instead", dir,
 			    strerror(errno));
@@ -733,13 +735,14 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 		memcpy(s->done, saved->done, saved->n_done * sizeof *s->done);
 		for (size_t i = 0; i < saved->n_draining + (size_t)saved->has_current; i++) {
 			const struct follow_position *pos =
-				i < saved->n_draining ? &saved->draining[i] : &saved->current;
+			    i < saved->n_draining ? &saved->draining[i] : &saved->current;
 			int is_current = i == saved->n_draining;
 			r = locate(pos, sibs, nsibs);
 			if (!r) {
 				if (pos->offset > 0 && pos->offset < pos->size)
-					say(f, "%s: %s is gone with %llu unread bytes (rotated away "
-					       "while tradelearn was down)",
+					say(f,
+					    "%s: %s is gone with %llu unread bytes (rotated away "
+					    "while tradelearn was down)",
 					    s->name, pos->path,
 					    (unsigned long long)(pos->size - pos->offset));
 				else if (pos->offset > 0)
@@ -800,8 +803,9 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 				continue;
 			r = resume_finished(s->done, s->n_done, sb);
 			if (r) {
-				say(f, "%s: reading the end of %s, written after it was read to "
-				       "its end and let go",
+				say(f,
+				    "%s: reading the end of %s, written after it was read to "
+				    "its end and let go",
 				    s->name, sb->path);
 				/* A plain one may still be written to: held like a
 				 * file renamed away. */
@@ -840,7 +844,8 @@ static int same_time(const struct timespec *a, const struct timespec *b)
  * inode alone does not say: a file removed in a rotation frees its inode
  * for the next one created, under the same name. A rename changes the
  * status change time, a write the size and the times. */
-static int same_listing(const struct logscan_file *a, size_t na, const struct logscan_file *b, size_t nb)
+static int same_listing(const struct logscan_file *a, size_t na, const struct logscan_file *b,
+			size_t nb)
 {
 	if (na != nb)
 		return 0;
@@ -1011,8 +1016,9 @@ static void handle_truncation(struct follow *f, struct source *s, int renamed)
 		r->finite = 1;
 		add_draining(f, s, r);
 	} else {
-		say(f, "%s: truncated at %llu bytes read, and no rotated copy holds the rest; "
-		       "reading it again from its start",
+		say(f,
+		    "%s: truncated at %llu bytes read, and no rotated copy holds the rest; "
+		    "reading it again from its start",
 		    s->name, (unsigned long long)read_to);
 		r->fd = -1;
 		reader_free(r);
@@ -1062,12 +1068,15 @@ static void take_up_grown(struct follow *f, struct source *s)
 		for (size_t k = 0; k < s->n_done && !sb->compressed; k++) {
 			struct follow_done *d = &s->done[k];
 			if (!d->ino || d->dev != (uint64_t)sb->st.st_dev ||
-			    d->ino != (uint64_t)sb->st.st_ino || (uint64_t)sb->st.st_size <= d->size)
+			    d->ino != (uint64_t)sb->st.st_ino ||
+			    (uint64_t)sb->st.st_size <= d->size)
 				continue;
-			struct reader *r = is_followed(s, &sb->st) ? NULL : resume_plain(sb->path, d);
+			struct reader *r =
+			    is_followed(s, &sb->st) ? NULL : resume_plain(sb->path, d);
 			if (r) {
-				say(f, "%s: %s was written to after it was read to its end; reading "
-				       "the rest",
+				say(f,
+				    "%s: %s was written to after it was read to its end; reading "
+				    "the rest",
 				    s->name, sb->path);
 				r->orphan = 1;
 				memmove(d, d + 1, (s->n_done - k - 1) * sizeof *d);
@@ -1387,8 +1396,8 @@ static void position_of(struct reader *r, struct follow_position *p)
 		 * would no longer be recognised on restore). */
 		uint64_t from = p->offset - p->tail_len;
 		if (from >= r->base && p->offset <= r->base + r->len)
-			p->tail_hash = follow_hash(FOLLOW_HASH_INIT, r->buf + (from - r->base),
-						   p->tail_len);
+			p->tail_hash =
+			    follow_hash(FOLLOW_HASH_INIT, r->buf + (from - r->base), p->tail_len);
 		else if (p->offset == r->base + r->len && r->last_len >= p->tail_len)
 			p->tail_hash = follow_hash(
 			    FOLLOW_HASH_INIT, r->last + r->last_len - p->tail_len, p->tail_len);
@@ -1418,7 +1427,8 @@ uint64_t follow_lag_bytes(struct follow *f, size_t source)
 	struct stat st;
 	for (size_t i = 0; i <= s->n_draining; i++) {
 		struct reader *r = i < s->n_draining ? s->draining[i] : s->current;
-		if (r && r->fd >= 0 && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size > r->pos.offset)
+		if (r && r->fd >= 0 && fstat(r->fd, &st) == 0 &&
+		    (uint64_t)st.st_size > r->pos.offset)
 			lag += (uint64_t)st.st_size - r->pos.offset;
 	}
 	return lag;

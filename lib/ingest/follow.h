@@ -51,8 +51,8 @@
 struct follow_position {
 	char path[FOLLOW_PATH_MAX]; /* where it was last seen */
 	uint64_t dev, ino;
-	uint64_t offset;	    /* next unread byte; always the start of a line */
-	uint64_t size;		    /* size when saved */
+	uint64_t offset; /* next unread byte; always the start of a line */
+	uint64_t size;	 /* size when saved */
 	int64_t mtime_us;
 	uint32_t head_len, tail_len;
 	uint64_t head_hash, tail_hash;
@@ -81,8 +81,8 @@ struct follow_saved {
 typedef void (*follow_log_fn)(void *ctx, const char *message);
 
 struct follow_options {
-	uint64_t max_line;	 /* default 1 MiB */
-	int force_poll;		 /* 1: do not use inotify */
+	uint64_t max_line; /* default 1 MiB */
+	int force_poll;	   /* 1: do not use inotify */
 	/* A file renamed away or deleted may still get lines from a writer
 	 * that has not reopened its log. It is let go once it has had nothing
 	 * new for orphan_grace_us (1 s) and the writer has moved on (the file
@@ -90,7 +90,7 @@ struct follow_options {
 	 * with nothing new whatever the name holds. */
 	int64_t orphan_grace_us;
 	int64_t orphan_max_idle_us;
-	follow_log_fn log;	 /* warnings, once each; may be NULL */
+	follow_log_fn log; /* warnings, once each; may be NULL */
 	void *log_ctx;
 };
 

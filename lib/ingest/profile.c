@@ -5,97 +5,120 @@
 #include <string.h>
 
 static const char *const source_names[PROFILE_SOURCE_COUNT] = {"attribution", "exit", "signals",
-						       "orders"};
+							       "orders"};
 
 static const char *const kind_names[] = {
-	[PROFILE_KIND_NONE] = "none",	  [PROFILE_KIND_OPEN] = "open",	    [PROFILE_KIND_CLOSE] = "close",
-	[PROFILE_KIND_PARTIAL] = "partial", [PROFILE_KIND_EXIT] = "exit",	    [PROFILE_KIND_SIGNAL] = "signal",
-	[PROFILE_KIND_ORDER] = "order",	  [PROFILE_KIND_IGNORE] = "ignore",
+    [PROFILE_KIND_NONE] = "none",   [PROFILE_KIND_OPEN] = "open",
+    [PROFILE_KIND_CLOSE] = "close", [PROFILE_KIND_PARTIAL] = "partial",
+    [PROFILE_KIND_EXIT] = "exit",   [PROFILE_KIND_SIGNAL] = "signal",
+    [PROFILE_KIND_ORDER] = "order", [PROFILE_KIND_IGNORE] = "ignore",
 };
 
 static const char *const field_names[PROFILE_FIELD_COUNT] = {
-	[PROFILE_FIELD_TRADE_ID] = "trade_id",	     [PROFILE_FIELD_POSITION_ID] = "position_id",
-	[PROFILE_FIELD_SYMBOL] = "symbol",	     [PROFILE_FIELD_SIDE] = "side",
-	[PROFILE_FIELD_TS] = "ts",		     [PROFILE_FIELD_ENTRY_TS] = "entry_ts",
-	[PROFILE_FIELD_ENTRY_PRICE] = "entry_price", [PROFILE_FIELD_EXIT_PRICE] = "exit_price",
-	[PROFILE_FIELD_QTY] = "qty",		     [PROFILE_FIELD_PNL_USD] = "pnl_usd",
-	[PROFILE_FIELD_PNL_PCT] = "pnl_pct",	     [PROFILE_FIELD_HOLD_MINUTES] = "hold_minutes",
-	[PROFILE_FIELD_CONFIDENCE] = "confidence",   [PROFILE_FIELD_SCORE] = "score",
-	[PROFILE_FIELD_REGIME] = "regime",	     [PROFILE_FIELD_SECTOR] = "sector",
-	[PROFILE_FIELD_TIMEFRAME] = "timeframe",     [PROFILE_FIELD_CLOSE_REASON] = "close_reason",
-	[PROFILE_FIELD_FRACTION] = "fraction",	     [PROFILE_FIELD_COMPONENTS] = "components",
-	[PROFILE_FIELD_EQUITY] = "equity",	     [PROFILE_FIELD_SIGNAL_ID] = "signal_id",
-	[PROFILE_FIELD_ORDER_ID] = "order_id",	     [PROFILE_FIELD_PRICE] = "price",
-	[PROFILE_FIELD_STOP_LOSS] = "stop_loss",     [PROFILE_FIELD_TAKE_PROFIT] = "take_profit",
-	[PROFILE_FIELD_STATUS] = "status",	     [PROFILE_FIELD_REASON] = "reason",
-	[PROFILE_FIELD_TRADED] = "traded",
+    [PROFILE_FIELD_TRADE_ID] = "trade_id",
+    [PROFILE_FIELD_POSITION_ID] = "position_id",
+    [PROFILE_FIELD_SYMBOL] = "symbol",
+    [PROFILE_FIELD_SIDE] = "side",
+    [PROFILE_FIELD_TS] = "ts",
+    [PROFILE_FIELD_ENTRY_TS] = "entry_ts",
+    [PROFILE_FIELD_ENTRY_PRICE] = "entry_price",
+    [PROFILE_FIELD_EXIT_PRICE] = "exit_price",
+    [PROFILE_FIELD_QTY] = "qty",
+    [PROFILE_FIELD_PNL_USD] = "pnl_usd",
+    [PROFILE_FIELD_PNL_PCT] = "pnl_pct",
+    [PROFILE_FIELD_HOLD_MINUTES] = "hold_minutes",
+    [PROFILE_FIELD_CONFIDENCE] = "confidence",
+    [PROFILE_FIELD_SCORE] = "score",
+    [PROFILE_FIELD_REGIME] = "regime",
+    [PROFILE_FIELD_SECTOR] = "sector",
+    [PROFILE_FIELD_TIMEFRAME] = "timeframe",
+    [PROFILE_FIELD_CLOSE_REASON] = "close_reason",
+    [PROFILE_FIELD_FRACTION] = "fraction",
+    [PROFILE_FIELD_COMPONENTS] = "components",
+    [PROFILE_FIELD_EQUITY] = "equity",
+    [PROFILE_FIELD_SIGNAL_ID] = "signal_id",
+    [PROFILE_FIELD_ORDER_ID] = "order_id",
+    [PROFILE_FIELD_PRICE] = "price",
+    [PROFILE_FIELD_STOP_LOSS] = "stop_loss",
+    [PROFILE_FIELD_TAKE_PROFIT] = "take_profit",
+    [PROFILE_FIELD_STATUS] = "status",
+    [PROFILE_FIELD_REASON] = "reason",
+    [PROFILE_FIELD_TRADED] = "traded",
 };
 
 /* tradelearn's own schema (README "Canonical records"). */
 static const char canonical_text[] =
-	"{\"pnl_unit\": \"fraction\", \"position\": \"trade_id\", \"sources\": {"
-	" \"attribution\": {\"file\": \"attribution.jsonl\","
-	"  \"kind\": {\"pointer\": \"/event\", \"equals\": {\"open\": \"open\", \"close\": \"close\","
-	"            \"scale\": \"partial\", \"partial\": \"partial\"}},"
-	"  \"key\": [\"/trade_id\"], \"partial_key\": [\"/trade_id\", \"/ts\"],"
-	"  \"fields\": {\"trade_id\": \"/trade_id\", \"position_id\": \"/trade_id\","
-	"   \"symbol\": \"/symbol\", \"side\": \"/side\", \"ts\": \"/ts\", \"entry_ts\": \"/entry_ts\","
-	"   \"entry_price\": \"/entry_price\", \"exit_price\": \"/exit_price\", \"qty\": \"/qty\","
-	"   \"pnl_usd\": \"/pnl_usd\", \"pnl_pct\": \"/pnl_pct\", \"hold_minutes\": \"/hold_minutes\","
-	"   \"confidence\": \"/confidence\", \"score\": \"/score\", \"regime\": \"/regime\","
-	"   \"sector\": \"/sector\", \"timeframe\": \"/timeframe\", \"close_reason\": \"/close_reason\","
-	"   \"fraction\": \"/fraction\", \"components\": \"/components\", \"equity\": \"/equity\","
-	"   \"signal_id\": \"/signal_id\"}},"
-	" \"exit\": {\"file\": \"exits.jsonl\","
-	"  \"kind\": {\"pointer\": \"/event\", \"equals\": {\"exit\": \"exit\"}, \"default\": \"exit\"},"
-	"  \"fields\": {\"trade_id\": \"/trade_id\", \"symbol\": \"/symbol\", \"side\": \"/side\","
-	"   \"ts\": \"/ts\", \"close_reason\": \"/reason\", \"pnl_usd\": \"/pnl_usd\","
-	"   \"pnl_pct\": \"/pnl_pct\", \"hold_minutes\": \"/hold_minutes\", \"exit_price\": \"/exit_price\"}},"
-	" \"signals\": {\"file\": \"signals.jsonl\", \"kind\": \"signal\","
-	"  \"fields\": {\"signal_id\": \"/signal_id\", \"symbol\": \"/symbol\", \"side\": \"/side\","
-	"   \"ts\": \"/ts\", \"timeframe\": \"/timeframe\", \"confidence\": \"/confidence\","
-	"   \"score\": \"/score\", \"price\": \"/price\", \"stop_loss\": \"/stop_loss\","
-	"   \"take_profit\": \"/take_profit\", \"regime\": \"/regime\", \"components\": \"/components\","
-	"   \"traded\": \"/traded\", \"reason\": \"/reason\"}},"
-	" \"orders\": {\"file\": \"orders.jsonl\", \"kind\": \"order\","
-	"  \"fields\": {\"order_id\": \"/order_id\", \"signal_id\": \"/signal_id\","
-	"   \"trade_id\": \"/trade_id\", \"symbol\": \"/symbol\", \"side\": \"/side\", \"ts\": \"/ts\","
-	"   \"qty\": \"/qty\", \"status\": \"/status\", \"price\": [\"/fill_price\", \"/price\"]}}"
-	"}}";
+    "{\"pnl_unit\": \"fraction\", \"position\": \"trade_id\", \"sources\": {"
+    " \"attribution\": {\"file\": \"attribution.jsonl\","
+    "  \"kind\": {\"pointer\": \"/event\", \"equals\": {\"open\": \"open\", \"close\": \"close\","
+    "            \"scale\": \"partial\", \"partial\": \"partial\"}},"
+    "  \"key\": [\"/trade_id\"], \"partial_key\": [\"/trade_id\", \"/ts\"],"
+    "  \"fields\": {\"trade_id\": \"/trade_id\", \"position_id\": \"/trade_id\","
+    "   \"symbol\": \"/symbol\", \"side\": \"/side\", \"ts\": \"/ts\", \"entry_ts\": \"/entry_ts\","
+    "   \"entry_price\": \"/entry_price\", \"exit_price\": \"/exit_price\", \"qty\": \"/qty\","
+    "   \"pnl_usd\": \"/pnl_usd\", \"pnl_pct\": \"/pnl_pct\", \"hold_minutes\": \"/hold_minutes\","
+    "   \"confidence\": \"/confidence\", \"score\": \"/score\", \"regime\": \"/regime\","
+    "   \"sector\": \"/sector\", \"timeframe\": \"/timeframe\", \"close_reason\": "
+    "\"/close_reason\","
+    "   \"fraction\": \"/fraction\", \"components\": \"/components\", \"equity\": \"/equity\","
+    "   \"signal_id\": \"/signal_id\"}},"
+    " \"exit\": {\"file\": \"exits.jsonl\","
+    "  \"kind\": {\"pointer\": \"/event\", \"equals\": {\"exit\": \"exit\"}, \"default\": "
+    "\"exit\"},"
+    "  \"fields\": {\"trade_id\": \"/trade_id\", \"symbol\": \"/symbol\", \"side\": \"/side\","
+    "   \"ts\": \"/ts\", \"close_reason\": \"/reason\", \"pnl_usd\": \"/pnl_usd\","
+    "   \"pnl_pct\": \"/pnl_pct\", \"hold_minutes\": \"/hold_minutes\", \"exit_price\": "
+    "\"/exit_price\"}},"
+    " \"signals\": {\"file\": \"signals.jsonl\", \"kind\": \"signal\","
+    "  \"fields\": {\"signal_id\": \"/signal_id\", \"symbol\": \"/symbol\", \"side\": \"/side\","
+    "   \"ts\": \"/ts\", \"timeframe\": \"/timeframe\", \"confidence\": \"/confidence\","
+    "   \"score\": \"/score\", \"price\": \"/price\", \"stop_loss\": \"/stop_loss\","
+    "   \"take_profit\": \"/take_profit\", \"regime\": \"/regime\", \"components\": "
+    "\"/components\","
+    "   \"traded\": \"/traded\", \"reason\": \"/reason\"}},"
+    " \"orders\": {\"file\": \"orders.jsonl\", \"kind\": \"order\","
+    "  \"fields\": {\"order_id\": \"/order_id\", \"signal_id\": \"/signal_id\","
+    "   \"trade_id\": \"/trade_id\", \"symbol\": \"/symbol\", \"side\": \"/side\", \"ts\": \"/ts\","
+    "   \"qty\": \"/qty\", \"status\": \"/status\", \"price\": [\"/fill_price\", \"/price\"]}}"
+    "}}";
 
 /* The layout of the stock-bot's logs (its trade_id prefixes say the kind;
  * pnl_pct is in percent; a scale row's flat pnl_pct is scaled by the fraction
  * closed, its context.pnl_pct is the return of the part closed). */
 static const char stock_bot_text[] =
-	"{\"pnl_unit\": \"percent\", \"position\": \"symbol\", \"sources\": {"
-	" \"attribution\": {\"file\": \"attribution.jsonl\","
-	"  \"kind\": {\"pointer\": \"/trade_id\", \"prefix\": {\"open_\": \"open\", \"close_\": \"close\","
-	"            \"scale_\": \"partial\"}},"
-	"  \"key\": [\"/trade_id\"], \"partial_key\": [\"/trade_id\"],"
-	"  \"fields\": {\"trade_id\": \"/trade_id\", \"symbol\": \"/symbol\","
-	"   \"side\": [\"/context/position_side\", \"/context/side\", \"/context/direction\"],"
-	"   \"ts\": \"/ts\", \"entry_ts\": \"/context/entry_ts\","
-	"   \"entry_price\": \"/context/entry_price\", \"exit_price\": \"/context/exit_price\","
-	"   \"qty\": [\"/context/qty\", \"/context/requested_qty\"], \"pnl_usd\": \"/pnl_usd\","
-	"   \"pnl_pct\": [\"/context/pnl_pct\", \"/pnl_pct\"],"
-	"   \"hold_minutes\": [\"/hold_minutes\", \"/context/hold_minutes\"],"
-	"   \"score\": [\"/entry_score\", \"/context/entry_score\", \"/context/score\"],"
-	"   \"regime\": [\"/market_regime\", \"/context/market_regime\", \"/context/regime\"],"
-	"   \"close_reason\": \"/context/close_reason\", \"fraction\": \"/context/fraction\","
-	"   \"components\": \"/context/components\", \"equity\": \"/context/account_equity_at_entry\"}},"
-	" \"exit\": {\"file\": \"exit_attribution.jsonl\", \"kind\": \"exit\","
-	"  \"fields\": {\"symbol\": \"/symbol\", \"ts\": \"/timestamp\", \"entry_ts\": \"/entry_timestamp\","
-	"   \"close_reason\": \"/exit_reason\", \"pnl_usd\": \"/pnl\", \"pnl_pct\": \"/pnl_pct\","
-	"   \"entry_price\": \"/entry_price\", \"exit_price\": \"/exit_price\", \"qty\": \"/qty\","
-	"   \"hold_minutes\": \"/time_in_trade_minutes\", \"regime\": \"/entry_regime\"}},"
-	" \"signals\": {\"file\": \"blocked_trades.jsonl\", \"kind\": \"signal\","
-	"  \"fields\": {\"symbol\": \"/symbol\", \"ts\": \"/timestamp\", \"score\": \"/score\","
-	"   \"side\": \"/direction\", \"price\": \"/decision_price\", \"components\": \"/components\","
-	"   \"reason\": \"/reason\", \"traded\": \"/traded\"}},"
-	" \"orders\": {\"file\": \"orders.jsonl\", \"kind\": \"order\","
-	"  \"fields\": {\"order_id\": \"/order_id\", \"symbol\": \"/symbol\", \"side\": \"/side\","
-	"   \"ts\": \"/ts\", \"qty\": \"/qty\", \"status\": \"/status\", \"price\": [\"/fill_price\", \"/price\"]}}"
-	"}}";
+    "{\"pnl_unit\": \"percent\", \"position\": \"symbol\", \"sources\": {"
+    " \"attribution\": {\"file\": \"attribution.jsonl\","
+    "  \"kind\": {\"pointer\": \"/trade_id\", \"prefix\": {\"open_\": \"open\", \"close_\": "
+    "\"close\","
+    "            \"scale_\": \"partial\"}},"
+    "  \"key\": [\"/trade_id\"], \"partial_key\": [\"/trade_id\"],"
+    "  \"fields\": {\"trade_id\": \"/trade_id\", \"symbol\": \"/symbol\","
+    "   \"side\": [\"/context/position_side\", \"/context/side\", \"/context/direction\"],"
+    "   \"ts\": \"/ts\", \"entry_ts\": \"/context/entry_ts\","
+    "   \"entry_price\": \"/context/entry_price\", \"exit_price\": \"/context/exit_price\","
+    "   \"qty\": [\"/context/qty\", \"/context/requested_qty\"], \"pnl_usd\": \"/pnl_usd\","
+    "   \"pnl_pct\": [\"/context/pnl_pct\", \"/pnl_pct\"],"
+    "   \"hold_minutes\": [\"/hold_minutes\", \"/context/hold_minutes\"],"
+    "   \"score\": [\"/entry_score\", \"/context/entry_score\", \"/context/score\"],"
+    "   \"regime\": [\"/market_regime\", \"/context/market_regime\", \"/context/regime\"],"
+    "   \"close_reason\": \"/context/close_reason\", \"fraction\": \"/context/fraction\","
+    "   \"components\": \"/context/components\", \"equity\": "
+    "\"/context/account_equity_at_entry\"}},"
+    " \"exit\": {\"file\": \"exit_attribution.jsonl\", \"kind\": \"exit\","
+    "  \"fields\": {\"symbol\": \"/symbol\", \"ts\": \"/timestamp\", \"entry_ts\": "
+    "\"/entry_timestamp\","
+    "   \"close_reason\": \"/exit_reason\", \"pnl_usd\": \"/pnl\", \"pnl_pct\": \"/pnl_pct\","
+    "   \"entry_price\": \"/entry_price\", \"exit_price\": \"/exit_price\", \"qty\": \"/qty\","
+    "   \"hold_minutes\": \"/time_in_trade_minutes\", \"regime\": \"/entry_regime\"}},"
+    " \"signals\": {\"file\": \"blocked_trades.jsonl\", \"kind\": \"signal\","
+    "  \"fields\": {\"symbol\": \"/symbol\", \"ts\": \"/timestamp\", \"score\": \"/score\","
+    "   \"side\": \"/direction\", \"price\": \"/decision_price\", \"components\": \"/components\","
+    "   \"reason\": \"/reason\", \"traded\": \"/traded\"}},"
+    " \"orders\": {\"file\": \"orders.jsonl\", \"kind\": \"order\","
+    "  \"fields\": {\"order_id\": \"/order_id\", \"symbol\": \"/symbol\", \"side\": \"/side\","
+    "   \"ts\": \"/ts\", \"qty\": \"/qty\", \"status\": \"/status\", \"price\": [\"/fill_price\", "
+    "\"/price\"]}}"
+    "}}";
 
 const char *profile_source_name(enum profile_source_id id)
 {
@@ -185,8 +208,9 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 	if (json_is_string(kind)) {
 		src->constant_kind = kind_from_name(json_string_value(kind));
 		if (src->constant_kind == PROFILE_KIND_NONE)
-			return fail(err, errlen, path,
-				    "unknown kind (open, close, partial, exit, signal, order, ignore)");
+			return fail(
+			    err, errlen, path,
+			    "unknown kind (open, close, partial, exit, signal, order, ignore)");
 		return 0;
 	}
 	if (!json_is_object(kind))
@@ -212,9 +236,9 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 			{
 				char sub2[600];
 				snprintf(sub2, sizeof sub2, "%s.%s", sub, value);
-				enum profile_kind kk =
-					json_is_string(k) ? kind_from_name(json_string_value(k))
-							  : PROFILE_KIND_NONE;
+				enum profile_kind kk = json_is_string(k)
+							   ? kind_from_name(json_string_value(k))
+							   : PROFILE_KIND_NONE;
 				if (kk == PROFILE_KIND_NONE)
 					return fail(err, errlen, sub2, "unknown kind");
 				if (src->n_kinds == PROFILE_MAX_KINDS)
@@ -223,12 +247,13 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 				src->kind_of[src->n_kinds++] = kk;
 			}
 		} else if (strcmp(key, "default") == 0) {
-			src->kind_default =
-				json_is_string(v) ? kind_from_name(json_string_value(v)) : PROFILE_KIND_NONE;
+			src->kind_default = json_is_string(v) ? kind_from_name(json_string_value(v))
+							      : PROFILE_KIND_NONE;
 			if (src->kind_default == PROFILE_KIND_NONE)
 				return fail(err, errlen, sub, "unknown kind");
 		} else {
-			return fail(err, errlen, sub, "unknown key (pointer, equals, prefix, default)");
+			return fail(err, errlen, sub,
+				    "unknown key (pointer, equals, prefix, default)");
 		}
 	}
 	if (!src->kind_pointer)
@@ -280,8 +305,9 @@ static int parse_source(struct profile_source *src, json_t *desc, const char *pa
 					if (strcmp(fname, field_names[f]) == 0)
 						break;
 				if (f == PROFILE_FIELD_COUNT)
-					return fail(err, errlen, sub2,
-						    "unknown field (see the README's canonical record)");
+					return fail(
+					    err, errlen, sub2,
+					    "unknown field (see the README's canonical record)");
 				if (set_pointers(&src->field[f], fv, sub2, err, errlen))
 					return -1;
 			}

@@ -108,8 +108,8 @@ struct profile_source {
 
 struct profile {
 	char name[64];
-	int pnl_percent;	  /* 1: pnl_pct is in percent, 0: a fraction */
-	int position_by_symbol;	  /* 1: closes link to opens by symbol */
+	int pnl_percent;	/* 1: pnl_pct is in percent, 0: a fraction */
+	int position_by_symbol; /* 1: closes link to opens by symbol */
 	struct profile_source source[PROFILE_SOURCE_COUNT];
 };
 

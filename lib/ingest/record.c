@@ -64,8 +64,7 @@ static json_t *field_value(const struct profile_source *src, json_t *row, enum p
 	return NULL;
 }
 
-static const char *field_string(const struct profile_source *src, json_t *row,
-				enum profile_field f)
+static const char *field_string(const struct profile_source *src, json_t *row, enum profile_field f)
 {
 	json_t *v = field_value(src, row, f);
 	return json_is_string(v) ? json_string_value(v) : NULL;
@@ -130,7 +129,8 @@ static enum profile_kind kind_of(const struct profile_source *src, json_t *row, 
 		return PROFILE_KIND_IGNORE;
 	for (size_t i = 0; i < src->n_kinds; i++) {
 		const char *want = src->kind_value[i];
-		if (src->kind_by_prefix ? strncmp(s, want, strlen(want)) == 0 : strcmp(s, want) == 0)
+		if (src->kind_by_prefix ? strncmp(s, want, strlen(want)) == 0
+					: strcmp(s, want) == 0)
 			return src->kind_of[i];
 	}
 	return PROFILE_KIND_IGNORE;
@@ -182,10 +182,11 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 	json_error_t jerr;
 	int missing;
 	static const enum profile_field numeric[] = {
-		PROFILE_FIELD_ENTRY_PRICE, PROFILE_FIELD_EXIT_PRICE, PROFILE_FIELD_QTY,	   PROFILE_FIELD_PNL_USD,
-		PROFILE_FIELD_PNL_PCT,	   PROFILE_FIELD_HOLD_MINUTES, PROFILE_FIELD_CONFIDENCE, PROFILE_FIELD_SCORE,
-		PROFILE_FIELD_FRACTION,	   PROFILE_FIELD_EQUITY,	PROFILE_FIELD_PRICE,	  PROFILE_FIELD_STOP_LOSS,
-		PROFILE_FIELD_TAKE_PROFIT,
+	    PROFILE_FIELD_ENTRY_PRICE, PROFILE_FIELD_EXIT_PRICE, PROFILE_FIELD_QTY,
+	    PROFILE_FIELD_PNL_USD,     PROFILE_FIELD_PNL_PCT,	 PROFILE_FIELD_HOLD_MINUTES,
+	    PROFILE_FIELD_CONFIDENCE,  PROFILE_FIELD_SCORE,	 PROFILE_FIELD_FRACTION,
+	    PROFILE_FIELD_EQUITY,      PROFILE_FIELD_PRICE,	 PROFILE_FIELD_STOP_LOSS,
+	    PROFILE_FIELD_TAKE_PROFIT,
 	};
 	double nums[sizeof numeric / sizeof numeric[0]];
 
@@ -261,7 +262,8 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 
 	if (out->kind == PROFILE_KIND_CLOSE || out->kind == PROFILE_KIND_PARTIAL) {
 		const struct profile_pointers *kp =
-			out->kind == PROFILE_KIND_PARTIAL && src->partial_key.n ? &src->partial_key : &src->key;
+		    out->kind == PROFILE_KIND_PARTIAL && src->partial_key.n ? &src->partial_key
+									    : &src->key;
 		if (build_key(kp, out->row, out->key, sizeof out->key))
 			return quarantine(reason, "missing_field", detail, detail_len,
 					  "no stable trade key at %s", kp->n ? kp->p[0] : "(none)");

@@ -19,9 +19,9 @@
 #include "lib/ingest/profile.h"
 
 enum record_status {
-	RECORD_OK,	   /* a record of kind != PROFILE_KIND_IGNORE */
-	RECORD_IGNORED,	   /* the profile marks the row irrelevant: counted, skipped */
-	RECORD_QUARANTINE  /* reason says why */
+	RECORD_OK,	  /* a record of kind != PROFILE_KIND_IGNORE */
+	RECORD_IGNORED,	  /* the profile marks the row irrelevant: counted, skipped */
+	RECORD_QUARANTINE /* reason says why */
 };
 
 struct record {
@@ -34,9 +34,9 @@ struct record {
 	const char *close_reason, *signal_id, *order_id, *status, *reason;
 	json_t *components; /* borrowed object, or NULL */
 
-	char key[512]; /* closes and partials: the stable trade key */
-	int side;      /* +1 long, -1 short, 0 unknown */
-	int traded;    /* 1, 0, or -1 unknown */
+	char key[512];	      /* closes and partials: the stable trade key */
+	int side;	      /* +1 long, -1 short, 0 unknown */
+	int traded;	      /* 1, 0, or -1 unknown */
 	int64_t ts, entry_ts; /* microseconds UTC; CALENDAR_NONE when absent */
 	/* NAN when absent. pnl_frac is a fraction whatever the profile's unit. */
 	double entry_price, exit_price, qty, pnl_usd, pnl_frac, hold_minutes;

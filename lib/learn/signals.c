@@ -43,9 +43,9 @@ struct pending {
 
 /* An observation waiting for the other streams to pass its time. */
 struct observation {
-	int64_t ts;	 /* the record's own time: "not dated after" checks */
-	int64_t at;	 /* ts, or later: when its stream had already passed ts */
-	uint64_t seq;	 /* within its stream */
+	int64_t ts;   /* the record's own time: "not dated after" checks */
+	int64_t at;   /* ts, or later: when its stream had already passed ts */
+	uint64_t seq; /* within its stream */
 	int stream;
 	int is_signal;
 	int side;
@@ -56,15 +56,15 @@ struct observation {
 
 /* Where one stream (a source) has got to. */
 struct stream {
-	int seen;	   /* it has delivered an observation */
-	int64_t at;	   /* the latest time it delivered */
+	int seen;   /* it has delivered an observation */
+	int64_t at; /* the latest time it delivered */
 	uint64_t next_seq;
 };
 
 struct signals {
 	struct signals_options opt;
 	struct stream streams[SIGNALS_STREAMS];
-	unsigned caught_up; /* streams read to their end in this batch (bit per stream) */
+	unsigned caught_up;	      /* streams read to their end in this batch (bit per stream) */
 	struct observation **waiting; /* a min-heap on (at, stream, seq) */
 	size_t n_waiting, cap_waiting;
 	int64_t horizon_us;
@@ -490,10 +490,9 @@ static int drain(struct signals *s, int check_ready)
 }
 
 /* A new observation; NULL on ENOMEM. */
-static struct observation *observation_new(int stream, const char *symbol, int64_t ts,
-					   int64_t at, uint64_t seq, int is_signal,
-					   const char *timeframe, int side, double price,
-					   double stop, double target)
+static struct observation *observation_new(int stream, const char *symbol, int64_t ts, int64_t at,
+					   uint64_t seq, int is_signal, const char *timeframe,
+					   int side, double price, double stop, double target)
 {
 	size_t len = strlen(symbol);
 	struct observation *o = malloc(sizeof *o + len + 1);
@@ -538,8 +537,9 @@ int signals_observe(struct signals *s, const struct record *r)
 {
 	if (r->ts == CALENDAR_NONE || !r->symbol || (unsigned)r->source >= SIGNALS_STREAMS)
 		return 0;
-	if (r->kind != PROFILE_KIND_SIGNAL && r->kind != PROFILE_KIND_ORDER && r->kind != PROFILE_KIND_OPEN &&
-	    r->kind != PROFILE_KIND_CLOSE && r->kind != PROFILE_KIND_PARTIAL)
+	if (r->kind != PROFILE_KIND_SIGNAL && r->kind != PROFILE_KIND_ORDER &&
+	    r->kind != PROFILE_KIND_OPEN && r->kind != PROFILE_KIND_CLOSE &&
+	    r->kind != PROFILE_KIND_PARTIAL)
 		return 0;
 
 	/* A stream's time only moves forward: a row dated before its stream's
@@ -553,11 +553,12 @@ int signals_observe(struct signals *s, const struct record *r)
 	t->at = at;
 	s->caught_up &= ~(1u << r->source); /* it delivers: not at its end */
 	if (r->kind == PROFILE_KIND_SIGNAL || isfinite(price)) {
-		struct observation *o = observation_new(
-		    (int)r->source, r->symbol, r->ts, at, t->next_seq, r->kind == PROFILE_KIND_SIGNAL,
-		    r->timeframe, r->side, isfinite(price) ? price : NAN,
-		    r->kind == PROFILE_KIND_SIGNAL ? r->stop_loss : NAN,
-		    r->kind == PROFILE_KIND_SIGNAL ? r->take_profit : NAN);
+		struct observation *o =
+		    observation_new((int)r->source, r->symbol, r->ts, at, t->next_seq,
+				    r->kind == PROFILE_KIND_SIGNAL, r->timeframe, r->side,
+				    isfinite(price) ? price : NAN,
+				    r->kind == PROFILE_KIND_SIGNAL ? r->stop_loss : NAN,
+				    r->kind == PROFILE_KIND_SIGNAL ? r->take_profit : NAN);
 		if (!o || waiting_push(s, o)) {
 			observation_free(o);
 			rc = -1;
@@ -630,8 +631,7 @@ static json_t *streams_save(const struct signals *s)
 {
 	json_t *a = json_array();
 	for (int i = 0; a && i < SIGNALS_STREAMS; i++)
-		if (append(a, json_pack("[b,I,I]", s->streams[i].seen,
-					(json_int_t)s->streams[i].at,
+		if (append(a, json_pack("[b,I,I]", s->streams[i].seen, (json_int_t)s->streams[i].at,
 					(json_int_t)s->streams[i].next_seq))) {
 			json_decref(a);
 			return NULL;

@@ -149,7 +149,7 @@ int framelog_flush(struct framelog *log, struct err *err)
 	if (ZSTD_isError(frame_len)) {
 		errno = EIO;
 		return err_fail(err, "compress for %s: %s", log->path,
-				    ZSTD_getErrorName(frame_len));
+				ZSTD_getErrorName(frame_len));
 	}
 
 	/* O_APPEND writes land at the end of the file, whatever it is: a tail
@@ -167,7 +167,7 @@ int framelog_flush(struct framelog *log, struct err *err)
 		}
 		if (roll_back(log) != 0)
 			return err_fail(err, "cut back %s to %" PRIu64 ": %s", log->path,
-					    log->length, strerror(errno));
+					log->length, strerror(errno));
 	}
 
 	/* fdatasync covers the data and the new file size, which is all an
@@ -180,7 +180,7 @@ int framelog_flush(struct framelog *log, struct err *err)
 		errno = failed;
 		if (cut != 0)
 			return err_fail(err, "append to %s: %s (and cutting back failed)",
-					    log->path, strerror(failed));
+					log->path, strerror(failed));
 		return err_fail(err, "append to %s: %s", log->path, strerror(failed));
 	}
 	log->length += frame_len;

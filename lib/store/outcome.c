@@ -57,9 +57,10 @@ json_t *outcome_from_record(const struct record *r)
 	outcome_reason_family(r->close_reason, family, sizeof family);
 	json_object_set_new(o, "trade_id", json_string(r->key));
 	json_object_set_new(o, "symbol", json_string(r->symbol));
-	json_object_set_new(o, "side", r->side > 0   ? json_string("long")
-				      : r->side < 0 ? json_string("short")
-						    : json_null());
+	json_object_set_new(o, "side",
+			    r->side > 0	  ? json_string("long")
+			    : r->side < 0 ? json_string("short")
+					  : json_null());
 	json_object_set_new(o, "entry_ts", time_or_null(r->entry_ts));
 	json_object_set_new(o, "exit_ts", time_or_null(r->ts));
 	json_object_set_new(o, "entry_price", number_or_null(r->entry_price));
@@ -76,9 +77,10 @@ json_t *outcome_from_record(const struct record *r)
 	json_object_set_new(o, "time_of_day", json_string(calendar_time_of_day(at)));
 	json_object_set_new(o, "day_of_week", json_string(calendar_day_of_week(at)));
 	json_object_set_new(o, "close_reason", json_string(family));
-	json_object_set_new(o, "partial", number_or_null(r->kind == PROFILE_KIND_CLOSE ? 1.0 : r->fraction));
-	json_object_set_new(o, "components", r->components ? json_deep_copy(r->components)
-							    : json_null());
+	json_object_set_new(o, "partial",
+			    number_or_null(r->kind == PROFILE_KIND_CLOSE ? 1.0 : r->fraction));
+	json_object_set_new(o, "components",
+			    r->components ? json_deep_copy(r->components) : json_null());
 	return o;
 }
 

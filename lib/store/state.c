@@ -11,10 +11,10 @@
 #include "lib/base/jsontext.h"
 
 static const char *const output_paths[STATE_OUTPUT_COUNT] = {
-	[STATE_OUTPUT_OUTCOMES] = "outcomes/trade_outcomes.jsonl.zst",
-	[STATE_OUTPUT_QUARANTINE] = "quarantine.jsonl",
-	[STATE_OUTPUT_TRADE_KEYS] = "outcomes/trade_keys.bin",
-	[STATE_OUTPUT_WEIGHT_LOG] = "weight_learning.jsonl",
+    [STATE_OUTPUT_OUTCOMES] = "outcomes/trade_outcomes.jsonl.zst",
+    [STATE_OUTPUT_QUARANTINE] = "quarantine.jsonl",
+    [STATE_OUTPUT_TRADE_KEYS] = "outcomes/trade_keys.bin",
+    [STATE_OUTPUT_WEIGHT_LOG] = "weight_learning.jsonl",
 };
 
 const char *state_output_path(enum state_output_id id)
@@ -88,38 +88,40 @@ json_t *state_to_json(const struct state *st)
 			continue;
 		json_t *j = json_object(), *drain = json_array(), *done = json_array();
 		json_object_set_new(j, "file", json_string(src->file));
-		json_object_set_new(j, "current", src->follow.has_current
-							  ? position_json(&src->follow.current)
-							  : json_null());
+		json_object_set_new(j, "current",
+				    src->follow.has_current ? position_json(&src->follow.current)
+							    : json_null());
 		for (size_t i = 0; i < src->follow.n_draining; i++)
 			json_array_append_new(drain, position_json(&src->follow.draining[i]));
 		json_object_set_new(j, "draining", drain);
 		for (size_t i = 0; i < src->follow.n_done; i++)
 			json_array_append_new(
-				done, json_pack("{s:o,s:o,s:o,s:o,s:o}", "head_bytes",
-						uint_json(src->follow.done[i].head_len), "head_hash",
-						hex64(src->follow.done[i].head_hash), "size",
-						uint_json(src->follow.done[i].size), "device",
-						uint_json(src->follow.done[i].dev), "inode",
-						uint_json(src->follow.done[i].ino)));
+			    done, json_pack("{s:o,s:o,s:o,s:o,s:o}", "head_bytes",
+					    uint_json(src->follow.done[i].head_len), "head_hash",
+					    hex64(src->follow.done[i].head_hash), "size",
+					    uint_json(src->follow.done[i].size), "device",
+					    uint_json(src->follow.done[i].dev), "inode",
+					    uint_json(src->follow.done[i].ino)));
 		json_object_set_new(j, "finished", done);
 		json_object_set_new(j, "records_read", uint_json(c->read));
 		json_object_set_new(j, "records_learned", uint_json(c->learned));
 		json_object_set_new(j, "trades_recorded", uint_json(c->trades));
 		json_object_set_new(j, "records_quarantined", uint_json(c->quarantined));
 		json_object_set_new(j, "records_skipped", uint_json(c->skipped));
-		json_object_set_new(
-			j, "skipped_by_reason",
-			json_pack("{s:o,s:o,s:o,s:o}", "ignored", uint_json(c->ignored), "duplicate",
-				  uint_json(c->duplicates), "long_line", uint_json(c->long_lines),
-				  "unterminated_tail", uint_json(c->tails)));
+		json_object_set_new(j, "skipped_by_reason",
+				    json_pack("{s:o,s:o,s:o,s:o}", "ignored", uint_json(c->ignored),
+					      "duplicate", uint_json(c->duplicates), "long_line",
+					      uint_json(c->long_lines), "unterminated_tail",
+					      uint_json(c->tails)));
 		json_object_set_new(j, "pnl_sign_mismatch", uint_json(c->sign_mismatch));
 		json_object_set_new(j, "last_record_ts", time_json(c->last_record_ts));
 		json_object_set_new(j, "last_record_ts_us",
-				    c->last_record_ts == CALENDAR_NONE ? json_null()
-								       : json_integer(c->last_record_ts));
+				    c->last_record_ts == CALENDAR_NONE
+					? json_null()
+					: json_integer(c->last_record_ts));
 		json_object_set_new(j, "last_record_id",
-				    c->last_record_id[0] ? json_string(c->last_record_id) : json_null());
+				    c->last_record_id[0] ? json_string(c->last_record_id)
+							 : json_null());
 		json_object_set_new(sources, profile_source_name((enum profile_source_id)s), j);
 		total_learned[s] = s == PROFILE_SOURCE_ATTRIBUTION ? c->trades : c->learned;
 		if (c->last_record_ts != CALENDAR_NONE &&
@@ -137,9 +139,12 @@ json_t *state_to_json(const struct state *st)
 	json_object_set_new(o, "last_processed_ts", time_json(last_ts));
 	json_object_set_new(o, "total_trades_processed",
 			    uint_json(total_learned[PROFILE_SOURCE_ATTRIBUTION]));
-	json_object_set_new(o, "total_exits_processed", uint_json(total_learned[PROFILE_SOURCE_EXIT]));
-	json_object_set_new(o, "total_signals_processed", uint_json(total_learned[PROFILE_SOURCE_SIGNALS]));
-	json_object_set_new(o, "total_orders_processed", uint_json(total_learned[PROFILE_SOURCE_ORDERS]));
+	json_object_set_new(o, "total_exits_processed",
+			    uint_json(total_learned[PROFILE_SOURCE_EXIT]));
+	json_object_set_new(o, "total_signals_processed",
+			    uint_json(total_learned[PROFILE_SOURCE_SIGNALS]));
+	json_object_set_new(o, "total_orders_processed",
+			    uint_json(total_learned[PROFILE_SOURCE_ORDERS]));
 	return o;
 }
 
@@ -193,7 +198,8 @@ int state_from_json(json_t *j, struct state *st, struct err *err)
 	sources = json_object_get(j, "sources");
 	for (int i = 0; i < PROFILE_SOURCE_COUNT; i++) {
 		struct state_source *src = &st->source[i];
-		json_t *o = json_object_get(sources, profile_source_name((enum profile_source_id)i));
+		json_t *o =
+		    json_object_get(sources, profile_source_name((enum profile_source_id)i));
 		size_t k;
 		if (!json_is_object(o))
 			continue;

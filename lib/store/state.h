@@ -52,8 +52,8 @@ enum state_output_id {
 };
 
 struct state {
-	uint64_t generation;   /* 0 before the first commit */
-	int64_t committed_at;  /* microseconds, UTC */
+	uint64_t generation;  /* 0 before the first commit */
+	int64_t committed_at; /* microseconds, UTC */
 	char profile[64];
 	char logs[FOLLOW_PATH_MAX];
 	struct state_source source[PROFILE_SOURCE_COUNT];

@@ -1085,9 +1085,8 @@ static void test_free_null_does_nothing(void **state)
 static struct follow *start_graced(struct fixture *fx, const struct follow_saved *saved,
 				   int64_t committed_at, int64_t grace_us, int64_t max_idle_us)
 {
-	struct follow_options opt = {.force_poll = 1,
-				     .orphan_grace_us = grace_us,
-				     .orphan_max_idle_us = max_idle_us};
+	struct follow_options opt = {
+	    .force_poll = 1, .orphan_grace_us = grace_us, .orphan_max_idle_us = max_idle_us};
 	struct err err;
 	struct follow *f = follow_new(fx->dir, files, 1, &opt, &err);
 	if (!f)

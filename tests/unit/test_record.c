@@ -146,8 +146,8 @@ static const struct record_case record_cases[] = {
      "{'event':'close','trade_id':42,'symbol':'IBM','ts':'2026-02-05T15:00:00Z','pnl_usd':-2}",
      OK(PROFILE_KIND_CLOSE), "42", "IBM", 0, -2.0, NAN, 0, NULL},
     {"epoch-seconds ts", "canonical", A,
-     "{'event':'close','trade_id':'T8','symbol':'IBM','ts':1770301914,'pnl_usd':1}", OK(PROFILE_KIND_CLOSE),
-     "T8", "IBM", 0, 1.0, NAN, 0, NULL},
+     "{'event':'close','trade_id':'T8','symbol':'IBM','ts':1770301914,'pnl_usd':1}",
+     OK(PROFILE_KIND_CLOSE), "T8", "IBM", 0, 1.0, NAN, 0, NULL},
 
     /* canonical: refused rows */
     {"not JSON", "canonical", A, "{'event': 'open', oops", QUARANTINED, "not_json"},
@@ -227,16 +227,16 @@ static const struct record_case record_cases[] = {
      "'entry_price':235.07,'exit_price':235.3,'pnl_pct':-0.0978,'side':'sell',"
      "'position_side':'short','qty':1,'entry_ts':'2026-02-05T14:35:02.509748+00:00',"
      "'components':{'flow':2.4}}}",
-     OK(PROFILE_KIND_CLOSE), "close_BA_2026-02-05T14:36:10.884496+00:00", "BA", -1, -0.23, -0.000978, 0,
-     NULL},
+     OK(PROFILE_KIND_CLOSE), "close_BA_2026-02-05T14:36:10.884496+00:00", "BA", -1, -0.23,
+     -0.000978, 0, NULL},
     {"stock-bot scale_: context.pnl_pct (unscaled), not the flat one", "stock-bot", A,
      "{'ts':'2026-02-05T14:40:36.413523+00:00','type':'attribution',"
      "'trade_id':'scale_GOOGL_2026-02-05T14:40:36.413381+00:00','symbol':'GOOGL',"
      "'pnl_usd':6.95,'pnl_pct':0.6593,'hold_minutes':3.7,'context':{"
      "'close_reason':'profit_target(2%)','entry_price':316.24,'exit_price':323.19,"
      "'pnl_pct':2.1977,'side':'buy','qty':1,'fraction':0.3}}",
-     OK(PROFILE_KIND_PARTIAL), "scale_GOOGL_2026-02-05T14:40:36.413381+00:00", "GOOGL", 1, 6.95, 0.021977,
-     0, NULL},
+     OK(PROFILE_KIND_PARTIAL), "scale_GOOGL_2026-02-05T14:40:36.413381+00:00", "GOOGL", 1, 6.95,
+     0.021977, 0, NULL},
     {"stock-bot close_ with only the flat pnl_pct", "stock-bot", A,
      "{'ts':'2026-02-05T15:00:00+00:00','trade_id':'close_X_1','symbol':'X','pnl_pct':-0.5,"
      "'context':{'entry_price':10,'exit_price':9.95,'qty':4,'position_side':'long'}}",
@@ -399,8 +399,9 @@ static void test_traded_is_tri_state(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct record r;
 		const char *reason;
-		assert_int_equal(parse_row("canonical", PROFILE_SOURCE_SIGNALS, cases[i].row, &r, &reason),
-				 RECORD_OK);
+		assert_int_equal(
+		    parse_row("canonical", PROFILE_SOURCE_SIGNALS, cases[i].row, &r, &reason),
+		    RECORD_OK);
 		assert_int_equal(r.traded, cases[i].traded);
 		record_release(&r);
 	}
@@ -638,8 +639,8 @@ static void test_profile_from_json_accepts_a_custom_profile(void **state)
 	 * joins two values with '|'; percent becomes a fraction. */
 	char *row = unquote("{'type':'SELL','id':'x','leg':2,'timestamp':'2026-02-05T15:00:00Z',"
 			    "'ticker':'QQQ','ret':1.5}");
-	assert_int_equal(record_parse(&p, PROFILE_SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason, detail,
-				      sizeof(detail)),
+	assert_int_equal(record_parse(&p, PROFILE_SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason,
+				      detail, sizeof(detail)),
 			 RECORD_OK);
 	assert_int_equal(r.kind, PROFILE_KIND_CLOSE);
 	assert_string_equal(r.key, "x|2");
@@ -650,8 +651,8 @@ static void test_profile_from_json_accepts_a_custom_profile(void **state)
 
 	/* A row without the kind field takes the default, "ignore". */
 	row = unquote("{'id':'x','time':'2026-02-05T15:00:00Z','ticker':'QQQ'}");
-	assert_int_equal(record_parse(&p, PROFILE_SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason, detail,
-				      sizeof(detail)),
+	assert_int_equal(record_parse(&p, PROFILE_SOURCE_ATTRIBUTION, row, strlen(row), &r, &reason,
+				      detail, sizeof(detail)),
 			 RECORD_IGNORED);
 	record_release(&r);
 	free(row);

@@ -346,7 +346,8 @@ static void test_quarantine_of_invalid_utf8_is_valid_json(void **state)
 static void test_long_lines_and_tails_are_counted_and_skipped(void **state)
 {
 	struct fixture *fx = *state;
-	apply_line(fx, FOLLOW_LONG, PROFILE_SOURCE_ATTRIBUTION, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	apply_line(fx, FOLLOW_LONG, PROFILE_SOURCE_ATTRIBUTION,
+		   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	apply_line(fx, FOLLOW_LONG, PROFILE_SOURCE_ATTRIBUTION, "yyyy");
 	apply_line(fx, FOLLOW_TAIL, PROFILE_SOURCE_ATTRIBUTION, "{'event':'clo");
 	assert_int_equal(fx->count.read, 3);
@@ -508,7 +509,6 @@ static void test_stock_bot_close_links_to_open_by_symbol(void **state)
 	free_lines(&out);
 }
 
-
 /* A close that does not repeat its entry takes it from its open: the entry
  * fields, and the time of day and day of week of the entry, not the exit. */
 static void test_close_takes_the_entry_fields_of_its_open(void **state)
@@ -535,8 +535,8 @@ static void test_close_takes_the_entry_fields_of_its_open(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "regime")), "trending");
 	assert_string_equal(json_string_value(json_object_get(o, "sector")), "tech");
 	assert_string_equal(json_string_value(json_object_get(o, "timeframe")), "5m");
-	assert_true(json_real_value(json_object_get(json_object_get(o, "components"), "momentum")) ==
-		    0.4);
+	assert_true(
+	    json_real_value(json_object_get(json_object_get(o, "components"), "momentum")) == 0.4);
 	/* 09:35 New York on a Thursday; the exit was Friday afternoon. */
 	assert_string_equal(json_string_value(json_object_get(o, "time_of_day")), "open");
 	assert_string_equal(json_string_value(json_object_get(o, "day_of_week")), "thursday");
@@ -562,7 +562,8 @@ static void test_close_fields_win_and_partials_take_the_entry_too(void **state)
 		  "'regime':'choppy','entry_price':101,'pnl_usd':1}");
 	read_outcomes(fx, &out);
 	assert_int_equal(out.n, 2);
-	json_t *partial = json_loads(out.line[0], 0, &jerr), *full = json_loads(out.line[1], 0, &jerr);
+	json_t *partial = json_loads(out.line[0], 0, &jerr),
+	       *full = json_loads(out.line[1], 0, &jerr);
 	assert_string_equal(json_string_value(json_object_get(partial, "regime")), "trending");
 	assert_string_equal(json_string_value(json_object_get(partial, "side")), "long");
 	assert_true(json_real_value(json_object_get(partial, "entry_price")) == 100.0);

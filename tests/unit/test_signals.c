@@ -611,7 +611,6 @@ static void test_options_rows_and_kinds_are_checked(void **state)
 	signals_free(s);
 }
 
-
 /* ---- observations from every source ------------------------------------------------------ */
 
 /* A record of another source observing price at ts. */
@@ -645,14 +644,17 @@ static void test_close_and_order_prices_resolve_signals(void **state)
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
 	observe(s, from_signals(signal_row("MSFT", "5m", +1, 200, 190, 210, T0)));
 	/* No later signal of either symbol: a close and an order cross. */
-	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "AAPL", 102.5, T0 + 10 * MINUTE_US));
-	observe(s, price_row(PROFILE_SOURCE_ORDERS, PROFILE_KIND_ORDER, "MSFT", 189, T0 + 12 * MINUTE_US));
+	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "AAPL", 102.5,
+			     T0 + 10 * MINUTE_US));
+	observe(s, price_row(PROFILE_SOURCE_ORDERS, PROFILE_KIND_ORDER, "MSFT", 189,
+			     T0 + 12 * MINUTE_US));
 	/* They wait for the other sources to pass their time. */
 	assert_int_equal(pending_total(s), 2);
 	observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + 20 * MINUTE_US)));
 	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
 	assert_int_equal(tally(s, "by_symbol", "MSFT", "pending"), 1); /* attribution at +10 */
-	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "NVDA", 50, T0 + 20 * MINUTE_US));
+	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "NVDA", 50,
+			     T0 + 20 * MINUTE_US));
 	assert_int_equal(pending_total(s), 0);
 	assert_int_equal(tally(s, "by_symbol", "MSFT", "failure"), 1);
 	signals_free(s);
@@ -665,8 +667,10 @@ static void test_open_and_partial_prices_resolve_signals(void **state)
 	(void)state;
 	observe(s, from_signals(signal_row("AAPL", "5m", -1, 100, 102, 97, T0)));
 	observe(s, from_signals(signal_row("MSFT", "5m", -1, 200, 210, 190, T0)));
-	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_OPEN, "AAPL", 96.5, T0 + MINUTE_US));
-	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_PARTIAL, "MSFT", 211, T0 + 2 * MINUTE_US));
+	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_OPEN, "AAPL", 96.5,
+			     T0 + MINUTE_US));
+	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_PARTIAL, "MSFT", 211,
+			     T0 + 2 * MINUTE_US));
 	observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + 3 * MINUTE_US)));
 	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
 	assert_int_equal(tally(s, "by_symbol", "MSFT", "failure"), 1);
@@ -675,18 +679,18 @@ static void test_open_and_partial_prices_resolve_signals(void **state)
 
 /* A price logged before the signal never resolves it, whichever was read
  * first. */
-static void test_a_price_of_another_source_dated_before_the_signal_does_not_resolve_it(
-    void **state)
+static void test_a_price_of_another_source_dated_before_the_signal_does_not_resolve_it(void **state)
 {
 	(void)state;
 	for (int close_first = 0; close_first < 2; close_first++) {
 		struct signals *s = signals_new(NULL);
 		struct record sig = from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0));
-		struct record early =
-		    price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "AAPL", 105, T0 - MINUTE_US);
+		struct record early = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE,
+						"AAPL", 105, T0 - MINUTE_US);
 		observe(s, close_first ? early : sig);
 		observe(s, close_first ? sig : early);
-		observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0 + HOUR_US));
+		observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1,
+				     T0 + HOUR_US));
 		observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + HOUR_US)));
 		assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 0);
 		assert_int_equal(tally(s, "by_symbol", "AAPL", "pending"), 1);
@@ -702,10 +706,10 @@ static void test_the_earlier_crossing_decides_whatever_was_read_first(void **sta
 	(void)state;
 	for (int close_first = 0; close_first < 2; close_first++) {
 		struct signals *s = signals_new(NULL);
-		struct record stop =
-		    price_row(PROFILE_SOURCE_ORDERS, PROFILE_KIND_ORDER, "AAPL", 98, T0 + 5 * MINUTE_US);
-		struct record target =
-		    price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "AAPL", 103, T0 + 9 * MINUTE_US);
+		struct record stop = price_row(PROFILE_SOURCE_ORDERS, PROFILE_KIND_ORDER, "AAPL",
+					       98, T0 + 5 * MINUTE_US);
+		struct record target = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE,
+						 "AAPL", 103, T0 + 9 * MINUTE_US);
 		observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
 		observe(s, close_first ? target : stop);
 		observe(s, close_first ? stop : target);
@@ -725,9 +729,10 @@ static void test_state_does_not_depend_on_how_the_sources_were_interleaved(void 
 	struct signals_options o = {6, 40};
 	enum { N = 1500 };
 	static struct record rows[3][N];
-	static const enum profile_source_id sources[3] = {PROFILE_SOURCE_SIGNALS, PROFILE_SOURCE_ORDERS,
-							  PROFILE_SOURCE_ATTRIBUTION};
-	static const enum profile_kind kinds[3] = {PROFILE_KIND_SIGNAL, PROFILE_KIND_ORDER, PROFILE_KIND_CLOSE};
+	static const enum profile_source_id sources[3] = {
+	    PROFILE_SOURCE_SIGNALS, PROFILE_SOURCE_ORDERS, PROFILE_SOURCE_ATTRIBUTION};
+	static const enum profile_kind kinds[3] = {PROFILE_KIND_SIGNAL, PROFILE_KIND_ORDER,
+						   PROFILE_KIND_CLOSE};
 	uint64_t rng = 11;
 	double walk[5] = {100, 200, 300, 400, 500};
 	(void)state;
@@ -784,10 +789,12 @@ static void test_a_row_late_in_its_own_source_counts_at_the_source_time(void **s
 	struct signals *s = signals_new(NULL);
 	(void)state;
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
-	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0 + 30 * MINUTE_US));
+	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1,
+			     T0 + 30 * MINUTE_US));
 	/* Dated before the MSFT close, but its source had passed that: it waits
 	 * like a row at T0 + 30 min, and still resolves (dated after the signal). */
-	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "AAPL", 103, T0 + 5 * MINUTE_US));
+	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "AAPL", 103,
+			     T0 + 5 * MINUTE_US));
 	observe(s, from_signals(signal_row("NVDA", "5m", 0, 50, NAN, NAN, T0 + 20 * MINUTE_US)));
 	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 0);
 	json_t *ex = signals_export(s);
@@ -814,7 +821,8 @@ static void test_a_quiet_source_read_to_its_end_holds_nothing_back(void **state)
 	(void)state;
 	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0));
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0 + MINUTE_US)));
-	struct record up = from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 2 * MINUTE_US));
+	struct record up =
+	    from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 2 * MINUTE_US));
 	assert_int_equal(signals_observe(s, &up), 0);
 	/* Not known to be at its end: the closes could still bring an earlier
 	 * price, so the signal's rows wait. */
@@ -827,7 +835,8 @@ static void test_a_quiet_source_read_to_its_end_holds_nothing_back(void **state)
 	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
 	assert_int_equal(waiting_total(s), 0);
 	/* The mark lasts one batch only. */
-	struct record later = from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + HOUR_US));
+	struct record later =
+	    from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + HOUR_US));
 	assert_int_equal(signals_observe(s, &later), 0);
 	assert_int_equal(signals_settle(s), 0);
 	assert_int_equal(waiting_total(s), 1);
@@ -843,8 +852,10 @@ static void test_a_source_that_delivers_again_is_no_longer_at_its_end(void **sta
 	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0));
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0 + MINUTE_US)));
 	signals_caught_up(s, PROFILE_SOURCE_ATTRIBUTION);
-	struct record close = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0 + 5 * MINUTE_US);
-	struct record up = from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 9 * MINUTE_US));
+	struct record close = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1,
+					T0 + 5 * MINUTE_US);
+	struct record up =
+	    from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 9 * MINUTE_US));
 	assert_int_equal(signals_observe(s, &close), 0);
 	assert_int_equal(signals_observe(s, &up), 0);
 	assert_int_equal(signals_settle(s), 0);
@@ -861,8 +872,8 @@ static void test_a_stream_ahead_is_held_while_many_observations_wait(void **stat
 	(void)state;
 	observe(s, from_signals(signal_row("AAPL", "5m", 0, 100, NAN, NAN, T0)));
 	for (int i = 0; i <= SIGNALS_HOLD_WAITING; i++) {
-		struct record r =
-		    price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0 + (i + 1) * MINUTE_US);
+		struct record r = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT",
+					    1, T0 + (i + 1) * MINUTE_US);
 		assert_int_equal(signals_observe(s, &r), 0);
 	}
 	assert_int_equal(signals_settle(s), 0);
@@ -870,7 +881,8 @@ static void test_a_stream_ahead_is_held_while_many_observations_wait(void **stat
 	assert_int_equal(signals_holding(s, PROFILE_SOURCE_ATTRIBUTION), 1);
 	assert_int_equal(signals_holding(s, PROFILE_SOURCE_SIGNALS), 0);
 	/* The signals catch up in time: the closes are applied, nothing is held. */
-	observe(s, from_signals(signal_row("AAPL", "5m", 0, 100, NAN, NAN, T0 + 100 * 24 * HOUR_US)));
+	observe(s,
+		from_signals(signal_row("AAPL", "5m", 0, 100, NAN, NAN, T0 + 100 * 24 * HOUR_US)));
 	assert_int_equal(waiting_total(s), 1);
 	assert_int_equal(signals_holding(s, PROFILE_SOURCE_ATTRIBUTION), 0);
 	signals_free(s);
@@ -896,7 +908,8 @@ int main(void)
 	    cmocka_unit_test(test_options_rows_and_kinds_are_checked),
 	    cmocka_unit_test(test_close_and_order_prices_resolve_signals),
 	    cmocka_unit_test(test_open_and_partial_prices_resolve_signals),
-	    cmocka_unit_test(test_a_price_of_another_source_dated_before_the_signal_does_not_resolve_it),
+	    cmocka_unit_test(
+		test_a_price_of_another_source_dated_before_the_signal_does_not_resolve_it),
 	    cmocka_unit_test(test_the_earlier_crossing_decides_whatever_was_read_first),
 	    cmocka_unit_test(test_state_does_not_depend_on_how_the_sources_were_interleaved),
 	    cmocka_unit_test(test_a_row_late_in_its_own_source_counts_at_the_source_time),

@@ -74,7 +74,8 @@ static void fill_state(struct state *st)
 		snprintf(src->file, sizeof(src->file), "%s.jsonl",
 			 profile_source_name((enum profile_source_id)s));
 		snprintf(path, sizeof(path), "/srv/bot/logs/%s", src->file);
-		src->follow.has_current = s != PROFILE_SOURCE_ORDERS; /* one source without a file */
+		src->follow.has_current =
+		    s != PROFILE_SOURCE_ORDERS; /* one source without a file */
 		if (src->follow.has_current)
 			fill_position(&src->follow.current, path, (uint64_t)s + 1);
 		src->follow.n_draining = (size_t)s;
