@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
 #include "cmd/cmd.h"
 #include "jobs/live/pipeline.h"
 #include "cmd/progress.h"
@@ -44,6 +45,7 @@ static void log_line(void *ctx, const char *msg)
 struct watch {
 	struct cmd_ctx *ctx;
 	struct cmd_env env;
+	int lock_fd; /* the state folder's lock, held for the life of watch */
 	struct pipeline *pipe;
 	struct runner *jobs; /* NULL with --once */
 	int force_poll;
@@ -65,10 +67,35 @@ static void on_outcome(void *arg, const struct record *r)
 		 r->pnl_sign_mismatch ? " [P&L sign disagrees with prices]" : "");
 }
 
-static int open_pipeline(struct watch *w)
+/* The state folder's lock, taken once and held until watch exits: a
+ * SIGHUP reload reopens the pipeline under it. */
+static int take_lock(struct watch *w)
 {
 	struct err err;
 	pid_t holder = 0;
+
+	if (durable_mkdirs(w->env.state_dir, &err)) {
+		cmd_error("%s", err.msg);
+		return EXIT_FAILED;
+	}
+	w->lock_fd = durable_lock(w->env.state_dir, &holder, &err);
+	if (w->lock_fd >= 0)
+		return 0;
+	if (errno != EWOULDBLOCK) {
+		cmd_error("%s", err.msg);
+		return EXIT_FAILED;
+	}
+	if (holder > 0)
+		cmd_error("another tradelearn (pid %ld) is already watching %s", (long)holder,
+			  w->env.state_dir);
+	else
+		cmd_error("another tradelearn is already watching %s", w->env.state_dir);
+	return EXIT_LOCKED;
+}
+
+static int open_pipeline(struct watch *w)
+{
+	struct err err;
 	struct pipeline_options opt = {
 	    .state_dir = w->env.state_dir,
 	    .logs_dir = w->env.logs_dir,
@@ -80,14 +107,9 @@ static int open_pipeline(struct watch *w)
 	    .on_outcome = on_outcome,
 	    .hook_ctx = w,
 	};
-	w->pipe = pipeline_new(&opt, &holder, &err);
+	w->pipe = pipeline_new(&opt, &err);
 	if (w->pipe)
 		return 0;
-	if (errno == EWOULDBLOCK) {
-		cmd_error("another tradelearn (pid %ld) is already watching %s", (long)holder,
-			  w->env.state_dir);
-		return EXIT_LOCKED;
-	}
 	cmd_error("%s", err.msg);
 	return EXIT_FAILED;
 }
@@ -233,7 +255,7 @@ static void run_jobs(struct watch *w, int jfd)
 
 int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct watch w = {.ctx = ctx};
+	struct watch w = {.ctx = ctx, .lock_fd = -1};
 	int once = 0, rc, sfd = -1, tfd = -1, jfd = -1, stop = 0;
 	sigset_t mask;
 
@@ -273,7 +295,9 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	rc = open_pipeline(&w);
+	rc = take_lock(&w);
+	if (!rc)
+		rc = open_pipeline(&w);
 	if (rc)
 		goto out;
 	cmd_error("watching %s (profile %s, state %s%s)", w.env.logs_dir, w.env.profile.name,
@@ -360,5 +384,7 @@ out:
 		close(tfd);
 	if (jfd >= 0)
 		close(jfd);
+	if (w.lock_fd >= 0)
+		close(w.lock_fd);
 	return rc;
 }

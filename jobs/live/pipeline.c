@@ -22,7 +22,6 @@ struct pipeline {
 	const struct profile *profile;
 	follow_log_fn log;
 	void *log_ctx;
-	int lock_fd;
 	struct state state; /* the last committed state */
 	struct follow *follow;
 	size_t source_index[PROFILE_SOURCE_COUNT]; /* follower source → profile source */
@@ -167,7 +166,7 @@ static void follow_log(void *ctx, const char *msg)
 		p->log(p->log_ctx, msg);
 }
 
-struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder, struct err *err)
+struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *err)
 {
 	struct pipeline *p = calloc(1, sizeof *p);
 	char dir[FOLLOW_PATH_MAX + 32];
@@ -178,7 +177,7 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder,
 		err_fail(err, "out of memory");
 		return NULL;
 	}
-	p->lock_fd = p->quarantine_fd = p->keys_fd = p->weight_log_fd = -1;
+	p->quarantine_fd = p->keys_fd = p->weight_log_fd = -1;
 	snprintf(p->state_dir, sizeof p->state_dir, "%s", opt->state_dir);
 	snprintf(p->logs_dir, sizeof p->logs_dir, "%s", opt->logs_dir);
 	snprintf(p->models_dir, sizeof p->models_dir, "%s", opt->models_dir);
@@ -191,9 +190,6 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder,
 
 	snprintf(dir, sizeof dir, "%s/outcomes", p->state_dir);
 	if (durable_mkdirs(dir, err))
-		goto fail;
-	p->lock_fd = durable_lock(p->state_dir, holder, err);
-	if (p->lock_fd < 0)
 		goto fail;
 	if (durable_sweep_temps(p->state_dir, err) < 0 || durable_sweep_temps(dir, err) < 0)
 		goto fail;
@@ -474,7 +470,5 @@ void pipeline_free(struct pipeline *p)
 		close(p->keys_fd);
 	if (p->weight_log_fd >= 0)
 		close(p->weight_log_fd);
-	if (p->lock_fd >= 0)
-		close(p->lock_fd);
 	free(p);
 }

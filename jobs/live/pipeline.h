@@ -1,7 +1,10 @@
 /*
  * pipeline — logs → follower → short_term → committed state.
  *
- * pipeline_new() takes the state folder's lock, recovers (reads the
+ * The caller holds the state folder's lock (durable_lock() on <root>/state)
+ * for as long as it uses a pipeline on it, and across reopenings: `watch`
+ * takes it once and keeps it through every SIGHUP reload, so no other
+ * process can slip in between. pipeline_new() recovers (reads the
  * committed state or its previous version, cuts the append-only outputs back
  * to their committed lengths, removes temp files and uncommitted
  * generations, reloads the trade keys and open positions) and resumes the
@@ -53,9 +56,9 @@ struct pipeline_options {
 
 struct pipeline;
 
-/* Opens and recovers. NULL on failure with err set; errno is EWOULDBLOCK
- * when another process holds the state folder (*holder gets its pid). */
-struct pipeline *pipeline_new(const struct pipeline_options *opt, pid_t *holder, struct err *err);
+/* Opens and recovers; the caller holds the state folder's lock. NULL on
+ * failure with err set. */
+struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *err);
 
 /* Reads and commits at most one batch. *lines (may be NULL) gets the lines
  * read; 0 means the logs are caught up. -1 on an I/O failure: the batch was
@@ -85,7 +88,8 @@ int pipeline_publish(struct pipeline *p, struct err *err);
  * publish on. NULL clears it. */
 void pipeline_set_last_job(struct pipeline *p, json_t *run);
 
-/* Releases everything and the lock. Call after the last commit. */
+/* Releases everything (not the lock, which is the caller's). Call after
+ * the last commit. */
 void pipeline_free(struct pipeline *p);
 
 #endif

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,17 +210,35 @@ out:
 	return ret;
 }
 
-/* "<name>.tmp.<anything>" with a non-empty name and a non-empty suffix. */
-static int is_temp_name(const char *name)
+/* The pid a temporary file "<name>.tmp.<pid>" belongs to: durable_replace()
+ * names its temp files so. 0 when name is not such a file. */
+static pid_t temp_owner(const char *name)
 {
 	const char *mark = strstr(name, ".tmp.");
+	const char *last = NULL;
 
-	while (mark) {
-		if (mark != name && mark[5] != '\0')
-			return 1;
-		mark = strstr(mark + 1, ".tmp.");
-	}
-	return 0;
+	for (; mark; mark = strstr(mark + 1, ".tmp."))
+		if (mark != name)
+			last = mark;
+	if (!last || last[5] < '0' || last[5] > '9')
+		return 0;
+	char *end;
+	errno = 0;
+	long pid = strtol(last + 5, &end, 10);
+	if (errno || *end || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return (pid_t)pid;
+}
+
+/* A temp file may be removed only when no live process can be writing it:
+ * it is this process's own (left by an earlier failure), or its writer is
+ * gone. A concurrent `tradelearn daily` writing knobs.json.tmp.<its pid>
+ * beside a starting `watch` keeps its file. */
+static int temp_is_abandoned(pid_t owner)
+{
+	if (owner == getpid())
+		return 1;
+	return kill(owner, 0) != 0 && errno == ESRCH;
 }
 
 int durable_sweep_temps(const char *dir, struct err *err)
@@ -241,7 +260,8 @@ int durable_sweep_temps(const char *dir, struct err *err)
 			}
 			break;
 		}
-		if (!is_temp_name(de->d_name))
+		pid_t owner = temp_owner(de->d_name);
+		if (!owner || !temp_is_abandoned(owner))
 			continue;
 
 		/* Only plain files: a folder that happens to match is not ours. */

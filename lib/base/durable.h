@@ -7,7 +7,8 @@
  *   - atomic replace: write a whole file to "<path>.tmp.<pid>", fsync it,
  *     rename it over <path>, fsync the folder. Readers see the old file or the
  *     new one, never a mix; a crash leaves at worst a stray temp file, which
- *     durable_sweep_temps() removes on the next start.
+ *     durable_sweep_temps() removes on the next start (once its writer is
+ *     gone).
  *   - append-only outputs: an open file descriptor to which batches are
  *     appended and fsync'd; its committed length lives in the state file, and
  *     durable_cut_back() truncates it to that length on start (the Redis AOF
@@ -39,8 +40,11 @@ int durable_sync_dir(const char *dir, struct err *err);
 /* mkdir -p with mode 0755; existing folders are fine. */
 int durable_mkdirs(const char *dir, struct err *err);
 
-/* Removes "<name>.tmp.<anything>" files left in dir by an interrupted
- * durable_replace(). Returns how many it removed, or -1. */
+/* Removes the "<name>.tmp.<pid>" files that an interrupted
+ * durable_replace() left in dir: those of this process and those whose
+ * process is gone. A live process's temp file (another tradelearn writing
+ * beside this one) is left alone, and so is any other name. Returns how
+ * many it removed, or -1. */
 int durable_sweep_temps(const char *dir, struct err *err);
 
 /* Opens (creating when absent) an append-only output. Returns an fd opened

@@ -199,3 +199,49 @@ def test_only_watch_creates_the_default_logs_folder(tmp_path):
     p = subprocess.run([BIN, "--root", str(bare), "watch", "--once"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert (bare / "logs").is_dir()
+
+
+def test_the_lock_is_held_through_every_sighup_reload(root):
+    """No other process can take the state folder between a reload's close
+    and reopen: an outsider trying flock all along never gets it."""
+    import fcntl
+
+    w = root.start_watch()
+    assert root.wait_for(lambda: (root.state / "health.json").exists())
+    taken = 0
+    with open(root.state / ".lock", "r+") as lock:
+        for _ in range(60):
+            w.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 0.05
+            while time.monotonic() < deadline:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                taken += 1
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    assert w.poll() is None, "watch stopped during its reloads"
+    rc, err = root.stop(w)
+    assert rc == 0, err
+    assert err.count("config reloaded") >= 1
+    assert taken == 0, f"the lock was free {taken} times during reloads"
+
+
+def test_a_start_keeps_the_temp_files_of_live_writers_and_removes_abandoned_ones(root):
+    """A `daily` writing state/knobs.json.tmp.<its pid> beside a starting
+    watch keeps its file; the temp file of a process that is gone is swept."""
+    root.run("watch", "--once")
+    live = subprocess.Popen(["sleep", "30"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        kept = root.state / f"knobs.json.tmp.{live.pid}"
+        swept = root.state / f"knobs.json.tmp.{dead.pid}"
+        kept.write_text("half")
+        swept.write_text("half")
+        root.run("watch", "--once")
+        assert kept.exists()
+        assert not swept.exists()
+    finally:
+        live.kill()
+        live.wait()

@@ -151,13 +151,33 @@ static void test_replace_over_existing_is_atomic(void **state)
 	free(path);
 }
 
-static void test_sweep_temps_removes_leftovers_and_keeps_others(void **state)
+/* The pid of a child that has exited and been reaped: no process has it
+ * (until the kernel hands it out again, which takes a full cycle of pids). */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+static char *temp_of(const char *dir, const char *name, pid_t pid)
+{
+	char *p;
+	assert_true(asprintf(&p, "%s/%s.tmp.%ld", dir, name, (long)pid) > 0);
+	return p;
+}
+
+static void test_sweep_temps_removes_leftovers_of_gone_writers_and_keeps_others(void **state)
 {
 	struct err err = {0};
-	const char *keep[] = {"x", "state.json", "x.tmp", "notes.tmp.", ".tmp.5"};
-	char *leftover = join(*state, "x.tmp.123");
-	char *state_leftover = join(*state, "learning_processing_state.json.tmp.99");
-	char *folder = join(*state, "d.tmp.1");
+	const char *keep[] = {"x", "state.json", "x.tmp", "notes.tmp.", ".tmp.5", "x.tmp.abc"};
+	char *leftover = temp_of(*state, "x", dead_pid());
+	char *state_leftover = temp_of(*state, "learning_processing_state.json", dead_pid());
+	char *own = temp_of(*state, "y", getpid());
+	char *folder = temp_of(*state, "d", dead_pid());
 
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		char *p = join(*state, keep[i]);
@@ -166,11 +186,13 @@ static void test_sweep_temps_removes_leftovers_and_keeps_others(void **state)
 	}
 	write_file(leftover, "half", 4);
 	write_file(state_leftover, "half", 4);
+	write_file(own, "half", 4);
 	assert_int_equal(mkdir(folder, 0755), 0);
 
-	assert_int_equal(durable_sweep_temps(*state, &err), 2);
+	assert_int_equal(durable_sweep_temps(*state, &err), 3);
 	assert_int_equal(access(leftover, F_OK), -1);
 	assert_int_equal(access(state_leftover, F_OK), -1);
+	assert_int_equal(access(own, F_OK), -1);
 	assert_int_equal(access(folder, F_OK), 0);
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		char *p = join(*state, keep[i]);
@@ -180,7 +202,32 @@ static void test_sweep_temps_removes_leftovers_and_keeps_others(void **state)
 	assert_int_equal(durable_sweep_temps(*state, &err), 0);
 	free(leftover);
 	free(state_leftover);
+	free(own);
 	free(folder);
+}
+
+static void test_sweep_temps_keeps_the_temp_file_of_a_live_writer(void **state)
+{
+	struct err err = {0};
+	pid_t writer = fork();
+	assert_true(writer >= 0);
+	if (writer == 0) {
+		pause();
+		_exit(0);
+	}
+	char *live = temp_of(*state, "knobs.json", writer);
+	write_file(live, "half", 4);
+
+	int removed = durable_sweep_temps(*state, &err);
+	int kept = access(live, F_OK) == 0;
+	kill(writer, SIGKILL);
+	assert_int_equal(waitpid(writer, NULL, 0), writer);
+	assert_int_equal(removed, 0);
+	assert_true(kept);
+
+	assert_int_equal(durable_sweep_temps(*state, &err), 1);
+	assert_int_equal(access(live, F_OK), -1);
+	free(live);
 }
 
 static void test_sweep_temps_of_absent_folder_fails(void **state)
@@ -411,7 +458,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_replace_writes_new_content_and_leaves_no_temp),
 	    TEST(test_replace_over_existing_is_atomic),
-	    TEST(test_sweep_temps_removes_leftovers_and_keeps_others),
+	    TEST(test_sweep_temps_removes_leftovers_of_gone_writers_and_keeps_others),
+	    TEST(test_sweep_temps_keeps_the_temp_file_of_a_live_writer),
 	    TEST(test_sweep_temps_of_absent_folder_fails),
 	    TEST(test_cut_back_truncates_to_committed_length),
 	    TEST(test_cut_back_creates_absent_file_empty),
