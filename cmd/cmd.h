@@ -47,10 +47,10 @@ struct cmd_env {
 int cmd_env_load(struct cmd_ctx *ctx, struct cmd_env *env);
 void cmd_env_release(struct cmd_env *env);
 
-/* "tradelearn: <message>" on stderr. */
+/* "tradelearn: <message>" on stderr, one line: newlines in the message
+ * become spaces. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "tradelearn: <message>" on stderr, only when ctx->verbose or always when
- * verbose is negative. */
+/* The same, only when --verbose was given (ctx->verbose). */
 void cmd_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* 1 when argv holds -h or --help (anywhere). */

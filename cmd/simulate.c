@@ -1,5 +1,5 @@
 /*
- * tradelearn simulate — write a realistic synthetic bot's logs (lib/sim).
+ * tradelearn simulate — write a realistic synthetic bot's logs (cmd/sim).
  */
 #include "cmd/cmd.h"
 #include "lib/base/calendar.h"

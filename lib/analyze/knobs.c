@@ -25,6 +25,7 @@ static const char *const metric_names[KNOBS_METRIC_COUNT] = {
 
 static const char *const op_names[] = {"<", "<=", ">", ">="};
 
+/* name, value, min, max, material, integer */
 static const struct knobs_def default_knobs[] = {
     {"min_confidence", 0.25, 0.05, 0.95, 0.005, 0},
     {"max_positions", 10, 1, 100, 1, 1},
@@ -35,7 +36,14 @@ static const struct knobs_def default_knobs[] = {
     {"min_trade_gap_minutes", 5, 0, 240, 1, 1},
 };
 
-/* The header's table of default rules, in the same order. */
+/* The default rules, in the order they are looked at (the README lists
+ * them too). Every one moves its knob when it fires at the default values
+ * (a test checks it), except rule 1, whose target is the default itself.
+ * Rule 7 uses 0.85, not 0.9: from the default 0.04 a 0.9 factor smooths to
+ * a 0.0008 move, under take_profit_pct's material 0.001, so the rule could
+ * never fire at the default. orders_per_cycle and min_trade_gap_minutes
+ * have no default rule: nothing in the daily figures says which way they
+ * should go without the bot's order book; a config can add rules for them. */
 static const struct knob_rule default_rules[] = {
     {.cond = {{KNOBS_WIN_RATE_7D, KNOBS_LT, 0.45}},
      .n_cond = 1,

@@ -1,63 +1,29 @@
 /*
- * knobs — the bot's execution knobs and the rule table that moves them
- * after each trading day ("Knob adjustments").
+ * knobs — the bot's execution knobs and the rules that move them after
+ * each trading day: the daily job evaluates the rules on the day's figures,
+ * the bot reads the values.
  *
  * Pure: no I/O, no clock, no allocation except the JSON objects the *_json
  * functions return. The caller reads and writes state/knobs.json and
  * state/knob_adjustments.jsonl; this module only says what the knobs are
  * and where they should go.
  *
- * Knobs (defaults; a config may override them and add others):
+ * The default knobs (value, range, material step) and the default rules
+ * with their reasons are the tables default_knobs and default_rules in
+ * knobs.c; the README lists them for users. A config may override knobs,
+ * add others, and replace the rules (knobs_table_from_json).
  *
- *   name                   value   min    max    material   kind
- *   min_confidence          0.25   0.05   0.95   0.005      real
- *   max_positions          10      1    100      whole step integer
- *   stop_loss_pct           0.02   0.002  0.2    0.0005     real (fraction)
- *   take_profit_pct         0.04   0.004  0.5    0.001      real (fraction)
- *   position_size_pct       0.05   0.001  0.5    0.001      real (of capital)
- *   orders_per_cycle        5      1     50      whole step integer
- *   min_trade_gap_minutes   5      0    240      whole step integer
- *
- * Default rules, in order. For each knob the FIRST rule on it whose
+ * Rules are looked at in order. For each knob the FIRST rule on it whose
  * conditions all hold decides its target; later rules on that knob are not
  * looked at. A factor rule's target is current × factor.
- *
- *   #  conditions                                       knob               move         min_trades
- *   0  win_rate_7d < 0.45                               min_confidence     target 0.32  10
- *   1  win_rate_7d > 0.60 and profit_factor_7d > 1.5    min_confidence     target 0.25  10
- *   2  loss_streak >= 3                                 position_size_pct  factor 0.8    3
- *   3  profit_factor_7d < 1.0                           max_positions      factor 0.8   10
- *   4  profit_factor_7d > 1.5 and win_rate_7d >= 0.5    max_positions      factor 1.1   10
- *   5  stop_exit_share_7d > 0.5                         stop_loss_pct      factor 1.2   10
- *   6  target_exit_share_7d > 0.5 and win_rate_7d > 0.55 take_profit_pct   factor 1.15  10
- *   7  time_exit_share_7d > 0.5                         take_profit_pct    factor 0.85  10
- *
- * Reasons, journaled with each change:
- *   0  win rate below 45%: raise the minimum confidence
- *   1  win rate above 60% with profit factor above 1.5: ease the minimum
- *      confidence back to its default
- *   2  3 losses in a row: smaller positions
- *   3  profit factor below 1: fewer positions at once
- *   4  profit factor above 1.5 and win rate at least 50%: more positions at once
- *   5  most exits are stops: give trades more room
- *   6  most exits reach the target and the win rate is above 55%: let winners run
- *   7  most exits are time exits: bring the target closer
- *
- * Rule 7 uses 0.85, not 0.9: from the default 0.04 a 0.9 factor smooths to a
- * 0.0008 move, under take_profit_pct's material 0.001, so the rule could
- * never fire at the default. Every default rule moves its knob when it fires
- * at the default values (a test checks it), except rule 1, whose target is
- * the default itself. orders_per_cycle and min_trade_gap_minutes have no
- * default rule: nothing in the daily figures says which way they should go
- * without the bot's order book; a config can add rules for them.
  *
  * A move, for a knob at value v whose rule gives target T:
  *   - T is clamped to [min, max];
  *   - real knob: new = clamp(0.8·v + 0.2·T); it is applied only when
  *     |new − v| >= material, otherwise the knob stays and no change is
  *     reported. So a knob settles where 0.2·|T − v| < material, within
- *     5 × material of its target (min_confidence under rule 0: 0.25, 0.264,
- *     0.2752, ... stops near 0.297), and a factor rule stops shrinking a
+ *     5 × material of its target (min_confidence from 0.25 toward 0.32:
+ *     0.25, 0.264, 0.2752, ... stops near 0.297), and a factor rule stops shrinking a
  *     knob where 0.2·|1 − factor|·v < material;
  *   - integer knob: a factor target is rounded AWAY from v (ceil when it
  *     grows, floor when it shrinks), an absolute target to the nearest
@@ -88,7 +54,7 @@
 #define KNOBS_SMOOTHING 0.2  /* new = (1 − s)·old + s·target */
 
 /* The figures of one trading day a rule may read, as the daily job computes
- * them (lib/metrics.h conventions: fractions, NAN when unknown). */
+ * them (lib/analyze/metrics.h conventions: fractions, NAN when unknown). */
 struct knobs_inputs {
 	double win_rate;	     /* the day's wins / trades; window: day */
 	double win_rate_7d;	     /* window: 7 days, as are all *_7d */
@@ -176,7 +142,8 @@ struct knobs_table {
 	struct knob_rule rules[KNOBS_MAX_RULES];
 };
 
-/* Fills t with the default knobs and rules above. */
+/* Fills t with the default knobs and rules (default_knobs and default_rules
+ * in knobs.c). */
 void knobs_table_init(struct knobs_table *t);
 
 /* The index of the knob named name in t, or -1. */

@@ -1,7 +1,7 @@
 /*
- * metrics — trade and return figures of the daily post-market report
- *: pure functions of the values passed in,
- * allocation-free, filling a plain struct.
+ * metrics — trade and return figures of the daily post-market report:
+ * pure functions of the values passed in, allocation-free, filling a plain
+ * struct.
  *
  * NAN is the one answer for "cannot be computed" (no data, a zero
  * denominator, an infinite ratio); the report writes it as null. Every

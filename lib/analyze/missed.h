@@ -1,8 +1,8 @@
 /*
- * missed — the day's missed opportunities and what they would have made
- * ("Missed opportunities"): signals the bot was confident about
- * but did not act on, priced at fixed horizons from later observed prices of
- * the symbol. Pure: the daily job reads the logs and passes arrays; nothing
+ * missed — the day's missed opportunities and what they would have made:
+ * signals the bot was confident about but did not act on, priced at fixed
+ * horizons from later observed prices of the symbol, for the daily report
+ * and state/missed_signals.jsonl.zst. Pure: the daily job reads the logs and passes arrays; nothing
  * here does I/O, and every array passed in is borrowed and left unchanged.
  *
  * A signal is MISSED when all of these hold:

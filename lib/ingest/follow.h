@@ -129,12 +129,12 @@ struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 int follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
 		   int64_t committed_at_us, struct err *err);
 
-/* The inotify descriptor to poll for POLLIN, or -1 when polling. */
 /* The name of a network filesystem by its statfs(2) f_type ("NFS",
  * "CIFS"…), NULL for others. A logs folder on one is polled: inotify only
  * sees the writes made through this machine's kernel. */
 const char *follow_network_fs(unsigned long f_type);
 
+/* The inotify descriptor to poll for POLLIN, or -1 when polling. */
 int follow_fd(const struct follow *f);
 
 /* 1 when the follower polls instead of using inotify. */

@@ -1,6 +1,6 @@
 /*
- * weights — component and exit-reason statistics, and their multipliers
- *, learned one closed trade (or exit row) at a time.
+ * weights — component and exit-reason statistics, and their multipliers,
+ * learned one closed trade (or exit row) at a time.
  *
  * A trade's outcome is its P&L: pnl_usd, or pnl_frac when pnl_usd is NAN;
  * a win is P&L > 0 (zero is a loss). A row with neither is not evidence

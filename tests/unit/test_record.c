@@ -715,7 +715,7 @@ static json_t *encode_row(const char *profile, const char *row)
 	return o;
 }
 
-static void test_outcome_encode_has_the_21_keys_in_design_order(void **state)
+static void test_an_outcome_line_has_its_21_keys_in_a_fixed_order(void **state)
 {
 	const char *key;
 	json_t *v;
@@ -822,7 +822,7 @@ int main(void)
 	    cmocka_unit_test(test_profile_from_json_refusals_name_the_key),
 	    cmocka_unit_test(test_profile_from_json_accepts_a_custom_profile),
 	    cmocka_unit_test(test_outcome_reason_family_table),
-	    cmocka_unit_test(test_outcome_encode_has_the_21_keys_in_design_order),
+	    cmocka_unit_test(test_an_outcome_line_has_its_21_keys_in_a_fixed_order),
 	    cmocka_unit_test(test_outcome_encode_writes_null_for_absent_values),
 	    cmocka_unit_test(test_outcome_encode_exact_line),
 	};
