@@ -208,7 +208,7 @@ def test_first_day_without_trades_is_not_part_of_the_window(tmp_path):
     assert rep["windows"]["all"]["returns"]["days"] == 3
 
 
-# ---- 2. the JSON contract --------------------------------------------------------------------
+# ---- 2. the report's JSON keys, as the README lists them -------------------------------------
 
 TRADE_FIELDS = {"count", "wins", "losses", "win_rate", "profit_factor", "expectancy",
                 "payoff_ratio", "avg_win", "avg_loss", "pnl_usd", "avg_hold_minutes",
@@ -232,7 +232,7 @@ def simulated(tmp_path, days=3, seed=7, config=None, malformed=None):
     return root, weekdays("2026-01-05", days)
 
 
-def test_report_json_has_every_key_of_the_contract(tmp_path):
+def test_report_json_has_every_key_the_readme_lists(tmp_path):
     # stale_hours 1: the simulated bot's last opens are listed.
     root, days = simulated(tmp_path, config={"daily": {"stale_hours": 1}})
     day = days[-1]
