@@ -19,6 +19,19 @@
 
 #define CHUNK (64 * 1024)
 
+/* Where a reader stands in a file's life. A reader starts FOLLOWING (the
+ * current file, or a file not yet placed); the current one alternates with
+ * AT_END as it reads; a reader that becomes draining turns ORPHAN or FINITE
+ * and stays so until it is let go. */
+enum reader_state {
+	READER_FOLLOWING, /* the file under the source's name, more may be there */
+	READER_AT_END,	  /* the same, read to its end when last asked: look at
+			   * the name again before reading on */
+	READER_ORPHAN,	  /* renamed away or deleted: its writer may still append
+			   * a little; held until orphan_let_go() */
+	READER_FINITE,	  /* nothing will be appended: read to the end, let go */
+};
+
 struct reader {
 	struct follow_position pos;  /* pos.offset: first byte not handed out */
 	int fd;			     /* plain file, or -1 */
@@ -37,10 +50,8 @@ struct reader {
 	int skipping;	     /* inside an over-long line */
 	uint64_t skipped;    /* its bytes so far */
 	uint64_t skip_start; /* its offset */
-	int finite;	     /* nothing will be appended: read to the end, let go */
-	int orphan;	     /* renamed away or deleted: may still grow a little */
-	int64_t idle_since;  /* orphan: when it was last found with nothing new */
-	int at_eof;
+	enum reader_state state;
+	int64_t idle_since; /* orphan: when it was last found with nothing new */
 };
 
 struct source {
@@ -118,6 +129,7 @@ static struct reader *reader_alloc(const char *path)
 	if (!r)
 		return NULL;
 	r->fd = -1;
+	r->state = READER_FOLLOWING;
 	r->head_hash = FOLLOW_HASH_INIT;
 	snprintf(r->pos.path, sizeof r->pos.path, "%s", path);
 	return r;
@@ -761,10 +773,10 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 			} else if (!r->arch && (pos->growing || is_current)) {
 				/* Renamed away (before, or while we were down): its
 				 * writer may not have reopened its log yet. */
-				r->orphan = 1;
+				r->state = READER_ORPHAN;
 				add_draining(f, s, r);
 			} else {
-				r->finite = 1;
+				r->state = READER_FINITE;
 				add_draining(f, s, r);
 			}
 		}
@@ -809,8 +821,7 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 				    s->name, sb->path);
 				/* A plain one may still be written to: held like a
 				 * file renamed away. */
-				r->orphan = !r->arch;
-				r->finite = !!r->arch;
+				r->state = r->arch ? READER_FINITE : READER_ORPHAN;
 				if (unseen && whole_file_signature(sb, &unseen[n_unseen]) == 0)
 					n_unseen++;
 				add_draining(f, s, r);
@@ -825,7 +836,7 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 				r = reader_open_plain(sb->path, err);
 			}
 			if (r) {
-				r->finite = 1;
+				r->state = READER_FINITE;
 				if (unseen && whole_file_signature(sb, &unseen[n_unseen]) == 0)
 					n_unseen++;
 				add_draining(f, s, r);
@@ -934,7 +945,7 @@ static void orphan_current(struct follow *f, struct source *s)
 		}
 	free(sibs);
 	s->current = NULL;
-	r->orphan = 1;
+	r->state = READER_ORPHAN;
 	r->idle_since = 0;
 	add_draining(f, s, r);
 }
@@ -1013,7 +1024,7 @@ static void handle_truncation(struct follow *f, struct source *s, int renamed)
 		}
 		snprintf(r->pos.path, sizeof r->pos.path, "%s", copy->pos.path);
 		reader_free(copy);
-		r->finite = 1;
+		r->state = READER_FINITE;
 		add_draining(f, s, r);
 	} else {
 		say(f,
@@ -1078,7 +1089,7 @@ static void take_up_grown(struct follow *f, struct source *s)
 				    "%s: %s was written to after it was read to its end; reading "
 				    "the rest",
 				    s->name, sb->path);
-				r->orphan = 1;
+				r->state = READER_ORPHAN;
 				memmove(d, d + 1, (s->n_done - k - 1) * sizeof *d);
 				s->n_done--;
 				add_draining(f, s, r);
@@ -1280,7 +1291,8 @@ static int read_from(struct follow *f, struct source *s, size_t source, struct r
 {
 	for (;;) {
 		if (take_line(f, s, source, r, line)) {
-			r->at_eof = 0;
+			if (r->state == READER_AT_END)
+				r->state = READER_FOLLOWING;
 			return 1;
 		}
 		if (check_cut && cut_since_read(r))
@@ -1289,7 +1301,8 @@ static int read_from(struct follow *f, struct source *s, size_t source, struct r
 		if (n < 0)
 			return -1;
 		if (n == 0) {
-			r->at_eof = 1;
+			if (r->state == READER_FOLLOWING)
+				r->state = READER_AT_END;
 			return 0;
 		}
 	}
@@ -1326,7 +1339,7 @@ int follow_next(struct follow *f, size_t source, struct follow_line *line, struc
 	 * away, or cut and regrown, under a reader that reached its end, or
 	 * the name may be created again after a rename. Look again before
 	 * reading on from there. */
-	if (s->dirty || !s->current || s->current->at_eof)
+	if (s->dirty || !s->current || s->current->state == READER_AT_END)
 		examine(f, s);
 	for (int look = 0;; look++) {
 		for (size_t k = 0; k < s->n_draining;) {
@@ -1336,7 +1349,7 @@ int follow_next(struct follow *f, size_t source, struct follow_line *line, struc
 				r->idle_since = 0;
 			if (rc != 0)
 				return rc;
-			if (r->orphan && !r->finite && !orphan_let_go(f, s, r)) {
+			if (r->state == READER_ORPHAN && !orphan_let_go(f, s, r)) {
 				k++;
 				continue;
 			}
@@ -1363,7 +1376,7 @@ static void position_of(struct reader *r, struct follow_position *p)
 {
 	struct stat st;
 	*p = r->pos;
-	p->growing = r->orphan && !r->finite && r->fd >= 0;
+	p->growing = r->state == READER_ORPHAN && r->fd >= 0;
 	p->head_len = r->head_len;
 	p->head_hash = r->head_hash;
 	if (r->fd >= 0 && fstat(r->fd, &st) == 0) {
