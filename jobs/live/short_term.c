@@ -421,6 +421,105 @@ static int record_outcome(struct short_term *st, const struct record *r, struct 
 	return 0;
 }
 
+/* What a parsed record does, by its kind: each step updates c and may add
+ * to out; 0, or -1 on ENOMEM. */
+typedef int (*apply_step)(struct short_term *st, struct record *r, struct state_counters *c,
+			  struct short_term_batch *out);
+
+/* An open is tracked until its close, which takes its entry fields. */
+static int apply_open(struct short_term *st, struct record *r, struct state_counters *c,
+		      struct short_term_batch *out)
+{
+	(void)out;
+	c->learned++;
+	return open_position(st, position_key(st, r), r);
+}
+
+/* A close or partial close is a trade: completed from its open, recorded
+ * once, learned from; a full close ends the position. */
+static int apply_close(struct short_term *st, struct record *r, struct state_counters *c,
+		       struct short_term_batch *out)
+{
+	size_t at = find_position(st, r);
+	if (at != NO_POSITION)
+		fill_from_open(r, &st->pos[at]);
+	int rc = record_outcome(st, r, c, out);
+	if (r->kind == PROFILE_KIND_CLOSE)
+		close_position(st, at);
+	return rc;
+}
+
+/* An exit row teaches the exit-reason statistics. */
+static int apply_exit(struct short_term *st, struct record *r, struct state_counters *c,
+		      struct short_term_batch *out)
+{
+	c->learned++;
+	weights_learn_exit(st->weights, r);
+	return journal_changes(st, out);
+}
+
+/* Signals and orders are accepted and counted: the daily job links them to
+ * trades, and their prices feed the signal outcomes (apply_record). */
+static int apply_counted(struct short_term *st, struct record *r, struct state_counters *c,
+			 struct short_term_batch *out)
+{
+	(void)st, (void)r, (void)out;
+	c->learned++;
+	return 0;
+}
+
+/* Records of no kind or an ignored one, should one parse, are counted
+ * like signals. */
+static const apply_step apply_by_kind[] = {
+    [PROFILE_KIND_NONE] = apply_counted,  [PROFILE_KIND_OPEN] = apply_open,
+    [PROFILE_KIND_CLOSE] = apply_close,	  [PROFILE_KIND_PARTIAL] = apply_close,
+    [PROFILE_KIND_EXIT] = apply_exit,	  [PROFILE_KIND_SIGNAL] = apply_counted,
+    [PROFILE_KIND_ORDER] = apply_counted, [PROFILE_KIND_IGNORE] = apply_counted,
+};
+
+/* The id status shows for a record: the trade key of a close, else the
+ * first id the record has. */
+static const char *shown_id(const struct record *r)
+{
+	if (r->kind == PROFILE_KIND_CLOSE || r->kind == PROFILE_KIND_PARTIAL)
+		return r->key;
+	if (r->trade_id)
+		return r->trade_id;
+	if (r->signal_id)
+		return r->signal_id;
+	if (r->order_id)
+		return r->order_id;
+	return r->symbol ? r->symbol : "";
+}
+
+/* The last record of a source, for status: its time and its id (a long id
+ * is cut, at a character boundary); the equity it logged goes to its day. */
+static void note_last_record(struct short_term *st, const struct record *r,
+			     struct state_counters *c)
+{
+	if (r->ts > c->last_record_ts)
+		c->last_record_ts = r->ts;
+	if (isfinite(r->equity) && r->equity > 0 && r->ts != CALENDAR_NONE)
+		note_equity(st, r->ts, r->equity);
+	jsontext_copy_utf8(c->last_record_id, sizeof c->last_record_id, shown_id(r));
+}
+
+/* A record that parsed: the step of its kind, then the observation of its
+ * price, which every record with a price and a time is. */
+static int apply_record(struct short_term *st, struct record *r, struct state_counters *c,
+			struct short_term_batch *out)
+{
+	size_t kind = (size_t)r->kind;
+	apply_step step = kind < sizeof apply_by_kind / sizeof apply_by_kind[0]
+			      ? apply_by_kind[kind]
+			      : apply_counted;
+	note_last_record(st, r, c);
+	int rc = step(st, r, c, out);
+	if (signals_observe(st->signals, r))
+		rc = -1;
+	return rc;
+}
+
 int short_term_apply(struct short_term *st, const struct follow_line *line,
 		     struct state_counters *c, struct short_term_batch *out)
 {
@@ -451,52 +550,7 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 		c->skipped++;
 		break;
 	case RECORD_OK:
-		if (r.ts > c->last_record_ts)
-			c->last_record_ts = r.ts;
-		if (isfinite(r.equity) && r.equity > 0 && r.ts != CALENDAR_NONE)
-			note_equity(st, r.ts, r.equity);
-		/* Shown by status: a long id is cut, at a character boundary. */
-		jsontext_copy_utf8(c->last_record_id, sizeof c->last_record_id,
-				   r.kind == PROFILE_KIND_CLOSE || r.kind == PROFILE_KIND_PARTIAL
-				       ? r.key
-				   : r.trade_id	 ? r.trade_id
-				   : r.signal_id ? r.signal_id
-				   : r.order_id	 ? r.order_id
-				   : r.symbol	 ? r.symbol
-						 : "");
-		switch (r.kind) {
-		case PROFILE_KIND_OPEN:
-			rc = open_position(st, position_key(st, &r), &r);
-			c->learned++;
-			break;
-		case PROFILE_KIND_CLOSE:
-		case PROFILE_KIND_PARTIAL: {
-			size_t at = find_position(st, &r);
-			if (at != NO_POSITION)
-				fill_from_open(&r, &st->pos[at]);
-			rc = record_outcome(st, &r, c, out);
-			if (r.kind == PROFILE_KIND_CLOSE)
-				close_position(st, at);
-			break;
-		}
-		case PROFILE_KIND_EXIT:
-			weights_learn_exit(st->weights, &r);
-			rc = journal_changes(st, out);
-			c->learned++;
-			break;
-		case PROFILE_KIND_SIGNAL:
-			c->learned++;
-			break;
-		default:
-			/* orders: accepted and counted (they link signals to
-			 * trades for the daily job). */
-			c->learned++;
-			break;
-		}
-		/* Every price with a time is an observation for the signal
-		 * outcomes: signals, orders, opens and closes alike. */
-		if (signals_observe(st->signals, &r))
-			rc = -1;
+		rc = apply_record(st, &r, c, out);
 		break;
 	}
 	record_release(&r);
