@@ -12,6 +12,7 @@
  * been deleted are reported, not counted as a mismatch.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,15 +176,149 @@ static long count_lines(const char *path, uint64_t limit)
 	return n;
 }
 
+/* Reads the committed outcomes into ok (trade_id -> times recorded).
+ * Returns 0, or -1 when they cannot be read (said on stderr). */
+static int collect_outcomes(const struct cmd_env *env, const struct state *st,
+			    struct outcome_keys *ok)
+{
+	struct err err;
+	char path[4400];
+
+	snprintf(path, sizeof path, "%s/%s", env->state_dir,
+		 state_output_path(STATE_OUTPUT_OUTCOMES));
+	if (framelog_read(path, st->output_length[STATE_OUTPUT_OUTCOMES], collect_key, ok, NULL,
+			  &err) < 0) {
+		cmd_error("verify: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The reasons a source's line gives, each as "; ..." (cut when too long). */
+struct why {
+	char text[600];
+	size_t len;
+};
+
+static void why_add(struct why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void why_add(struct why *w, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	w->len += (size_t)vsnprintf(w->text + w->len,
+				    w->len < sizeof w->text ? sizeof w->text - w->len : 0, fmt, ap);
+	va_end(ap);
+}
+
+/* How many closes in the processed logs are not among the outcomes; the
+ * first three are named on stderr. */
+static uint64_t count_unrecorded(const char *name, json_t *logged, json_t *recorded)
+{
+	const char *key;
+	json_t *v;
+	uint64_t missing = 0;
+	json_object_foreach(logged, key, v)
+	{
+		if (!json_object_get(recorded, key) && missing++ < 3)
+			cmd_error("verify: %s: trade %s is in the logs, not in the outcomes", name,
+				  key);
+	}
+	return missing;
+}
+
+/* Compares what the logs of one source hold with its committed counters,
+ * and prints the source's line. Returns 1 on a mismatch, else 0. Adds the
+ * source's quarantined count to *quarantined once its logs were read. */
+static int verify_source(struct cmd_env *env, const struct state *st, enum profile_source_id s,
+			 const struct outcome_keys *ok, uint64_t *quarantined)
+{
+	const struct state_counters *c = &st->source[s].count;
+	const char *name = profile_source_name(s);
+	struct tally t = {.keys = json_object()};
+	struct why why = {.len = 0};
+	int bad = 0;
+
+	if (scan_source(env, s, &st->source[s], &t)) {
+		json_decref(t.keys);
+		return 1;
+	}
+	*quarantined += c->quarantined;
+	if (t.lines > c->read) {
+		bad = 1;
+		why_add(&why, "; %llu records in the logs were not processed",
+			(unsigned long long)(t.lines - c->read));
+	} else if (t.lines < c->read) {
+		why_add(&why,
+			"; %llu records read earlier are no longer in the logs (rotated away)",
+			(unsigned long long)(c->read - t.lines));
+	}
+	if (t.quarantined > c->quarantined) {
+		bad = 1;
+		why_add(&why, "; %llu malformed rows in the logs, %llu quarantined",
+			(unsigned long long)t.quarantined, (unsigned long long)c->quarantined);
+	}
+	/* Every close in the processed logs is recorded, exactly once. */
+	uint64_t missing = count_unrecorded(name, t.keys, ok->count);
+	if (missing) {
+		bad = 1;
+		why_add(&why, "; %llu closed trades not recorded", (unsigned long long)missing);
+	}
+	printf("%-12s logs %llu records (%llu pending), read %llu: trades %llu, quarantined "
+	       "%llu, skipped %llu%s%s\n",
+	       name, (unsigned long long)t.lines, (unsigned long long)t.pending,
+	       (unsigned long long)c->read, (unsigned long long)c->trades,
+	       (unsigned long long)c->quarantined, (unsigned long long)c->skipped,
+	       bad ? " — MISMATCH" : " — ok", why.text);
+	json_decref(t.keys);
+	return bad;
+}
+
+/* Exactly once: no trade recorded twice. Prints the outcomes line; 1 on a
+ * mismatch. */
+static int verify_recorded_once(const struct outcome_keys *ok)
+{
+	const char *key;
+	json_t *v;
+	uint64_t twice = 0;
+	json_object_foreach(ok->count, key, v)
+	{
+		if (json_integer_value(v) > 1 && twice++ < 3)
+			cmd_error("verify: trade %s recorded %lld times", key,
+				  (long long)json_integer_value(v));
+	}
+	printf("%-12s %llu trades recorded, %llu recorded more than once%s\n", "outcomes",
+	       (unsigned long long)ok->lines, (unsigned long long)twice,
+	       twice ? " — MISMATCH" : " — ok");
+	return twice > 0;
+}
+
+/* The quarantine file holds one row per quarantined line the counters
+ * report (counted). Prints its line; 1 on a mismatch. */
+static int verify_quarantine(const struct cmd_env *env, const struct state *st, uint64_t counted)
+{
+	char path[4400];
+
+	snprintf(path, sizeof path, "%s/%s", env->state_dir,
+		 state_output_path(STATE_OUTPUT_QUARANTINE));
+	long qlines = count_lines(path, st->output_length[STATE_OUTPUT_QUARANTINE]);
+	if ((uint64_t)qlines != counted) {
+		printf("%-12s %ld rows in quarantine.jsonl, counters say %llu — MISMATCH\n",
+		       "quarantine", qlines, (unsigned long long)counted);
+		return 1;
+	}
+	printf("%-12s %ld rows — ok\n", "quarantine", qlines);
+	return 0;
+}
+
 int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct cmd_env env;
 	struct state st;
 	struct err err;
 	struct outcome_keys ok = {0};
-	char path[4400];
 	int used_prev, rc, mismatch = 0;
-	uint64_t quarantined_total = 0;
+	uint64_t quarantined = 0;
 
 	if (cmd_wants_help(argc, argv)) {
 		fputs(verify_usage, stdout);
@@ -202,98 +337,14 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	ok.count = json_object();
-	snprintf(path, sizeof path, "%s/%s", env.state_dir,
-		 state_output_path(STATE_OUTPUT_OUTCOMES));
-	if (framelog_read(path, st.output_length[STATE_OUTPUT_OUTCOMES], collect_key, &ok, NULL,
-			  &err) < 0) {
-		cmd_error("verify: %s", err.msg);
+	if (collect_outcomes(&env, &st, &ok))
 		mismatch = 1;
-	}
-	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
-		const struct state_counters *c = &st.source[s].count;
-		struct tally t = {0};
-		const char *name = profile_source_name((enum profile_source_id)s);
-		if (!env.profile.source[s].file[0])
-			continue;
-		t.keys = json_object();
-		if (scan_source(&env, (enum profile_source_id)s, &st.source[s], &t)) {
-			json_decref(t.keys);
-			mismatch = 1;
-			continue;
-		}
-		quarantined_total += c->quarantined;
-		int bad = 0;
-		char why[600] = "";
-		size_t wl = 0;
-#define WHY(...)                                                                                   \
-	wl += (size_t)snprintf(why + wl, wl < sizeof why ? sizeof why - wl : 0, __VA_ARGS__)
-		if (t.lines > c->read) {
-			bad = 1;
-			WHY("; %llu records in the logs were not processed",
-			    (unsigned long long)(t.lines - c->read));
-		} else if (t.lines < c->read) {
-			WHY("; %llu records read earlier are no longer in the logs (rotated away)",
-			    (unsigned long long)(c->read - t.lines));
-		}
-		if (t.quarantined > c->quarantined) {
-			bad = 1;
-			WHY("; %llu malformed rows in the logs, %llu quarantined",
-			    (unsigned long long)t.quarantined, (unsigned long long)c->quarantined);
-		}
-		/* Every close in the processed logs is recorded, exactly once. */
-		const char *key;
-		json_t *v;
-		uint64_t missing = 0;
-		json_object_foreach(t.keys, key, v)
-		{
-			json_t *got = json_object_get(ok.count, key);
-			if (!got) {
-				if (missing++ < 3)
-					cmd_error("verify: %s: trade %s is in the logs, not in the "
-						  "outcomes",
-						  name, key);
-			}
-		}
-		if (missing) {
-			bad = 1;
-			WHY("; %llu closed trades not recorded", (unsigned long long)missing);
-		}
-		printf(
-		    "%-12s logs %llu records (%llu pending), read %llu: trades %llu, quarantined "
-		    "%llu, skipped %llu%s%s\n",
-		    name, (unsigned long long)t.lines, (unsigned long long)t.pending,
-		    (unsigned long long)c->read, (unsigned long long)c->trades,
-		    (unsigned long long)c->quarantined, (unsigned long long)c->skipped,
-		    bad ? " — MISMATCH" : " — ok", why);
-		mismatch |= bad;
-		json_decref(t.keys);
-	}
-	/* Exactly once: no trade recorded twice. */
-	{
-		const char *key;
-		json_t *v;
-		uint64_t twice = 0;
-		json_object_foreach(ok.count, key, v)
-		{
-			if (json_integer_value(v) > 1 && twice++ < 3)
-				cmd_error("verify: trade %s recorded %lld times", key,
-					  (long long)json_integer_value(v));
-		}
-		printf("%-12s %llu trades recorded, %llu recorded more than once%s\n", "outcomes",
-		       (unsigned long long)ok.lines, (unsigned long long)twice,
-		       twice ? " — MISMATCH" : " — ok");
-		mismatch |= twice > 0;
-	}
-	snprintf(path, sizeof path, "%s/%s", env.state_dir,
-		 state_output_path(STATE_OUTPUT_QUARANTINE));
-	long qlines = count_lines(path, st.output_length[STATE_OUTPUT_QUARANTINE]);
-	if ((uint64_t)qlines != quarantined_total) {
-		printf("%-12s %ld rows in quarantine.jsonl, counters say %llu — MISMATCH\n",
-		       "quarantine", qlines, (unsigned long long)quarantined_total);
-		mismatch = 1;
-	} else {
-		printf("%-12s %ld rows — ok\n", "quarantine", qlines);
-	}
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++)
+		if (env.profile.source[s].file[0])
+			mismatch |=
+			    verify_source(&env, &st, (enum profile_source_id)s, &ok, &quarantined);
+	mismatch |= verify_recorded_once(&ok);
+	mismatch |= verify_quarantine(&env, &st, quarantined);
 	json_decref(ok.count);
 	cmd_env_release(&env);
 	if (mismatch)
