@@ -48,7 +48,10 @@ struct watch {
 	int lock_fd; /* the state folder's lock, held for the life of watch */
 	struct pipeline *pipe;
 	struct runner *jobs; /* NULL with --once */
-	int force_poll;
+	int once, force_poll;
+	int sfd; /* signalfd of SIGTERM, SIGINT, SIGHUP, SIGCHLD */
+	int tfd; /* timerfd: the refresh tick (rescan or poll interval) */
+	int jfd; /* timerfd: the scheduled jobs' next wake */
 	uint64_t trades_seen;
 	char exe[4096];
 	char *job_args[12];
@@ -140,7 +143,7 @@ static uint64_t lag_bytes(struct watch *w)
 /* Commits batches until the logs are caught up or a signal is pending. A
  * large backlog (a first start, a long stop) shows a progress line on a
  * terminal. */
-static int drain(struct watch *w, int sfd)
+static int drain(struct watch *w)
 {
 	struct progress bar;
 	uint64_t backlog = lag_bytes(w);
@@ -170,8 +173,8 @@ static int drain(struct watch *w, int sfd)
 			cmd_info("committed generation %llu: %zu lines, %llu trades",
 				 (unsigned long long)st->generation, lines,
 				 (unsigned long long)(w->trades_seen - before));
-		struct pollfd pf = {.fd = sfd, .events = POLLIN};
-		if (sfd >= 0 && poll(&pf, 1, 0) > 0) {
+		struct pollfd pf = {.fd = w->sfd, .events = POLLIN};
+		if (w->sfd >= 0 && poll(&pf, 1, 0) > 0) {
 			progress_end(&bar);
 			return 0;
 		}
@@ -236,7 +239,7 @@ static int open_jobs(struct watch *w)
 
 /* Lets the runner act, then sets jfd to wake it next: at most a minute
  * away, so a wall clock that jumps (NTP, suspend) is noticed soon. */
-static void run_jobs(struct watch *w, int jfd)
+static void run_jobs(struct watch *w)
 {
 	if (!w->jobs)
 		return;
@@ -250,141 +253,197 @@ static void run_jobs(struct watch *w, int jfd)
 		wait = 1000;
 	struct itimerspec its = {
 	    .it_value = {wait / CALENDAR_US_PER_S, (wait % CALENDAR_US_PER_S) * 1000}};
-	timerfd_settime(jfd, 0, &its, NULL);
+	timerfd_settime(w->jfd, 0, &its, NULL);
 }
 
-int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
+/* --once and --poll; 0, or EXIT_USAGE after saying what is wrong. */
+static int parse_args(struct watch *w, int argc, char **argv)
 {
-	struct watch w = {.ctx = ctx, .lock_fd = -1};
-	int once = 0, rc, sfd = -1, tfd = -1, jfd = -1, stop = 0;
-	sigset_t mask;
-
-	if (cmd_wants_help(argc, argv)) {
-		fputs(watch_usage, stdout);
-		return EXIT_DONE;
-	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--once") == 0)
-			once = 1;
+			w->once = 1;
 		else if (strcmp(argv[i], "--poll") == 0)
-			w.force_poll = 1;
+			w->force_poll = 1;
 		else {
 			cmd_error("watch: unknown argument %s", argv[i]);
 			fputs(watch_usage, stderr);
 			return EXIT_USAGE;
 		}
 	}
-	ctx->create_logs = 1;
-	rc = cmd_env_load(ctx, &w.env);
-	if (rc)
-		return rc;
+	return 0;
+}
 
-	/* Block the signals before anything can deliver them; they are read
-	 * from the signalfd in the loop. */
+/* Blocks the signals before anything can deliver them (they are read from
+ * the signalfd in the loop) and creates the loop's timers. */
+static int open_event_fds(struct watch *w)
+{
+	sigset_t mask;
+
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	jfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || jfd < 0) {
+	w->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	w->jfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w->sfd < 0 || w->tfd < 0 || w->jfd < 0) {
 		cmd_error("signalfd/timerfd: %s", strerror(errno));
-		rc = EXIT_FAILED;
-		goto out;
+		return EXIT_FAILED;
 	}
-	rc = take_lock(&w);
+	return 0;
+}
+
+/* Takes the state folder's lock, opens the pipeline, says what is watched,
+ * starts the tick and (unless --once) the scheduled jobs. 0, or the exit
+ * status. */
+static int start(struct watch *w)
+{
+	int rc = take_lock(w);
 	if (!rc)
-		rc = open_pipeline(&w);
+		rc = open_pipeline(w);
 	if (rc)
-		goto out;
-	cmd_error("watching %s (profile %s, state %s%s)", w.env.logs_dir, w.env.profile.name,
-		  w.env.state_dir, pipeline_is_polling(w.pipe) ? ", polling" : "");
-	if (arm_timer(tfd, tick_ms(&w))) {
+		return rc;
+	cmd_error("watching %s (profile %s, state %s%s)", w->env.logs_dir, w->env.profile.name,
+		  w->env.state_dir, pipeline_is_polling(w->pipe) ? ", polling" : "");
+	if (arm_timer(w->tfd, tick_ms(w))) {
 		cmd_error("timerfd: %s", strerror(errno));
-		rc = EXIT_FAILED;
-		goto out;
+		return EXIT_FAILED;
 	}
-	if (!once && (rc = open_jobs(&w)))
-		goto out;
-	while (!stop) {
-		if (drain(&w, sfd)) {
-			rc = EXIT_FAILED;
-			goto out;
+	return w->once ? 0 : open_jobs(w);
+}
+
+/* Acts on the signals read from the signalfd: SIGCHLD reaps a job, SIGHUP
+ * reloads the config, the others set *stop. 0, or the exit status when the
+ * reload could not reopen the pipeline. */
+static int on_signals(struct watch *w, int *stop)
+{
+	struct signalfd_siginfo si;
+	while (read(w->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD) {
+			runner_reap(w->jobs, calendar_schedule_now());
+		} else if (si.ssi_signo == SIGHUP) {
+			int rc = reload(w);
+			if (rc)
+				return rc;
+			arm_timer(w->tfd, tick_ms(w));
+			runner_replan(w->jobs, calendar_schedule_now());
+		} else {
+			*stop = 1;
 		}
-		if (once)
-			break;
-		run_jobs(&w, jfd);
-		struct pollfd fds[4] = {
-		    {.fd = sfd, .events = POLLIN},
-		    {.fd = tfd, .events = POLLIN},
-		    {.fd = jfd, .events = POLLIN},
-		    {.fd = pipeline_fd(w.pipe), .events = POLLIN},
-		};
-		if (poll(fds, fds[3].fd >= 0 ? 4 : 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			cmd_error("poll: %s", strerror(errno));
-			rc = EXIT_FAILED;
-			goto out;
-		}
-		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGCHLD) {
-					runner_reap(w.jobs, calendar_schedule_now());
-				} else if (si.ssi_signo == SIGHUP) {
-					rc = reload(&w);
-					if (rc)
-						goto out;
-					arm_timer(tfd, tick_ms(&w));
-					runner_replan(w.jobs, calendar_schedule_now());
-				} else {
-					stop = 1;
-				}
-			}
-		}
-		if (fds[1].revents & POLLIN) {
-			uint64_t expirations;
-			if (read(tfd, &expirations, sizeof expirations) > 0) {
-				struct err err;
-				pipeline_refresh(w.pipe);
-				if (pipeline_publish(w.pipe, &err))
-					cmd_error("health.json: %s", err.msg);
-			}
-		}
-		if (fds[2].revents & POLLIN) {
-			uint64_t expirations;
-			if (read(jfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
-				cmd_error("timerfd: %s", strerror(errno));
-		}
-		if (fds[3].fd >= 0 && (fds[3].revents & POLLIN))
-			pipeline_events(w.pipe);
 	}
-	/* Whatever was read has been committed by drain(): a clean stop. */
-	if (stop || once) {
+	return 0;
+}
+
+/* The refresh tick: look at the files again and publish health.json. */
+static void on_tick(struct watch *w)
+{
+	uint64_t expirations;
+	if (read(w->tfd, &expirations, sizeof expirations) > 0) {
 		struct err err;
-		pipeline_publish(w.pipe, &err);
-		const struct state *st = pipeline_state(w.pipe);
-		cmd_error("stopped at generation %llu, %llu trades recorded",
-			  (unsigned long long)st->generation,
-			  (unsigned long long)st->source[PROFILE_SOURCE_ATTRIBUTION].count.trades);
+		pipeline_refresh(w->pipe);
+		if (pipeline_publish(w->pipe, &err))
+			cmd_error("health.json: %s", err.msg);
 	}
-	rc = EXIT_DONE;
-out:
-	runner_stop(w.jobs, calendar_schedule_now());
-	runner_free(w.jobs);
-	pipeline_free(w.pipe);
-	cmd_env_release(&w.env);
-	if (sfd >= 0)
-		close(sfd);
-	if (tfd >= 0)
-		close(tfd);
-	if (jfd >= 0)
-		close(jfd);
-	if (w.lock_fd >= 0)
-		close(w.lock_fd);
+}
+
+/* The jobs' timer only wakes the loop, which runs them (run_jobs). */
+static void on_job_timer(struct watch *w)
+{
+	uint64_t expirations;
+	if (read(w->jfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+		cmd_error("timerfd: %s", strerror(errno));
+}
+
+/* Waits for a signal, a timer or a change in the logs folder and acts on
+ * it. 0 to go on (*stop set when asked to stop), or the exit status. */
+static int wait_and_dispatch(struct watch *w, int *stop)
+{
+	struct pollfd fds[4] = {
+	    {.fd = w->sfd, .events = POLLIN},
+	    {.fd = w->tfd, .events = POLLIN},
+	    {.fd = w->jfd, .events = POLLIN},
+	    {.fd = pipeline_fd(w->pipe), .events = POLLIN},
+	};
+	if (poll(fds, fds[3].fd >= 0 ? 4 : 3, -1) < 0) {
+		if (errno == EINTR)
+			return 0;
+		cmd_error("poll: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (fds[0].revents & POLLIN) {
+		int rc = on_signals(w, stop);
+		if (rc)
+			return rc;
+	}
+	if (fds[1].revents & POLLIN)
+		on_tick(w);
+	if (fds[2].revents & POLLIN)
+		on_job_timer(w);
+	if (fds[3].fd >= 0 && (fds[3].revents & POLLIN))
+		pipeline_events(w->pipe);
+	return 0;
+}
+
+/* Whatever was read has been committed by drain(): a clean stop. */
+static void say_stopped(struct watch *w)
+{
+	struct err err;
+	pipeline_publish(w->pipe, &err);
+	const struct state *st = pipeline_state(w->pipe);
+	cmd_error("stopped at generation %llu, %llu trades recorded",
+		  (unsigned long long)st->generation,
+		  (unsigned long long)st->source[PROFILE_SOURCE_ATTRIBUTION].count.trades);
+}
+
+static void watch_release(struct watch *w)
+{
+	runner_stop(w->jobs, calendar_schedule_now());
+	runner_free(w->jobs);
+	pipeline_free(w->pipe);
+	cmd_env_release(&w->env);
+	if (w->sfd >= 0)
+		close(w->sfd);
+	if (w->tfd >= 0)
+		close(w->tfd);
+	if (w->jfd >= 0)
+		close(w->jfd);
+	if (w->lock_fd >= 0)
+		close(w->lock_fd);
+}
+
+int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct watch w = {.ctx = ctx, .lock_fd = -1, .sfd = -1, .tfd = -1, .jfd = -1};
+	int rc, stop = 0;
+
+	if (cmd_wants_help(argc, argv)) {
+		fputs(watch_usage, stdout);
+		return EXIT_DONE;
+	}
+	rc = parse_args(&w, argc, argv);
+	if (rc)
+		return rc;
+	ctx->create_logs = 1;
+	rc = cmd_env_load(ctx, &w.env);
+	if (rc)
+		return rc;
+	rc = open_event_fds(&w);
+	if (!rc)
+		rc = start(&w);
+	while (!rc && !stop) {
+		if (drain(&w)) {
+			rc = EXIT_FAILED;
+			break;
+		}
+		if (w.once)
+			break;
+		run_jobs(&w);
+		rc = wait_and_dispatch(&w, &stop);
+	}
+	if (!rc)
+		say_stopped(&w);
+	watch_release(&w);
 	return rc;
 }
