@@ -84,199 +84,220 @@ static int parse_profile(const char *name, enum sim_profile *out)
 	return -1;
 }
 
-int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
+static int parse_seed(const char *text, uint64_t *out)
 {
-	enum {
-		OPT_DAYS = 256,
-		OPT_SEED,
-		OPT_PROFILE,
-		OPT_START,
-		OPT_LIVE,
-		OPT_RATE,
-		OPT_ROTATE,
-		OPT_MAX,
-		OPT_TRUTH,
-		OPT_MALFORMED,
-		OPT_AFTER_EXISTING,
-		OPT_LOGS,
-		OPT_ROOT
-	};
-	static const struct option longopts[] = {
-	    {"days", required_argument, NULL, OPT_DAYS},
-	    {"seed", required_argument, NULL, OPT_SEED},
-	    {"profile", required_argument, NULL, OPT_PROFILE},
-	    {"start", required_argument, NULL, OPT_START},
-	    {"live", no_argument, NULL, OPT_LIVE},
-	    {"rate", required_argument, NULL, OPT_RATE},
-	    {"rotate-every", required_argument, NULL, OPT_ROTATE},
-	    {"max-records", required_argument, NULL, OPT_MAX},
-	    {"truth", required_argument, NULL, OPT_TRUTH},
-	    {"malformed", required_argument, NULL, OPT_MALFORMED},
-	    {"start-after-existing", no_argument, NULL, OPT_AFTER_EXISTING},
-	    /* Global options may follow the command; honour them here too in
-	     * case they reach us. */
-	    {"logs", required_argument, NULL, OPT_LOGS},
-	    {"root", required_argument, NULL, OPT_ROOT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-')
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int parse_day(const char *text, int64_t *out)
+{
+	return strlen(text) == 10 && calendar_parse_iso(text, out) == 0 ? 0 : -1;
+}
+
+/* Says that option wants something else than value; returns EXIT_USAGE. */
+static int bad_value(const char *option, const char *wants, const char *value)
+{
+	cmd_error("simulate: --%s wants %s, not '%s'", option, wants, value);
+	return EXIT_USAGE;
+}
+
+enum {
+	OPT_DAYS = 256,
+	OPT_SEED,
+	OPT_PROFILE,
+	OPT_START,
+	OPT_LIVE,
+	OPT_RATE,
+	OPT_ROTATE,
+	OPT_MAX,
+	OPT_TRUTH,
+	OPT_MALFORMED,
+	OPT_AFTER_EXISTING,
+	OPT_LOGS,
+	OPT_ROOT
+};
+
+static const struct option longopts[] = {
+    {"days", required_argument, NULL, OPT_DAYS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"start", required_argument, NULL, OPT_START},
+    {"live", no_argument, NULL, OPT_LIVE},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"rotate-every", required_argument, NULL, OPT_ROTATE},
+    {"max-records", required_argument, NULL, OPT_MAX},
+    {"truth", required_argument, NULL, OPT_TRUTH},
+    {"malformed", required_argument, NULL, OPT_MALFORMED},
+    {"start-after-existing", no_argument, NULL, OPT_AFTER_EXISTING},
+    /* Global options may follow the command; honour them here too in
+     * case they reach us. */
+    {"logs", required_argument, NULL, OPT_LOGS},
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* What the command line asks for. */
+struct simulate_args {
 	struct sim_options opt;
-	struct sim_truth truth;
-	const char *truth_path = NULL, *profile = ctx && ctx->profile ? ctx->profile : "canonical";
-	const char *logs_option = NULL, *root_option = NULL;
-	char err[512], logs_buf[4096];
-	int live = 0, c;
+	const char *truth_path, *profile, *logs_option, *root_option;
+	int live;
+	char logs_buf[4096];
+};
+
+/* Takes one option c with its value (NULL for flags) into a. 0, or
+ * EXIT_USAGE after saying what is wrong. */
+static int take_option(struct simulate_args *a, int c, const char *value)
+{
+	struct sim_options *opt = &a->opt;
 	long n;
 
-	if (cmd_wants_help(argc, argv)) {
-		fputs(usage, stdout);
-		return EXIT_DONE;
+	switch (c) {
+	case OPT_DAYS:
+		if (parse_long(value, 1, 100000, &n) < 0)
+			return bad_value("days", "a whole number of days >= 1", value);
+		opt->days = (int)n;
+		return 0;
+	case OPT_SEED:
+		if (parse_seed(value, &opt->seed) < 0)
+			return bad_value("seed", "a non-negative integer", value);
+		return 0;
+	case OPT_PROFILE:
+		a->profile = value;
+		return 0;
+	case OPT_START:
+		if (parse_day(value, &opt->start_us) < 0)
+			return bad_value("start", "a date YYYY-MM-DD", value);
+		return 0;
+	case OPT_LIVE:
+		a->live = 1;
+		return 0;
+	case OPT_RATE:
+		if (parse_double(value, &opt->rate) < 0 || opt->rate <= 0 || opt->rate > 1e6)
+			return bad_value("rate", "records per second > 0", value);
+		return 0;
+	case OPT_ROTATE:
+		if (parse_double(value, &opt->rotate_every_s) < 0 || opt->rotate_every_s < 0)
+			return bad_value("rotate-every", "seconds >= 0", value);
+		return 0;
+	case OPT_MAX:
+		if (parse_long(value, 0, LONG_MAX, &n) < 0)
+			return bad_value("max-records", "a count >= 0", value);
+		opt->max_records = n;
+		return 0;
+	case OPT_TRUTH:
+		a->truth_path = value;
+		return 0;
+	case OPT_MALFORMED:
+		if (parse_double(value, &opt->malformed_share) < 0 || opt->malformed_share < 0 ||
+		    opt->malformed_share >= 1)
+			return bad_value("malformed", "a share in [0, 1)", value);
+		return 0;
+	case OPT_AFTER_EXISTING:
+		opt->append = 1;
+		return 0;
+	case OPT_LOGS:
+		a->logs_option = value;
+		return 0;
+	case OPT_ROOT:
+		a->root_option = value;
+		return 0;
 	}
-	sim_options_init(&opt);
-	opt.logs_dir = ctx && ctx->logs ? ctx->logs : "logs";
+	return EXIT_USAGE; /* not reached: getopt_long returns only the options above */
+}
 
+/* Fills a from argv, the global options in ctx as defaults. 0, or
+ * EXIT_USAGE after saying what is wrong. */
+static int parse_args(struct cmd_ctx *ctx, int argc, char **argv, struct simulate_args *a)
+{
+	int c, rc;
+
+	sim_options_init(&a->opt);
+	a->opt.logs_dir = ctx && ctx->logs ? ctx->logs : "logs";
+	a->profile = ctx && ctx->profile ? ctx->profile : "canonical";
 	optind = 0; /* 0, not 1: also resets glibc's internal state between calls */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_DAYS:
-			if (parse_long(optarg, 1, 100000, &n) < 0) {
-				cmd_error(
-				    "simulate: --days wants a whole number of days >= 1, not '%s'",
-				    optarg);
-				return EXIT_USAGE;
-			}
-			opt.days = (int)n;
-			break;
-		case OPT_SEED: {
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-') {
-				cmd_error("simulate: --seed wants a non-negative integer, not '%s'",
-					  optarg);
-				return EXIT_USAGE;
-			}
-			opt.seed = (uint64_t)v;
-			break;
-		}
-		case OPT_PROFILE:
-			profile = optarg;
-			break;
-		case OPT_START: {
-			int64_t us;
-			if (strlen(optarg) != 10 || calendar_parse_iso(optarg, &us) < 0) {
-				cmd_error("simulate: --start wants a date YYYY-MM-DD, not '%s'",
-					  optarg);
-				return EXIT_USAGE;
-			}
-			opt.start_us = us;
-			break;
-		}
-		case OPT_LIVE:
-			live = 1;
-			break;
-		case OPT_RATE:
-			if (parse_double(optarg, &opt.rate) < 0 || opt.rate <= 0 ||
-			    opt.rate > 1e6) {
-				cmd_error("simulate: --rate wants records per second > 0, not '%s'",
-					  optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_ROTATE:
-			if (parse_double(optarg, &opt.rotate_every_s) < 0 ||
-			    opt.rotate_every_s < 0) {
-				cmd_error("simulate: --rotate-every wants seconds >= 0, not '%s'",
-					  optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_MAX:
-			if (parse_long(optarg, 0, LONG_MAX, &n) < 0) {
-				cmd_error("simulate: --max-records wants a count >= 0, not '%s'",
-					  optarg);
-				return EXIT_USAGE;
-			}
-			opt.max_records = n;
-			break;
-		case OPT_TRUTH:
-			truth_path = optarg;
-			break;
-		case OPT_MALFORMED:
-			if (parse_double(optarg, &opt.malformed_share) < 0 ||
-			    opt.malformed_share < 0 || opt.malformed_share >= 1) {
-				cmd_error("simulate: --malformed wants a share in [0, 1), not '%s'",
-					  optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_AFTER_EXISTING:
-			opt.append = 1;
-			break;
-		case OPT_LOGS:
-			logs_option = optarg;
-			break;
-		case OPT_ROOT:
-			root_option = optarg;
-			break;
-		case ':':
+		if (c == ':') {
 			cmd_error("simulate: %s needs a value (see tradelearn simulate --help)",
 				  argv[optind - 1]);
 			return EXIT_USAGE;
-		default:
+		}
+		if (c < OPT_DAYS) {
 			cmd_error("simulate: unknown option '%s' (see tradelearn simulate --help)",
 				  argv[optind - 1]);
 			return EXIT_USAGE;
 		}
+		rc = take_option(a, c, optarg);
+		if (rc)
+			return rc;
 	}
 	if (optind < argc) {
 		cmd_error("simulate: unexpected argument '%s' (see tradelearn simulate --help)",
 			  argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (logs_option) {
-		opt.logs_dir = logs_option;
-	} else if (root_option) {
-		if (snprintf(logs_buf, sizeof logs_buf, "%s/logs", root_option) >=
-		    (int)sizeof logs_buf) {
+	if (a->logs_option) {
+		a->opt.logs_dir = a->logs_option;
+	} else if (a->root_option) {
+		if (snprintf(a->logs_buf, sizeof a->logs_buf, "%s/logs", a->root_option) >=
+		    (int)sizeof a->logs_buf) {
 			cmd_error("simulate: --root is too long");
 			return EXIT_USAGE;
 		}
-		opt.logs_dir = logs_buf;
+		a->opt.logs_dir = a->logs_buf;
 	}
-	if (parse_profile(profile, &opt.profile) < 0) {
+	if (parse_profile(a->profile, &a->opt.profile) < 0) {
 		cmd_error("simulate: profile '%s' is not built in (canonical or stock-bot)",
-			  profile);
+			  a->profile);
 		return EXIT_USAGE;
 	}
+	return 0;
+}
 
-	if (live) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_stop_signal;
-		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = 0; /* no SA_RESTART: a stop interrupts the pacing sleep */
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		stop_requested = 0;
-		opt.stop = &stop_requested;
-		if (sim_run_live(&opt, &truth, err, sizeof err) < 0) {
-			cmd_error("simulate: %s", err);
-			return EXIT_FAILED;
-		}
-	} else if (sim_run_batch(&opt, &truth, err, sizeof err) < 0) {
-		cmd_error("simulate: %s", err);
-		return EXIT_FAILED;
+/* Runs live until SIGINT or SIGTERM (or --max-records). */
+static int run_live(struct sim_options *opt, struct sim_truth *truth, struct err *err)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: a stop interrupts the pacing sleep */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	stop_requested = 0;
+	opt->stop = &stop_requested;
+	return sim_run_live(opt, truth, err);
+}
+
+int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct simulate_args a = {0};
+	struct sim_truth truth;
+	struct err err = {0};
+
+	if (cmd_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return EXIT_DONE;
 	}
-	if (truth_path && sim_write_truth(&truth, truth_path, err, sizeof err) < 0) {
-		cmd_error("simulate: %s", err);
+	int rc = parse_args(ctx, argc, argv, &a);
+	if (rc)
+		return rc;
+	if ((a.live ? run_live(&a.opt, &truth, &err) : sim_run_batch(&a.opt, &truth, &err)) < 0 ||
+	    (a.truth_path && sim_write_truth(&truth, a.truth_path, &err) < 0)) {
+		cmd_error("simulate: %s", err.msg);
 		return EXIT_FAILED;
 	}
 	fprintf(stderr,
 		"tradelearn: simulate: %s %s into %s: %ld lines, %ld opens, %ld closes "
 		"(%ld wins), %ld partial closes, P&L %.2f USD (partials %.2f), %ld malformed\n",
-		live ? "live" : "batch", truth.profile, opt.logs_dir, truth.lines_written,
+		a.live ? "live" : "batch", truth.profile, a.opt.logs_dir, truth.lines_written,
 		truth.opens, truth.closes, truth.wins, truth.partial_closes, truth.closes_pnl_usd,
 		truth.partials_pnl_usd, truth.malformed_lines);
 	return EXIT_DONE;

@@ -1,5 +1,7 @@
 #include "cmd/sim/sim.h"
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
+#include "lib/learn/learner.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -279,22 +281,8 @@ struct sim {
 	double *auc_p;
 	unsigned char *auc_flags; /* AUC_WIN | AUC_PARTIAL */
 	size_t auc_n, auc_cap;
-	char *err;
-	size_t errlen;
+	struct err *err;
 };
-
-static int fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(struct sim *s, const char *fmt, ...)
-{
-	va_list ap;
-	if (s->err && s->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(s->err, s->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return SIM_FAIL;
-}
 
 /* Formats a path into buf (PATH_MAX bytes); a path that does not fit is an
  * error rather than a silently different file. */
@@ -308,7 +296,7 @@ static int mkpath(struct sim *s, char *buf, const char *fmt, ...)
 	int n = vsnprintf(buf, PATH_MAX, fmt, ap);
 	va_end(ap);
 	if (n < 0 || n >= PATH_MAX)
-		return fail(s, "path too long in %s", s->opt->logs_dir);
+		return err_set(s->err, ENAMETOOLONG, "path too long in %s", s->opt->logs_dir);
 	return SIM_OK;
 }
 
@@ -445,7 +433,7 @@ static int open_outputs(struct sim *s, int truncate)
 		int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
 		o->fd = open(o->path, flags, 0644);
 		if (o->fd < 0)
-			return fail(s, "%s: %s", o->path, strerror(errno));
+			return err_fail(s->err, "%s: %s", o->path, strerror(errno));
 	}
 	return SIM_OK;
 }
@@ -457,43 +445,6 @@ static void close_outputs(struct sim *s)
 			close(s->out[i].fd);
 		s->out[i].fd = -1;
 	}
-}
-
-static int mkdirs(const char *dir)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof buf) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* ---- rotation (live) ---- */
@@ -523,13 +474,13 @@ static int gzip_file(struct sim *s, const char *dir, const char *src, const char
 		return SIM_FAIL;
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0) {
-		fail(s, "%s: %s", src, strerror(errno));
+		err_fail(s->err, "%s: %s", src, strerror(errno));
 		goto out;
 	}
 	a = archive_write_new();
 	entry = archive_entry_new();
 	if (!a || !entry) {
-		fail(s, "%s: out of memory", dst);
+		err_set(s->err, ENOMEM, "%s: out of memory", dst);
 		goto out;
 	}
 	/* A regular file is not padded out to a whole block. */
@@ -549,7 +500,7 @@ static int gzip_file(struct sim *s, const char *dir, const char *src, const char
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fail(s, "%s: %s", src, strerror(errno));
+			err_fail(s->err, "%s: %s", src, strerror(errno));
 			goto out;
 		}
 		for (ssize_t off = 0; off < n;) {
@@ -563,14 +514,14 @@ static int gzip_file(struct sim *s, const char *dir, const char *src, const char
 	if (archive_write_close(a) != ARCHIVE_OK)
 		goto archive_error;
 	if (rename(tmp, dst) < 0) {
-		fail(s, "%s: %s", dst, strerror(errno));
+		err_fail(s->err, "%s: %s", dst, strerror(errno));
 		goto out;
 	}
 	rc = SIM_OK;
 	goto out;
 archive_error:
-	fail(s, "%s: %s", tmp,
-	     archive_error_string(a) ? archive_error_string(a) : "gzip compression failed");
+	err_set(s->err, EIO, "%s: %s", tmp,
+		archive_error_string(a) ? archive_error_string(a) : "gzip compression failed");
 out:
 	archive_write_free(a); /* closes it first if still open */
 	archive_entry_free(entry);
@@ -592,34 +543,34 @@ static int copy_file(struct sim *s, const char *src, const char *dir, const char
 		return SIM_FAIL;
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
-		fail(s, "%s: %s", src, strerror(errno));
+		err_fail(s->err, "%s: %s", src, strerror(errno));
 		goto out;
 	}
 	outfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (outfd < 0) {
-		fail(s, "%s: %s", tmp, strerror(errno));
+		err_fail(s->err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	while ((n = read(in, buf, sizeof buf)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fail(s, "%s: %s", src, strerror(errno));
+			err_fail(s->err, "%s: %s", src, strerror(errno));
 			goto out;
 		}
-		if (write_all(outfd, buf, (size_t)n) < 0) {
-			fail(s, "%s: %s", tmp, strerror(errno));
+		if (durable_write_all(outfd, buf, (size_t)n, NULL) < 0) {
+			err_fail(s->err, "%s: %s", tmp, strerror(errno));
 			goto out;
 		}
 	}
 	if (close(outfd) < 0) {
 		outfd = -1;
-		fail(s, "%s: %s", tmp, strerror(errno));
+		err_fail(s->err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	outfd = -1;
 	if (rename(tmp, dst) < 0) {
-		fail(s, "%s: %s", dst, strerror(errno));
+		err_fail(s->err, "%s: %s", dst, strerror(errno));
 		goto out;
 	}
 	rc = SIM_OK;
@@ -654,7 +605,7 @@ static int rotate_one(struct sim *s, struct out *o, int copytruncate)
 		    mkpath(s, to, "%s/%s.%d.gz", dir, o->name, k + 1) < 0)
 			return SIM_FAIL;
 		if (rename(from, to) < 0)
-			return fail(s, "%s: %s", from, strerror(errno));
+			return err_fail(s->err, "%s: %s", from, strerror(errno));
 	}
 	if (mkpath(s, from, "%s/%s.1", dir, o->name) < 0)
 		return SIM_FAIL;
@@ -662,7 +613,7 @@ static int rotate_one(struct sim *s, struct out *o, int copytruncate)
 		if (mkpath(s, name, "%s.2.gz", o->name) < 0 || gzip_file(s, dir, from, name) < 0)
 			return SIM_FAIL;
 		if (unlink(from) < 0)
-			return fail(s, "%s: %s", from, strerror(errno));
+			return err_fail(s->err, "%s: %s", from, strerror(errno));
 	}
 	if (copytruncate) {
 		if (mkpath(s, name, "%s.1", o->name) < 0 || copy_file(s, o->path, dir, name) < 0)
@@ -670,15 +621,15 @@ static int rotate_one(struct sim *s, struct out *o, int copytruncate)
 		/* Nothing is written between the copy and the truncation: this
 		 * process is the only writer, so no line falls in the gap. */
 		if (ftruncate(o->fd, 0) < 0)
-			return fail(s, "%s: %s", o->path, strerror(errno));
+			return err_fail(s->err, "%s: %s", o->path, strerror(errno));
 		return SIM_OK;
 	}
 	if (rename(o->path, from) < 0)
-		return fail(s, "%s: %s", o->path, strerror(errno));
+		return err_fail(s->err, "%s: %s", o->path, strerror(errno));
 	close(o->fd);
 	o->fd = open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (o->fd < 0)
-		return fail(s, "%s: %s", o->path, strerror(errno));
+		return err_fail(s->err, "%s: %s", o->path, strerror(errno));
 	return SIM_OK;
 }
 
@@ -834,7 +785,7 @@ static int emit(struct sim *s, enum source src, json_t *row, const struct row_me
 	size_t len;
 
 	if (!row)
-		return fail(s, "out of memory building a row");
+		return err_set(s->err, ENOMEM, "out of memory building a row");
 	if (s->opt->malformed_share > 0 && rng_uniform(&s->writer) < s->opt->malformed_share)
 		malformed = 1 + (int)(rng_uniform(&s->writer) * 3);
 	if (malformed == 3 && !json_object_get(row, "symbol"))
@@ -849,21 +800,21 @@ static int emit(struct sim *s, enum source src, json_t *row, const struct row_me
 			text[strlen(text) / 2] = '\0';
 	}
 	if (!text) {
-		fail(s, "out of memory writing a row");
+		err_set(s->err, ENOMEM, "out of memory writing a row");
 		goto out;
 	}
 	len = strlen(text);
 	line = malloc(len + 2);
 	if (!line) {
-		fail(s, "out of memory writing a row");
+		err_set(s->err, ENOMEM, "out of memory writing a row");
 		goto out;
 	}
 	memcpy(line, text, len);
 	line[len] = '\n';
 	/* One write() per line on an O_APPEND descriptor: a reader sees whole
 	 * lines or nothing (except the deliberately cut ones). */
-	if (write_all(s->out[src].fd, line, len + 1) < 0) {
-		fail(s, "%s: %s", s->out[src].path, strerror(errno));
+	if (durable_write_all(s->out[src].fd, line, len + 1, NULL) < 0) {
+		err_fail(s->err, "%s: %s", s->out[src].path, strerror(errno));
 		goto out;
 	}
 	s->truth->lines_written++;
@@ -875,7 +826,7 @@ static int emit(struct sim *s, enum source src, json_t *row, const struct row_me
 		unsigned char auc = (unsigned char)((m->pnl_c > 0 ? AUC_WIN : 0) |
 						    (m->kind == ROW_SCALE ? AUC_PARTIAL : 0));
 		if ((m->kind == ROW_CLOSE || m->kind == ROW_SCALE) && auc_push(s, m->p, auc) < 0) {
-			fail(s, "out of memory");
+			err_set(s->err, ENOMEM, "out of memory");
 			goto out;
 		}
 	}
@@ -1749,25 +1700,23 @@ static void fill_truth_model(const struct sim *s, struct sim_truth *t)
 }
 
 static int sim_init(struct sim *s, const struct sim_options *opt, struct sim_truth *truth, int live,
-		    char *err, size_t errlen)
+		    struct err *err)
 {
 	memset(s, 0, sizeof *s);
 	memset(truth, 0, sizeof *truth);
 	s->opt = opt;
 	s->err = err;
-	s->errlen = errlen;
 	s->truth = truth;
 	s->live = live;
 	for (int i = 0; i < SRC_COUNT; i++)
 		s->out[i].fd = -1;
-	if (err && errlen)
-		err[0] = '\0';
+	err_clear(err);
 	if (!opt->logs_dir || !*opt->logs_dir)
-		return fail(s, "no logs folder given");
+		return err_set(err, EINVAL, "no logs folder given");
 	if (opt->profile != SIM_CANONICAL && opt->profile != SIM_STOCK_BOT)
-		return fail(s, "unknown profile");
+		return err_set(err, EINVAL, "unknown profile");
 	if (opt->malformed_share < 0 || opt->malformed_share >= 1)
-		return fail(s, "malformed share must be in [0, 1)");
+		return err_set(err, EINVAL, "malformed share must be in [0, 1)");
 	s->stock_bot = opt->profile == SIM_STOCK_BOT;
 	s->prof = s->stock_bot ? &stock_bot_profile : &canonical_profile;
 	rng_seed(&s->market, opt->seed);
@@ -1784,48 +1733,24 @@ static int sim_init(struct sim *s, const struct sim_options *opt, struct sim_tru
 		sy->regime = (enum regime)(rng_next(&s->market) % REGIME_COUNT);
 	}
 	if (calendar_set_zone("America/New_York") < 0)
-		return fail(s, "time zone America/New_York is not installed");
-	if (mkdirs(opt->logs_dir) < 0)
-		return fail(s, "%s: %s", opt->logs_dir, strerror(errno));
-	return SIM_OK;
+		return err_set(err, ENOENT, "time zone America/New_York is not installed");
+	return durable_mkdirs(opt->logs_dir, err) < 0 ? SIM_FAIL : SIM_OK;
 }
 
-/* Mann–Whitney AUC of the planted probabilities against the win labels,
- * ties counted as one half. */
-struct auc_item {
-	double p;
-	int win;
-};
-
-static int cmp_auc_item(const void *a, const void *b)
+/* The learner's AUC of the planted probabilities against the win labels,
+ * or 0.5 when the set lacks wins or losses. */
+static int oracle_auc(struct sim *s, const double *p, const int *win, size_t n, double *auc)
 {
-	double x = ((const struct auc_item *)a)->p, y = ((const struct auc_item *)b)->p;
-	return (x > y) - (x < y);
-}
-
-/* AUC of items[0..n) (sorted in place); 0.5 without both classes. */
-static double mann_whitney(struct auc_item *items, size_t n)
-{
-	size_t pos = 0;
-	double rank_sum = 0;
-
+	size_t wins = 0;
 	for (size_t i = 0; i < n; i++)
-		pos += (size_t)items[i].win;
-	qsort(items, n, sizeof *items, cmp_auc_item);
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j < n && items[j].p == items[i].p)
-			j++;
-		double rank = (double)(i + 1 + j) / 2.0; /* mean 1-based rank of the tie group */
-		for (size_t k = i; k < j; k++)
-			if (items[k].win)
-				rank_sum += rank;
-		i = j;
-	}
-	size_t neg = n - pos;
-	if (pos == 0 || neg == 0)
-		return 0.5;
-	return (rank_sum - (double)pos * (double)(pos + 1) / 2.0) / ((double)pos * (double)neg);
+		wins += win[i] != 0;
+	*auc = 0.5;
+	if (wins == 0 || wins == n)
+		return SIM_OK;
+	*auc = learner_auc(p, win, n);
+	if (isnan(*auc))
+		return err_set(s->err, ENOMEM, "out of memory");
+	return SIM_OK;
 }
 
 /* oracle_auc: over the full closes. oracle_auc_second_half: over the last
@@ -1835,30 +1760,38 @@ static double mann_whitney(struct auc_item *items, size_t n)
 static int finish_auc(struct sim *s)
 {
 	size_t n = s->auc_n, n_full = 0, half = n / 2;
-	struct auc_item *items;
+	double *full_p;
+	int *win, *full_win;
+	int rc = SIM_FAIL;
 
 	s->truth->oracle_auc = 0.5;
 	s->truth->oracle_auc_second_half = 0.5;
 	if (n == 0)
 		return SIM_OK;
-	items = malloc(n * sizeof *items);
-	if (!items)
-		return fail(s, "out of memory");
+	full_p = malloc(n * sizeof *full_p);
+	win = malloc(n * sizeof *win);
+	full_win = malloc(n * sizeof *full_win);
+	if (!full_p || !win || !full_win) {
+		err_set(s->err, ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
+		win[i] = s->auc_flags[i] & AUC_WIN;
 		if (s->auc_flags[i] & AUC_PARTIAL)
 			continue;
-		items[n_full].p = s->auc_p[i];
-		items[n_full].win = s->auc_flags[i] & AUC_WIN;
+		full_p[n_full] = s->auc_p[i];
+		full_win[n_full] = win[i];
 		n_full++;
 	}
-	s->truth->oracle_auc = mann_whitney(items, n_full);
-	for (size_t i = 0; i < half; i++) {
-		items[i].p = s->auc_p[n - half + i];
-		items[i].win = s->auc_flags[n - half + i] & AUC_WIN;
-	}
-	s->truth->oracle_auc_second_half = mann_whitney(items, half);
-	free(items);
-	return SIM_OK;
+	if (oracle_auc(s, full_p, full_win, n_full, &s->truth->oracle_auc) == SIM_OK &&
+	    oracle_auc(s, s->auc_p + n - half, win + n - half, half,
+		       &s->truth->oracle_auc_second_half) == SIM_OK)
+		rc = SIM_OK;
+out:
+	free(full_p);
+	free(win);
+	free(full_win);
+	return rc;
 }
 
 static void sim_release(struct sim *s)
@@ -1886,14 +1819,14 @@ void sim_options_init(struct sim_options *opt)
 	opt->stop = NULL;
 }
 
-int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, char *err, size_t errlen)
+int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, struct err *err)
 {
 	struct sim s;
-	int rc = sim_init(&s, opt, truth, 0, err, errlen);
+	int rc = sim_init(&s, opt, truth, 0, err);
 	if (rc != SIM_OK)
 		goto out;
 	if (opt->days < 1) {
-		rc = fail(&s, "days must be at least 1");
+		rc = err_set(err, EINVAL, "days must be at least 1");
 		goto out;
 	}
 	truth->days = opt->days;
@@ -1962,18 +1895,18 @@ static int64_t latest_existing_ts(struct sim *s)
 	return latest;
 }
 
-int sim_run_live(const struct sim_options *opt, struct sim_truth *truth, char *err, size_t errlen)
+int sim_run_live(const struct sim_options *opt, struct sim_truth *truth, struct err *err)
 {
 	struct sim s;
-	int rc = sim_init(&s, opt, truth, 1, err, errlen);
+	int rc = sim_init(&s, opt, truth, 1, err);
 	if (rc != SIM_OK)
 		goto out;
 	if (!(opt->rate > 0)) {
-		rc = fail(&s, "rate must be positive");
+		rc = err_set(err, EINVAL, "rate must be positive");
 		goto out;
 	}
 	if (opt->rotate_every_s < 0) {
-		rc = fail(&s, "rotation interval must not be negative");
+		rc = err_set(err, EINVAL, "rotation interval must not be negative");
 		goto out;
 	}
 	rc = open_outputs(&s, 0);
@@ -2012,35 +1945,21 @@ out:
 	return rc == SIM_OK ? 0 : -1;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+/* The truth as a JSON object (see sim_write_truth), a new reference; NULL
+ * on ENOMEM. */
+static json_t *truth_json(const struct sim_truth *t)
 {
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-int sim_write_truth(const struct sim_truth *t, const char *path, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
 	json_t *root = json_object(), *comps = json_object(), *means = json_object(),
-	       *sds = json_object(), *bot = json_object();
-	char *text = NULL;
-	int fd = -1, rc = -1, tmp_made = 0;
+	       *sds = json_object(), *bot = json_object(), *by_source = json_object();
 
-	set_err(err, errlen, "%s", "");
-	if (!root || !comps || !means || !sds || !bot) {
-		set_err(err, errlen, "out of memory");
+	if (!root || !comps || !means || !sds || !bot || !by_source) {
+		json_decref(root);
 		json_decref(comps);
 		json_decref(means);
 		json_decref(sds);
 		json_decref(bot);
-		goto out;
+		json_decref(by_source);
+		return NULL;
 	}
 	set_str(root, "profile", t->profile);
 	if (t->seed <= (uint64_t)INT64_MAX) {
@@ -2077,64 +1996,30 @@ int sim_write_truth(const struct sim_truth *t, const char *path, char *err, size
 	set_int(root, "exits", t->exits);
 	set_int(root, "malformed_lines", t->malformed_lines);
 	set_int(root, "lines_written", t->lines_written);
-	json_t *by_source = json_object();
 	for (int i = 0; i < SRC_COUNT; i++)
 		set_int(by_source, source_names[i], t->lines_by_source[i]);
 	json_object_set_new(root, "lines_by_source", by_source);
+	return root;
+}
 
-	text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-	if (!text) {
-		set_err(err, errlen, "out of memory");
-		goto out;
-	}
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-		set_err(err, errlen, "%s: path too long", path);
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	tmp_made = 1;
-	/* fsync before rename: after a crash the name holds the old truth or the
-	 * whole new one, never a prefix. */
-	if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
-		set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	int close_rc = close(fd);
-	fd = -1;
-	if (close_rc < 0) {
-		set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	tmp_made = 0;
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof dir, ".");
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp_made)
-		unlink(tmp);
-	free(text);
+int sim_write_truth(const struct sim_truth *t, const char *path, struct err *err)
+{
+	json_t *root = truth_json(t);
+	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : NULL;
+	size_t len = text ? strlen(text) : 0;
+	char *line = text ? realloc(text, len + 2) : NULL;
+	int rc;
+
 	json_decref(root);
+	if (!line) {
+		free(text);
+		return err_set(err, ENOMEM, "out of memory");
+	}
+	/* One newline after the object, written with it in one replace. */
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	rc = durable_replace(path, line, len + 1, err);
+	free(line);
 	return rc;
 }
 

@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "lib/base/err.h"
+
 enum sim_profile { SIM_CANONICAL, SIM_STOCK_BOT };
 
 struct sim_options {
@@ -87,8 +89,8 @@ void sim_options_init(struct sim_options *opt);
  * (other files in the folder, such as old rotations, are left alone). The
  * same options give byte-identical files: nothing depends on the wall clock.
  * Fills *truth. Sets the process time zone (TZ) to America/New_York.
- * Returns 0, or -1 with a message in err (truth then holds partial counts). */
-int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, char *err, size_t errlen);
+ * Returns 0, or -1 with the reason in err (truth then holds partial counts). */
+int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, struct err *err);
 
 /* Appends to the profile's files (created when absent) at opt->rate rows per
  * second with wall-clock timestamps (shifted past the files' latest one when
@@ -96,16 +98,17 @@ int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, char *
  * becomes non-zero or max_records lines are written. Trade, signal and order
  * numbers start from the clock (seconds × 1000), so they never repeat those
  * of a batch run or an earlier live run. *truth counts only this run's lines.
- * Returns 0 (also when stopped), or -1 with a message in err. */
-int sim_run_live(const struct sim_options *opt, struct sim_truth *truth, char *err, size_t errlen);
+ * Returns 0 (also when stopped), or -1 with the reason in err. */
+int sim_run_live(const struct sim_options *opt, struct sim_truth *truth, struct err *err);
 
-/* Writes the truth as a JSON object to path atomically (temp file, fsync,
- * rename, fsync of the folder): profile, seed, mode ("batch"/"live"), days,
- * components {name: weight}, component_mean, component_sd, bot_weights,
- * intercept, oracle_auc, oracle_auc_second_half, then every count and P&L of
- * struct sim_truth. Returns 0, or -1 with a message in err (no temp file is
- * left behind). */
-int sim_write_truth(const struct sim_truth *truth, const char *path, char *err, size_t errlen);
+/* Writes the truth as a JSON object to path with durable_replace (temp
+ * file, fsync, rename, fsync of the folder): profile, seed, mode
+ * ("batch"/"live"), days, components {name: weight}, component_mean,
+ * component_sd, bot_weights, intercept, oracle_auc, oracle_auc_second_half
+ * (learner_auc of the planted probabilities; 0.5 without both wins and
+ * losses), then every count and P&L of struct sim_truth. Returns 0, or -1
+ * with the reason in err (no temp file is left behind). */
+int sim_write_truth(const struct sim_truth *truth, const char *path, struct err *err);
 
 /* File name of a source for a profile: source is "attribution", "exit",
  * "signals" or "orders". NULL for an unknown source. */

@@ -74,16 +74,16 @@ static void run_batch(const char *dir, enum sim_profile profile, int days, uint6
 		      double malformed, struct sim_truth *truth)
 {
 	struct sim_options opt;
-	char err[256];
+	struct err err = {0};
 	sim_options_init(&opt);
 	opt.logs_dir = dir;
 	opt.profile = profile;
 	opt.days = days;
 	opt.seed = seed;
 	opt.malformed_share = malformed;
-	int rc = sim_run_batch(&opt, truth, err, sizeof err);
+	int rc = sim_run_batch(&opt, truth, &err);
 	if (rc != 0)
-		fail_msg("sim_run_batch: %s", err);
+		fail_msg("sim_run_batch: %s", err.msg);
 }
 
 static const char *const sources[] = {"attribution", "exit", "signals", "orders"};
@@ -476,10 +476,10 @@ static void test_malformed_share_roughly_as_asked(void **state)
 static void test_truth_file_holds_weights_and_counts(void **state)
 {
 	struct sim_truth truth;
-	char err[256];
+	struct err err = {0};
 	char *logs = join(*state, "logs"), *path = join(*state, "truth.json");
 	run_batch(logs, SIM_CANONICAL, 3, 9, 0.005, &truth);
-	assert_int_equal(sim_write_truth(&truth, path, err, sizeof err), 0);
+	assert_int_equal(sim_write_truth(&truth, path, &err), 0);
 
 	json_error_t jerr;
 	json_t *root = json_load_file(path, 0, &jerr);
@@ -549,7 +549,7 @@ static void test_live_rotates_and_keeps_every_line(void **state)
 {
 	struct sim_options opt;
 	struct sim_truth history, truth;
-	char err[256];
+	struct err err = {0};
 	char *logs = join(*state, "logs");
 
 	if (system("gzip --version >/dev/null 2>&1") != 0)
@@ -562,8 +562,8 @@ static void test_live_rotates_and_keeps_every_line(void **state)
 	opt.rate = 4000;
 	opt.rotate_every_s = 0.04;
 	opt.max_records = 1500;
-	if (sim_run_live(&opt, &truth, err, sizeof err) != 0)
-		fail_msg("sim_run_live: %s", err);
+	if (sim_run_live(&opt, &truth, &err) != 0)
+		fail_msg("sim_run_live: %s", err.msg);
 	assert_int_equal(truth.lines_written, 1500);
 
 	long total = 0;
