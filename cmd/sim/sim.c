@@ -1015,172 +1015,222 @@ static json_t *open_row(struct sim *s, int si, int64_t ts)
 	return row;
 }
 
+/* Submits an order and then gives it its outcome (filled, rejected): the
+ * two rows a bot logs for one order. */
+static int emit_order_pair(struct sim *s, int si, long long signal_no, const char *trade_id,
+			   int buy, long qty, const char *outcome, int64_t price_c)
+{
+	int rc = emit_order(s, si, signal_no, trade_id, buy, qty, "submitted", price_c);
+	if (rc == SIM_OK)
+		rc = emit_order(s, si, signal_no, trade_id, buy, qty, outcome, price_c);
+	return rc;
+}
+
+/* A close or partial close of a position, as its rows report it. */
+struct fill {
+	int scale; /* 1: a partial close */
+	long qty;
+	int64_t exit_c, pnl_c;
+	double ret;	 /* side-adjusted return, a fraction of the entry price */
+	double hold;	 /* minutes from the entry to the attribution row */
+	double fraction; /* of the position a partial close takes, 4 decimals */
+	const char *reason;
+	int64_t ts; /* of the attribution row */
+};
+
+/* The real bot's day names are upper case ("THURSDAY"). */
+static void upper_day_of_week(int64_t us, char *buf, size_t len)
+{
+	const char *d = calendar_day_of_week(us);
+	size_t i;
+	for (i = 0; d[i] && i + 1 < len; i++)
+		buf[i] = (char)(d[i] - 'a' + 'A');
+	buf[i] = '\0';
+}
+
+static json_t *stock_bot_close_row(struct sim *s, const struct symbol *sy, const struct fill *f)
+{
+	const struct position *p = &sy->pos;
+	char id[96], iso[48];
+	double pct = round_to(f->ret * 100.0, 4);
+	json_t *row = json_object(), *ctx = json_object();
+
+	format_ts(s, f->ts - (int64_t)rng_range(&s->market, 20, 400), iso, sizeof iso);
+	snprintf(id, sizeof id, "%s_%s_%s", f->scale ? "scale" : "close", sy->def->name, iso);
+	set_ts(s, row, "ts", f->ts);
+	set_str(row, "type", "attribution");
+	set_str(row, "trade_id", id);
+	set_str(row, "symbol", sy->def->name);
+	if (!f->scale) {
+		set_real(row, "entry_score", p->score);
+		set_real(row, "exit_pnl", pct);
+		set_str(row, "market_regime", regime_name(s, p->regime));
+		json_object_set_new(row, "stealth_boost_applied", json_false());
+	}
+	set_real(row, "pnl_usd", cents_to_usd(f->pnl_c));
+	set_real(row, "pnl_pct", f->scale ? round_to(pct * f->fraction, 4) : pct);
+	set_real(row, "hold_minutes", round_to(f->hold, 1));
+	set_str(ctx, "close_reason", f->reason);
+	set_real(ctx, "entry_price", cents_to_usd(p->entry_c));
+	set_real(ctx, "exit_price", cents_to_usd(f->exit_c));
+	set_real(ctx, "pnl_pct", pct);
+	set_real(ctx, "hold_minutes", round_to(f->hold, 1));
+	/* The real bot logs the entry order's side here, sometimes the
+	 * position side; both forms appear in its logs. */
+	if (p->signal_no % 10 < 7)
+		set_str(ctx, "side", p->dir > 0 ? "buy" : "sell");
+	else
+		set_str(ctx, "side", side_name(p->dir));
+	if (!f->scale) {
+		set_str(ctx, "position_side", side_name(p->dir));
+		set_str(ctx, "order_side_raw", p->dir > 0 ? "sell" : "buy");
+	}
+	set_int(ctx, "qty", f->qty);
+	if (f->scale) {
+		set_real(ctx, "fraction", f->fraction);
+	} else {
+		set_int(ctx, "entry_qty", p->qty);
+		set_int(ctx, "exit_qty", f->qty);
+	}
+	set_real(ctx, "entry_score", p->score);
+	json_object_set_new(ctx, "components", components_json(s, p->comp));
+	set_str(ctx, "market_regime", regime_name(s, p->regime));
+	set_str(ctx, "direction", p->dir > 0 ? "bullish" : "bearish");
+	if (!f->scale) {
+		char dow[16];
+		upper_day_of_week(p->entry_ts, dow, sizeof dow);
+		set_str(ctx, "time_of_day", stock_bot_time_of_day(utc_hour(p->entry_ts)));
+		set_str(ctx, "day_of_week", dow);
+		set_int(ctx, "entry_hour", utc_hour(p->entry_ts));
+		format_ts(s, p->entry_ts, iso, sizeof iso);
+		set_str(ctx, "entry_ts", iso);
+	}
+	json_object_set_new(row, "context", ctx);
+	set_str(row, "strategy_id", "equity");
+	return row;
+}
+
+static json_t *canonical_close_row(struct sim *s, const struct symbol *sy, const struct fill *f)
+{
+	const struct position *p = &sy->pos;
+	char iso[48];
+	json_t *row = json_object();
+
+	set_ts(s, row, "ts", f->ts);
+	set_str(row, "event", f->scale ? "scale" : "close");
+	set_str(row, "trade_id", p->trade_id);
+	set_str(row, "symbol", sy->def->name);
+	set_str(row, "side", side_name(p->dir));
+	set_int(row, "qty", f->qty);
+	format_ts(s, p->entry_ts, iso, sizeof iso);
+	set_str(row, "entry_ts", iso);
+	set_real(row, "entry_price", cents_to_usd(p->entry_c));
+	set_real(row, "exit_price", cents_to_usd(f->exit_c));
+	set_real(row, "pnl_usd", cents_to_usd(f->pnl_c));
+	set_real(row, "pnl_pct", round_to(f->ret, 6));
+	set_real(row, "hold_minutes", round_to(f->hold, 2));
+	set_str(row, "close_reason", f->reason);
+	set_real(row, "confidence", p->confidence);
+	set_real(row, "score", p->score);
+	set_str(row, "regime", regime_name(s, p->regime));
+	set_str(row, "sector", sy->def->sector);
+	set_str(row, "timeframe", timeframe_name(p->timeframe));
+	json_object_set_new(row, "components", components_json(s, p->comp));
+	if (f->scale)
+		set_real(row, "fraction", f->fraction);
+	return row;
+}
+
+/* The stock bot's exit row, a moment after the close, with its P&L
+ * unrounded like the real bot's float arithmetic. */
+static int emit_stock_bot_exit(struct sim *s, const struct symbol *sy, const struct fill *f)
+{
+	const struct position *p = &sy->pos;
+	double entry = cents_to_usd(p->entry_c), exit = cents_to_usd(f->exit_c);
+	double raw_pnl = (double)p->dir * (exit - entry) * (double)f->qty;
+	double raw_pct = (double)p->dir * (exit - entry) / entry * 100.0;
+	char iso[48];
+	int64_t ts;
+	int rc = next_ts(s, &ts);
+	if (rc != SIM_OK)
+		return rc;
+	json_t *row = json_object();
+	set_str(row, "symbol", sy->def->name);
+	set_ts(s, row, "timestamp", ts);
+	format_ts(s, p->entry_ts, iso, sizeof iso);
+	set_str(row, "entry_timestamp", iso);
+	set_str(row, "exit_reason", f->reason);
+	set_real(row, "pnl", raw_pnl);
+	set_real(row, "pnl_pct", raw_pct);
+	set_real(row, "entry_price", entry);
+	set_real(row, "exit_price", exit);
+	set_real(row, "qty", (double)f->qty);
+	set_real(row, "time_in_trade_minutes", (double)(ts - p->entry_ts) / 60e6);
+	set_str(row, "entry_regime", regime_name(s, p->regime));
+	set_str(row, "exit_regime", regime_name(s, sy->regime));
+	set_real(row, "v2_exit_score", round_to(rng_range(&s->market, 0.05, 0.6), 6));
+	set_str(row, "composite_version", "v2");
+	struct row_meta m = {.kind = ROW_EXIT};
+	return emit(s, SRC_EXIT, row, &m);
+}
+
+/* The canonical bot's exit event, a moment after the close or partial
+ * close; its hold is the close row's. */
+static int emit_canonical_exit(struct sim *s, const struct symbol *sy, const struct fill *f)
+{
+	const struct position *p = &sy->pos;
+	int64_t ts;
+	int rc = next_ts(s, &ts);
+	if (rc != SIM_OK)
+		return rc;
+	json_t *row = json_object();
+	set_ts(s, row, "ts", ts);
+	set_str(row, "event", "exit");
+	set_str(row, "trade_id", p->trade_id);
+	set_str(row, "symbol", sy->def->name);
+	set_str(row, "side", side_name(p->dir));
+	set_str(row, "reason", f->reason);
+	set_real(row, "pnl_usd", cents_to_usd(f->pnl_c));
+	set_real(row, "pnl_pct", round_to(f->ret, 6));
+	set_real(row, "hold_minutes", round_to(f->hold, 2));
+	set_real(row, "exit_price", cents_to_usd(f->exit_c));
+	struct row_meta m = {.kind = ROW_EXIT};
+	return emit(s, SRC_EXIT, row, &m);
+}
+
 /* Closes (or, with scale, partly closes) the position of symbol si at its
- * planned price: orders, the attribution row, the exit row. */
+ * planned price: orders, the attribution row, the exit row (the stock bot
+ * logs none for a partial close). */
 static int close_position(struct sim *s, int si, int scale)
 {
 	struct symbol *sy = &s->sym[si];
 	struct position *p = &sy->pos;
-	long qty = scale ? p->scale_qty : p->qty_open;
-	int64_t exit_c = scale ? p->scale_c : p->exit_c;
-	int64_t pnl_c = (int64_t)p->dir * (exit_c - p->entry_c) * qty;
-	double ret = (double)p->dir * (double)(exit_c - p->entry_c) / (double)p->entry_c;
-	const char *reason = scale ? p->scale_reason : p->reason;
-	int64_t ts;
+	struct fill f = {.scale = scale};
 	int rc;
 
-	rc = emit_order(s, si, 0, p->trade_id, p->dir < 0, qty, "submitted", exit_c);
+	f.qty = scale ? p->scale_qty : p->qty_open;
+	f.exit_c = scale ? p->scale_c : p->exit_c;
+	f.pnl_c = (int64_t)p->dir * (f.exit_c - p->entry_c) * f.qty;
+	f.ret = (double)p->dir * (double)(f.exit_c - p->entry_c) / (double)p->entry_c;
+	f.reason = scale ? p->scale_reason : p->reason;
+	rc = emit_order_pair(s, si, 0, p->trade_id, p->dir < 0, f.qty, "filled", f.exit_c);
 	if (rc == SIM_OK)
-		rc = emit_order(s, si, 0, p->trade_id, p->dir < 0, qty, "filled", exit_c);
-	if (rc == SIM_OK)
-		rc = next_ts(s, &ts);
+		rc = next_ts(s, &f.ts);
 	if (rc != SIM_OK)
 		return rc;
+	f.hold = (double)(f.ts - p->entry_ts) / 60e6;
+	f.fraction = round_to((double)p->scale_qty / (double)p->qty, 4);
+	s->equity_c += f.pnl_c;
 
-	double hold = (double)(ts - p->entry_ts) / 60e6;
-	double fraction = round_to((double)p->scale_qty / (double)p->qty, 4);
-	s->equity_c += pnl_c;
-	json_t *row = json_object();
-
-	if (s->stock_bot) {
-		char id[96], iso[48];
-		double pct = round_to(ret * 100.0, 4);
-		json_t *ctx = json_object();
-		format_ts(s, ts - (int64_t)rng_range(&s->market, 20, 400), iso, sizeof iso);
-		snprintf(id, sizeof id, "%s_%s_%s", scale ? "scale" : "close", sy->def->name, iso);
-		set_ts(s, row, "ts", ts);
-		set_str(row, "type", "attribution");
-		set_str(row, "trade_id", id);
-		set_str(row, "symbol", sy->def->name);
-		if (!scale) {
-			set_real(row, "entry_score", p->score);
-			set_real(row, "exit_pnl", pct);
-			set_str(row, "market_regime", regime_name(s, p->regime));
-			json_object_set_new(row, "stealth_boost_applied", json_false());
-		}
-		set_real(row, "pnl_usd", cents_to_usd(pnl_c));
-		set_real(row, "pnl_pct", scale ? round_to(pct * fraction, 4) : pct);
-		set_real(row, "hold_minutes", round_to(hold, 1));
-		set_str(ctx, "close_reason", reason);
-		set_real(ctx, "entry_price", cents_to_usd(p->entry_c));
-		set_real(ctx, "exit_price", cents_to_usd(exit_c));
-		set_real(ctx, "pnl_pct", pct);
-		set_real(ctx, "hold_minutes", round_to(hold, 1));
-		/* The real bot logs the entry order's side here, sometimes the
-		 * position side; both forms appear in its logs. */
-		if (p->signal_no % 10 < 7)
-			set_str(ctx, "side", p->dir > 0 ? "buy" : "sell");
-		else
-			set_str(ctx, "side", side_name(p->dir));
-		if (!scale) {
-			set_str(ctx, "position_side", side_name(p->dir));
-			set_str(ctx, "order_side_raw", p->dir > 0 ? "sell" : "buy");
-		}
-		set_int(ctx, "qty", qty);
-		if (scale) {
-			set_real(ctx, "fraction", fraction);
-		} else {
-			set_int(ctx, "entry_qty", p->qty);
-			set_int(ctx, "exit_qty", qty);
-		}
-		set_real(ctx, "entry_score", p->score);
-		json_object_set_new(ctx, "components", components_json(s, p->comp));
-		set_str(ctx, "market_regime", regime_name(s, p->regime));
-		set_str(ctx, "direction", p->dir > 0 ? "bullish" : "bearish");
-		if (!scale) {
-			char dow[16];
-			const char *d = calendar_day_of_week(p->entry_ts);
-			size_t i;
-			for (i = 0; d[i] && i + 1 < sizeof dow; i++)
-				dow[i] = (char)(d[i] - 'a' + 'A');
-			dow[i] = '\0';
-			set_str(ctx, "time_of_day", stock_bot_time_of_day(utc_hour(p->entry_ts)));
-			set_str(ctx, "day_of_week", dow);
-			set_int(ctx, "entry_hour", utc_hour(p->entry_ts));
-			format_ts(s, p->entry_ts, iso, sizeof iso);
-			set_str(ctx, "entry_ts", iso);
-		}
-		json_object_set_new(row, "context", ctx);
-		set_str(row, "strategy_id", "equity");
-	} else {
-		char iso[48];
-		set_ts(s, row, "ts", ts);
-		set_str(row, "event", scale ? "scale" : "close");
-		set_str(row, "trade_id", p->trade_id);
-		set_str(row, "symbol", sy->def->name);
-		set_str(row, "side", side_name(p->dir));
-		set_int(row, "qty", qty);
-		format_ts(s, p->entry_ts, iso, sizeof iso);
-		set_str(row, "entry_ts", iso);
-		set_real(row, "entry_price", cents_to_usd(p->entry_c));
-		set_real(row, "exit_price", cents_to_usd(exit_c));
-		set_real(row, "pnl_usd", cents_to_usd(pnl_c));
-		set_real(row, "pnl_pct", round_to(ret, 6));
-		set_real(row, "hold_minutes", round_to(hold, 2));
-		set_str(row, "close_reason", reason);
-		set_real(row, "confidence", p->confidence);
-		set_real(row, "score", p->score);
-		set_str(row, "regime", regime_name(s, p->regime));
-		set_str(row, "sector", sy->def->sector);
-		set_str(row, "timeframe", timeframe_name(p->timeframe));
-		json_object_set_new(row, "components", components_json(s, p->comp));
-		if (scale)
-			set_real(row, "fraction", fraction);
-	}
-	struct row_meta m = {.kind = scale ? ROW_SCALE : ROW_CLOSE, .pnl_c = pnl_c, .p = p->p};
+	json_t *row =
+	    s->stock_bot ? stock_bot_close_row(s, sy, &f) : canonical_close_row(s, sy, &f);
+	struct row_meta m = {.kind = scale ? ROW_SCALE : ROW_CLOSE, .pnl_c = f.pnl_c, .p = p->p};
 	rc = emit(s, SRC_ATTRIBUTION, row, &m);
 	if (rc != SIM_OK)
 		return rc;
-
-	if (s->stock_bot && !scale) {
-		char iso[48];
-		double raw_pnl = (double)p->dir *
-				 (cents_to_usd(exit_c) - cents_to_usd(p->entry_c)) * (double)qty;
-		double raw_pct = (double)p->dir *
-				 (cents_to_usd(exit_c) - cents_to_usd(p->entry_c)) /
-				 cents_to_usd(p->entry_c) * 100.0;
-		rc = next_ts(s, &ts);
-		if (rc != SIM_OK)
-			return rc;
-		row = json_object();
-		set_str(row, "symbol", sy->def->name);
-		set_ts(s, row, "timestamp", ts);
-		format_ts(s, p->entry_ts, iso, sizeof iso);
-		set_str(row, "entry_timestamp", iso);
-		set_str(row, "exit_reason", reason);
-		/* Unrounded, like the real bot's float arithmetic. */
-		set_real(row, "pnl", raw_pnl);
-		set_real(row, "pnl_pct", raw_pct);
-		set_real(row, "entry_price", cents_to_usd(p->entry_c));
-		set_real(row, "exit_price", cents_to_usd(exit_c));
-		set_real(row, "qty", (double)qty);
-		set_real(row, "time_in_trade_minutes", (double)(ts - p->entry_ts) / 60e6);
-		set_str(row, "entry_regime", regime_name(s, p->regime));
-		set_str(row, "exit_regime", regime_name(s, sy->regime));
-		set_real(row, "v2_exit_score", round_to(rng_range(&s->market, 0.05, 0.6), 6));
-		set_str(row, "composite_version", "v2");
-		struct row_meta em = {.kind = ROW_EXIT};
-		return emit(s, SRC_EXIT, row, &em);
-	}
-	if (!s->stock_bot) {
-		rc = next_ts(s, &ts);
-		if (rc != SIM_OK)
-			return rc;
-		row = json_object();
-		set_ts(s, row, "ts", ts);
-		set_str(row, "event", "exit");
-		set_str(row, "trade_id", p->trade_id);
-		set_str(row, "symbol", sy->def->name);
-		set_str(row, "side", side_name(p->dir));
-		set_str(row, "reason", reason);
-		set_real(row, "pnl_usd", cents_to_usd(pnl_c));
-		set_real(row, "pnl_pct", round_to(ret, 6));
-		set_real(row, "hold_minutes", round_to(hold, 2));
-		set_real(row, "exit_price", cents_to_usd(exit_c));
-		struct row_meta em = {.kind = ROW_EXIT};
-		return emit(s, SRC_EXIT, row, &em);
-	}
-	return SIM_OK;
+	if (!s->stock_bot)
+		return emit_canonical_exit(s, sy, &f);
+	return scale ? SIM_OK : emit_stock_bot_exit(s, sy, &f);
 }
 
 /* ---- the market ---- */
@@ -1440,25 +1490,28 @@ static const char *block_reason(const struct sim *s, enum block b)
 	return NULL;
 }
 
-static int maybe_signal(struct sim *s, int si)
+/* A signal as drawn: its components, the planted probability they give,
+ * the bot's opinion of them, and the prices it names. */
+struct signal_draw {
+	int dir;
+	double comp[MAX_COMPONENTS];
+	double p, confidence, score;
+	int64_t price_c, stop_c, target_c;
+	int timeframe;
+};
+
+/* Draws the components; from them the planted probability and the bot's
+ * own score and confidence. */
+static void draw_components(struct sim *s, struct signal_draw *g)
 {
 	struct rng *r = &s->market;
-	struct symbol *sy = &s->sym[si];
 	const struct profile_def *prof = s->prof;
-	double comp[MAX_COMPONENTS], eta = prof->intercept, bot_eta = prof->bot_intercept;
-	int rc;
+	double eta = prof->intercept, bot_eta = prof->bot_intercept;
 
-	if (rng_uniform(r) >= SIGNAL_PROB)
-		return SIM_OK;
-
-	double up = sy->regime == REGIME_TREND_UP     ? 0.7
-		    : sy->regime == REGIME_TREND_DOWN ? 0.3
-						      : 0.5;
-	int dir = rng_uniform(r) < up ? 1 : -1;
 	for (size_t i = 0; i < prof->n_components; i++) {
 		const struct component_def *c = &prof->components[i];
 		if (c->sd == 0) {
-			comp[i] = c->mean;
+			g->comp[i] = c->mean;
 			continue;
 		}
 		double v = c->mean + c->sd * rng_normal(r);
@@ -1466,124 +1519,154 @@ static int maybe_signal(struct sim *s, int si)
 			v = c->lo;
 		if (v > c->hi)
 			v = c->hi;
-		comp[i] = round_to(v, prof->decimals);
+		g->comp[i] = round_to(v, prof->decimals);
 		/* The model reads the value as written, so the truth is exact. */
-		double z = (comp[i] - c->mean) / c->sd;
+		double z = (g->comp[i] - c->mean) / c->sd;
 		eta += c->weight * z;
 		bot_eta += c->bot_weight * z;
 	}
-	double p = sigmoid(eta);
+	g->p = sigmoid(eta);
 	/* Score and confidence are the bot's own opinion, not the truth: the
 	 * planted model is recoverable only by learning from the components. */
 	bot_eta += prof->bot_noise * rng_normal(r);
-	double confidence = round_to(sigmoid(bot_eta) + 0.05 * rng_normal(r), 4);
-	if (confidence < 0.01)
-		confidence = 0.01;
-	if (confidence > 0.99)
-		confidence = 0.99;
-	double score =
+	g->confidence = round_to(sigmoid(bot_eta) + 0.05 * rng_normal(r), 4);
+	if (g->confidence < 0.01)
+		g->confidence = 0.01;
+	if (g->confidence > 0.99)
+		g->confidence = 0.99;
+	g->score =
 	    round_to(prof->score_center + prof->score_scale * (bot_eta - prof->bot_intercept), 4);
-	int64_t price_c = usd_to_cents(sy->price);
+}
+
+/* Draws a signal on sy: its side (leaning with a trending regime), its
+ * components, its stop and target around the price, its timeframe. */
+static void draw_signal(struct sim *s, const struct symbol *sy, struct signal_draw *g)
+{
+	struct rng *r = &s->market;
+
+	memset(g, 0, sizeof *g);
+	double up = sy->regime == REGIME_TREND_UP     ? 0.7
+		    : sy->regime == REGIME_TREND_DOWN ? 0.3
+						      : 0.5;
+	g->dir = rng_uniform(r) < up ? 1 : -1;
+	draw_components(s, g);
+	g->price_c = usd_to_cents(sy->price);
 	double sl = rng_range(r, 0.004, 0.012), tp = sl * rng_range(r, 0.7, 1.3);
-	int64_t stop_c = price_c - dir * (int64_t)llround((double)price_c * sl);
-	int64_t target_c = price_c + dir * (int64_t)llround((double)price_c * tp);
-	if (stop_c == price_c)
-		stop_c -= dir;
-	if (target_c == price_c)
-		target_c += dir;
+	g->stop_c = g->price_c - g->dir * (int64_t)llround((double)g->price_c * sl);
+	g->target_c = g->price_c + g->dir * (int64_t)llround((double)g->price_c * tp);
+	if (g->stop_c == g->price_c)
+		g->stop_c -= g->dir;
+	if (g->target_c == g->price_c)
+		g->target_c += g->dir;
 	double tf_u = rng_uniform(r);
-	int timeframe = tf_u < 0.5 ? 0 : tf_u < 0.85 ? 1 : 2;
+	g->timeframe = tf_u < 0.5 ? 0 : tf_u < 0.85 ? 1 : 2;
+}
 
-	enum block b = BLOCK_NONE;
+/* Why the bot does not trade a signal of this confidence on sy now, or
+ * BLOCK_NONE: the first rule that stops it. */
+static enum block decide_block(struct sim *s, const struct symbol *sy, double confidence)
+{
+	struct rng *r = &s->market;
+
 	if (confidence < TRADE_CONFIDENCE)
-		b = BLOCK_LOW_CONFIDENCE;
-	else if (sy->pos.active)
-		b = BLOCK_HELD;
-	else if (s->minute >= LAST_ENTRY_MINUTE)
-		b = BLOCK_LATE;
-	else if (s->step < sy->cooldown_until)
-		b = BLOCK_COOLDOWN;
-	else if (s->open_positions >= MAX_POSITIONS)
-		b = BLOCK_MAX_POSITIONS;
-	else if (rng_uniform(r) < 0.04)
-		b = BLOCK_RISK_LIMIT;
-	else if (rng_uniform(r) < 0.02)
-		b = BLOCK_REJECTED;
+		return BLOCK_LOW_CONFIDENCE;
+	if (sy->pos.active)
+		return BLOCK_HELD;
+	if (s->minute >= LAST_ENTRY_MINUTE)
+		return BLOCK_LATE;
+	if (s->step < sy->cooldown_until)
+		return BLOCK_COOLDOWN;
+	if (s->open_positions >= MAX_POSITIONS)
+		return BLOCK_MAX_POSITIONS;
+	if (rng_uniform(r) < 0.04)
+		return BLOCK_RISK_LIMIT;
+	if (rng_uniform(r) < 0.02)
+		return BLOCK_REJECTED;
+	return BLOCK_NONE;
+}
 
-	long long signal_no = s->next_signal++;
+/* The signal's row: the canonical bot logs every signal, traded or not;
+ * the stock bot only the ones it blocked. */
+static int emit_signal(struct sim *s, int si, const struct signal_draw *g, long long signal_no,
+		       enum block b)
+{
+	struct symbol *sy = &s->sym[si];
 	int64_t ts;
 	char id[32];
 
-	if (!s->stock_bot || b != BLOCK_NONE) {
-		rc = next_ts(s, &ts);
-		if (rc != SIM_OK)
-			return rc;
-		json_t *row = json_object();
-		if (s->stock_bot) {
-			set_ts(s, row, "timestamp", ts);
-			set_str(row, "symbol", sy->def->name);
-			set_str(row, "reason", block_reason(s, b));
-			set_real(row, "score", score);
-			set_str(row, "direction", dir > 0 ? "bullish" : "bearish");
-			set_real(row, "decision_price", cents_to_usd(price_c));
-			json_object_set_new(row, "components", components_json(s, comp));
-			json_object_set_new(row, "outcome_tracked", json_false());
-		} else {
-			set_ts(s, row, "ts", ts);
-			snprintf(id, sizeof id, "S%07lld", signal_no);
-			set_str(row, "signal_id", id);
-			set_str(row, "symbol", sy->def->name);
-			set_str(row, "side", side_name(dir));
-			set_str(row, "timeframe", timeframe_name(timeframe));
-			set_real(row, "confidence", confidence);
-			set_real(row, "score", score);
-			set_real(row, "price", cents_to_usd(price_c));
-			set_real(row, "stop_loss", cents_to_usd(stop_c));
-			set_real(row, "take_profit", cents_to_usd(target_c));
-			set_str(row, "regime", regime_name(s, sy->regime));
-			json_object_set_new(row, "components", components_json(s, comp));
-			json_object_set_new(row, "traded", json_boolean(b == BLOCK_NONE));
-			set_str(row, "reason", block_reason(s, b));
-		}
-		struct row_meta m = {.kind = ROW_SIGNAL, .untraded = b != BLOCK_NONE};
-		rc = emit(s, SRC_SIGNALS, row, &m);
-		if (rc != SIM_OK)
-			return rc;
-	}
-	if (b == BLOCK_REJECTED) {
-		long qty =
-		    1 + (long)(rng_range(r, prof->size_lo, prof->size_hi) / cents_to_usd(price_c));
-		rc = emit_order(s, si, signal_no, NULL, dir > 0, qty, "submitted", price_c);
-		if (rc == SIM_OK)
-			rc = emit_order(s, si, signal_no, NULL, dir > 0, qty, "rejected", price_c);
-		return rc;
-	}
-	if (b != BLOCK_NONE) {
-		if (confidence >= HIGH_CONFIDENCE && !sy->pos.active && sy->n_wp == 0)
-			plan_missed(s, sy, p, stop_c, target_c);
+	if (s->stock_bot && b == BLOCK_NONE)
 		return SIM_OK;
+	int rc = next_ts(s, &ts);
+	if (rc != SIM_OK)
+		return rc;
+	json_t *row = json_object();
+	if (s->stock_bot) {
+		set_ts(s, row, "timestamp", ts);
+		set_str(row, "symbol", sy->def->name);
+		set_str(row, "reason", block_reason(s, b));
+		set_real(row, "score", g->score);
+		set_str(row, "direction", g->dir > 0 ? "bullish" : "bearish");
+		set_real(row, "decision_price", cents_to_usd(g->price_c));
+		json_object_set_new(row, "components", components_json(s, g->comp));
+		json_object_set_new(row, "outcome_tracked", json_false());
+	} else {
+		set_ts(s, row, "ts", ts);
+		snprintf(id, sizeof id, "S%07lld", signal_no);
+		set_str(row, "signal_id", id);
+		set_str(row, "symbol", sy->def->name);
+		set_str(row, "side", side_name(g->dir));
+		set_str(row, "timeframe", timeframe_name(g->timeframe));
+		set_real(row, "confidence", g->confidence);
+		set_real(row, "score", g->score);
+		set_real(row, "price", cents_to_usd(g->price_c));
+		set_real(row, "stop_loss", cents_to_usd(g->stop_c));
+		set_real(row, "take_profit", cents_to_usd(g->target_c));
+		set_str(row, "regime", regime_name(s, sy->regime));
+		json_object_set_new(row, "components", components_json(s, g->comp));
+		json_object_set_new(row, "traded", json_boolean(b == BLOCK_NONE));
+		set_str(row, "reason", block_reason(s, b));
 	}
+	struct row_meta m = {.kind = ROW_SIGNAL, .untraded = b != BLOCK_NONE};
+	return emit(s, SRC_SIGNALS, row, &m);
+}
 
-	/* Traded: the position, its plan, then orders and the open row. */
+/* The broker refused the order: submitted, then rejected. */
+static int reject_order(struct sim *s, int si, const struct signal_draw *g, long long signal_no)
+{
+	const struct profile_def *prof = s->prof;
+	long qty = 1 + (long)(rng_range(&s->market, prof->size_lo, prof->size_hi) /
+			      cents_to_usd(g->price_c));
+	return emit_order_pair(s, si, signal_no, NULL, g->dir > 0, qty, "rejected", g->price_c);
+}
+
+/* Trades the signal: the position and its plan, the entry orders, then
+ * the open row. */
+static int open_trade(struct sim *s, int si, const struct signal_draw *g, long long signal_no)
+{
+	struct rng *r = &s->market;
+	const struct profile_def *prof = s->prof;
+	struct symbol *sy = &s->sym[si];
 	struct position *pos = &sy->pos;
+	int64_t ts;
+
 	memset(pos, 0, sizeof *pos);
 	pos->active = 1;
-	pos->dir = dir;
-	pos->entry_c = price_c;
-	pos->stop_c = stop_c;
-	pos->target_c = target_c;
-	memcpy(pos->comp, comp, sizeof comp);
-	pos->p = p;
-	pos->confidence = confidence;
-	pos->score = score;
+	pos->dir = g->dir;
+	pos->entry_c = g->price_c;
+	pos->stop_c = g->stop_c;
+	pos->target_c = g->target_c;
+	memcpy(pos->comp, g->comp, sizeof pos->comp);
+	pos->p = g->p;
+	pos->confidence = g->confidence;
+	pos->score = g->score;
 	pos->regime = sy->regime;
-	pos->timeframe = timeframe;
+	pos->timeframe = g->timeframe;
 	pos->signal_no = signal_no;
 	pos->size_usd = rng_range(r, prof->size_lo, prof->size_hi);
-	pos->qty = (long)(pos->size_usd / cents_to_usd(price_c));
+	pos->qty = (long)(pos->size_usd / cents_to_usd(g->price_c));
 	if (pos->qty < 1)
 		pos->qty = 1;
-	pos->size_usd = round_to((double)pos->qty * cents_to_usd(price_c), 2);
+	pos->size_usd = round_to((double)pos->qty * cents_to_usd(g->price_c), 2);
 	pos->qty_open = pos->qty;
 	pos->equity_at_entry = cents_to_usd(s->equity_c);
 	long long trade_no = s->next_trade++;
@@ -1591,22 +1674,12 @@ static int maybe_signal(struct sim *s, int si)
 	plan_trade(s, sy);
 	s->open_positions++;
 
-	if (!s->stock_bot) {
-		rc = emit_order(s, si, signal_no, pos->trade_id, dir > 0, pos->qty, "submitted",
-				price_c);
-		if (rc == SIM_OK)
-			rc = emit_order(s, si, signal_no, pos->trade_id, dir > 0, pos->qty,
-					"filled", price_c);
-		if (rc != SIM_OK)
-			return rc;
-	} else {
-		rc = emit_order(s, si, 0, NULL, dir > 0, pos->qty, "submitted", price_c);
-		if (rc == SIM_OK)
-			rc = emit_order(s, si, 0, NULL, dir > 0, pos->qty, "filled", price_c);
-		if (rc != SIM_OK)
-			return rc;
-	}
-	rc = next_ts(s, &ts);
+	/* The stock bot's entry orders name neither the signal nor the trade. */
+	int rc = emit_order_pair(s, si, s->stock_bot ? 0 : signal_no,
+				 s->stock_bot ? NULL : pos->trade_id, g->dir > 0, pos->qty,
+				 "filled", g->price_c);
+	if (rc == SIM_OK)
+		rc = next_ts(s, &ts);
 	if (rc != SIM_OK)
 		return rc;
 	if (s->stock_bot) {
@@ -1621,6 +1694,32 @@ static int maybe_signal(struct sim *s, int si)
 	}
 	struct row_meta m = {.kind = ROW_OPEN};
 	return emit(s, SRC_ATTRIBUTION, open_row(s, si, ts), &m);
+}
+
+/* Maybe a signal on symbol si this minute; if the bot trades it, a
+ * position opens. A confident signal left alone still gets an outcome in
+ * the prices (plan_missed). */
+static int maybe_signal(struct sim *s, int si)
+{
+	struct symbol *sy = &s->sym[si];
+	struct signal_draw g;
+
+	if (rng_uniform(&s->market) >= SIGNAL_PROB)
+		return SIM_OK;
+	draw_signal(s, sy, &g);
+	enum block b = decide_block(s, sy, g.confidence);
+	long long signal_no = s->next_signal++;
+	int rc = emit_signal(s, si, &g, signal_no, b);
+	if (rc != SIM_OK)
+		return rc;
+	if (b == BLOCK_REJECTED)
+		return reject_order(s, si, &g, signal_no);
+	if (b != BLOCK_NONE) {
+		if (g.confidence >= HIGH_CONFIDENCE && !sy->pos.active && sy->n_wp == 0)
+			plan_missed(s, sy, g.p, g.stop_c, g.target_c);
+		return SIM_OK;
+	}
+	return open_trade(s, si, &g, signal_no);
 }
 
 static int heartbeat(struct sim *s)
