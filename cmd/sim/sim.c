@@ -1026,6 +1026,20 @@ static int emit_order_pair(struct sim *s, int si, long long signal_no, const cha
 	return rc;
 }
 
+/* A canonical event row timestamped now: {"ts", "event"}, the caller adds
+ * the rest. */
+static int event_row(struct sim *s, const char *event, json_t **row)
+{
+	int64_t ts;
+	int rc = next_ts(s, &ts);
+	if (rc != SIM_OK)
+		return rc;
+	*row = json_object();
+	set_ts(s, *row, "ts", ts);
+	set_str(*row, "event", event);
+	return SIM_OK;
+}
+
 /* A close or partial close of a position, as its rows report it. */
 struct fill {
 	int scale; /* 1: a partial close */
@@ -1179,13 +1193,10 @@ static int emit_stock_bot_exit(struct sim *s, const struct symbol *sy, const str
 static int emit_canonical_exit(struct sim *s, const struct symbol *sy, const struct fill *f)
 {
 	const struct position *p = &sy->pos;
-	int64_t ts;
-	int rc = next_ts(s, &ts);
+	json_t *row;
+	int rc = event_row(s, "exit", &row);
 	if (rc != SIM_OK)
 		return rc;
-	json_t *row = json_object();
-	set_ts(s, row, "ts", ts);
-	set_str(row, "event", "exit");
 	set_str(row, "trade_id", p->trade_id);
 	set_str(row, "symbol", sy->def->name);
 	set_str(row, "side", side_name(p->dir));
@@ -1724,13 +1735,10 @@ static int maybe_signal(struct sim *s, int si)
 
 static int heartbeat(struct sim *s)
 {
-	int64_t ts;
-	int rc = next_ts(s, &ts);
+	json_t *row;
+	int rc = event_row(s, "heartbeat", &row);
 	if (rc != SIM_OK)
 		return rc;
-	json_t *row = json_object();
-	set_ts(s, row, "ts", ts);
-	set_str(row, "event", "heartbeat");
 	set_str(row, "status", "ok");
 	struct row_meta m = {.kind = ROW_STATUS};
 	return emit(s, SRC_EXIT, row, &m);
