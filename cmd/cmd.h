@@ -25,6 +25,7 @@ struct cmd_ctx {
 	char logs_buf[4096];
 };
 
+#include "lib/base/err.h"
 #include "lib/config/config.h"
 #include "lib/ingest/profile.h"
 
@@ -45,6 +46,9 @@ struct cmd_env {
  * and the exchange time zone. Prints what is wrong and returns the exit
  * status to use (EXIT_FAILED / EXIT_USAGE), or 0. */
 int cmd_env_load(struct cmd_ctx *ctx, struct cmd_env *env);
+/* The same without printing: the message goes to e (SIGHUP says it in its
+ * own line). env is to be released whatever the result. */
+int cmd_env_resolve(struct cmd_ctx *ctx, struct cmd_env *env, struct err *e);
 void cmd_env_release(struct cmd_env *env);
 
 /* "tradelearn: <message>" on stderr, one line: newlines in the message

@@ -90,7 +90,6 @@ static struct learner *committed_learner(const struct cmd_env *env)
 {
 	struct state st;
 	struct err derr;
-	struct learner_options lo;
 	char path[4200], err[256];
 	json_error_t jerr;
 	int used_prev;
@@ -113,10 +112,7 @@ static struct learner *committed_learner(const struct cmd_env *env)
 		return NULL;
 	}
 	/* Only hash_bits matters to a prediction, and it must be the state's. */
-	learner_options_init(&lo);
-	lo.hash_bits = (int)env->config.learner.hash_bits;
-	lo.window = (int)env->config.learner.window;
-	struct learner *l = learner_new(&lo);
+	struct learner *l = learner_new(&env->config.learner);
 	if (!l) {
 		cmd_error("score: %s", strerror(errno));
 	} else if (learner_load(l, model, err, sizeof err)) {

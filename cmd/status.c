@@ -50,14 +50,10 @@ static json_t *real_or_null(double v)
 /* The progressive metrics of the committed learner. */
 static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 {
-	struct learner_options lo;
 	struct learner_metrics m = {0};
 	char err[256];
 	json_t *o = json_object();
-	learner_options_init(&lo);
-	lo.window = (int)env->config.learner.window;
-	lo.hash_bits = (int)env->config.learner.hash_bits;
-	struct learner *l = learner_new(&lo);
+	struct learner *l = learner_new(&env->config.learner);
 	if (!l) {
 		learner_free(l);
 		return o;

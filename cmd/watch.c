@@ -184,8 +184,11 @@ static int drain(struct watch *w)
 static int reload(struct watch *w)
 {
 	struct cmd_env next;
-	if (cmd_env_load(w->ctx, &next) != 0) {
-		cmd_error("SIGHUP: the config was not reloaded (the running one stays)");
+	struct err err = {0};
+	if (cmd_env_resolve(w->ctx, &next, &err) != 0) {
+		cmd_error("SIGHUP: the config was not reloaded (the running one stays): %s",
+			  err.msg);
+		cmd_env_release(&next);
 		return 0;
 	}
 	pipeline_free(w->pipe);

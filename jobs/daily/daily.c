@@ -22,6 +22,7 @@
 #include "lib/ingest/logscan.h"
 #include "lib/analyze/metrics.h"
 #include "lib/analyze/missed.h"
+#include "lib/analyze/postmarket.h"
 #include "lib/ingest/record.h"
 #include "lib/report/report_html.h"
 #include "lib/base/schedule.h"
@@ -215,12 +216,8 @@ out:
 /* The progressive metrics of the committed learner (as status shows them). */
 static void read_model(struct job *j)
 {
-	struct learner_options lo;
 	char err[256];
-	learner_options_init(&lo);
-	lo.window = (int)j->cfg->learner.window;
-	lo.hash_bits = (int)j->cfg->learner.hash_bits;
-	struct learner *l = learner_new(&lo);
+	struct learner *l = learner_new(&j->cfg->learner);
 	json_t *saved = json_object_get(j->learner_doc, "learner");
 	j->have_model = l && saved && learner_load(l, saved, err, sizeof err) == 0;
 	if (j->have_model)
@@ -833,7 +830,6 @@ static json_t *find_missed(struct job *j)
 {
 	struct day_records d = {.j = j};
 	struct err derr;
-	struct missed_options mo;
 	struct missed_result *res = NULL;
 	struct missed_summary sum;
 	size_t n_res = 0;
@@ -872,13 +868,8 @@ static json_t *find_missed(struct job *j)
 		fail(j, "out of memory reading the day's records");
 		goto out;
 	}
-	missed_options_init(&mo);
-	mo.min_confidence = j->cfg->daily.missed_min_confidence;
-	mo.window_us = (int64_t)(j->cfg->daily.missed_window_minutes * 60e6);
-	mo.notional_usd = j->cfg->daily.missed_notional_usd;
-	mo.min_score = j->cfg->daily.missed_min_score;
-	if (missed_find(d.sig, d.n_sig, d.px, d.n_px, d.act, d.n_act, d.close_us, &mo, &res, &n_res,
-			&sum)) {
+	if (missed_find(d.sig, d.n_sig, d.px, d.n_px, d.act, d.n_act, d.close_us,
+			&j->cfg->daily.missed, &res, &n_res, &sum)) {
 		fail(j, "missed opportunities: %s", strerror(errno));
 		goto out;
 	}
@@ -1173,6 +1164,8 @@ int daily_run(const struct daily_options *o, json_t **report_out, char *err, siz
 
 	if (report_out)
 		*report_out = NULL;
+	if (option_check(&postmarket_option_table, &o->config->daily, &derr))
+		return fail(&j, "daily.%s", derr.msg);
 	j.day = o->day != SCHEDULE_NO_DAY ? o->day : daily_default_day(o->config, o->now_us);
 	if (j.day == SCHEDULE_NO_DAY)
 		return fail(&j, "the calendar has no trading day");

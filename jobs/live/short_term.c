@@ -103,36 +103,13 @@ static int keyset_add(struct keyset *ks, uint64_t h)
 struct short_term *short_term_new(const struct profile *p, const struct config *c)
 {
 	struct short_term *st = calloc(1, sizeof *st);
-	struct learner_options lo;
-	struct weights_options wo;
-	struct signals_options so = {24, 10000};
 
 	if (!st)
 		return NULL;
 	st->profile = p;
-	learner_options_init(&lo);
-	weights_options_init(&wo);
-	if (c) {
-		lo.eta = c->learner.eta;
-		lo.l2 = c->learner.l2;
-		lo.hash_bits = (int)c->learner.hash_bits;
-		lo.window = (int)c->learner.window;
-		lo.half_life_days = c->learner.half_life_days;
-		lo.weight_min = c->learner.weight_min;
-		lo.weight_max = c->learner.weight_max;
-		lo.asymmetric = c->learner.asymmetric;
-		wo.min_samples = c->weights.min_samples;
-		wo.step = c->weights.step;
-		wo.min_mult = c->weights.min_mult;
-		wo.max_mult = c->weights.max_mult;
-		wo.ewma_alpha = c->weights.ewma_alpha;
-		wo.evidence_half_life = c->weights.evidence_half_life;
-		so.horizon_hours = c->signals.horizon_hours;
-		so.max_pending = c->signals.max_pending;
-	}
-	st->learner = learner_new(&lo);
-	st->weights = weights_new(&wo);
-	st->signals = signals_new(&so);
+	st->learner = learner_new(c ? &c->learner : NULL);
+	st->weights = weights_new(c ? &c->weights : NULL);
+	st->signals = signals_new(c ? &c->signals : NULL);
 	if (!st->learner || !st->weights || !st->signals) {
 		short_term_free(st);
 		return NULL;

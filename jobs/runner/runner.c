@@ -233,6 +233,10 @@ static void plan_next(struct runner *r, int64_t now)
 struct runner *runner_new(const struct runner_options *o, int64_t now, struct err *err)
 {
 	const struct config *c = o->config;
+	if (option_check(&schedule_option_table, &c->schedule, err)) {
+		err_prefix(err, "schedule");
+		return NULL;
+	}
 	struct runner *r = calloc(1, sizeof *r);
 	if (!r) {
 		err_fail(err, "out of memory");

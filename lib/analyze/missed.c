@@ -21,12 +21,19 @@ static const char *const horizon_name[MISSED_HORIZONS] = {"15m", "30m", "1h", "c
 static const char unknown_reason[] = "unknown";
 static const char other_reason[] = "other";
 
+static const struct option_key missed_keys[] = {
+    OPTION_NUMBER(struct missed_options, min_confidence, 0.60, 0, 1),
+    OPTION_SCALED("window_minutes", struct missed_options, window_us, 15, 0, 1440, MINUTE_US),
+    OPTION_NUMBER(struct missed_options, notional_usd, 1000, 0.01, 1e12),
+    OPTION_REAL_OR_NONE(struct missed_options, min_score, -1e12, 1e12),
+};
+
+const struct option_table missed_option_table = OPTION_TABLE(missed_keys, NULL);
+
 void missed_options_init(struct missed_options *o)
 {
-	o->min_confidence = 0.60;
-	o->min_score = NAN;
-	o->window_us = 15 * MINUTE_US;
-	o->notional_usd = 1000.0;
+	memset(o, 0, sizeof *o);
+	option_defaults(&missed_option_table, o);
 }
 
 /* ---- sorted views of the caller's arrays ------------------------------------ */
@@ -387,7 +394,7 @@ int missed_find(const struct missed_signal *sig, size_t n_sig, const struct miss
 	else
 		missed_options_init(&o);
 	if (!out || !n_out || !sum || (n_sig && !sig) || (n_px && !px) || (n_act && !act) ||
-	    o.window_us < 0) {
+	    option_check(&missed_option_table, &o, NULL)) {
 		errno = EINVAL;
 		return -1;
 	}

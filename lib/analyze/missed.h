@@ -46,6 +46,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "lib/base/option.h"
+
 #define MISSED_SYMBOL_LEN 32
 #define MISSED_REASON_LEN 64
 
@@ -85,17 +87,20 @@ struct missed_activity {
 	char symbol[MISSED_SYMBOL_LEN];
 };
 
+/* The settings, their defaults and ranges: missed_option_table (missed.c),
+ * the "missed_" keys of the config's "daily" section. */
 struct missed_options {
-	double min_confidence; /* 0.60 */
-	int64_t window_us;     /* 15 min: the traded test and the repeat test */
-	double notional_usd;   /* 1000: hypothetical position size for pnl_usd */
+	double min_confidence; /* a signal at or above it is strong */
+	int64_t window_us;     /* the traded test and the repeat test (written in minutes) */
+	double notional_usd;   /* hypothetical position size for pnl_usd */
 	/* Bots that log a score but no confidence (stock-bot's blocked
 	 * trades): a signal without a confidence qualifies when its score is
-	 * at least this. NAN (the default): only confidence qualifies. */
+	 * at least this. NAN (none, the default): only confidence qualifies. */
 	double min_score;
 };
+extern const struct option_table missed_option_table;
 
-/* Sets the defaults above. */
+/* Fills o with the defaults of missed_option_table. */
 void missed_options_init(struct missed_options *o);
 
 struct missed_result {
@@ -162,7 +167,7 @@ struct missed_summary {
  * On success returns 0, sets *out to a malloc'd array of *n_out results in
  * signal index order (the caller frees it; NULL when there are none) and
  * fills *sum. Returns -1 with errno EINVAL (out, n_out or sum NULL, an
- * array NULL with a count, a negative window_us) or ENOMEM; then *out is
+ * array NULL with a count, options refused by missed_option_table) or ENOMEM; then *out is
  * NULL, *n_out 0 and *sum zeroed.
  */
 int missed_find(const struct missed_signal *sig, size_t n_sig, const struct missed_price *px,

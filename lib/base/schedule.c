@@ -1,5 +1,6 @@
 #include "lib/base/schedule.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -436,4 +437,141 @@ int schedule_parse_weekday(const char *text)
 		    (strlen(text) == 3 && strncasecmp(text, names[i], 3) == 0))
 			return i;
 	return -1;
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+static int read_daily(void *opts, const struct option_key *o, json_t *v, char *sub, size_t sublen,
+		      struct err *e)
+{
+	struct schedule_options *s = opts;
+	int m = schedule_parse_hhmm(json_string_value(v));
+	(void)o, (void)sub, (void)sublen;
+	if (m < 0)
+		return err_set(e, EINVAL, "must be a local time \"HH:MM\"");
+	s->daily_minute = m;
+	return 0;
+}
+
+static int read_retrain(void *opts, const struct option_key *o, json_t *v, char *sub, size_t sublen,
+			struct err *e)
+{
+	struct schedule_options *s = opts;
+	const char *text = json_string_value(v);
+	const char *sp = text ? strchr(text, ' ') : NULL;
+	char day[16];
+	int m = -1, wd = -1;
+	(void)o, (void)sub, (void)sublen;
+	if (json_is_null(v)) {
+		s->retrain_weekday = -1;
+		return 0;
+	}
+	if (sp && (size_t)(sp - text) < sizeof day) {
+		snprintf(day, sizeof day, "%.*s", (int)(sp - text), text);
+		wd = schedule_parse_weekday(day);
+		m = schedule_parse_hhmm(sp + 1);
+	}
+	if (wd < 0 || m < 0)
+		return err_set(e, EINVAL, "must be \"WEEKDAY HH:MM\" (\"sunday 01:00\") or null");
+	s->retrain_weekday = wd;
+	s->retrain_minute = m;
+	return 0;
+}
+
+static int read_trading_days(void *opts, const struct option_key *o, json_t *v, char *sub,
+			     size_t sublen, struct err *e)
+{
+	struct schedule_options *s = opts;
+	const char *text = json_string_value(v);
+	unsigned mask = 0;
+	(void)o, (void)sub, (void)sublen;
+	if (text && strcmp(text, "mon-fri") == 0) {
+		mask = SCHEDULE_MON_FRI;
+	} else if (text && strcmp(text, "every day") == 0) {
+		mask = SCHEDULE_EVERY_DAY;
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *d;
+		json_array_foreach(v, i, d)
+		{
+			int wd = schedule_parse_weekday(json_string_value(d));
+			if (wd < 0) {
+				mask = 0;
+				break;
+			}
+			mask |= 1u << wd;
+		}
+	}
+	if (!mask)
+		return err_set(e, EINVAL,
+			       "must be \"mon-fri\", \"every day\" or a list of weekday names");
+	s->calendar.weekdays = mask;
+	return 0;
+}
+
+static int read_holidays(void *opts, const struct option_key *o, json_t *v, char *sub,
+			 size_t sublen, struct err *e)
+{
+	struct schedule_options *s = opts;
+	size_t i;
+	json_t *d;
+	(void)o;
+	if (!json_is_array(v))
+		return err_set(e, EINVAL, "must be a list of dates \"YYYY-MM-DD\"");
+	s->calendar.n_holidays = 0;
+	json_array_foreach(v, i, d)
+	{
+		int32_t day;
+		const char *text = json_string_value(d);
+		if (!text || schedule_parse_day(text, &day) ||
+		    schedule_calendar_add_holiday(&s->calendar, day)) {
+			snprintf(sub, sublen, "[%zu]", i);
+			return err_set(e, EINVAL, "must be a date \"YYYY-MM-DD\" (at most %d)",
+				       SCHEDULE_MAX_HOLIDAYS);
+		}
+	}
+	return 0;
+}
+
+/* A struct filled by hand: the keys read from text, as the readers leave them. */
+static int schedule_options_rules(const void *opts, char *key, size_t keylen, struct err *e)
+{
+	const struct schedule_options *s = opts;
+	const char *bad = NULL;
+	if (s->daily_minute < 0 || s->daily_minute >= SCHEDULE_MINUTES_PER_DAY)
+		bad = "daily";
+	else if (s->retrain_weekday < -1 || s->retrain_weekday > 6 ||
+		 (s->retrain_weekday >= 0 &&
+		  (s->retrain_minute < 0 || s->retrain_minute >= SCHEDULE_MINUTES_PER_DAY)))
+		bad = "retrain";
+	else if (!(s->calendar.weekdays & WEEKDAY_MASK) || (s->calendar.weekdays & ~WEEKDAY_MASK))
+		bad = "trading_days";
+	else if (s->calendar.n_holidays > SCHEDULE_MAX_HOLIDAYS)
+		bad = "holidays";
+	if (!bad)
+		return 0;
+	snprintf(key, keylen, "%s", bad);
+	return err_set(e, EINVAL, "out of range");
+}
+
+#define T struct schedule_options
+static const struct option_key schedule_keys[] = {
+    OPTION_CUSTOM("daily", T, daily_minute, read_daily, "\"16:05\""),
+    OPTION_CUSTOM("retrain", T, retrain_weekday, read_retrain, "\"sunday 01:00\""),
+    OPTION_CUSTOM("trading_days", T, calendar, read_trading_days, "\"mon-fri\""),
+    OPTION_CUSTOM("holidays", T, calendar, read_holidays, "[]"),
+    OPTION_NUMBER(T, job_timeout_s, 1800, 1, 7 * 86400),
+    OPTION_NUMBER(T, max_retries, 3, 0, 20),
+    OPTION_NUMBER(T, retry_backoff_s, 60, 0, 86400),
+    OPTION_NUMBER(T, catch_up_days, 5, 0, 366),
+};
+#undef T
+
+const struct option_table schedule_option_table =
+    OPTION_TABLE(schedule_keys, schedule_options_rules);
+
+void schedule_options_init(struct schedule_options *o)
+{
+	memset(o, 0, sizeof *o);
+	option_defaults(&schedule_option_table, o);
 }

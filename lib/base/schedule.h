@@ -2,7 +2,8 @@
  * schedule — the trading-day calendar and the fire times of scheduled jobs.
  *
  * Pure functions of their arguments and of the process's exchange time zone
- * (calendar_set_zone()): no allocation, no I/O, no clock reads. The caller
+ * (calendar_set_zone()): no allocation, no I/O, no clock reads (the settings
+ * at the end read JSON values). The caller
  * passes "now", so every answer can be tested at any instant.
  *
  * Two kinds of time appear here:
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/option.h"
 
 #define SCHEDULE_MAX_HOLIDAYS 256
 #define SCHEDULE_NO_DAY INT32_MIN
@@ -151,5 +153,26 @@ int schedule_parse_hhmm(const char *text);
 
 /* "monday" … "sunday" or "mon" … "sun", any case, to 0 … 6, or -1. */
 int schedule_parse_weekday(const char *text);
+
+/* ---- settings ------------------------------------------------------------ */
+
+/* When watch runs the scheduled jobs, in the exchange zone: the "schedule"
+ * section of the config. Defaults and ranges: schedule_option_table
+ * (schedule.c), which reads "daily": "HH:MM", "retrain": "WEEKDAY HH:MM" or
+ * null, "trading_days": "mon-fri" | "every day" | [weekday names] and
+ * "holidays": ["YYYY-MM-DD", ...]. A plain value, like the calendar. */
+struct schedule_options {
+	int daily_minute;		     /* the daily job's local minute of day */
+	int retrain_weekday, retrain_minute; /* the weekly retrain; retrain_weekday -1: never */
+	struct schedule_calendar calendar;
+	double job_timeout_s;	/* a job running longer is killed */
+	double retry_backoff_s; /* before the first retry, doubling at each */
+	long max_retries;	/* retries of a failed run */
+	long catch_up_days;	/* missed daily runs run at start, at most */
+};
+extern const struct option_table schedule_option_table;
+
+/* Fills o with the defaults of schedule_option_table. */
+void schedule_options_init(struct schedule_options *o);
 
 #endif

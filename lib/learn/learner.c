@@ -103,29 +103,36 @@ struct features {
 	int predict_multiplicity[FIELD_COUNT_CATEGORICAL];
 };
 
-void learner_options_init(struct learner_options *o)
+#define KEY(f, d, lo, hi) OPTION_NUMBER(struct learner_options, f, d, lo, hi)
+static const struct option_key learner_keys[] = {
+    KEY(eta, 0.05, 1e-9, 10),
+    KEY(l2, 1e-4, 0, 10),
+    KEY(hash_bits, 12, 4, 20),
+    KEY(window, 500, 10, 1000000),
+    KEY(half_life_days, 30, 0.01, 36500),
+    KEY(weight_min, 0.5, 0.01, 100),
+    KEY(weight_max, 2.0, 0.01, 100),
+    OPTION_BOOL(struct learner_options, asymmetric, 0),
+    KEY(win_boost, 1.3, 0.01, 10),
+    KEY(loss_boost, 0.7, 0.01, 10),
+};
+#undef KEY
+
+static int learner_options_rules(const void *opts, char *key, size_t keylen, struct err *e)
 {
-	o->eta = 0.05;
-	o->l2 = 1e-4;
-	o->hash_bits = 12;
-	o->window = 500;
-	o->half_life_days = 30.0;
-	o->weight_min = 0.5;
-	o->weight_max = 2.0;
-	o->asymmetric = 0;
-	o->win_boost = 1.3;
-	o->loss_boost = 0.7;
+	const struct learner_options *o = opts;
+	if (o->weight_min <= o->weight_max)
+		return 0;
+	snprintf(key, keylen, "weight_min");
+	return err_set(e, EINVAL, "must not be above weight_max (%g)", o->weight_max);
 }
 
-static int options_valid(const struct learner_options *o)
+const struct option_table learner_option_table = OPTION_TABLE(learner_keys, learner_options_rules);
+
+void learner_options_init(struct learner_options *o)
 {
-	if (!isfinite(o->eta) || !isfinite(o->l2) || !isfinite(o->half_life_days) ||
-	    !isfinite(o->weight_min) || !isfinite(o->weight_max) || !isfinite(o->win_boost) ||
-	    !isfinite(o->loss_boost))
-		return 0;
-	return o->eta > 0 && o->l2 >= 0 && o->hash_bits >= 1 && o->hash_bits <= 24 &&
-	       o->window >= 1 && o->half_life_days > 0 && o->weight_min > 0 &&
-	       o->weight_min <= o->weight_max && o->win_boost > 0 && o->loss_boost > 0;
+	memset(o, 0, sizeof *o);
+	option_defaults(&learner_option_table, o);
 }
 
 void learner_free(struct learner *l)
@@ -158,10 +165,8 @@ struct learner *learner_new(const struct learner_options *o)
 		learner_options_init(&defaults);
 		o = &defaults;
 	}
-	if (!options_valid(o)) {
-		errno = EINVAL;
+	if (option_check(&learner_option_table, o, NULL))
 		return NULL;
-	}
 	struct learner *l = calloc(1, sizeof *l);
 	if (!l)
 		goto nomem;

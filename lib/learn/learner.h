@@ -66,6 +66,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/option.h"
 #include "lib/ingest/record.h"
 
 #define LEARNER_MAX_NUMERIC 256 /* numeric feature names learned */
@@ -76,27 +77,28 @@
 /* Page-Hinkley tolerance per trade, in nats of log loss. */
 #define LEARNER_DRIFT_DELTA 0.005
 
+/* The settings, their defaults and ranges: learner_option_table (learner.c),
+ * the "learner" section of the config. */
 struct learner_options {
-	double eta;	       /* AdaGrad base step, default 0.05 */
-	double l2;	       /* L2 strength, default 1e-4 */
-	int hash_bits;	       /* categorical table = 2^hash_bits buckets (1..24), default 12 */
-	int window;	       /* recent window of the windowed metrics, default 500 trades */
-	double half_life_days; /* time decay half-life, default 30 */
-	double weight_min, weight_max; /* outcome-weight clamp, default 0.5, 2.0 */
-	int asymmetric;		       /* 1: the original systems' win/loss boost; default 0 */
-	double win_boost, loss_boost;  /* used when asymmetric: 1.3, 0.7 */
+	double eta;		       /* AdaGrad base step */
+	double l2;		       /* L2 strength */
+	int hash_bits;		       /* categorical table = 2^hash_bits buckets */
+	int window;		       /* trades in the recent window of the windowed metrics */
+	double half_life_days;	       /* time decay half-life */
+	double weight_min, weight_max; /* outcome-weight clamp, weight_min <= weight_max */
+	int asymmetric;		       /* 1: the original systems' win/loss boost */
+	double win_boost, loss_boost;  /* used when asymmetric */
 };
+extern const struct option_table learner_option_table;
 
-/* Fills o with the defaults above. */
+/* Fills o with the defaults of learner_option_table. */
 void learner_options_init(struct learner_options *o);
 
 struct learner;
 
 /* A fresh learner (all weights 0, so it first predicts 0.5) with a copy of o
- * (NULL: the defaults). Returns NULL with errno EINVAL when an option is out
- * of range (eta ≤ 0, l2 < 0, hash_bits outside 1..24, window < 1,
- * half_life_days ≤ 0, weight_min ≤ 0 or > weight_max, a boost ≤ 0, a
- * non-finite value), or ENOMEM. Free it with learner_free(). */
+ * (NULL: the defaults). Returns NULL with errno EINVAL when an option is
+ * refused by learner_option_table, or ENOMEM. Free it with learner_free(). */
 struct learner *learner_new(const struct learner_options *o);
 
 /* Frees l; NULL does nothing. */

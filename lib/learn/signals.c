@@ -78,16 +78,28 @@ struct signals {
 	size_t n_symbols, n_timeframes;
 };
 
+static const struct option_key signals_keys[] = {
+    OPTION_NUMBER(struct signals_options, horizon_hours, 24, 0.001, 100000),
+    OPTION_NUMBER(struct signals_options, max_pending, 10000, 1, 100000000),
+};
+
+const struct option_table signals_option_table = OPTION_TABLE(signals_keys, NULL);
+
+void signals_options_init(struct signals_options *o)
+{
+	memset(o, 0, sizeof *o);
+	option_defaults(&signals_option_table, o);
+}
+
 struct signals *signals_new(const struct signals_options *o)
 {
-	struct signals_options defaults = {24, 10000};
-	if (!o)
+	struct signals_options defaults;
+	if (!o) {
+		signals_options_init(&defaults);
 		o = &defaults;
-	if (!isfinite(o->horizon_hours) || o->horizon_hours <= 0 || o->horizon_hours > 1e9 ||
-	    o->max_pending < 1) {
-		errno = EINVAL;
-		return NULL;
 	}
+	if (option_check(&signals_option_table, o, NULL))
+		return NULL;
 	struct signals *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;

@@ -55,6 +55,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/option.h"
 #include "lib/ingest/record.h"
 
 #define SIGNALS_MAX_KEYS 512
@@ -62,15 +63,21 @@
 #define SIGNALS_MAX_WAITING 100000
 #define SIGNALS_HOLD_WAITING 10000
 
+/* The settings, their defaults and ranges: signals_option_table (signals.c),
+ * the "signals" section of the config. */
 struct signals_options {
-	double horizon_hours; /* 24: unresolved after this → EXPIRED */
-	long max_pending;     /* 10000 */
+	double horizon_hours; /* unresolved after this → EXPIRED */
+	long max_pending;     /* signals pending at most: the oldest expires */
 };
+extern const struct option_table signals_option_table;
+
+/* Fills o with the defaults of signals_option_table. */
+void signals_options_init(struct signals_options *o);
 
 struct signals;
-/* o NULL: defaults. NULL with errno EINVAL when horizon_hours is not a
- * positive finite number or max_pending < 1; NULL on ENOMEM. Memory grows
- * with the pending signals, up to max_pending. */
+/* o NULL: defaults. NULL with errno EINVAL when an option is refused by
+ * signals_option_table; NULL on ENOMEM. Memory grows with the pending
+ * signals, up to max_pending. */
 struct signals *signals_new(const struct signals_options *o);
 void signals_free(struct signals *s); /* NULL does nothing */
 

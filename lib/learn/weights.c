@@ -70,24 +70,24 @@ struct weights {
 	size_t n_changes, cap_changes;
 };
 
+#define KEY(f, d, lo, hi) OPTION_NUMBER(struct weights_options, f, d, lo, hi)
+static const struct option_key weights_keys[] = {
+    KEY(min_samples, 30, 1, 1000000),
+    KEY(step, 0.05, 1e-6, 1),
+    KEY(min_mult, 0.25, 0, 1),
+    KEY(max_mult, 2.5, 1, 100),
+    KEY(ewma_alpha, 0.05, 1e-6, 1),
+    KEY(z, 1.96, 0.1, 10),
+    KEY(evidence_half_life, 500, 1, 1e12),
+};
+#undef KEY
+
+const struct option_table weights_option_table = OPTION_TABLE(weights_keys, NULL);
+
 void weights_options_init(struct weights_options *o)
 {
-	o->min_samples = 30;
-	o->step = 0.05;
-	o->min_mult = 0.25;
-	o->max_mult = 2.5;
-	o->ewma_alpha = 0.05;
-	o->z = 1.96;
-	o->evidence_half_life = 500;
-}
-
-static int options_valid(const struct weights_options *o)
-{
-	return o->min_samples >= 1 && isfinite(o->step) && o->step > 0 && isfinite(o->min_mult) &&
-	       isfinite(o->max_mult) && o->min_mult >= 0 && o->min_mult <= 1 && o->max_mult >= 1 &&
-	       isfinite(o->ewma_alpha) && o->ewma_alpha > 0 && o->ewma_alpha <= 1 &&
-	       isfinite(o->z) && o->z > 0 && isfinite(o->evidence_half_life) &&
-	       o->evidence_half_life >= 1;
+	memset(o, 0, sizeof *o);
+	option_defaults(&weights_option_table, o);
 }
 
 static void tally_init(struct tally *t, double alpha)
@@ -105,10 +105,8 @@ struct weights *weights_new(const struct weights_options *o)
 		weights_options_init(&defaults);
 		o = &defaults;
 	}
-	if (!options_valid(o)) {
-		errno = EINVAL;
+	if (option_check(&weights_option_table, o, NULL))
 		return NULL;
-	}
 	struct weights *w = calloc(1, sizeof *w);
 	if (!w)
 		return NULL;

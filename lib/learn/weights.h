@@ -56,27 +56,31 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/option.h"
 #include "lib/ingest/record.h"
 
 #define WEIGHTS_MAX_COMPONENTS 256
 #define WEIGHTS_MAX_REGIMES 32
 #define WEIGHTS_MAX_REASONS 128
 
+/* The settings, their defaults and ranges: weights_option_table (weights.c),
+ * the "weights" section of the config. */
 struct weights_options {
-	long min_samples;	   /* 30: wins + losses before a multiplier moves */
-	double step;		   /* 0.05: new = old ± step */
-	double min_mult, max_mult; /* 0.25, 2.5 */
-	double ewma_alpha;	   /* 0.05 */
-	double z;		   /* 1.96: Wilson interval */
-	double evidence_half_life; /* 500 trades: decay of the rule's evidence */
+	long min_samples;	   /* wins + losses before a multiplier moves */
+	double step;		   /* new = old ± step */
+	double min_mult, max_mult; /* the range of a multiplier */
+	double ewma_alpha;	   /* of the per-trade outcome EWMA */
+	double z;		   /* of the Wilson interval */
+	double evidence_half_life; /* trades: decay of the rule's evidence */
 };
+extern const struct option_table weights_option_table;
+
+/* Fills o with the defaults of weights_option_table. */
 void weights_options_init(struct weights_options *o);
 
 struct weights;
-/* o NULL: defaults. NULL with errno EINVAL when an option is out of range
- * (min_samples < 1, step <= 0, not 0 <= min_mult <= 1 <= max_mult,
- * ewma_alpha outside (0, 1], z <= 0, evidence_half_life < 1, or not finite);
- * NULL on ENOMEM. */
+/* o NULL: defaults. NULL with errno EINVAL when an option is refused by
+ * weights_option_table; NULL on ENOMEM. */
 struct weights *weights_new(const struct weights_options *o);
 void weights_free(struct weights *w); /* NULL does nothing */
 

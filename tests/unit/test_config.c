@@ -109,7 +109,7 @@ static void test_schedule_daily_and_knob_sections_load(void **state)
 {
 	const char *path = *state;
 	struct config c;
-	char err[1024] = "";
+	struct err err = {0};
 	write_file(path,
 		   "{\"exchange_timezone\": \"UTC\",\n"
 		   " \"schedule\": {\"daily\": \"23:55\", \"retrain\": \"sat 02:30\",\n"
@@ -121,8 +121,8 @@ static void test_schedule_daily_and_knob_sections_load(void **state)
 		   " \"knob_rules\": [{\"if\": \"win_rate_7d < 0.5\", \"knob\": "
 		   "\"min_confidence\", \"target\": 0.4, \"min_trades\": 5}]}\n");
 	config_init(&c);
-	if (config_load(&c, path, 1, err, sizeof err) != 0)
-		fail_msg("%s", err);
+	if (config_load(&c, path, 1, &err) != 0)
+		fail_msg("%s", err.msg);
 	assert_int_equal(c.schedule.daily_minute, 23 * 60 + 55);
 	assert_int_equal(c.schedule.retrain_weekday, 5);
 	assert_int_equal(c.schedule.retrain_minute, 150);
@@ -144,8 +144,8 @@ static void test_schedule_daily_and_knob_sections_load(void **state)
 	assert_int_equal(c.schedule.retrain_minute, 60);
 	write_file(path,
 		   "{\"schedule\": {\"retrain\": null, \"trading_days\": [\"mon\", \"wed\"]}}");
-	if (config_load(&c, path, 1, err, sizeof err) != 0)
-		fail_msg("%s", err);
+	if (config_load(&c, path, 1, &err) != 0)
+		fail_msg("%s", err.msg);
 	assert_int_equal(c.schedule.retrain_weekday, -1);
 	assert_int_equal(c.schedule.calendar.weekdays, 0x5u);
 	config_release(&c);
@@ -156,12 +156,12 @@ static void test_full_config_loads_every_key(void **state)
 	const char *path = *state;
 	struct config c;
 	struct profile p;
-	char err[1024] = "";
+	struct err err = {0};
 	(void)state;
 	write_file(path, full_config);
 	config_init(&c);
-	if (config_load(&c, path, 1, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
+	if (config_load(&c, path, 1, &err) != 0)
+		fail_msg("%s", err.msg);
 	assert_string_equal(c.path, path);
 	assert_string_equal(c.profile_name, "mybot");
 	assert_string_equal(c.logs, "/var/log/bot");
@@ -173,7 +173,7 @@ static void test_full_config_loads_every_key(void **state)
 	assert_int_equal(c.poll_interval_ms, 250);
 	assert_true(json_is_object(c.profiles));
 
-	assert_int_equal(config_profile(&c, "mybot", &p, err, sizeof(err)), 0);
+	assert_int_equal(config_profile(&c, "mybot", &p, &err), 0);
 	assert_string_equal(p.name, "mybot");
 	assert_int_equal(p.pnl_percent, 1);
 	assert_int_equal(p.position_by_symbol, 1);
@@ -190,11 +190,11 @@ static void test_load_records_the_zone_without_putting_it_in_force(void **state)
 	const char *path = *state;
 	struct config c;
 	struct calendar_local l;
-	char err[1024];
+	struct err err = {0};
 	int64_t us;
 	write_file(path, "{\"exchange_timezone\": \"Asia/Tokyo\"}\n");
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, path, 1, &err), 0);
 	assert_string_equal(c.exchange_timezone, "Asia/Tokyo");
 	assert_int_equal(calendar_parse_iso("2026-02-05T00:00:00Z", &us), 0);
 	calendar_local(us, &l);
@@ -209,11 +209,11 @@ static void test_syntax_error_reports_file_line_column(void **state)
 {
 	const char *path = *state;
 	struct config c;
-	char err[1024] = "";
+	struct err err = {0};
 	write_file(path, "{\n  \"profile\": \"canonical\",\n  \"capital_usd\": 1000,,\n}\n");
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
-	assert_error_starts(err, path, ":3:23: ");
+	assert_int_equal(config_load(&c, path, 1, &err), -1);
+	assert_error_starts(err.msg, path, ":3:23: ");
 	config_release(&c);
 }
 
@@ -223,15 +223,17 @@ static const struct {
 	const char *message;
 } refusal_cases[] = {
     {"{\n  \"profile\": \"canonical\",\n  \"batch_line\": 10\n}\n", ":3: batch_line: unknown key"},
-    {"{\n  \"capital_usd\": -5\n}\n", ":2: capital_usd: must be a positive number"},
+    {"{\n  \"capital_usd\": -5\n}\n", ":2: capital_usd: must be a number from 0.01 to 1e+12"},
     {"{\n  \"logs\": \"/l\",\n\n  \"capital_usd\": 0\n}\n",
-     ":4: capital_usd: must be a positive number"},
-    {"{\"capital_usd\": \"100\"}", ":1: capital_usd: must be a positive number"},
-    {"{\n\"batch_lines\": 0}", ":2: batch_lines: must be a positive integer"},
-    {"{\n\"batch_lines\": 1.5}", ":2: batch_lines: must be a positive integer"},
-    {"{\n\"max_line_bytes\": -1}", ":2: max_line_bytes: must be a positive integer"},
-    {"{\n\"rescan_interval_ms\": null}", ":2: rescan_interval_ms: must be a positive integer"},
-    {"{\n\"poll_interval_ms\": true}", ":2: poll_interval_ms: must be a positive integer"},
+     ":4: capital_usd: must be a number from 0.01 to 1e+12"},
+    {"{\"capital_usd\": \"100\"}", ":1: capital_usd: must be a number from 0.01 to 1e+12"},
+    {"{\n\"batch_lines\": 0}", ":2: batch_lines: must be an integer from 1 to 1000000"},
+    {"{\n\"batch_lines\": 1.5}", ":2: batch_lines: must be an integer from 1 to 1000000"},
+    {"{\n\"max_line_bytes\": -1}", ":2: max_line_bytes: must be an integer from 64 to 1073741824"},
+    {"{\n\"rescan_interval_ms\": null}",
+     ":2: rescan_interval_ms: must be an integer from 10 to 3600000"},
+    {"{\n\"poll_interval_ms\": true}",
+     ":2: poll_interval_ms: must be an integer from 10 to 3600000"},
     {"{\n\n\"exchange_timezone\": \"Mars/Olympus\"}",
      ":3: exchange_timezone: must be an IANA time zone"},
     {"{\"profile\": 5}", ":1: profile: must be a profile name"},
@@ -338,7 +340,7 @@ static const struct {
     {"{\n  \"schedule\": {\n\n \"holidays\": [\"2026-11-26\", \"2026-13-01\"]}\n}\n",
      ":4: schedule.holidays[1]: must be a date"},
     {"{\n  \"schedule\": {\"max_retries\": -1}\n}\n",
-     ":2: schedule.max_retries: must be an integer from 0 to 100"},
+     ":2: schedule.max_retries: must be an integer from 0 to 20"},
     {"{\n  \"schedule\": {\"dayly\": \"16:05\"}\n}\n", ":2: schedule.dayly: unknown key"},
     {"{\n  \"daily\": {\n    \"stale_hourz\": 3\n  }\n}\n", ":3: daily.stale_hourz: unknown key"},
     {"{\n  \"daily\": {\"missed_min_confidence\": 2}\n}\n",
@@ -357,17 +359,17 @@ static void test_refusals_name_file_line_and_key(void **state)
 	size_t wrong = 0;
 	for (size_t i = 0; i < sizeof(refusal_cases) / sizeof(refusal_cases[0]); i++) {
 		struct config c;
-		char err[1024] = "";
+		struct err err = {0};
 		size_t n = strlen(path);
 		const char *want = refusal_cases[i].message;
 		write_file(path, refusal_cases[i].text);
 		config_init(&c);
-		if (config_load(&c, path, 0, err, sizeof(err)) != -1) {
+		if (config_load(&c, path, 0, &err) != -1) {
 			print_error("case %zu accepted\n", i);
 			wrong++;
-		} else if (strncmp(err, path, n) != 0 ||
-			   strncmp(err + n, want, strlen(want)) != 0) {
-			print_error("case %zu: \"%s\", expected \"FILE%s...\"\n", i, err, want);
+		} else if (strncmp(err.msg, path, n) != 0 ||
+			   strncmp(err.msg + n, want, strlen(want)) != 0) {
+			print_error("case %zu: \"%s\", expected \"FILE%s...\"\n", i, err.msg, want);
 			wrong++;
 		}
 		/* c keeps its defaults. */
@@ -387,7 +389,7 @@ static void test_unknown_key_line_is_its_own_not_an_earlier_namesake(void **stat
 {
 	const char *path = *state;
 	struct config c;
-	char err[1024] = "";
+	struct err err = {0};
 	write_file(path, "{\n"
 			 "  \"profiles\": {\n"
 			 "    \"mybot\": {\n"
@@ -399,8 +401,8 @@ static void test_unknown_key_line_is_its_own_not_an_earlier_namesake(void **stat
 			 "  \"pnl_unit\": \"percent\"\n"
 			 "}\n");
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
-	assert_error_starts(err, path, ":8: pnl_unit: unknown key");
+	assert_int_equal(config_load(&c, path, 1, &err), -1);
+	assert_error_starts(err.msg, path, ":8: pnl_unit: unknown key");
 	config_release(&c);
 }
 
@@ -410,12 +412,12 @@ static void test_refused_config_leaves_zone_unchanged(void **state)
 	const char *path = *state;
 	struct config c;
 	struct calendar_local l;
-	char err[1024] = "";
+	struct err err = {0};
 	int64_t us;
 	write_file(path, "{\n  \"exchange_timezone\": \"Asia/Tokyo\",\n  \"bogus\": 1\n}\n");
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
-	assert_error_starts(err, path, ":3: bogus: unknown key");
+	assert_int_equal(config_load(&c, path, 1, &err), -1);
+	assert_error_starts(err.msg, path, ":3: bogus: unknown key");
 	assert_string_equal(c.exchange_timezone, "America/New_York");
 	assert_int_equal(calendar_parse_iso("2026-02-05T15:00:00Z", &us), 0);
 	calendar_local(us, &l);
@@ -427,18 +429,18 @@ static void test_refused_config_keeps_previous_values(void **state)
 {
 	const char *path = *state;
 	struct config c;
-	char err[1024] = "";
+	struct err err = {0};
 	write_file(path, full_config);
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, path, 1, &err), 0);
 	write_file(path, "{\"batch_lines\": 7, \"capital_usd\": -1}");
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
+	assert_int_equal(config_load(&c, path, 1, &err), -1);
 	assert_int_equal(c.batch_lines, 100);
 	assert_string_equal(c.profile_name, "mybot");
 	assert_non_null(json_object_get(c.profiles, "mybot"));
 	/* And a second good load replaces the first. */
 	write_file(path, "{\"batch_lines\": 7}");
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, path, 1, &err), 0);
 	assert_int_equal(c.batch_lines, 7);
 	config_release(&c);
 }
@@ -447,9 +449,9 @@ static void test_missing_optional_file_is_fine(void **state)
 {
 	const char *path = *state;
 	struct config c;
-	char err[1024] = "";
+	struct err err = {0};
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, path, 0, &err), 0);
 	assert_string_equal(c.path, "");
 	assert_string_equal(c.profile_name, "canonical");
 	config_release(&c);
@@ -459,10 +461,10 @@ static void test_missing_required_file_fails(void **state)
 {
 	const char *path = *state;
 	struct config c;
-	char err[1024] = "";
+	struct err err = {0};
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), -1);
-	assert_error_starts(err, path, ": ");
+	assert_int_equal(config_load(&c, path, 1, &err), -1);
+	assert_error_starts(err.msg, path, ": ");
 	config_release(&c);
 }
 
@@ -471,10 +473,10 @@ static void test_config_profile_finds_configured_and_builtin_profiles(void **sta
 	const char *path = *state;
 	struct config c;
 	struct profile p;
-	char err[1024] = "";
+	struct err err = {0};
 	write_file(path, full_config);
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, path, 1, &err), 0);
 
 	static const struct {
 		const char *name;
@@ -487,24 +489,24 @@ static void test_config_profile_finds_configured_and_builtin_profiles(void **sta
 	    {"nobody", -1, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		err[0] = '\0';
-		int rc = config_profile(&c, cases[i].name, &p, err, sizeof(err));
+		err_clear(&err);
+		int rc = config_profile(&c, cases[i].name, &p, &err);
 		assert_int_equal(rc, cases[i].rc);
 		if (rc == 0) {
 			assert_string_equal(p.name, cases[i].name);
 			assert_int_equal(p.pnl_percent, cases[i].pnl_percent);
 			profile_release(&p);
 		} else {
-			assert_non_null(strstr(err, "profile: unknown profile \"nobody\""));
+			assert_non_null(strstr(err.msg, "profile: unknown profile \"nobody\""));
 		}
 	}
 	config_release(&c);
 
 	/* Without a config, the built-ins still resolve. */
 	config_init(&c);
-	assert_int_equal(config_profile(&c, "stock-bot", &p, err, sizeof(err)), 0);
+	assert_int_equal(config_profile(&c, "stock-bot", &p, &err), 0);
 	profile_release(&p);
-	assert_int_equal(config_profile(&c, "mybot", &p, err, sizeof(err)), -1);
+	assert_int_equal(config_profile(&c, "mybot", &p, &err), -1);
 	config_release(&c);
 }
 
@@ -514,13 +516,13 @@ static void test_configured_profile_shadows_builtin(void **state)
 	const char *path = *state;
 	struct config c;
 	struct profile p;
-	char err[1024] = "";
+	struct err err = {0};
 	write_file(path, "{\"profiles\": {\"canonical\": {\"pnl_unit\": \"percent\", \"sources\": "
 			 "{\"attribution\": {\"file\": \"mine.jsonl\", \"kind\": \"close\", "
 			 "\"fields\": {\"ts\": \"/t\"}}}}}}");
 	config_init(&c);
-	assert_int_equal(config_load(&c, path, 1, err, sizeof(err)), 0);
-	assert_int_equal(config_profile(&c, "canonical", &p, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, path, 1, &err), 0);
+	assert_int_equal(config_profile(&c, "canonical", &p, &err), 0);
 	assert_string_equal(p.source[PROFILE_SOURCE_ATTRIBUTION].file, "mine.jsonl");
 	assert_int_equal(p.pnl_percent, 1);
 	profile_release(&p);
@@ -532,7 +534,7 @@ static void test_config_profile_names_the_key_of_a_bad_profile(void **state)
 {
 	struct config c;
 	struct profile p;
-	char err[1024] = "";
+	struct err err = {0};
 	json_error_t jerr;
 	(void)state;
 	config_init(&c);
@@ -540,8 +542,8 @@ static void test_config_profile_names_the_key_of_a_bad_profile(void **state)
 				"\"kind\": \"open\", \"fields\": {\"ts\": \"ts\"}}}}}",
 				0, &jerr);
 	assert_non_null(c.profiles);
-	assert_int_equal(config_profile(&c, "bad", &p, err, sizeof(err)), -1);
-	assert_error_starts(err, "profiles.bad.sources.attribution.fields.ts: ", "");
+	assert_int_equal(config_profile(&c, "bad", &p, &err), -1);
+	assert_error_starts(err.msg, "profiles.bad.sources.attribution.fields.ts: ", "");
 	config_release(&c);
 }
 
