@@ -11,7 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <math.h>
+
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
+#include "lib/base/option.h"
 #include "lib/config/config.h"
 
 /* Each test gets a fresh folder; the state is the path of
@@ -547,6 +552,343 @@ static void test_config_profile_names_the_key_of_a_bad_profile(void **state)
 	config_release(&c);
 }
 
+/* ---- every setting's range, from its table ------------------------------------------- */
+
+/* The file holding one key at value: "{\n  \"key\": value\n}\n", or for a
+ * key of a section "{\n  \"section\": {\n    \"key\": value\n  }\n}\n" (the
+ * key on line 3). */
+static void write_key(const char *path, const char *key, const char *value)
+{
+	char text[1024];
+	const char *dot = strchr(key, '.');
+	if (dot)
+		snprintf(text, sizeof text, "{\n  \"%.*s\": {\n    \"%s\": %s\n  }\n}\n",
+			 (int)(dot - key), key, dot + 1, value);
+	else
+		snprintf(text, sizeof text, "{\n  \"%s\": %s\n}\n", key, value);
+	write_file(path, text);
+}
+
+/* For every table: a key, a value out of its range or of the wrong type, and
+ * the message after "FILE". */
+static const struct {
+	const char *key;
+	const char *value;
+	const char *message;
+} range_cases[] = {
+    /* The top level (config_option_table). */
+    {"batch_lines", "9223372036854775807", ":2: batch_lines: must be an integer from 1 to 1000000"},
+    {"rescan_interval_ms", "9223372036854775807",
+     ":2: rescan_interval_ms: must be an integer from 10 to 3600000"},
+    {"poll_interval_ms", "5", ":2: poll_interval_ms: must be an integer from 10 to 3600000"},
+    {"max_line_bytes", "1073741825",
+     ":2: max_line_bytes: must be an integer from 64 to 1073741824"},
+    {"capital_usd", "1e13", ":2: capital_usd: must be a number from 0.01 to 1e+12"},
+    {"profile", "\"\"", ":2: profile: must be a profile name"},
+    /* learner_option_table, with its rule weight_min <= weight_max: named
+     * at weight_min, on the line of the section when only weight_max is
+     * written. */
+    {"learner.weight_min", "3", ":3: learner.weight_min: must not be above weight_max (2)"},
+    {"learner.weight_max", "0.4", ":2: learner.weight_min: must not be above weight_max (0.4)"},
+    {"learner.hash_bits", "21", ":3: learner.hash_bits: must be an integer from 4 to 20"},
+    {"learner.window", "50.5", ":3: learner.window: must be an integer from 10 to 1000000"},
+    {"learner.eta", "0", ":3: learner.eta: must be a number from 1e-09 to 10"},
+    {"learner.asymmetric", "1", ":3: learner.asymmetric: must be true or false"},
+    {"learner.loss_boost", "0", ":3: learner.loss_boost: must be a number from 0.01 to 10"},
+    /* weights_option_table */
+    {"weights.min_mult", "1.5", ":3: weights.min_mult: must be a number from 0 to 1"},
+    {"weights.z", "0", ":3: weights.z: must be a number from 0.1 to 10"},
+    /* signals_option_table */
+    {"signals.max_pending", "0", ":3: signals.max_pending: must be an integer from 1 to 100000000"},
+    {"signals.horizon_hours", "1e6",
+     ":3: signals.horizon_hours: must be a number from 0.001 to 100000"},
+    /* schedule_option_table */
+    {"schedule.max_retries", "21", ":3: schedule.max_retries: must be an integer from 0 to 20"},
+    {"schedule.job_timeout_s", "0",
+     ":3: schedule.job_timeout_s: must be a number from 1 to 604800"},
+    {"schedule.daily", "\"24:00\"", ":3: schedule.daily: must be a local time \"HH:MM\""},
+    /* postmarket_option_table, and missed_option_table behind "missed_" */
+    {"daily.min_trades", "0", ":3: daily.min_trades: must be an integer from 1 to 1000000"},
+    {"daily.drift_lambda", "0", ":3: daily.drift_lambda: must be a number from 0.001 to 1e+09"},
+    {"daily.missed_window_minutes", "1441",
+     ":3: daily.missed_window_minutes: must be a number from 0 to 1440"},
+    {"daily.missed_min_score", "null",
+     ":3: daily.missed_min_score: must be a number from -1e+12 to 1e+12"},
+    {"daily.missed_confidence", "0.5",
+     ":3: daily.missed_confidence: unknown key (missed_min_confidence, missed_window_minutes"},
+};
+
+/* Every case is tried, and every wrong message printed, before failing. */
+static void test_a_value_out_of_its_range_is_refused_naming_key_and_line(void **state)
+{
+	const char *path = *state;
+	size_t wrong = 0;
+	for (size_t i = 0; i < sizeof range_cases / sizeof range_cases[0]; i++) {
+		struct config c;
+		struct err err = {0};
+		const char *want = range_cases[i].message;
+		write_key(path, range_cases[i].key, range_cases[i].value);
+		config_init(&c);
+		if (config_load(&c, path, 1, &err) != -1) {
+			print_error("%s %s: accepted\n", range_cases[i].key, range_cases[i].value);
+			wrong++;
+		} else if (strncmp(err.msg, path, strlen(path)) != 0 ||
+			   strncmp(err.msg + strlen(path), want, strlen(want)) != 0) {
+			print_error("%s %s: \"%s\", expected \"FILE%s...\"\n", range_cases[i].key,
+				    range_cases[i].value, err.msg, want);
+			wrong++;
+		}
+		config_release(&c);
+	}
+	assert_int_equal(wrong, 0);
+}
+
+/* Calls fn with every key of t (and of its sections and groups) and its
+ * path from the top of the config file. */
+typedef void (*key_fn)(const char *path, const struct option_key *k, void *ctx);
+static void each_key(const struct option_table *t, const char *section, const char *keyprefix,
+		     key_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < t->n_keys; i++) {
+		const struct option_key *k = &t->keys[i];
+		char path[256], prefix[128];
+		if (k->type == OPTION_TYPE_GROUP) {
+			snprintf(prefix, sizeof prefix, "%s%s", keyprefix, k->name);
+			each_key(k->table, section, prefix, fn, ctx);
+			continue;
+		}
+		snprintf(path, sizeof path, "%s%s%s%s", section, section[0] ? "." : "", keyprefix,
+			 k->name);
+		if (k->type == OPTION_TYPE_SECTION)
+			each_key(k->table, path, "", fn, ctx);
+		else
+			fn(path, k, ctx);
+	}
+}
+
+static int is_number(const struct option_key *k)
+{
+	return k->type == OPTION_TYPE_REAL || k->type == OPTION_TYPE_INT ||
+	       k->type == OPTION_TYPE_LONG || k->type == OPTION_TYPE_ULONG;
+}
+
+struct sweep {
+	const char *file;
+	size_t numbers, wrong;
+};
+
+/* A number just outside each end is refused naming the key; each end and
+ * the default are accepted. */
+static void sweep_key(const char *path, const struct option_key *k, void *arg)
+{
+	struct sweep *sw = arg;
+	if (!is_number(k))
+		return;
+	int integer = k->type != OPTION_TYPE_REAL && !k->scale;
+	double step = integer ? 1 : fmax(fabs(k->min), 1e-6) * 0.5;
+	double high = integer ? 1 : fmax(fabs(k->max), 1) * 0.5;
+	const double values[] = {k->min - step, k->max + high, k->min, k->max, k->def};
+	sw->numbers++;
+	for (int v = 0; v < 5; v++) {
+		char value[64], expect[300];
+		struct config c;
+		struct err err = {0};
+		if (v == 4 && isnan(k->def))
+			continue;
+		snprintf(value, sizeof value, integer ? "%.0f" : "%.17g", values[v]);
+		write_key(sw->file, path, value);
+		snprintf(expect, sizeof expect, ": %s: must be", path);
+		config_init(&c);
+		int rc = config_load(&c, sw->file, 1, &err);
+		/* An end may break a rule across keys with the others' defaults
+		 * (weight_min 100 > weight_max 2): refused by the rule, not the
+		 * range. */
+		int rule = rc && strstr(err.msg, "learner.weight_min: must not be above");
+		if (v < 2 ? rc != -1 || !strstr(err.msg, expect) : (rc != 0 && !rule)) {
+			print_error("%s = %s: %s\n", path, value, rc ? err.msg : "accepted");
+			sw->wrong++;
+		}
+		config_release(&c);
+	}
+}
+
+static void test_every_number_of_every_table_has_a_range_and_its_ends_are_accepted(void **state)
+{
+	struct sweep sw = {*state, 0, 0};
+	each_key(&config_option_table, "", "", sweep_key, &sw);
+	print_message("%zu numbers checked\n", sw.numbers);
+	assert_true(sw.numbers >= 40);
+	assert_int_equal(sw.wrong, 0);
+}
+
+/* The defaults pass their own tables' checks, and the constructors take
+ * them. */
+static void test_defaults_pass_the_tables_that_define_them(void **state)
+{
+	struct config c;
+	struct err err = {0};
+	(void)state;
+	config_init(&c);
+	if (option_check(&config_option_table, &c, &err))
+		fail_msg("%s", err.msg);
+	struct learner *l = learner_new(&c.learner);
+	struct weights *w = weights_new(&c.weights);
+	struct signals *s = signals_new(&c.signals);
+	assert_true(l && w && s);
+	learner_free(l);
+	weights_free(w);
+	signals_free(s);
+	assert_true(c.learner.weight_min == 0.5 && c.learner.weight_max == 2);
+	assert_int_equal(c.daily.missed.window_us, 15 * 60 * 1000000LL);
+	assert_true(isnan(c.daily.missed.min_score));
+	assert_int_equal(c.schedule.daily_minute, 16 * 60 + 5);
+	config_release(&c);
+}
+
+/* A struct filled by hand is refused by its constructor with the rules the
+ * config is read with. */
+static void test_a_struct_filled_by_hand_meets_the_rules_of_the_config(void **state)
+{
+	static const struct {
+		const struct option_table *table;
+		size_t offset, size; /* of the options struct in struct config */
+		size_t field;	     /* of the spoilt field, from the options struct */
+		int is_long;
+		double value;
+		const char *message;
+	} cases[] = {
+	    {&learner_option_table, offsetof(struct config, learner),
+	     sizeof(struct learner_options), offsetof(struct learner_options, weight_min), 0, 3,
+	     "weight_min: must not be above weight_max (2)"},
+	    {&weights_option_table, offsetof(struct config, weights),
+	     sizeof(struct weights_options), offsetof(struct weights_options, min_samples), 1, 0,
+	     "min_samples: must be an integer from 1 to 1000000"},
+	    {&signals_option_table, offsetof(struct config, signals),
+	     sizeof(struct signals_options), offsetof(struct signals_options, max_pending), 1, 0,
+	     "max_pending: must be an integer from 1 to 100000000"},
+	    {&postmarket_option_table, offsetof(struct config, daily),
+	     sizeof(struct postmarket_options),
+	     offsetof(struct postmarket_options, missed) +
+		 offsetof(struct missed_options, window_us),
+	     1, -1, "missed_window_minutes: must be a number from 0 to 1440"},
+	    {&schedule_option_table, offsetof(struct config, schedule),
+	     sizeof(struct schedule_options), offsetof(struct schedule_options, retry_backoff_s), 0,
+	     -1, "retry_backoff_s: must be a number from 0 to 86400"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct config c;
+		struct err err = {0};
+		config_init(&c);
+		char *opts = (char *)&c + cases[i].offset;
+		if (cases[i].is_long)
+			*(long *)(opts + cases[i].field) = (long)cases[i].value;
+		else
+			*(double *)(opts + cases[i].field) = cases[i].value;
+		assert_int_equal(option_check(cases[i].table, opts, &err), -1);
+		assert_string_equal(err.msg, cases[i].message);
+		config_release(&c);
+	}
+
+	struct config c;
+	config_init(&c);
+	c.learner.weight_min = 3;
+	errno = 0;
+	assert_null(learner_new(&c.learner));
+	assert_int_equal(errno, EINVAL);
+	c.weights.min_mult = 1.5;
+	assert_null(weights_new(&c.weights));
+	config_release(&c);
+}
+
+/* ---- the README's settings table says what the tables say -------------------------- */
+
+struct readme {
+	char *text;
+	size_t keys, wrong;
+};
+
+/* The cells of the README row of key path: "| `path` | default | range | ... |". */
+static int readme_row(const char *text, const char *path, char cells[3][200])
+{
+	char head[300];
+	snprintf(head, sizeof head, "\n| `%s` |", path);
+	const char *row = strstr(text, head);
+	if (!row)
+		return -1;
+	row += strlen(head);
+	for (int i = 0; i < 3; i++) {
+		while (*row == ' ')
+			row++;
+		size_t n = strcspn(row, "|\n");
+		if (row[n] != '|')
+			return -1;
+		size_t end = n;
+		while (end && row[end - 1] == ' ')
+			end--;
+		snprintf(cells[i], sizeof cells[i], "%.*s", (int)end, row);
+		row += n + 1;
+	}
+	return 0;
+}
+
+static int same_number(const char *text, double want)
+{
+	char *end;
+	double d = strtod(text, &end);
+	return end != text && fabs(d - want) <= 1e-12 * fmax(1, fabs(want));
+}
+
+static void readme_key(const char *path, const struct option_key *k, void *arg)
+{
+	struct readme *r = arg;
+	char cells[3][200], expect[200] = "";
+	r->keys++;
+	if (readme_row(r->text, path, cells)) {
+		print_error("README: no row for `%s`\n", path);
+		r->wrong++;
+		return;
+	}
+	int ok = 1;
+	if (is_number(k)) {
+		const char *to = strstr(cells[1], " to ");
+		ok = (k->none ? strcmp(cells[0], "none") == 0 : same_number(cells[0], k->def)) &&
+		     same_number(cells[1], k->min) && to && same_number(to + 4, k->max);
+		snprintf(expect, sizeof expect, "%g | %g to %g", k->def, k->min, k->max);
+	} else if (k->type == OPTION_TYPE_BOOL) {
+		ok = strcmp(cells[0], k->def ? "true" : "false") == 0 &&
+		     strcmp(cells[1], "true or false") == 0;
+		snprintf(expect, sizeof expect, "%s | true or false", k->def ? "true" : "false");
+	} else if (k->text) {
+		snprintf(expect, sizeof expect, "`%s`", k->text);
+		ok = strcmp(cells[0], expect) == 0;
+	}
+	if (!ok) {
+		print_error("README: `%s` says \"%s | %s\", the table \"%s\"\n", path, cells[0],
+			    cells[1], expect);
+		r->wrong++;
+	}
+}
+
+static void test_the_readme_states_every_default_and_range_of_the_tables(void **state)
+{
+	/* README.md at the top of the tree this file is in (tests run from
+	 * there, and __FILE__ is named from there when relative). */
+	char readme[4096];
+	struct err err = {0};
+	size_t len;
+	struct readme r = {NULL, 0, 0};
+	(void)state;
+	snprintf(readme, sizeof readme, "%.*sREADME.md",
+		 (int)(strlen(__FILE__) - strlen("tests/unit/test_config.c")), __FILE__);
+	if (durable_read_all(readme, &r.text, &len, &err))
+		fail_msg("%s", err.msg);
+	each_key(&config_option_table, "", "", readme_key, &r);
+	free(r.text);
+	assert_true(r.keys >= 50);
+	assert_int_equal(r.wrong, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, make_folder, remove_folder)
@@ -565,6 +907,11 @@ int main(void)
 	    T(test_config_profile_finds_configured_and_builtin_profiles),
 	    T(test_configured_profile_shadows_builtin),
 	    T(test_config_profile_names_the_key_of_a_bad_profile),
+	    T(test_a_value_out_of_its_range_is_refused_naming_key_and_line),
+	    T(test_every_number_of_every_table_has_a_range_and_its_ends_are_accepted),
+	    T(test_defaults_pass_the_tables_that_define_them),
+	    T(test_a_struct_filled_by_hand_meets_the_rules_of_the_config),
+	    T(test_the_readme_states_every_default_and_range_of_the_tables),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
