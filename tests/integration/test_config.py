@@ -1,9 +1,6 @@
 """The config file's ranges through the real binary: a value a module would
 refuse is refused when the file is loaded, by every command, once, with its
-line; a SIGHUP with such a file keeps the running config."""
-import signal
-import time
-
+line (a SIGHUP with such a file: test_daemon.py)."""
 import pytest
 
 from conftest import append, canonical_close
@@ -43,25 +40,3 @@ def test_a_huge_rescan_interval_is_refused_at_start_with_its_line(root):
     assert ("tradelearn.json:2: rescan_interval_ms: must be an integer from 10 to 3600000"
             in p.stderr)
     assert "timerfd" not in p.stderr
-
-
-def test_sighup_with_a_huge_rescan_interval_keeps_the_running_config_and_says_why(root):
-    write(root, '{"batch_lines": 100}\n')
-    w = root.start_watch()
-    assert root.wait_for(lambda: (root.state / "health.json").exists())
-    write(root, '{\n  "rescan_interval_ms": %d\n}\n' % HUGE)
-    w.send_signal(signal.SIGHUP)
-    time.sleep(0.3)
-    assert w.poll() is None
-    append(root.logs / "attribution.jsonl", canonical_close(1) + "\n")
-    assert root.wait_for(lambda: len(root.outcomes()) == 1)
-    rc, err = root.stop(w)
-    assert rc == 0, err
-    # One line says both that the reload was refused and why. (A scheduled
-    # job started meanwhile reads the file itself, and says so in its own.)
-    hup = [line for line in err.splitlines() if line.startswith("tradelearn: SIGHUP")]
-    assert len(hup) == 1, err
-    assert "the config was not reloaded (the running one stays)" in hup[0]
-    assert ("tradelearn.json:2: rescan_interval_ms: must be an integer from 10 to 3600000"
-            in hup[0])
-    assert not [line for line in err.splitlines() if line.startswith("tradelearn: bad config")]

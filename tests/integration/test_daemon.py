@@ -60,10 +60,17 @@ def test_sighup_reloads_the_config(root):
     assert root.source()["skipped_by_reason"]["long_line"] == 1
 
 
-def test_sighup_with_a_bad_config_keeps_the_running_one(root):
+@pytest.mark.parametrize("text, reason", [
+    ('{"batch_lines": "many"}',
+     "tradelearn.json:1: batch_lines: must be an integer from 1 to 1000000"),
+    ('{\n  "rescan_interval_ms": 9223372036854775807\n}\n',
+     "tradelearn.json:2: rescan_interval_ms: must be an integer from 10 to 3600000"),
+])
+def test_sighup_with_a_bad_config_keeps_the_running_one_and_says_why_in_one_line(
+        root, text, reason):
     w = root.start_watch()
     assert root.wait_for(lambda: (root.state / "health.json").exists())
-    (root.path / "tradelearn.json").write_text('{"batch_lines": "many"}')
+    (root.path / "tradelearn.json").write_text(text)
     w.send_signal(signal.SIGHUP)
     time.sleep(0.3)
     assert w.poll() is None
@@ -71,7 +78,13 @@ def test_sighup_with_a_bad_config_keeps_the_running_one(root):
     assert root.wait_for(lambda: len(root.outcomes()) == 1)
     rc, err = root.stop(w)
     assert rc == 0
-    assert "not reloaded" in err
+    # One line says both that the reload was refused and why. (A scheduled
+    # job started meanwhile reads the file itself, and says so in its own.)
+    hup = [line for line in err.splitlines() if line.startswith("tradelearn: SIGHUP")]
+    assert len(hup) == 1, err
+    assert "the config was not reloaded (the running one stays)" in hup[0]
+    assert reason in hup[0]
+    assert not [line for line in err.splitlines() if line.startswith("tradelearn: bad config")]
 
 
 def test_bad_config_is_refused_with_the_key_and_its_line(root):
