@@ -57,7 +57,7 @@ struct config {
 };
 extern const struct option_table config_option_table;
 
-/* Fills defaults. */
+/* Fills the defaults of config_option_table, every section's included. */
 void config_init(struct config *c);
 
 /* Reads path into c (after config_init). A missing file is an error only
