@@ -25,7 +25,8 @@ int cmd_daily(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct cmd_env env;
 	struct daily_options o;
-	char err[1024], day[16];
+	struct err err = {0};
+	char day[16];
 	int32_t date = SCHEDULE_NO_DAY;
 	json_t *report = NULL;
 	int rc;
@@ -59,8 +60,8 @@ int cmd_daily(struct cmd_ctx *ctx, int argc, char **argv)
 	o.profile = &env.profile;
 	o.day = date;
 	o.now_us = calendar_schedule_now();
-	if (daily_run(&o, &report, err, sizeof err)) {
-		cmd_error("daily: %s", err);
+	if (daily_run(&o, &report, &err)) {
+		cmd_error("daily: %s", err.msg);
 		cmd_env_release(&env);
 		return EXIT_FAILED;
 	}

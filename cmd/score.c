@@ -89,16 +89,17 @@ static int candidate_of(json_t *o, struct learner_candidate *c, char *why, size_
 static struct learner *committed_learner(const struct cmd_env *env)
 {
 	struct state st;
-	struct err derr;
-	char path[4200], err[256];
+	struct err err = {0};
+	char path[4200];
 	json_error_t jerr;
-	int used_prev;
-	int loaded = state_load(env->state_dir, &st, &used_prev, &derr);
-	if (loaded < 0) {
-		cmd_error("%s", derr.msg);
+	enum state_origin origin;
+	if (state_load(env->state_dir, &st, &origin, &err)) {
+		cmd_error("%s", err.msg);
 		return NULL;
 	}
-	if (loaded == 0 || !st.learner_file[0]) {
+	if (origin == STATE_PREV)
+		cmd_error("score: %s; using its previous version", err.msg);
+	if (origin == STATE_NONE || !st.learner_file[0]) {
 		cmd_error("score: no model committed yet in %s (run tradelearn watch first)",
 			  env->state_dir);
 		return NULL;
@@ -112,11 +113,11 @@ static struct learner *committed_learner(const struct cmd_env *env)
 		return NULL;
 	}
 	/* Only hash_bits matters to a prediction, and it must be the state's. */
-	struct learner *l = learner_new(&env->config.learner);
+	struct learner *l = learner_new(&env->config.learner, &err);
 	if (!l) {
-		cmd_error("score: %s", strerror(errno));
-	} else if (learner_load(l, model, err, sizeof err)) {
-		cmd_error("score: %s: %s", path, err);
+		cmd_error("score: %s", err.msg);
+	} else if (learner_load(l, model, &err)) {
+		cmd_error("score: %s: %s", path, err.msg);
 		learner_free(l);
 		l = NULL;
 	}

@@ -51,17 +51,17 @@ static json_t *real_or_null(double v)
 static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 {
 	struct learner_metrics m = {0};
-	char err[256];
+	struct err err = {0};
 	json_t *o = json_object();
-	struct learner *l = learner_new(&env->config.learner);
+	struct learner *l = learner_new(&env->config.learner, &err);
 	if (!l) {
-		learner_free(l);
+		cmd_info("status: the learner: %s", err.msg);
 		return o;
 	}
 	/* A state that does not load shows as no trades (learner_load leaves
 	 * l empty). */
-	if (saved && learner_load(l, saved, err, sizeof err))
-		cmd_info("status: the learner's state: %s", err);
+	if (saved && learner_load(l, saved, &err))
+		cmd_info("status: the learner's state: %s", err.msg);
 	learner_metrics(l, &m);
 	learner_free(l);
 	json_object_set_new(o, "trades_scored", json_integer(m.trades_scored));
@@ -345,7 +345,8 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 	struct cmd_env env;
 	struct state st;
 	struct err err;
-	int as_json = 0, used_prev, rc;
+	enum state_origin origin;
+	int as_json = 0, rc;
 
 	if (cmd_wants_help(argc, argv)) {
 		fputs(status_usage, stdout);
@@ -362,13 +363,14 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 	rc = cmd_env_load(ctx, &env);
 	if (rc)
 		return rc;
-	int loaded = state_load(env.state_dir, &st, &used_prev, &err);
-	if (loaded < 0) {
+	if (state_load(env.state_dir, &st, &origin, &err)) {
 		cmd_error("%s", err.msg);
 		cmd_env_release(&env);
 		return EXIT_FAILED;
 	}
-	json_t *o = build(&env, &st, loaded == 1);
+	if (origin == STATE_PREV)
+		cmd_error("%s; showing its previous version", err.msg);
+	json_t *o = build(&env, &st, origin != STATE_NONE);
 	if (as_json) {
 		char *text = jsontext_dump(o, JSONTEXT_PRETTY, NULL);
 		fputs(text, stdout);

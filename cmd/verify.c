@@ -317,7 +317,8 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	struct state st;
 	struct err err;
 	struct outcome_keys ok = {0};
-	int used_prev, rc, mismatch = 0;
+	enum state_origin origin;
+	int rc, mismatch = 0;
 	uint64_t quarantined = 0;
 
 	if (cmd_wants_help(argc, argv)) {
@@ -331,11 +332,13 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	rc = cmd_env_load(ctx, &env);
 	if (rc)
 		return rc;
-	if (state_load(env.state_dir, &st, &used_prev, &err) < 0) {
+	if (state_load(env.state_dir, &st, &origin, &err)) {
 		cmd_error("verify: %s", err.msg);
 		cmd_env_release(&env);
 		return EXIT_FAILED;
 	}
+	if (origin == STATE_PREV)
+		cmd_error("verify: %s; checking its previous version", err.msg);
 	ok.count = json_object();
 	if (collect_outcomes(&env, &st, &ok))
 		mismatch = 1;

@@ -74,7 +74,7 @@ static void on_outcome(void *arg, const struct record *r)
  * SIGHUP reload reopens the pipeline under it. */
 static int take_lock(struct watch *w)
 {
-	struct err err;
+	struct err err = {0};
 	pid_t holder = 0;
 
 	if (durable_mkdirs(w->env.state_dir, &err)) {

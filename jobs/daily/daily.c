@@ -44,8 +44,7 @@ struct trade {
 struct job {
 	const struct daily_options *o;
 	const struct config *cfg;
-	char *err;
-	size_t errlen;
+	struct err *err; /* never NULL */
 	int32_t day;
 
 	struct trade *t;
@@ -61,13 +60,24 @@ struct job {
 	int have_model;
 };
 
-static int fail(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct job *j, const char *fmt, ...)
+/* Fails the job with code and a message. Returns -1. */
+static int fail(struct job *j, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct job *j, int code, const char *fmt, ...)
 {
+	char msg[ERR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(j->err, j->errlen, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	return err_set(j->err, code, "%s", msg);
+}
+
+/* Fails the job with the failure a callee reported in e. Returns -1. */
+static int pass(struct job *j, const struct err *e)
+{
+	*j->err = *e;
+	errno = e->code;
 	return -1;
 }
 
@@ -177,29 +187,29 @@ static int trade_cmp(const void *a, const void *b)
 static int read_state(struct job *j)
 {
 	struct state *st = malloc(sizeof *st);
-	struct err derr;
+	struct err derr = {0};
 	char path[4400];
-	int used_prev = 0, rc = -1;
+	enum state_origin origin;
+	int rc = -1;
 
 	if (!st)
-		return fail(j, "out of memory");
+		return fail(j, ENOMEM, "out of memory");
 	state_init(st);
-	int loaded = state_load(j->o->state_dir, st, &used_prev, &derr);
-	if (loaded < 0) {
-		fail(j, "%s", derr.msg);
+	/* A state read from its .prev is the last whole commit: the report is
+	 * of what it holds (watch says the rest when it resumes). */
+	if (state_load(j->o->state_dir, st, &origin, &derr)) {
+		pass(j, &derr);
 		goto out;
 	}
-	if (loaded == 0) {
+	if (origin == STATE_NONE) {
 		rc = 0; /* nothing learned yet: an empty report */
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/%s", j->o->state_dir,
 		 state_output_path(STATE_OUTPUT_OUTCOMES));
 	if (framelog_read(path, st->output_length[STATE_OUTPUT_OUTCOMES], add_outcome, j, NULL,
-			  &derr) < 0) {
-		fail(j, "%s", derr.msg);
+			  j->err) < 0)
 		goto out;
-	}
 	if (j->n > 1)
 		qsort(j->t, j->n, sizeof *j->t, trade_cmp);
 	if (st->learner_file[0]) {
@@ -216,10 +226,11 @@ out:
 /* The progressive metrics of the committed learner (as status shows them). */
 static void read_model(struct job *j)
 {
-	char err[256];
-	struct learner *l = learner_new(&j->cfg->learner);
+	/* Without a model the report says so (its figures are null): no
+	 * reason to fail the day's report. */
+	struct learner *l = learner_new(&j->cfg->learner, NULL);
 	json_t *saved = json_object_get(j->learner_doc, "learner");
-	j->have_model = l && saved && learner_load(l, saved, err, sizeof err) == 0;
+	j->have_model = l && saved && learner_load(l, saved, NULL) == 0;
 	if (j->have_model)
 		learner_metrics(l, &j->lm);
 	learner_free(l);
@@ -260,7 +271,7 @@ static int build_days(struct job *j)
 	j->days = calloc(count ? count : 1, sizeof *j->days);
 	j->returns = calloc(count ? count : 1, sizeof *j->returns);
 	if (!j->days || !j->returns)
-		return fail(j, "out of memory");
+		return fail(j, ENOMEM, "out of memory");
 	int32_t d =
 	    schedule_is_trading_day(cal, first) ? first : schedule_next_trading_day(cal, first);
 	for (size_t i = 0; i < count && d != SCHEDULE_NO_DAY && d <= j->day; i++) {
@@ -520,51 +531,49 @@ static json_t *charts_json(const struct job *j, int32_t from30)
 
 static int write_json(struct job *j, const char *path, json_t *v)
 {
-	struct err derr;
 	size_t len;
 	char *text = jsontext_dump(v, 0, &len);
 	if (!text)
-		return fail(j, "out of memory");
+		return fail(j, ENOMEM, "out of memory");
 	/* A newline at the end: these are files people cat. */
 	char *nl = realloc(text, len + 2);
 	if (!nl) {
 		free(text);
-		return fail(j, "out of memory");
+		return fail(j, ENOMEM, "out of memory");
 	}
 	nl[len++] = '\n';
 	nl[len] = 0;
-	int rc = durable_replace(path, nl, len, &derr);
+	int rc = durable_replace(path, nl, len, j->err);
 	free(nl);
-	return rc ? fail(j, "%s", derr.msg) : 0;
+	return rc;
 }
 
 static int append_lines(struct job *j, const char *path, json_t *lines)
 {
-	struct err derr;
 	size_t i;
 	json_t *v;
 	int rc = 0;
 	if (!json_array_size(lines))
 		return 0;
-	int fd = durable_open_append(path, &derr);
+	int fd = durable_open_append(path, j->err);
 	if (fd < 0)
-		return fail(j, "%s", derr.msg);
+		return -1;
 	json_array_foreach(lines, i, v)
 	{
 		size_t len;
 		char *text = jsontext_dump(v, JSONTEXT_COMPACT, &len);
 		if (!text) {
-			rc = fail(j, "out of memory");
+			rc = fail(j, ENOMEM, "out of memory");
 			break;
 		}
 		text[len] = '\n'; /* replaces the NUL; written by length */
-		rc = durable_write_all(fd, text, len + 1, &derr) ? fail(j, "%s", derr.msg) : 0;
+		rc = durable_write_all(fd, text, len + 1, j->err);
 		free(text);
 		if (rc)
 			break;
 	}
 	if (rc == 0 && fsync(fd) < 0)
-		rc = fail(j, "%s: %s", path, strerror(errno));
+		rc = err_fail(j->err, "%s: fsync: %s", path, strerror(errno));
 	close(fd);
 	return rc;
 }
@@ -633,7 +642,7 @@ static json_t *knob_value(const struct knobs_def *k, double v)
 /* Moves the knobs once per day; returns the report's "knobs" object. */
 static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 {
-	char path[4400], kerr[300], day[16], as_of[16] = "";
+	char path[4400], day[16], as_of[16] = "";
 	struct knobs_table *t = malloc(sizeof *t);
 	double cur[KNOBS_MAX], before[KNOBS_MAX];
 	struct knob_change ch[KNOBS_MAX];
@@ -641,19 +650,19 @@ static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 	json_error_t jerr;
 
 	if (!t) {
-		fail(j, "out of memory");
+		fail(j, ENOMEM, "out of memory");
 		return NULL;
 	}
 	knobs_table_init(t);
-	if (knobs_table_from_json(t, j->cfg->knobs, j->cfg->knob_rules, kerr, sizeof kerr)) {
-		fail(j, "knobs: %s", kerr);
+	if (knobs_table_from_json(t, j->cfg->knobs, j->cfg->knob_rules, j->err)) {
+		err_prefix(j->err, "knobs");
 		goto done;
 	}
 	schedule_format_day(j->day, day, sizeof day);
 	snprintf(path, sizeof path, "%s/knobs.json", j->o->state_dir);
 	saved = json_load_file(path, 0, &jerr);
 	if (!saved && access(path, F_OK) == 0) {
-		fail(j, "%s:%d: %s", path, jerr.line, jerr.text);
+		fail(j, EBADMSG, "%s:%d: %s", path, jerr.line, jerr.text);
 		goto done;
 	}
 	for (size_t i = 0; i < t->n_knobs; i++)
@@ -663,9 +672,9 @@ static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 		snprintf(as_of, sizeof as_of, "%s", a ? a : "");
 		json_t *values = json_object_get(saved, "values");
 		json_t *prior = json_object_get(saved, "before");
-		if (knobs_values_from_json(t, values, cur, kerr, sizeof kerr) ||
-		    (prior && knobs_values_from_json(t, prior, before, kerr, sizeof kerr))) {
-			fail(j, "%s: %s", path, kerr);
+		if (knobs_values_from_json(t, values, cur, j->err) ||
+		    (prior && knobs_values_from_json(t, prior, before, j->err))) {
+			err_prefix(j->err, "%s", path);
 			goto done;
 		}
 	}
@@ -829,7 +838,7 @@ static int probe_line(void *ctx, const char *line, size_t len)
 static json_t *find_missed(struct job *j)
 {
 	struct day_records d = {.j = j};
-	struct err derr;
+	struct err derr = {0};
 	struct missed_result *res = NULL;
 	struct missed_summary sum;
 	size_t n_res = 0;
@@ -845,11 +854,8 @@ static json_t *find_missed(struct job *j)
 		d.source = (enum profile_source_id)s;
 		if (!j->o->profile->source[s].file[0])
 			continue;
-		if (logscan_list(j->o->logs_dir, j->o->profile->source[s].file, &files, &n,
-				 &derr)) {
-			fail(j, "%s", derr.msg);
+		if (logscan_list(j->o->logs_dir, j->o->profile->source[s].file, &files, &n, j->err))
 			return NULL;
-		}
 		for (size_t i = 0; i < n; i++) {
 			/* A file last written before the day began holds none
 			 * of its records. */
@@ -865,12 +871,12 @@ static json_t *find_missed(struct job *j)
 		free(files);
 	}
 	if (d.oom) {
-		fail(j, "out of memory reading the day's records");
+		fail(j, ENOMEM, "out of memory reading the day's records");
 		goto out;
 	}
 	if (missed_find(d.sig, d.n_sig, d.px, d.n_px, d.act, d.n_act, d.close_us,
-			&j->cfg->daily.missed, &res, &n_res, &sum)) {
-		fail(j, "missed opportunities: %s", strerror(errno));
+			&j->cfg->daily.missed, &res, &n_res, &sum, j->err)) {
+		err_prefix(j->err, "missed opportunities");
 		goto out;
 	}
 	summary = missed_summary_json(&sum);
@@ -878,22 +884,18 @@ static json_t *find_missed(struct job *j)
 	snprintf(path, sizeof path, "%s/missed_signals.jsonl.zst", j->o->state_dir);
 	struct day_probe probe = {day, 0};
 	uint64_t valid = 0;
-	if (framelog_read(path, UINT64_MAX, probe_line, &probe, &valid, &derr) < 0) {
-		fail(j, "%s", derr.msg);
+	if (framelog_read(path, UINT64_MAX, probe_line, &probe, &valid, j->err) < 0)
 		goto fail_summary;
-	}
 	if (!probe.found && n_res) {
 		uint64_t actual;
 		/* A frame cut by a crash is dropped before appending. */
-		if (durable_cut_back(path, valid, &actual, &derr) && errno != ENOENT) {
-			fail(j, "%s", derr.msg);
+		if (durable_cut_back(path, valid, &actual, &derr) && derr.code != ENOENT) {
+			pass(j, &derr);
 			goto fail_summary;
 		}
-		struct framelog *log = framelog_new(path, 0, &derr);
-		if (!log) {
-			fail(j, "%s", derr.msg);
+		struct framelog *log = framelog_new(path, 0, j->err);
+		if (!log)
 			goto fail_summary;
-		}
 		int rc = 0;
 		for (size_t i = 0; i < n_res && rc == 0; i++) {
 			json_t *line = missed_result_json(&d.sig[res[i].index], &res[i]);
@@ -904,9 +906,11 @@ static json_t *find_missed(struct job *j)
 			free(text);
 			json_decref(line);
 		}
-		if (rc || framelog_flush(log, &derr)) {
+		if (rc)
+			fail(j, ENOMEM, "out of memory");
+		if (rc || framelog_flush(log, j->err)) {
 			framelog_free(log);
-			fail(j, "%s: %s", path, rc ? "out of memory" : derr.msg);
+			err_prefix(j->err, "%s", path);
 			goto fail_summary;
 		}
 		framelog_free(log);
@@ -1082,7 +1086,7 @@ static int write_index(struct job *j, const char *dir, json_t *report)
 	schedule_format_day(j->day, today, sizeof today);
 	if (!d) {
 		json_decref(days);
-		return fail(j, "%s: %s", dir, strerror(errno));
+		return err_fail(j->err, "%s: %s", dir, strerror(errno));
 	}
 	while ((de = readdir(d))) {
 		json_error_t jerr;
@@ -1104,21 +1108,19 @@ static int write_index(struct job *j, const char *dir, json_t *report)
 		json_decref(r);
 	}
 	closedir(d);
-	char herr[200];
-	char *html = report_html_index(days, herr, sizeof herr);
+	char *html = report_html_index(days, j->err);
 	json_decref(days);
 	if (!html)
-		return fail(j, "index: %s", herr);
-	struct err derr;
+		return err_prefix(j->err, "index");
 	if (snprintf(path, sizeof path, "%s/index.html", dir) >= (int)sizeof path)
-		rc = fail(j, "%s: path too long", dir);
-	else if (durable_replace(path, html, strlen(html), &derr))
-		rc = fail(j, "%s", derr.msg);
+		rc = fail(j, ENAMETOOLONG, "%s: path too long", dir);
+	else
+		rc = durable_replace(path, html, strlen(html), j->err);
 	free(html);
 	if (rc == 0 && strcmp(newest, today) == 0) {
 		if (snprintf(path, sizeof path, "%s/post_market_latest.json", dir) >=
 		    (int)sizeof path)
-			rc = fail(j, "%s: path too long", dir);
+			rc = fail(j, ENAMETOOLONG, "%s: path too long", dir);
 		else
 			rc = write_json(j, path, report);
 	}
@@ -1127,15 +1129,14 @@ static int write_index(struct job *j, const char *dir, json_t *report)
 
 static int write_reports(struct job *j, json_t *report)
 {
-	char dir[4400], path[4500], day[16], herr[200];
-	struct err derr;
+	char dir[4400], path[4500], day[16];
 	schedule_format_day(j->day, day, sizeof day);
 	snprintf(dir, sizeof dir, "%s/reports", j->o->state_dir);
 	snprintf(path, sizeof path, "%s/post_market_%s.html", dir, day);
-	char *html = report_html_page(report, herr, sizeof herr);
+	char *html = report_html_page(report, j->err);
 	if (!html)
-		return fail(j, "report page: %s", herr);
-	int rc = durable_replace(path, html, strlen(html), &derr) ? fail(j, "%s", derr.msg) : 0;
+		return err_prefix(j->err, "report page");
+	int rc = durable_replace(path, html, strlen(html), j->err);
 	free(html);
 	/* The JSON after the page: a report listed in the index has its page. */
 	snprintf(path, sizeof path, "%s/post_market_%s.json", dir, day);
@@ -1153,10 +1154,10 @@ int32_t daily_default_day(const struct config *c, int64_t now_us)
 	return schedule_last_due_day(&c->schedule.calendar, c->schedule.daily_minute, now_us);
 }
 
-int daily_run(const struct daily_options *o, json_t **report_out, char *err, size_t errlen)
+int daily_run(const struct daily_options *o, json_t **report_out, struct err *err)
 {
-	struct job j = {.o = o, .cfg = o->config, .err = err, .errlen = errlen};
-	struct err derr;
+	struct err ignored = {0};
+	struct job j = {.o = o, .cfg = o->config, .err = err ? err : &ignored};
 	char dir[4400], day[16], gen[40];
 	json_t *report = NULL, *windows, *knobs, *missed, *retrain, *baseline = NULL;
 	int lock = -1, rc = -1;
@@ -1164,21 +1165,24 @@ int daily_run(const struct daily_options *o, json_t **report_out, char *err, siz
 
 	if (report_out)
 		*report_out = NULL;
+	struct err derr = {0};
 	if (option_check(&postmarket_option_table, &o->config->daily, &derr))
-		return fail(&j, "daily.%s", derr.msg);
+		return fail(&j, EINVAL, "daily.%s", derr.msg);
 	j.day = o->day != SCHEDULE_NO_DAY ? o->day : daily_default_day(o->config, o->now_us);
 	if (j.day == SCHEDULE_NO_DAY)
-		return fail(&j, "the calendar has no trading day");
+		return fail(&j, EINVAL, "the calendar has no trading day");
 	schedule_format_day(j.day, day, sizeof day);
 	if (!schedule_is_trading_day(&o->config->schedule.calendar, j.day))
-		return fail(&j, "%s is not a trading day of the configured calendar", day);
+		return fail(&j, EINVAL, "%s is not a trading day of the configured calendar", day);
 	snprintf(dir, sizeof dir, "%s/reports", o->state_dir);
-	if (durable_mkdirs(dir, &derr))
-		return fail(&j, "%s", derr.msg);
-	lock = durable_lock(dir, &holder, &derr);
+	if (durable_mkdirs(dir, j.err))
+		return -1;
+	lock = durable_lock(dir, &holder, j.err);
 	if (lock < 0)
-		return fail(&j, "%s", derr.msg);
-	durable_sweep_temps(dir, &derr);
+		return -1;
+	/* Leftovers of an interrupted run; one that cannot be removed is
+	 * replaced when its file is written again. */
+	durable_sweep_temps(dir, NULL);
 
 	if (read_state(&j))
 		goto out;
@@ -1230,7 +1234,7 @@ int daily_run(const struct daily_options *o, json_t **report_out, char *err, siz
 		      model_json(&j), "knobs", knobs, "missed", missed, "stale_positions",
 		      stale_positions(&j), "retrain", retrain, "charts", charts_json(&j, from30));
 	if (!report) {
-		fail(&j, "out of memory");
+		fail(&j, ENOMEM, "out of memory");
 		goto out;
 	}
 	json_object_set_new(report, "day_pnl_with_partials_usd",

@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "lib/base/err.h"
 #include "lib/config/config.h"
 #include "lib/ingest/profile.h"
 
@@ -51,10 +52,12 @@ struct daily_options {
 };
 
 /* Runs the job. On success returns 0 and, when report is not NULL, the
- * report object (new reference). -1 with a message in err on failure (a
- * file that cannot be read or written; a day that is not a trading day);
- * files already replaced stay valid on their own. */
-int daily_run(const struct daily_options *o, json_t **report, char *err, size_t errlen);
+ * report object (new reference). Returns -1 with err set on failure: a day
+ * that is not a trading day (EINVAL), a committed file that is damaged (the
+ * state, knobs.json), another run holding the reports' lock (EWOULDBLOCK), a
+ * file that cannot be read or written (its errno), ENOMEM. Files already
+ * replaced stay valid on their own. */
+int daily_run(const struct daily_options *o, json_t **report, struct err *err);
 
 /* The trading day a report is for when none is given: the last trading day
  * whose daily slot (config schedule.daily) is at or before now. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
 #include "lib/store/framelog.h"
 #include "lib/base/jsontext.h"
 #include "jobs/live/short_term.h"
@@ -94,9 +95,9 @@ static int load_keys(struct pipeline *p, struct err *err)
 		if (n == 0)
 			break;
 		for (size_t i = 0; i < (size_t)n / sizeof *buf; i++)
-			if (short_term_add_key(p->job, buf[i])) {
+			if (short_term_add_key(p->job, buf[i], err)) {
 				close(fd);
-				return err_fail(err, "out of memory");
+				return err_prefix(err, "%s", path);
 			}
 	}
 	close(fd);
@@ -112,15 +113,17 @@ static int load_learner(struct pipeline *p, struct err *err)
 		return 0;
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, p->state.learner_file);
 	if (durable_read_all(path, &text, &len, err))
-		return err_fail(err, "%s: the committed generation is missing: %s", path, err->msg);
+		return err->code == ENOENT
+			   ? err_set(err, ENOENT, "%s: the committed generation is missing", path)
+			   : -1;
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	free(text);
-	if (!j || short_term_load(p->job, j)) {
-		json_decref(j);
-		return err_fail(err, "%s: damaged", path);
-	}
+	if (!j)
+		return err_set(err, EBADMSG, "%s: damaged (%s at line %d)", path, jerr.text,
+			       jerr.line);
+	int rc = short_term_load(p->job, j, err);
 	json_decref(j);
-	return 0;
+	return rc ? err_prefix(err, "%s: damaged", path) : 0;
 }
 
 static int open_outputs(struct pipeline *p, struct err *err)
@@ -130,13 +133,13 @@ static int open_outputs(struct pipeline *p, struct err *err)
 		uint64_t actual = 0;
 		output_path(p, (enum state_output_id)i, path, sizeof path);
 		if (durable_cut_back(path, p->state.output_length[i], &actual, err)) {
-			if (errno == ERANGE)
-				return err_fail(err,
-						"%s is shorter (%llu bytes) than committed (%llu): "
-						"it was cut or replaced; restore it, or move the "
-						"state folder away to start over",
-						path, (unsigned long long)actual,
-						(unsigned long long)p->state.output_length[i]);
+			if (err->code == ERANGE)
+				return err_set(err, ERANGE,
+					       "%s is shorter (%llu bytes) than committed (%llu): "
+					       "it was cut or replaced; restore it, or move the "
+					       "state folder away to start over",
+					       path, (unsigned long long)actual,
+					       (unsigned long long)p->state.output_length[i]);
 			return -1;
 		}
 		if (actual > p->state.output_length[i])
@@ -170,11 +173,11 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 {
 	struct pipeline *p = calloc(1, sizeof *p);
 	char dir[FOLLOW_PATH_MAX + 32];
-	int used_prev = 0, rc;
+	enum state_origin origin;
 	const char *files[PROFILE_SOURCE_COUNT];
 
 	if (!p) {
-		err_fail(err, "out of memory");
+		err_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
 	p->quarantine_fd = p->keys_fd = p->weight_log_fd = -1;
@@ -193,15 +196,15 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 		goto fail;
 	if (durable_sweep_temps(p->state_dir, err) < 0 || durable_sweep_temps(dir, err) < 0)
 		goto fail;
-	rc = state_load(p->state_dir, &p->state, &used_prev, err);
-	if (rc < 0)
+	if (state_load(p->state_dir, &p->state, &origin, err))
 		goto fail;
-	if (used_prev)
-		say(p, "%s was damaged; resumed from its previous version", STATE_FILE);
-	if (rc == 1 && strcmp(p->state.logs, p->logs_dir) != 0)
+	int loaded = origin != STATE_NONE;
+	if (origin == STATE_PREV)
+		say(p, "%s; resumed from its previous version", err->msg);
+	if (loaded && strcmp(p->state.logs, p->logs_dir) != 0)
 		say(p, "the logs folder changed from %s to %s: files are matched by content",
 		    p->state.logs, p->logs_dir);
-	if (rc == 1 && p->state.profile[0] && strcmp(p->state.profile, p->profile->name) != 0)
+	if (loaded && p->state.profile[0] && strcmp(p->state.profile, p->profile->name) != 0)
 		say(p, "the profile changed from %s to %s", p->state.profile, p->profile->name);
 	sweep_generations(p, p->state.generation,
 			  p->state.generation ? p->state.generation - 1 : 0);
@@ -209,7 +212,7 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 		goto fail;
 	if (durable_mkdirs(p->models_dir, err))
 		goto fail;
-	p->job = short_term_new(p->profile, p->config);
+	p->job = short_term_new(p->profile, p->config, err);
 	if (!p->job || load_keys(p, err) || load_learner(p, err))
 		goto fail;
 
@@ -232,10 +235,8 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 		goto fail;
 	for (size_t i = 0; i < p->n_sources; i++) {
 		struct state_source *src = &p->state.source[p->source_index[i]];
-		int known = rc == 1 && strcmp(src->file, files[i]) == 0;
-		if (follow_restore(p->follow, i, known ? &src->follow : NULL, p->state.committed_at,
-				   err))
-			goto fail;
+		int known = loaded && strcmp(src->file, files[i]) == 0;
+		follow_restore(p->follow, i, known ? &src->follow : NULL, p->state.committed_at);
 		snprintf(src->file, sizeof src->file, "%s", files[i]);
 	}
 	snprintf(p->state.profile, sizeof p->state.profile, "%s", p->profile->name);
@@ -329,11 +330,13 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 	next->generation = p->state.generation + 1;
 	snprintf(next->learner_file, sizeof next->learner_file, "learner.%llu.json",
 		 (unsigned long long)next->generation);
-	json_t *learner = short_term_save(p->job);
+	json_t *learner = short_term_save(p->job, err);
+	if (!learner)
+		return -1;
 	char *text = jsontext_dump(learner, JSONTEXT_COMPACT, &len);
 	json_decref(learner);
 	if (!text)
-		return err_fail(err, "out of memory");
+		return err_set(err, ENOMEM, "%s: out of memory", next->learner_file);
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, next->learner_file);
 	int rc = durable_replace(path, text, len, err);
 	free(text);
@@ -366,7 +369,7 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 	int rc = 0;
 
 	if (!next)
-		return err_fail(err, "out of memory");
+		return err_set(err, ENOMEM, "out of memory");
 	*next = p->state;
 	short_term_batch_reset(&p->batch);
 	/* A source ahead of the others in time waits while many observations
@@ -395,8 +398,8 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 					break;
 				}
 				line.source = p->source_index[i];
-				if (short_term_apply(p->job, &line, c, &p->batch)) {
-					rc = err_fail(err, "out of memory");
+				if (short_term_apply(p->job, &line, c, &p->batch, err)) {
+					rc = -1;
 					goto out;
 				}
 				n++;
@@ -419,6 +422,7 @@ int pipeline_publish(struct pipeline *p, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 64], at[40];
 	json_t *h = json_object(), *lag = json_object();
+	int built = h && lag;
 	size_t len;
 	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++)
 		if (p->profile->source[s].file[0])
@@ -436,10 +440,10 @@ int pipeline_publish(struct pipeline *p, struct err *err)
 			    json_integer((json_int_t)short_term_open_count(p->job)));
 	json_object_set_new(h, "polling", json_boolean(follow_is_polling(p->follow)));
 	json_object_set_new(h, "last_job", p->last_job ? json_incref(p->last_job) : json_null());
-	char *text = jsontext_dump(h, JSONTEXT_PRETTY, &len);
+	char *text = built ? jsontext_dump(h, JSONTEXT_PRETTY, &len) : NULL;
 	json_decref(h);
 	if (!text)
-		return err_fail(err, "out of memory");
+		return err_set(err, ENOMEM, "out of memory");
 	snprintf(path, sizeof path, "%s/health.json", p->state_dir);
 	int rc = durable_publish(path, text, len, err);
 	free(text);

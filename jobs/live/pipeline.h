@@ -33,7 +33,7 @@
 #include <jansson.h>
 
 #include "lib/config/config.h"
-#include "lib/base/durable.h"
+#include "lib/base/err.h"
 #include "lib/ingest/follow.h"
 #include "lib/ingest/profile.h"
 #include "lib/ingest/record.h"
@@ -56,15 +56,22 @@ struct pipeline_options {
 
 struct pipeline;
 
-/* Opens and recovers; the caller holds the state folder's lock. NULL on
- * failure with err set. */
+/* Opens and recovers; the caller holds the state folder's lock. A state
+ * file that is damaged, with a whole .prev, is resumed from the .prev and
+ * said once through opt->log. Returns NULL with err set on failure: EBADMSG
+ * when the committed state is damaged beyond its .prev (the message says
+ * what to do), ERANGE when an output is shorter than committed (no committed
+ * byte is cut), or the file system's errno, or ENOMEM. */
 struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *err);
 
-/* Reads and commits at most one batch. *lines (may be NULL) gets the lines
- * read; 0 means the logs are caught up. -1 on an I/O failure: the batch was
- * not committed, and the caller should stop (a restart redoes it). */
+/* Reads and commits at most one batch. Returns 0, *lines (may be NULL)
+ * getting the lines read (0 means the logs are caught up); or -1 with err set
+ * on an I/O failure or ENOMEM: the batch was not committed, and the caller
+ * should stop (a restart redoes it). */
 int pipeline_step(struct pipeline *p, size_t *lines, struct err *err);
 
+/* The descriptor to poll, its events, the periodic re-examination (see
+ * follow.h: none of them fails), and whether the follower polls. */
 int pipeline_fd(const struct pipeline *p);
 void pipeline_events(struct pipeline *p);
 void pipeline_refresh(struct pipeline *p);
@@ -72,7 +79,7 @@ int pipeline_is_polling(const struct pipeline *p);
 
 /* The last committed state (borrowed). */
 const struct state *pipeline_state(const struct pipeline *p);
-/* Open positions now (new reference). */
+/* Open positions now (new reference, or NULL on ENOMEM). */
 json_t *pipeline_positions(const struct pipeline *p);
 /* The short-term job (borrowed), e.g. for the learner's metrics. */
 const struct short_term *pipeline_job(const struct pipeline *p);
@@ -80,7 +87,8 @@ const struct short_term *pipeline_job(const struct pipeline *p);
 uint64_t pipeline_lag(struct pipeline *p, size_t source);
 
 /* Writes state/health.json now (also done after commits, at most once a
- * second). The learned files are published after every commit and at open. */
+ * second). The learned files are published after every commit and at open.
+ * Returns 0, or -1 with err set (the file system's errno, or ENOMEM). */
 int pipeline_publish(struct pipeline *p, struct err *err);
 
 /* The last scheduled job run (a state/jobs.jsonl line; borrowed, a

@@ -1,5 +1,6 @@
 #include "jobs/live/short_term.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,17 +101,18 @@ static int keyset_add(struct keyset *ks, uint64_t h)
 	return 1;
 }
 
-struct short_term *short_term_new(const struct profile *p, const struct config *c)
+struct short_term *short_term_new(const struct profile *p, const struct config *c, struct err *err)
 {
 	struct short_term *st = calloc(1, sizeof *st);
 
-	if (!st)
+	if (!st) {
+		err_set(err, ENOMEM, "out of memory");
 		return NULL;
+	}
 	st->profile = p;
-	st->learner = learner_new(c ? &c->learner : NULL);
-	st->weights = weights_new(c ? &c->weights : NULL);
-	st->signals = signals_new(c ? &c->signals : NULL);
-	if (!st->learner || !st->weights || !st->signals) {
+	if (!(st->learner = learner_new(c ? &c->learner : NULL, err)) ||
+	    !(st->weights = weights_new(c ? &c->weights : NULL, err)) ||
+	    !(st->signals = signals_new(c ? &c->signals : NULL, err))) {
 		short_term_free(st);
 		return NULL;
 	}
@@ -146,9 +148,14 @@ void short_term_free(struct short_term *st)
 	free(st);
 }
 
-int short_term_add_key(struct short_term *st, uint64_t h)
+static int out_of_memory(struct err *err)
 {
-	return keyset_add(&st->keys, h) < 0 ? -1 : 0;
+	return err_set(err, ENOMEM, "out of memory");
+}
+
+int short_term_add_key(struct short_term *st, uint64_t h, struct err *err)
+{
+	return keyset_add(&st->keys, h) < 0 ? out_of_memory(err) : 0;
 }
 
 static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
@@ -199,7 +206,7 @@ static int quarantine(struct short_term_batch *out, const struct follow_line *li
 	json_object_set_new(q, "line", line_text(line->data, line->len));
 	json_object_set_new(q, "quarantined_at", json_string(at));
 	size_t n;
-	char *text = jsontext_dump(q, JSONTEXT_COMPACT, &n);
+	char *text = q ? jsontext_dump(q, JSONTEXT_COMPACT, &n) : NULL;
 	json_decref(q);
 	if (!text)
 		return -1;
@@ -227,7 +234,7 @@ static int journal_changes(struct short_term *st, struct short_term_batch *out)
 			json_object_set_new(j, "reason", json_string(ch[i].reason));
 			json_object_set_new(j, "samples", json_integer(ch[i].samples));
 			size_t len;
-			char *text = jsontext_dump(j, JSONTEXT_COMPACT, &len);
+			char *text = j ? jsontext_dump(j, JSONTEXT_COMPACT, &len) : NULL;
 			json_decref(j);
 			if (!text ||
 			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap,
@@ -352,12 +359,12 @@ static void close_position(struct short_term *st, size_t i)
 }
 
 static int record_outcome(struct short_term *st, const struct record *r, struct state_counters *c,
-			  struct short_term_batch *out)
+			  struct short_term_batch *out, struct err *err)
 {
 	uint64_t h = short_term_key_hash(r->key);
 	int added = keyset_add(&st->keys, h);
 	if (added < 0)
-		return -1;
+		return out_of_memory(err);
 	if (added == 0) {
 		c->duplicates++;
 		c->skipped++;
@@ -366,14 +373,14 @@ static int record_outcome(struct short_term *st, const struct record *r, struct 
 	char *line = outcome_encode(r);
 	if (!line || framelog_add(out->outcomes, line, strlen(line))) {
 		free(line);
-		return -1;
+		return out_of_memory(err);
 	}
 	free(line);
 	if (out->n_keys == out->keys_cap) {
 		size_t cap = out->keys_cap ? out->keys_cap * 2 : 256;
 		uint64_t *nk = realloc(out->keys, cap * sizeof *nk);
 		if (!nk)
-			return -1;
+			return out_of_memory(err);
 		out->keys = nk;
 		out->keys_cap = cap;
 	}
@@ -383,44 +390,44 @@ static int record_outcome(struct short_term *st, const struct record *r, struct 
 	c->sign_mismatch += (uint64_t)r->pnl_sign_mismatch;
 	/* Learned from once: only a trade recorded now, never a duplicate. */
 	learner_learn(st->learner, r);
-	if (weights_learn_trade(st->weights, r) < 0)
+	if (weights_learn_trade(st->weights, r, err) < 0)
 		return -1;
 	/* Without an exit source, the closes are the only exit events there
 	 * are: their close reasons teach the exit-reason statistics. With one,
 	 * the exit rows do, and a close would count its exit twice. */
 	if (!st->profile->source[PROFILE_SOURCE_EXIT].file[0] &&
-	    weights_learn_exit(st->weights, r) < 0)
+	    weights_learn_exit(st->weights, r, err) < 0)
 		return -1;
 	if (journal_changes(st, out))
-		return -1;
+		return out_of_memory(err);
 	if (out->on_outcome)
 		out->on_outcome(out->hook_ctx, r);
 	return 0;
 }
 
 /* What a parsed record does, by its kind: each step updates c and may add
- * to out; 0, or -1 on ENOMEM. */
+ * to out; 0, or -1 with err set to ENOMEM. */
 typedef int (*apply_step)(struct short_term *st, struct record *r, struct state_counters *c,
-			  struct short_term_batch *out);
+			  struct short_term_batch *out, struct err *err);
 
 /* An open is tracked until its close, which takes its entry fields. */
 static int apply_open(struct short_term *st, struct record *r, struct state_counters *c,
-		      struct short_term_batch *out)
+		      struct short_term_batch *out, struct err *err)
 {
 	(void)out;
 	c->learned++;
-	return open_position(st, position_key(st, r), r);
+	return open_position(st, position_key(st, r), r) ? out_of_memory(err) : 0;
 }
 
 /* A close or partial close is a trade: completed from its open, recorded
  * once, learned from; a full close ends the position. */
 static int apply_close(struct short_term *st, struct record *r, struct state_counters *c,
-		       struct short_term_batch *out)
+		       struct short_term_batch *out, struct err *err)
 {
 	size_t at = find_position(st, r);
 	if (at != NO_POSITION)
 		fill_from_open(r, &st->pos[at]);
-	int rc = record_outcome(st, r, c, out);
+	int rc = record_outcome(st, r, c, out, err);
 	if (r->kind == PROFILE_KIND_CLOSE)
 		close_position(st, at);
 	return rc;
@@ -428,19 +435,20 @@ static int apply_close(struct short_term *st, struct record *r, struct state_cou
 
 /* An exit row teaches the exit-reason statistics. */
 static int apply_exit(struct short_term *st, struct record *r, struct state_counters *c,
-		      struct short_term_batch *out)
+		      struct short_term_batch *out, struct err *err)
 {
 	c->learned++;
-	weights_learn_exit(st->weights, r);
-	return journal_changes(st, out);
+	if (weights_learn_exit(st->weights, r, err) < 0)
+		return -1;
+	return journal_changes(st, out) ? out_of_memory(err) : 0;
 }
 
 /* Signals and orders are accepted and counted: the daily job links them to
  * trades, and their prices feed the signal outcomes (apply_record). */
 static int apply_counted(struct short_term *st, struct record *r, struct state_counters *c,
-			 struct short_term_batch *out)
+			 struct short_term_batch *out, struct err *err)
 {
-	(void)st, (void)r, (void)out;
+	(void)st, (void)r, (void)out, (void)err;
 	c->learned++;
 	return 0;
 }
@@ -484,21 +492,21 @@ static void note_last_record(struct short_term *st, const struct record *r,
 /* A record that parsed: the step of its kind, then the observation of its
  * price, which every record with a price and a time is. */
 static int apply_record(struct short_term *st, struct record *r, struct state_counters *c,
-			struct short_term_batch *out)
+			struct short_term_batch *out, struct err *err)
 {
 	size_t kind = (size_t)r->kind;
 	apply_step step = kind < sizeof apply_by_kind / sizeof apply_by_kind[0]
 			      ? apply_by_kind[kind]
 			      : apply_counted;
 	note_last_record(st, r, c);
-	int rc = step(st, r, c, out);
-	if (signals_observe(st->signals, r))
+	int rc = step(st, r, c, out, err);
+	if (signals_observe(st->signals, r, err))
 		rc = -1;
 	return rc;
 }
 
 int short_term_apply(struct short_term *st, const struct follow_line *line,
-		     struct state_counters *c, struct short_term_batch *out)
+		     struct state_counters *c, struct short_term_batch *out, struct err *err)
 {
 	struct record r;
 	const char *reason;
@@ -520,14 +528,15 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 			     line->len, &r, &reason, detail, sizeof detail)) {
 	case RECORD_QUARANTINE:
 		c->quarantined++;
-		rc = quarantine(out, line, reason, detail);
+		if (quarantine(out, line, reason, detail))
+			rc = out_of_memory(err);
 		break;
 	case RECORD_IGNORED:
 		c->ignored++;
 		c->skipped++;
 		break;
 	case RECORD_OK:
-		rc = apply_record(st, &r, c, out);
+		rc = apply_record(st, &r, c, out, err);
 		break;
 	}
 	record_release(&r);
@@ -581,8 +590,9 @@ static double number_or_nan(json_t *v)
 }
 
 /* A position as short_term_save wrote it (formats 2 and 3: format 2 has no
- * entry fields beyond the price). -1 when it is not one, or on ENOMEM. */
-static int position_load(struct short_term *st, json_t *v)
+ * entry fields beyond the price). -1 with err when it is not one, or on
+ * ENOMEM. */
+static int position_load(struct short_term *st, json_t *v, size_t i, struct err *err)
 {
 	struct record r;
 	json_t *opened = json_object_get(v, "opened_at_us");
@@ -590,7 +600,8 @@ static int position_load(struct short_term *st, json_t *v)
 	r.position_id = json_string_value(json_object_get(v, "id"));
 	r.symbol = json_string_value(json_object_get(v, "symbol"));
 	if (!r.position_id || !r.symbol || !json_is_integer(opened))
-		return -1;
+		return err_set(err, EINVAL,
+			       "open_positions[%zu]: not a position (id, symbol, opened_at_us)", i);
 	r.side = (int)json_integer_value(json_object_get(v, "side"));
 	r.ts = json_integer_value(opened);
 	r.qty = number_or_nan(json_object_get(v, "qty"));
@@ -602,7 +613,7 @@ static int position_load(struct short_term *st, json_t *v)
 	r.timeframe = json_string_value(json_object_get(v, "timeframe"));
 	json_t *comp = json_object_get(v, "components");
 	r.components = json_is_object(comp) ? comp : NULL;
-	return open_position(st, r.position_id, &r);
+	return open_position(st, r.position_id, &r) ? out_of_memory(err) : 0;
 }
 
 void short_term_caught_up(struct short_term *st, int source)
@@ -615,11 +626,11 @@ int short_term_holding(const struct short_term *st, int source)
 	return signals_holding(st->signals, source);
 }
 
-json_t *short_term_save(struct short_term *st)
+json_t *short_term_save(struct short_term *st, struct err *err)
 {
 	/* The end of a batch: the signal observations it made ready are
 	 * applied before the state is written (lib/signals). */
-	if (signals_settle(st->signals))
+	if (signals_settle(st->signals, err))
 		return NULL;
 	json_t *o = json_object(), *arr = json_array();
 	int ok = o && arr;
@@ -658,28 +669,28 @@ json_t *short_term_save(struct short_term *st)
 	ok &= 0 == json_object_set_new(o, "equity", eq);
 	if (!ok) {
 		json_decref(o);
+		out_of_memory(err);
 		return NULL;
 	}
 	return o;
 }
 
-int short_term_load(struct short_term *st, json_t *saved)
+int short_term_load(struct short_term *st, json_t *saved, struct err *err)
 {
 	json_t *arr = json_object_get(saved, "open_positions"), *v;
 	size_t i;
-	char err[256];
 	if (!json_is_array(arr))
-		return -1;
+		return err_set(err, EINVAL, "open_positions: not an array");
 	/* A generation written before the learner existed has none of these:
 	 * learning starts from there. */
 	v = json_object_get(saved, "learner");
-	if (v && learner_load(st->learner, v, err, sizeof err))
-		return -1;
+	if (v && learner_load(st->learner, v, err))
+		return err_prefix(err, "learner");
 	v = json_object_get(saved, "weights");
-	if (v && weights_load(st->weights, v, err, sizeof err))
+	if (v && weights_load(st->weights, v, err))
 		return -1;
 	v = json_object_get(saved, "signals");
-	if (v && signals_load(st->signals, v, err, sizeof err))
+	if (v && signals_load(st->signals, v, err))
 		return -1;
 	st->n_equity = 0;
 	json_array_foreach(json_object_get(saved, "equity"), i, v)
@@ -689,7 +700,11 @@ int short_term_load(struct short_term *st, json_t *saved)
 		json_t *f = json_object_get(v, "first"), *l = json_object_get(v, "last");
 		if (!d || schedule_parse_day(d, &day) || !json_is_number(f) || !json_is_number(l) ||
 		    st->n_equity == EQUITY_DAYS)
-			return -1;
+			return err_set(
+			    err, EINVAL,
+			    "equity[%zu]: not a day's equity (day, first, last), or more "
+			    "than %d days",
+			    i, EQUITY_DAYS);
 		st->equity[st->n_equity++] =
 		    (struct equity_day){day, json_number_value(f), json_number_value(l),
 					json_integer_value(json_object_get(v, "first_us")),
@@ -697,7 +712,7 @@ int short_term_load(struct short_term *st, json_t *saved)
 	}
 	json_array_foreach(arr, i, v)
 	{
-		if (position_load(st, v))
+		if (position_load(st, v, i, err))
 			return -1;
 	}
 	return 0;
@@ -726,14 +741,15 @@ size_t short_term_open_count(const struct short_term *st)
 	return st->n_pos;
 }
 
+/* Publishes doc (stolen; NULL when building it ran out of memory). */
 static int publish_json(const char *dir, const char *name, json_t *doc, struct err *err)
 {
 	char path[4200];
 	size_t len;
-	char *text = jsontext_dump(doc, JSONTEXT_PRETTY, &len);
+	char *text = doc ? jsontext_dump(doc, JSONTEXT_PRETTY, &len) : NULL;
 	json_decref(doc);
 	if (!text)
-		return err_fail(err, "out of memory");
+		return err_set(err, ENOMEM, "%s: out of memory", name);
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	int rc = durable_publish(path, text, len, err);
 	free(text);

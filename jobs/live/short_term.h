@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "lib/base/err.h"
 #include "lib/config/config.h"
 #include "lib/ingest/follow.h"
 #include "lib/store/framelog.h"
@@ -67,25 +68,29 @@ struct short_term_batch {
 
 /* Creates the job for a profile (borrowed; must outlive the job), with the
  * learner, weights and signals settings of config c (NULL: defaults).
- * NULL on ENOMEM. */
-struct short_term *short_term_new(const struct profile *p, const struct config *c);
-void short_term_free(struct short_term *st);
+ * Returns NULL with err set: EINVAL when a setting is out of range for
+ * learner_new, weights_new or signals_new, or ENOMEM. */
+struct short_term *short_term_new(const struct profile *p, const struct config *c, struct err *err);
+void short_term_free(struct short_term *st); /* NULL does nothing */
 
-/* Adds a recorded trade key hash (from the trade-key log at start). */
-int short_term_add_key(struct short_term *st, uint64_t key_hash);
+/* Adds a recorded trade key hash (from the trade-key log at start). Returns
+ * 0, or -1 with err set to ENOMEM. */
+int short_term_add_key(struct short_term *st, uint64_t key_hash, struct err *err);
 
 /* Hash of a stable trade key, as stored in the trade-key log. */
 uint64_t short_term_key_hash(const char *key);
 
 /* Applies one line of the follower. Counters of its source are updated in c.
- * Returns 0, or -1 on ENOMEM (nothing about the data can fail). */
+ * Returns 0, or -1 with err set to ENOMEM (nothing about the data can fail;
+ * the batch must then not be committed). */
 int short_term_apply(struct short_term *st, const struct follow_line *line,
-		     struct state_counters *c, struct short_term_batch *out);
+		     struct state_counters *c, struct short_term_batch *out, struct err *err);
 
 /* Writes the derived files the bot and people read, from the state in
  * memory, each replaced atomically (durable_publish): models/online.json,
  * state/signal_weights.json, state/exit_weights.json,
- * state/signal_outcomes.json. */
+ * state/signal_outcomes.json. Returns 0, or -1 with err set (the file
+ * system's errno, or ENOMEM); files already replaced stay valid. */
 int short_term_publish(const struct short_term *st, const char *models_dir, const char *state_dir,
 		       struct err *err);
 
@@ -101,14 +106,17 @@ int short_term_holding(const struct short_term *st, int source);
 /* Ends the batch and returns the generation-file part of the state (open
  * positions, learner, weights, signals): the signal observations that the
  * batch made ready are applied first (signals_settle), so call it once per
- * batch, at its commit, and publish after it. New reference, NULL on
- * ENOMEM. */
-json_t *short_term_save(struct short_term *st);
-/* Restores it (borrowed). -1 when it is not what short_term_save wrote. */
-int short_term_load(struct short_term *st, json_t *saved);
+ * batch, at its commit, and publish after it. A new reference, or NULL with
+ * err set to ENOMEM (then nothing may be committed). */
+json_t *short_term_save(struct short_term *st, struct err *err);
+/* Restores it (borrowed). Returns 0, or -1 with err set when it is not what
+ * short_term_save wrote (EINVAL, "<part>: <problem>", the part named as the
+ * loaders of learner.h, weights.h and signals.h name it) or on ENOMEM; st is
+ * then partly loaded and must be freed. */
+int short_term_load(struct short_term *st, json_t *saved, struct err *err);
 
 /* Open positions as a JSON array (symbol, side, opened_at, age_hours, id),
- * ages measured at now_us. New reference. */
+ * ages measured at now_us. New reference, or NULL on ENOMEM. */
 json_t *short_term_positions(const struct short_term *st, int64_t now_us);
 size_t short_term_open_count(const struct short_term *st);
 

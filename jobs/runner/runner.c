@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
 #include "lib/base/jsontext.h"
 #include "lib/base/schedule.h"
 
@@ -116,8 +117,7 @@ static void journal(struct runner *r, enum job_kind kind, int32_t day, int attem
 		    int64_t end, const char *status, int exit_code, int signo, const char *error)
 {
 	char path[4400], s[40], e[40], d[16];
-	struct err derr;
-	memset(&derr, 0, sizeof derr);
+	struct err derr = {0};
 	calendar_format_iso(start, s, sizeof s);
 	calendar_format_iso(end, e, sizeof e);
 	if (day != SCHEDULE_NO_DAY)
@@ -136,15 +136,21 @@ static void journal(struct runner *r, enum job_kind kind, int32_t day, int attem
 	}
 	note_run(r, kind, day, status);
 	snprintf(path, sizeof path, "%s/%s", r->o.state_dir, RUNNER_JOURNAL);
-	int fd = text ? durable_open_append(path, &derr) : -1;
-	int written = fd >= 0 &&
-		      (text[len] = '\n', durable_write_all(fd, text, len + 1, &derr) == 0) &&
-		      fsync(fd) == 0;
-	if (fd >= 0)
+	int fd = -1, written = 0;
+	if (!text) {
+		err_set(&derr, ENOMEM, "out of memory");
+	} else if ((fd = durable_open_append(path, &derr)) >= 0) {
+		text[len] = '\n';
+		if (durable_write_all(fd, text, len + 1, &derr) == 0) {
+			if (fsync(fd) == 0)
+				written = 1;
+			else
+				err_fail(&derr, "fsync: %s", strerror(errno));
+		}
 		close(fd);
+	}
 	if (!written)
-		say(r, "cannot journal a %s run in %s: %s", job_names[kind], path,
-		    text ? derr.msg : "out of memory");
+		say(r, "cannot journal a %s run in %s: %s", job_names[kind], path, derr.msg);
 	free(text);
 }
 
@@ -239,7 +245,7 @@ struct runner *runner_new(const struct runner_options *o, int64_t now, struct er
 	}
 	struct runner *r = calloc(1, sizeof *r);
 	if (!r) {
-		err_fail(err, "out of memory");
+		err_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
 	r->o = *o;

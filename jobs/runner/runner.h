@@ -45,7 +45,7 @@
 #include <jansson.h>
 
 #include "lib/config/config.h"
-#include "lib/base/durable.h"
+#include "lib/base/err.h"
 
 typedef void (*runner_log_fn)(void *ctx, const char *message);
 
@@ -63,8 +63,9 @@ struct runner_options {
 
 struct runner;
 
-/* Reads the journal and queues what is due at now (catch-up). NULL with
- * err set when the journal cannot be read or on ENOMEM. */
+/* Reads the journal and queues what is due at now (catch-up). Returns NULL
+ * with err set when the journal cannot be read (the file system's errno) or
+ * on ENOMEM. */
 struct runner *runner_new(const struct runner_options *o, int64_t now, struct err *err);
 
 /* Stops the running job, if any: it is killed (SIGKILL), reaped and

@@ -1,6 +1,7 @@
 #include "lib/analyze/knobs.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -334,20 +335,18 @@ size_t knobs_evaluate(const struct knobs_table *t, const double *current,
 
 /* ---- config -------------------------------------------------------------- */
 
-/* The error of knobs_table_from_json: "PATH: problem". Returns -1. */
-static int refuse(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The error of knobs_table_from_json: EINVAL, "PATH: problem". Returns -1. */
+static int refuse(struct err *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static int refuse(char *err, size_t errlen, const char *path, const char *fmt, ...)
+static int refuse(struct err *err, const char *path, const char *fmt, ...)
 {
+	char problem[ERR_MSG_MAX];
 	va_list ap;
-	int n = snprintf(err, errlen, "%s: ", path);
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
+	va_start(ap, fmt);
+	vsnprintf(problem, sizeof problem, fmt, ap);
+	va_end(ap);
+	return err_set(err, EINVAL, "%s: %s", path, problem);
 }
 
 static int valid_name(const char *s)
@@ -367,7 +366,7 @@ static int is_whole(double d)
 }
 
 /* One knob's object into t (an existing knob or a new slot). */
-static int read_knob(struct knobs_table *t, const char *name, json_t *v, char *err, size_t errlen)
+static int read_knob(struct knobs_table *t, const char *name, json_t *v, struct err *err)
 {
 	char path[96];
 	const char *key;
@@ -376,17 +375,15 @@ static int read_knob(struct knobs_table *t, const char *name, json_t *v, char *e
 
 	snprintf(path, sizeof path, "knobs.%s", name);
 	if (!valid_name(name))
-		return refuse(err, errlen, path,
-			      "a knob name is 1 to %d characters of a-z, 0-9 and _",
+		return refuse(err, path, "a knob name is 1 to %d characters of a-z, 0-9 and _",
 			      KNOBS_NAME_MAX - 1);
 	if (!json_is_object(v))
-		return refuse(err, errlen, path,
-			      "must be an object {value, min, max, material, integer}");
+		return refuse(err, path, "must be an object {value, min, max, material, integer}");
 	int i = knobs_find(t, name);
 	int is_new = i < 0;
 	if (is_new) {
 		if (t->n_knobs >= KNOBS_MAX)
-			return refuse(err, errlen, path, "too many knobs (at most %d)", KNOBS_MAX);
+			return refuse(err, path, "too many knobs (at most %d)", KNOBS_MAX);
 		i = (int)t->n_knobs++;
 		memset(&t->knobs[i], 0, sizeof t->knobs[i]);
 		snprintf(t->knobs[i].name, sizeof t->knobs[i].name, "%s", name);
@@ -399,7 +396,7 @@ static int read_knob(struct knobs_table *t, const char *name, json_t *v, char *e
 		snprintf(kpath, sizeof kpath, "%s.%s", path, key);
 		if (strcmp(key, "integer") == 0) {
 			if (!json_is_boolean(val))
-				return refuse(err, errlen, kpath, "must be true or false");
+				return refuse(err, kpath, "must be true or false");
 			k->integer = json_is_true(val);
 			continue;
 		}
@@ -412,40 +409,39 @@ static int read_knob(struct knobs_table *t, const char *name, json_t *v, char *e
 		else if (strcmp(key, "material") == 0)
 			slot = &k->material, have_material = 1;
 		else
-			return refuse(err, errlen, kpath,
+			return refuse(err, kpath,
 				      "unknown key (value, min, max, material, integer)");
 		if (!json_is_number(val))
-			return refuse(err, errlen, kpath, "must be a number");
+			return refuse(err, kpath, "must be a number");
 		*slot = json_number_value(val);
 	}
 	if (is_new && !(have_value && have_min && have_max))
-		return refuse(err, errlen, path, "a new knob needs value, min and max");
+		return refuse(err, path, "a new knob needs value, min and max");
 	if (k->integer) {
 		if (have_material)
-			return refuse(err, errlen, path,
+			return refuse(err, path,
 				      "integer knobs move in whole steps: material does not apply");
 		k->material = 1;
 		if (!is_whole(k->value) || !is_whole(k->min) || !is_whole(k->max))
 			return refuse(
-			    err, errlen, path,
+			    err, path,
 			    "value, min and max of an integer knob must be whole numbers");
 	} else if (is_new && !have_material) {
-		return refuse(err, errlen, path,
-			      "a new real knob needs material (its smallest move)");
+		return refuse(err, path, "a new real knob needs material (its smallest move)");
 	}
 	if (!(k->material > 0))
-		return refuse(err, errlen, path, "material must be above 0");
+		return refuse(err, path, "material must be above 0");
 	if (k->min > k->max)
-		return refuse(err, errlen, path, "min %g is above max %g", k->min, k->max);
+		return refuse(err, path, "min %g is above max %g", k->min, k->max);
 	if (!(k->value >= k->min && k->value <= k->max))
-		return refuse(err, errlen, path, "value %g is outside [min %g, max %g]", k->value,
-			      k->min, k->max);
+		return refuse(err, path, "value %g is outside [min %g, max %g]", k->value, k->min,
+			      k->max);
 	return 0;
 }
 
 /* "win_rate_7d < 0.45" into *c. */
-static int parse_condition(const char *text, struct knobs_condition *c, const char *path, char *err,
-			   size_t errlen)
+static int parse_condition(const char *text, struct knobs_condition *c, const char *path,
+			   struct err *err)
 {
 	const char *p = text;
 	char name[KNOBS_NAME_MAX];
@@ -456,7 +452,7 @@ static int parse_condition(const char *text, struct knobs_condition *c, const ch
 	for (n = 0; isalnum((unsigned char)p[n]) || p[n] == '_'; n++)
 		;
 	if (n == 0 || n >= sizeof name)
-		return refuse(err, errlen, path,
+		return refuse(err, path,
 			      "must be \"METRIC OP NUMBER\", e.g. \"win_rate_7d < 0.45\"");
 	memcpy(name, p, n);
 	name[n] = '\0';
@@ -468,7 +464,7 @@ static int parse_condition(const char *text, struct knobs_condition *c, const ch
 		for (int j = 0; j < KNOBS_METRIC_COUNT && k < sizeof known; j++)
 			k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", j ? ", " : "",
 					      metric_names[j]);
-		return refuse(err, errlen, path, "unknown metric \"%s\" (known: %s)", name, known);
+		return refuse(err, path, "unknown metric \"%s\" (known: %s)", name, known);
 	}
 	p += n;
 	while (isspace((unsigned char)*p))
@@ -479,7 +475,7 @@ static int parse_condition(const char *text, struct knobs_condition *c, const ch
 		if (oplen == strlen(op_names[j]) && strncmp(p, op_names[j], oplen) == 0)
 			op = j;
 	if (op < 0)
-		return refuse(err, errlen, path, "unknown operator \"%.*s\" (use <, <=, > or >=)",
+		return refuse(err, path, "unknown operator \"%.*s\" (use <, <=, > or >=)",
 			      (int)(oplen ? oplen : strcspn(p, " \t0123456789.-+")), p);
 	p += oplen;
 	char *end;
@@ -487,7 +483,7 @@ static int parse_condition(const char *text, struct knobs_condition *c, const ch
 	while (end != p && isspace((unsigned char)*end))
 		end++;
 	if (end == p || *end || !isfinite(threshold))
-		return refuse(err, errlen, path, "the threshold after \"%s\" must be a number",
+		return refuse(err, path, "the threshold after \"%s\" must be a number",
 			      op_names[op]);
 	c->metric = (enum knobs_metric)m;
 	c->op = (enum knobs_op)op;
@@ -496,7 +492,7 @@ static int parse_condition(const char *text, struct knobs_condition *c, const ch
 }
 
 static int read_rule(const struct knobs_table *t, size_t index, json_t *v, struct knob_rule *r,
-		     char *err, size_t errlen)
+		     struct err *err)
 {
 	char path[48], kpath[96];
 	const char *key;
@@ -506,7 +502,7 @@ static int read_rule(const struct knobs_table *t, size_t index, json_t *v, struc
 
 	snprintf(path, sizeof path, "knob_rules[%zu]", index);
 	if (!json_is_object(v))
-		return refuse(err, errlen, path,
+		return refuse(err, path,
 			      "must be an object {if, and, knob, target or factor, min_trades, "
 			      "reason}");
 	json_object_foreach(v, key, val)
@@ -521,7 +517,7 @@ static int read_rule(const struct knobs_table *t, size_t index, json_t *v, struc
 								 : NULL;
 		if (!slot) {
 			snprintf(kpath, sizeof kpath, "%s.%s", path, key);
-			return refuse(err, errlen, kpath,
+			return refuse(err, kpath,
 				      "unknown key (if, and, knob, target, factor, min_trades, "
 				      "reason)");
 		}
@@ -535,40 +531,40 @@ static int read_rule(const struct knobs_table *t, size_t index, json_t *v, struc
 		snprintf(kpath, sizeof kpath, "%s.%s", path, cond_keys[c]);
 		if (!conds[c]) {
 			if (c == 0)
-				return refuse(err, errlen, path,
+				return refuse(err, path,
 					      "needs \"if\": a condition such as \"win_rate_7d < "
 					      "0.45\"");
 			continue;
 		}
 		if (!json_is_string(conds[c]))
-			return refuse(err, errlen, kpath,
+			return refuse(err, kpath,
 				      "must be a string \"METRIC OP NUMBER\", e.g. \"win_rate_7d < "
 				      "0.45\"");
-		if (parse_condition(json_string_value(conds[c]), &r->cond[c], kpath, err, errlen))
+		if (parse_condition(json_string_value(conds[c]), &r->cond[c], kpath, err))
 			return -1;
 		r->n_cond++;
 	}
 
 	snprintf(kpath, sizeof kpath, "%s.knob", path);
 	if (!knob)
-		return refuse(err, errlen, path, "needs \"knob\": the knob it moves");
+		return refuse(err, path, "needs \"knob\": the knob it moves");
 	int ki = json_is_string(knob) ? knobs_find(t, json_string_value(knob)) : -1;
 	if (ki < 0)
-		return refuse(err, errlen, kpath, "must name a knob of the table");
+		return refuse(err, kpath, "must name a knob of the table");
 	const struct knobs_def *k = &t->knobs[ki];
 	snprintf(r->knob, sizeof r->knob, "%s", k->name);
 
 	if (target && factor)
-		return refuse(err, errlen, path, "give either target or factor, not both");
+		return refuse(err, path, "give either target or factor, not both");
 	if (!target && !factor)
-		return refuse(err, errlen, path,
+		return refuse(err, path,
 			      "needs a target (absolute value) or a factor (× current value)");
 	if (target) {
 		double d = json_number_value(target);
 		snprintf(kpath, sizeof kpath, "%s.target", path);
 		if (!json_is_number(target) || d < k->min || d > k->max ||
 		    (k->integer && !is_whole(d)))
-			return refuse(err, errlen, kpath, "must be %s from %g to %g (%s's range)",
+			return refuse(err, kpath, "must be %s from %g to %g (%s's range)",
 				      k->integer ? "a whole number" : "a number", k->min, k->max,
 				      k->name);
 		r->has_target = 1;
@@ -577,14 +573,14 @@ static int read_rule(const struct knobs_table *t, size_t index, json_t *v, struc
 		double d = json_number_value(factor);
 		snprintf(kpath, sizeof kpath, "%s.factor", path);
 		if (!json_is_number(factor) || !(d > 0))
-			return refuse(err, errlen, kpath, "must be a number above 0");
+			return refuse(err, kpath, "must be a number above 0");
 		r->factor = d;
 	}
 
 	if (min_trades) {
 		snprintf(kpath, sizeof kpath, "%s.min_trades", path);
 		if (!json_is_integer(min_trades) || json_integer_value(min_trades) < 0)
-			return refuse(err, errlen, kpath, "must be a whole number of trades, >= 0");
+			return refuse(err, kpath, "must be a whole number of trades, >= 0");
 		r->min_trades = (long)json_integer_value(min_trades);
 	}
 
@@ -592,7 +588,7 @@ static int read_rule(const struct knobs_table *t, size_t index, json_t *v, struc
 		snprintf(kpath, sizeof kpath, "%s.reason", path);
 		if (!json_is_string(reason) || json_string_length(reason) == 0 ||
 		    json_string_length(reason) >= sizeof r->reason)
-			return refuse(err, errlen, kpath, "must be a text of 1 to %d bytes",
+			return refuse(err, kpath, "must be a text of 1 to %d bytes",
 				      KNOBS_REASON_MAX - 1);
 		snprintf(r->reason, sizeof r->reason, "%s", json_string_value(reason));
 	} else {
@@ -606,8 +602,8 @@ static int read_rule(const struct knobs_table *t, size_t index, json_t *v, struc
 	return 0;
 }
 
-int knobs_table_from_json(struct knobs_table *t, json_t *knobs_obj, json_t *rules_array, char *err,
-			  size_t errlen)
+int knobs_table_from_json(struct knobs_table *t, json_t *knobs_obj, json_t *rules_array,
+			  struct err *err)
 {
 	/* Work on a copy so a refused config leaves t as it was. */
 	struct knobs_table *tmp = malloc(sizeof *tmp);
@@ -615,38 +611,35 @@ int knobs_table_from_json(struct knobs_table *t, json_t *knobs_obj, json_t *rule
 	json_t *v;
 	int rc = -1;
 
-	if (!tmp) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (!tmp)
+		return err_set(err, ENOMEM, "out of memory");
 	*tmp = *t;
 	if (knobs_obj) {
 		if (!json_is_object(knobs_obj)) {
-			refuse(err, errlen, "knobs",
+			refuse(err, "knobs",
 			       "must be an object {name: {value, min, max, material, integer}}");
 			goto out;
 		}
 		json_object_foreach(knobs_obj, name, v)
 		{
-			if (read_knob(tmp, name, v, err, errlen))
+			if (read_knob(tmp, name, v, err))
 				goto out;
 		}
 	}
 	if (rules_array) {
 		size_t i;
 		if (!json_is_array(rules_array)) {
-			refuse(err, errlen, "knob_rules", "must be an array of rules");
+			refuse(err, "knob_rules", "must be an array of rules");
 			goto out;
 		}
 		if (json_array_size(rules_array) > KNOBS_MAX_RULES) {
-			refuse(err, errlen, "knob_rules", "too many rules (at most %d)",
-			       KNOBS_MAX_RULES);
+			refuse(err, "knob_rules", "too many rules (at most %d)", KNOBS_MAX_RULES);
 			goto out;
 		}
 		tmp->n_rules = 0;
 		json_array_foreach(rules_array, i, v)
 		{
-			if (read_rule(tmp, i, v, &tmp->rules[i], err, errlen))
+			if (read_rule(tmp, i, v, &tmp->rules[i], err))
 				goto out;
 			tmp->n_rules++;
 		}
@@ -683,23 +676,19 @@ json_t *knobs_values_json(const struct knobs_table *t, const double *values)
 	return o;
 }
 
-int knobs_values_from_json(const struct knobs_table *t, json_t *obj, double *values, char *err,
-			   size_t errlen)
+int knobs_values_from_json(const struct knobs_table *t, json_t *obj, double *values,
+			   struct err *err)
 {
-	if (!json_is_object(obj)) {
-		snprintf(err, errlen, "knob values must be an object {name: number}");
-		return -1;
-	}
+	if (!json_is_object(obj))
+		return err_set(err, EINVAL, "knob values must be an object {name: number}");
 	for (size_t i = 0; i < t->n_knobs; i++) {
 		json_t *v = json_object_get(obj, t->knobs[i].name);
 		if (!v) {
 			values[i] = t->knobs[i].value;
 			continue;
 		}
-		if (!json_is_number(v)) {
-			snprintf(err, errlen, "%s: must be a number", t->knobs[i].name);
-			return -1;
-		}
+		if (!json_is_number(v))
+			return err_set(err, EINVAL, "%s: must be a number", t->knobs[i].name);
 		values[i] = json_number_value(v);
 	}
 	return 0;

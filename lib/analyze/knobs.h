@@ -46,6 +46,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/err.h"
 
 #define KNOBS_MAX 16
 #define KNOBS_MAX_RULES 64
@@ -171,14 +172,15 @@ int knobs_find(const struct knobs_table *t, const char *name);
  * >=. A target must lie in the knob's range (a whole number for integer
  * knobs); a factor must be > 0.
  *
- * Every key is checked: unknown keys are refused. Returns 0, or -1 with
- * "PATH: problem" in err (t unchanged), PATH naming the key as written:
- * "knobs.max_positions.min", "knob_rules[2].if". jansson keeps no line
- * numbers for values, so the caller (which holds the text) maps PATH to
- * FILE:LINE; the first ": " in err ends PATH (knob names cannot hold one).
+ * Every key is checked: unknown keys are refused. Returns 0, or -1 with err
+ * set and t unchanged: EINVAL with the message "PATH: problem", PATH naming
+ * the key as written: "knobs.max_positions.min", "knob_rules[2].if" (jansson
+ * keeps no line numbers for values, so the caller, which holds the text, maps
+ * PATH to FILE:LINE; the first ": " in the message ends PATH: knob names
+ * cannot hold one); or ENOMEM.
  */
-int knobs_table_from_json(struct knobs_table *t, json_t *knobs_obj, json_t *rules_array, char *err,
-			  size_t errlen);
+int knobs_table_from_json(struct knobs_table *t, json_t *knobs_obj, json_t *rules_array,
+			  struct err *err);
 
 /* What became of one knob on one evaluation. */
 struct knob_change {
@@ -223,11 +225,11 @@ json_t *knobs_values_json(const struct knobs_table *t, const double *values);
  * A knob the object lacks gets its default; a name t does not know is
  * ignored (a knob dropped from the config leaves the file at its next
  * write). Values are taken as they are: knobs_evaluate brings an
- * out-of-range one back. Returns 0, or -1 with a message in err (values
+ * out-of-range one back. Returns 0, or -1 with err set to EINVAL (values
  * then unspecified) when obj is not an object or a known knob's value is
- * not a number. */
-int knobs_values_from_json(const struct knobs_table *t, json_t *obj, double *values, char *err,
-			   size_t errlen);
+ * not a number ("<knob>: must be a number"). */
+int knobs_values_from_json(const struct knobs_table *t, json_t *obj, double *values,
+			   struct err *err);
 
 /* One line of state/knob_adjustments.jsonl, a new reference (NULL on
  * ENOMEM): {"knob", "previous", "value", "target", "rule", "reason",

@@ -380,7 +380,7 @@ static int summarize(const struct missed_signal *sig, const struct missed_result
 int missed_find(const struct missed_signal *sig, size_t n_sig, const struct missed_price *px,
 		size_t n_px, const struct missed_activity *act, size_t n_act, int64_t close_us,
 		const struct missed_options *opt, struct missed_result **out, size_t *n_out,
-		struct missed_summary *sum)
+		struct missed_summary *sum, struct err *err)
 {
 	if (out)
 		*out = NULL;
@@ -393,11 +393,11 @@ int missed_find(const struct missed_signal *sig, size_t n_sig, const struct miss
 		o = *opt;
 	else
 		missed_options_init(&o);
-	if (!out || !n_out || !sum || (n_sig && !sig) || (n_px && !px) || (n_act && !act) ||
-	    option_check(&missed_option_table, &o, NULL)) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!out || !n_out || !sum || (n_sig && !sig) || (n_px && !px) || (n_act && !act))
+		return err_set(err, EINVAL,
+			       "a result pointer is NULL, or an array is NULL with a count");
+	if (option_check(&missed_option_table, &o, err))
+		return err_prefix(err, "missed options");
 
 	int rc = -1;
 	struct entry *acts = malloc((n_act ? n_act : 1) * sizeof *acts);
@@ -461,7 +461,7 @@ int missed_find(const struct missed_signal *sig, size_t n_sig, const struct miss
 done:
 	if (rc < 0) {
 		memset(sum, 0, sizeof *sum);
-		errno = ENOMEM;
+		err_set(err, ENOMEM, "out of memory");
 	}
 	free(res);
 	free(acts);

@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "lib/base/err.h"
 
 #include "lib/base/option.h"
 
@@ -166,14 +167,15 @@ struct missed_summary {
  *
  * On success returns 0, sets *out to a malloc'd array of *n_out results in
  * signal index order (the caller frees it; NULL when there are none) and
- * fills *sum. Returns -1 with errno EINVAL (out, n_out or sum NULL, an
- * array NULL with a count, options refused by missed_option_table) or ENOMEM; then *out is
- * NULL, *n_out 0 and *sum zeroed.
+ * fills *sum. Returns -1 with err set, *out NULL, *n_out 0 and *sum
+ * zeroed: EINVAL (out, n_out or sum NULL, an array NULL with a count, or
+ * options refused by missed_option_table: "missed options: <key>:
+ * <problem>") or ENOMEM.
  */
 int missed_find(const struct missed_signal *sig, size_t n_sig, const struct missed_price *px,
 		size_t n_px, const struct missed_activity *act, size_t n_act, int64_t close_us,
 		const struct missed_options *opt, struct missed_result **out, size_t *n_out,
-		struct missed_summary *sum);
+		struct missed_summary *sum, struct err *err);
 
 /*
  * One line of state/missed_signals.jsonl.zst, a new reference:

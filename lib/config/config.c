@@ -33,9 +33,10 @@ static int read_profiles(void *opts, const struct option_key *o, json_t *v, char
 	json_object_foreach(v, name, desc)
 	{
 		struct profile p;
-		char problem[600], key[ERR_MSG_MAX];
-		if (profile_from_json(&p, name, desc, problem, sizeof problem)) {
-			split_path(problem, key, sizeof key, e);
+		struct err pe = {0};
+		char key[ERR_MSG_MAX];
+		if (profile_from_json(&p, name, desc, &pe)) {
+			split_path(pe.msg, key, sizeof key, e);
 			snprintf(sub, sublen, ".%s%s%s", name, key[0] ? "." : "", key);
 			return -1;
 		}
@@ -62,7 +63,7 @@ static int config_rules(const void *opts, char *key, size_t keylen, struct err *
 {
 	const struct config *c = opts;
 	struct knobs_table *t;
-	char problem[600];
+	struct err ke = {0};
 	if (!c->knobs && !c->knob_rules)
 		return 0;
 	t = malloc(sizeof *t);
@@ -71,9 +72,9 @@ static int config_rules(const void *opts, char *key, size_t keylen, struct err *
 		return err_set(e, ENOMEM, "out of memory");
 	}
 	knobs_table_init(t);
-	int bad = knobs_table_from_json(t, c->knobs, c->knob_rules, problem, sizeof problem);
+	int bad = knobs_table_from_json(t, c->knobs, c->knob_rules, &ke);
 	free(t);
-	return bad ? split_path(problem, key, keylen, e) : 0;
+	return bad ? split_path(ke.msg, key, keylen, e) : 0;
 }
 
 #define T struct config
@@ -154,12 +155,12 @@ int config_profile(const struct config *c, const char *name, struct profile *p, 
 {
 	json_t *desc = c->profiles ? json_object_get(c->profiles, name) : NULL;
 	if (desc) {
-		char problem[600];
-		if (profile_from_json(p, name, desc, problem, sizeof problem))
-			return err_set(e, EINVAL, "profiles.%s.%s", name, problem);
+		struct err pe = {0};
+		if (profile_from_json(p, name, desc, &pe))
+			return err_set(e, EINVAL, "profiles.%s.%s", name, pe.msg);
 		return 0;
 	}
-	if (profile_builtin(p, name) == 0)
+	if (profile_builtin(p, name, NULL) == 0)
 		return 0;
 	return err_set(e, EINVAL,
 		       "profile: unknown profile \"%s\" (built in: canonical, stock-bot; or define "

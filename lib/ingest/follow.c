@@ -653,12 +653,12 @@ struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 	struct follow *f;
 
 	if (n > FOLLOW_MAX_SOURCES) {
-		err_fail(err, "at most %d sources", FOLLOW_MAX_SOURCES);
+		err_set(err, EINVAL, "at most %d sources", FOLLOW_MAX_SOURCES);
 		return NULL;
 	}
 	f = calloc(1, sizeof *f);
 	if (!f) {
-		err_fail(err, "out of memory");
+		err_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
 	snprintf(f->dir, sizeof f->dir, "%s", dir);
@@ -882,10 +882,11 @@ static int same_name(int had_a, const struct stat *a, int had_b, const struct st
 
 #define RESTORE_ATTEMPTS 50
 
-int follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
-		   int64_t committed_at_us, struct err *err)
+void follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
+		    int64_t committed_at_us)
 {
 	struct source *s = &f->src[source];
+	struct err err = {0}; /* what goes wrong is said, in restore_from */
 
 	/* Everything below looks files up by name, one after the other; a
 	 * rotation under way (logrotate, or the bot itself) renames, copies,
@@ -900,7 +901,7 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 		size_t nsibs = saved ? list_siblings(f, s, &sibs) : 0;
 		if (!saved)
 			sibs = NULL;
-		restore_from(f, s, saved, committed_at_us, sibs, nsibs, err);
+		restore_from(f, s, saved, committed_at_us, sibs, nsibs, &err);
 		size_t nagain = saved ? list_siblings(f, s, &again) : 0;
 		if (!saved)
 			again = NULL;
@@ -921,7 +922,6 @@ int follow_restore(struct follow *f, size_t source, const struct follow_saved *s
 		struct timespec pause = {0, 2000000};
 		nanosleep(&pause, NULL);
 	}
-	return 0;
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -1141,13 +1141,13 @@ void follow_refresh(struct follow *f)
 	}
 }
 
-int follow_handle_events(struct follow *f)
+void follow_handle_events(struct follow *f)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int overflow = 0;
 
 	if (f->ifd < 0)
-		return 0;
+		return;
 	for (;;) {
 		ssize_t n = read(f->ifd, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
@@ -1195,7 +1195,6 @@ int follow_handle_events(struct follow *f)
 	for (size_t i = 0; i < f->n; i++)
 		if (f->src[i].dirty)
 			examine(f, &f->src[i]);
-	return 0;
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -38,7 +38,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "lib/base/durable.h"
+#include "lib/base/err.h"
 
 #define FOLLOW_MAX_SOURCES 4
 #define FOLLOW_MAX_DRAINING 16
@@ -112,7 +112,8 @@ struct follow_line {
 struct follow;
 
 /* Creates a follower of files[0..n) in dir. Uses inotify unless it cannot
- * (then polls and says so once through opt->log). NULL on failure, err set. */
+ * (then polls and says so once through opt->log). Returns NULL with err set:
+ * EINVAL for more than FOLLOW_MAX_SOURCES files, ENOMEM. */
 struct follow *follow_new(const char *dir, const char *const *files, size_t n,
 			  const struct follow_options *opt, struct err *err);
 
@@ -125,9 +126,11 @@ struct follow *follow_new(const char *dir, const char *const *files, size_t n,
  * again until the folder holds the same files before and after it (at most
  * 50 times, 2 ms apart; then it goes on and says so). The files it resumes
  * are read ahead a little, so their fingerprints describe them as they are.
- * Call once per source before reading. */
-int follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
-		   int64_t committed_at_us, struct err *err);
+ * Call once per source before reading. Cannot fail: a saved file that is
+ * gone, or one that cannot be read now, is said through opt->log (what can
+ * be read of it is read later, at follow_next() or a refresh). */
+void follow_restore(struct follow *f, size_t source, const struct follow_saved *saved,
+		    int64_t committed_at_us);
 
 /* The name of a network filesystem by its statfs(2) f_type ("NFS",
  * "CIFS"…), NULL for others. A logs folder on one is polled: inotify only
@@ -141,8 +144,11 @@ int follow_fd(const struct follow *f);
 int follow_is_polling(const struct follow *f);
 
 /* Reads pending inotify events and acts on them (rotation, creation,
- * truncation; IN_Q_OVERFLOW re-examines everything). */
-int follow_handle_events(struct follow *f);
+ * truncation; IN_Q_OVERFLOW re-examines everything). Cannot fail: a read of
+ * the inotify descriptor that fails ends this call's events (the periodic
+ * follow_refresh() sees every change anyway), and a file that cannot be
+ * opened now is tried again at the next event or refresh. */
+void follow_handle_events(struct follow *f);
 
 /* Re-examines every source's files by stat (the safety net and the polling
  * mode's tick). */

@@ -1,5 +1,6 @@
 #include "lib/ingest/profile.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,10 +144,15 @@ static enum profile_kind kind_from_name(const char *s)
 	return PROFILE_KIND_NONE;
 }
 
-static int fail(char *err, size_t errlen, const char *path, const char *what)
+/* "<path>: <what>": the config loader maps path to the key's line. */
+static int fail(struct err *err, const char *path, const char *what)
 {
-	snprintf(err, errlen, "%s: %s", path, what);
-	return -1;
+	return err_set(err, EINVAL, "%s: %s", path, what);
+}
+
+static int out_of_memory(struct err *err)
+{
+	return err_set(err, ENOMEM, "out of memory");
 }
 
 /* RFC 6901: "" or '/' then reference tokens, where '~' is only ever
@@ -164,8 +170,7 @@ static const char *pointer_problem(const char *s)
 	return NULL;
 }
 
-static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path, char *err,
-			size_t errlen)
+static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path, struct err *err)
 {
 	json_t *items = v;
 	size_t i;
@@ -175,12 +180,12 @@ static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path
 		items = json_array();
 		json_array_append(items, v);
 	} else if (!json_is_array(v) || json_array_size(v) == 0) {
-		return fail(err, errlen, path, "must be a JSON pointer or a list of them");
+		return fail(err, path, "must be a JSON pointer or a list of them");
 	}
 	if (json_array_size(items) > PROFILE_MAX_POINTERS) {
 		if (items != v)
 			json_decref(items);
-		return fail(err, errlen, path, "at most 4 JSON pointers");
+		return fail(err, path, "at most 4 JSON pointers");
 	}
 	json_array_foreach(items, i, item)
 	{
@@ -189,17 +194,21 @@ static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path
 		if (problem) {
 			if (items != v)
 				json_decref(items);
-			return fail(err, errlen, path, problem);
+			return fail(err, path, problem);
 		}
-		pp->p[pp->n++] = strdup(s);
+		if (!(pp->p[pp->n] = strdup(s))) {
+			if (items != v)
+				json_decref(items);
+			return out_of_memory(err);
+		}
+		pp->n++;
 	}
 	if (items != v)
 		json_decref(items);
 	return 0;
 }
 
-static int parse_kind(struct profile_source *src, json_t *kind, const char *path, char *err,
-		      size_t errlen)
+static int parse_kind(struct profile_source *src, json_t *kind, const char *path, struct err *err)
 {
 	char sub[512];
 	const char *key;
@@ -209,28 +218,29 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 		src->constant_kind = kind_from_name(json_string_value(kind));
 		if (src->constant_kind == PROFILE_KIND_NONE)
 			return fail(
-			    err, errlen, path,
+			    err, path,
 			    "unknown kind (open, close, partial, exit, signal, order, ignore)");
 		return 0;
 	}
 	if (!json_is_object(kind))
-		return fail(err, errlen, path, "must be a kind name or an object");
+		return fail(err, path, "must be a kind name or an object");
 	json_object_foreach(kind, key, v)
 	{
 		if (snprintf(sub, sizeof sub, "%s.%s", path, key) >= (int)sizeof sub)
-			return fail(err, errlen, path, "a key is too long");
+			return fail(err, path, "a key is too long");
 		if (strcmp(key, "pointer") == 0) {
 			const char *s = json_string_value(v);
 			if (!s || s[0] != '/')
-				return fail(err, errlen, sub, "must be a JSON pointer");
+				return fail(err, sub, "must be a JSON pointer");
 			if (pointer_problem(s))
-				return fail(err, errlen, sub, pointer_problem(s));
-			src->kind_pointer = strdup(s);
+				return fail(err, sub, pointer_problem(s));
+			if (!(src->kind_pointer = strdup(s)))
+				return out_of_memory(err);
 		} else if (strcmp(key, "equals") == 0 || strcmp(key, "prefix") == 0) {
 			const char *value;
 			json_t *k;
 			if (!json_is_object(v))
-				return fail(err, errlen, sub, "must map values to kinds");
+				return fail(err, sub, "must map values to kinds");
 			src->kind_by_prefix = key[0] == 'p';
 			json_object_foreach(v, value, k)
 			{
@@ -240,62 +250,60 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 							   ? kind_from_name(json_string_value(k))
 							   : PROFILE_KIND_NONE;
 				if (kk == PROFILE_KIND_NONE)
-					return fail(err, errlen, sub2, "unknown kind");
+					return fail(err, sub2, "unknown kind");
 				if (src->n_kinds == PROFILE_MAX_KINDS)
-					return fail(err, errlen, sub2, "too many kind values");
-				src->kind_value[src->n_kinds] = strdup(value);
+					return fail(err, sub2, "too many kind values");
+				if (!(src->kind_value[src->n_kinds] = strdup(value)))
+					return out_of_memory(err);
 				src->kind_of[src->n_kinds++] = kk;
 			}
 		} else if (strcmp(key, "default") == 0) {
 			src->kind_default = json_is_string(v) ? kind_from_name(json_string_value(v))
 							      : PROFILE_KIND_NONE;
 			if (src->kind_default == PROFILE_KIND_NONE)
-				return fail(err, errlen, sub, "unknown kind");
+				return fail(err, sub, "unknown kind");
 		} else {
-			return fail(err, errlen, sub,
-				    "unknown key (pointer, equals, prefix, default)");
+			return fail(err, sub, "unknown key (pointer, equals, prefix, default)");
 		}
 	}
 	if (!src->kind_pointer)
-		return fail(err, errlen, path, "needs a \"pointer\"");
+		return fail(err, path, "needs a \"pointer\"");
 	if (src->n_kinds == 0)
-		return fail(err, errlen, path, "needs an \"equals\" or \"prefix\" map");
+		return fail(err, path, "needs an \"equals\" or \"prefix\" map");
 	return 0;
 }
 
-static int parse_source(struct profile_source *src, json_t *desc, const char *path, char *err,
-			size_t errlen)
+static int parse_source(struct profile_source *src, json_t *desc, const char *path, struct err *err)
 {
 	char sub[512];
 	const char *key;
 	json_t *v;
 
 	if (!json_is_object(desc))
-		return fail(err, errlen, path, "must be an object");
+		return fail(err, path, "must be an object");
 	json_object_foreach(desc, key, v)
 	{
 		if (snprintf(sub, sizeof sub, "%s.%s", path, key) >= (int)sizeof sub)
-			return fail(err, errlen, path, "a key is too long");
+			return fail(err, path, "a key is too long");
 		if (strcmp(key, "file") == 0) {
 			const char *s = json_string_value(v);
 			if (!s || !*s || strchr(s, '/') || strlen(s) >= sizeof src->file)
-				return fail(err, errlen, sub,
-					    "must be a file name in the logs folder");
+				return fail(err, sub, "must be a file name in the logs folder");
 			strcpy(src->file, s);
 		} else if (strcmp(key, "kind") == 0) {
-			if (parse_kind(src, v, sub, err, errlen))
+			if (parse_kind(src, v, sub, err))
 				return -1;
 		} else if (strcmp(key, "key") == 0) {
-			if (set_pointers(&src->key, v, sub, err, errlen))
+			if (set_pointers(&src->key, v, sub, err))
 				return -1;
 		} else if (strcmp(key, "partial_key") == 0) {
-			if (set_pointers(&src->partial_key, v, sub, err, errlen))
+			if (set_pointers(&src->partial_key, v, sub, err))
 				return -1;
 		} else if (strcmp(key, "fields") == 0) {
 			const char *fname;
 			json_t *fv;
 			if (!json_is_object(v))
-				return fail(err, errlen, sub, "must be an object");
+				return fail(err, sub, "must be an object");
 			json_object_foreach(v, fname, fv)
 			{
 				char sub2[600];
@@ -306,24 +314,23 @@ static int parse_source(struct profile_source *src, json_t *desc, const char *pa
 						break;
 				if (f == PROFILE_FIELD_COUNT)
 					return fail(
-					    err, errlen, sub2,
+					    err, sub2,
 					    "unknown field (see the README's canonical record)");
-				if (set_pointers(&src->field[f], fv, sub2, err, errlen))
+				if (set_pointers(&src->field[f], fv, sub2, err))
 					return -1;
 			}
 		} else {
-			return fail(err, errlen, sub,
-				    "unknown key (file, kind, key, partial_key, fields)");
+			return fail(err, sub, "unknown key (file, kind, key, partial_key, fields)");
 		}
 	}
 	if (!src->file[0])
-		return fail(err, errlen, path, "needs a \"file\"");
+		return fail(err, path, "needs a \"file\"");
 	if (src->constant_kind == PROFILE_KIND_NONE && !src->kind_pointer)
-		return fail(err, errlen, path, "needs a \"kind\"");
+		return fail(err, path, "needs a \"kind\"");
 	return 0;
 }
 
-int profile_from_json(struct profile *p, const char *name, json_t *desc, char *err, size_t errlen)
+int profile_from_json(struct profile *p, const char *name, json_t *desc, struct err *err)
 {
 	const char *key;
 	json_t *v;
@@ -332,7 +339,7 @@ int profile_from_json(struct profile *p, const char *name, json_t *desc, char *e
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "%s", name);
 	if (!json_is_object(desc))
-		return fail(err, errlen, "(profile)", "must be an object");
+		return fail(err, "(profile)", "must be an object");
 	json_object_foreach(desc, key, v)
 	{
 		if (strcmp(key, "pnl_unit") == 0) {
@@ -364,40 +371,40 @@ int profile_from_json(struct profile *p, const char *name, json_t *desc, char *e
 					if (strcmp(sname, source_names[s]) == 0)
 						break;
 				if (s == PROFILE_SOURCE_COUNT) {
-					fail(err, errlen, sub,
+					fail(err, sub,
 					     "unknown source (attribution, exit, signals, orders)");
 					goto failed;
 				}
-				if (parse_source(&p->source[s], sv, sub, err, errlen))
+				if (parse_source(&p->source[s], sv, sub, err))
 					goto failed;
 			}
 		} else {
 			snprintf(sub, sizeof sub, "%s", key);
-			fail(err, errlen, sub, "unknown key (pnl_unit, position, sources)");
+			fail(err, sub, "unknown key (pnl_unit, position, sources)");
 			goto failed;
 		}
 	}
 	if (!p->source[PROFILE_SOURCE_ATTRIBUTION].file[0]) {
-		fail(err, errlen, "sources.attribution", "is required");
+		fail(err, "sources.attribution", "is required");
 		goto failed;
 	}
 	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		struct profile_source *src = &p->source[s];
 		if (src->file[0] && src->field[PROFILE_FIELD_TS].n == 0) {
 			snprintf(sub, sizeof sub, "sources.%s.fields.ts", source_names[s]);
-			fail(err, errlen, sub, "is required (the row's timestamp)");
+			fail(err, sub, "is required (the row's timestamp)");
 			goto failed;
 		}
 	}
 	return 0;
 bad_unit:
-	fail(err, errlen, "pnl_unit", "must be \"percent\" or \"fraction\"");
+	fail(err, "pnl_unit", "must be \"percent\" or \"fraction\"");
 	goto failed;
 bad_position:
-	fail(err, errlen, "position", "must be \"trade_id\" or \"symbol\"");
+	fail(err, "position", "must be \"trade_id\" or \"symbol\"");
 	goto failed;
 fail_release_sources:
-	fail(err, errlen, "sources", "must be an object");
+	fail(err, "sources", "must be an object");
 failed:
 	profile_release(p);
 	return -1;
@@ -412,20 +419,22 @@ const char *profile_builtin_text(const char *name)
 	return NULL;
 }
 
-int profile_builtin(struct profile *p, const char *name)
+int profile_builtin(struct profile *p, const char *name, struct err *err)
 {
 	const char *text = profile_builtin_text(name);
-	char err[256];
 	json_error_t jerr;
 	json_t *desc;
 	int rc;
 
 	if (!text)
-		return -1;
+		return err_set(err, ENOENT, "no built-in profile \"%s\" (canonical, stock-bot)",
+			       name);
+	/* A built-in that does not parse is caught by the unit tests: only
+	 * memory can fail here. */
 	desc = json_loads(text, 0, &jerr);
 	if (!desc)
-		return -1; /* a built-in that does not parse is caught by the unit tests */
-	rc = profile_from_json(p, name, desc, err, sizeof err);
+		return err_set(err, ENOMEM, "built-in profile %s: %s", name, jerr.text);
+	rc = profile_from_json(p, name, desc, err);
 	json_decref(desc);
 	return rc;
 }

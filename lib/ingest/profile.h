@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/err.h"
 
 enum profile_source_id {
 	PROFILE_SOURCE_ATTRIBUTION,
@@ -119,13 +120,16 @@ const char *profile_source_name(enum profile_source_id id);
 const char *profile_kind_name(enum profile_kind kind);
 const char *profile_field_name(enum profile_field field);
 
-/* Builds a profile from its JSON description (borrowed). On failure returns
- * -1 and writes "<path>: <problem>" into err, where path names the offending
- * key relative to the profile ("sources.exit.fields.pnl_usdd"). */
-int profile_from_json(struct profile *p, const char *name, json_t *desc, char *err, size_t errlen);
+/* Builds a profile from its JSON description (borrowed). Returns 0, or -1
+ * with err set (p then holds nothing to release): EINVAL with the message
+ * "<path>: <problem>", where path names the offending key relative to the
+ * profile ("sources.exit.fields.pnl_usdd") and the first ": " ends it; or
+ * ENOMEM. */
+int profile_from_json(struct profile *p, const char *name, json_t *desc, struct err *err);
 
-/* Loads a built-in profile ("canonical" or "stock-bot"). -1 when unknown. */
-int profile_builtin(struct profile *p, const char *name);
+/* Loads a built-in profile ("canonical" or "stock-bot"). Returns 0, or -1
+ * with err set: ENOENT when there is no built-in of that name, or ENOMEM. */
+int profile_builtin(struct profile *p, const char *name, struct err *err);
 
 /* The JSON text of a built-in profile, or NULL (for `--help` and docs). */
 const char *profile_builtin_text(const char *name);

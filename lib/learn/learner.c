@@ -158,15 +158,17 @@ void learner_free(struct learner *l)
 	free(l);
 }
 
-struct learner *learner_new(const struct learner_options *o)
+struct learner *learner_new(const struct learner_options *o, struct err *err)
 {
 	struct learner_options defaults;
 	if (!o) {
 		learner_options_init(&defaults);
 		o = &defaults;
 	}
-	if (option_check(&learner_option_table, o, NULL))
+	if (option_check(&learner_option_table, o, err)) {
+		err_prefix(err, "learner options");
 		return NULL;
+	}
 	struct learner *l = calloc(1, sizeof *l);
 	if (!l)
 		goto nomem;
@@ -192,7 +194,7 @@ struct learner *learner_new(const struct learner_options *o)
 	return l;
 nomem:
 	learner_free(l);
-	errno = ENOMEM;
+	err_set(err, ENOMEM, "out of memory");
 	return NULL;
 }
 
@@ -952,153 +954,137 @@ fail:
 
 /* ---- loading ------------------------------------------------------------------------ */
 
-struct load {
-	char *err;
-	size_t errlen;
-};
-
-static int load_fail(struct load *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int load_fail(struct load *ld, const char *fmt, ...)
-{
-	if (ld->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(ld->err, ld->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* A number, or null for NAN. */
-static int load_real(struct load *ld, json_t *v, const char *path, double *out)
+static int load_real(struct err *err, json_t *v, const char *path, double *out)
 {
 	if (json_is_null(v)) {
 		*out = NAN;
 		return 0;
 	}
 	if (!json_is_number(v))
-		return load_fail(ld, "%s: not a number", path);
+		return err_set(err, EINVAL, "%s: not a number", path);
 	*out = json_number_value(v);
 	return 0;
 }
 
-static int load_count(struct load *ld, json_t *v, const char *path, long *out)
+static int load_count(struct err *err, json_t *v, const char *path, long *out)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return load_fail(ld, "%s: not a count", path);
+		return err_set(err, EINVAL, "%s: not a count", path);
 	*out = (long)json_integer_value(v);
 	return 0;
 }
 
-static int load_array(struct load *ld, json_t *v, const char *path, size_t need)
+static int load_array(struct err *err, json_t *v, const char *path, size_t need)
 {
 	if (!json_is_array(v) || (need && json_array_size(v) != need))
-		return load_fail(ld, "%s: not an array%s", path, need ? " of the right size" : "");
+		return err_set(err, EINVAL, "%s: not an array%s", path,
+			       need ? " of the right size" : "");
 	return 0;
 }
 
-static int load_numeric(struct load *ld, struct learner *l, json_t *list)
+static int load_numeric(struct err *err, struct learner *l, json_t *list)
 {
 	size_t i;
 	json_t *item;
-	if (load_array(ld, list, "numeric", 0))
+	if (load_array(err, list, "numeric", 0))
 		return -1;
 	if (json_array_size(list) > LEARNER_MAX_NUMERIC)
-		return load_fail(ld, "numeric: more than %d features", LEARNER_MAX_NUMERIC);
+		return err_set(err, EINVAL, "numeric: more than %d features", LEARNER_MAX_NUMERIC);
 	json_array_foreach(list, i, item)
 	{
 		const char *name = json_string_value(json_object_get(item, "name"));
 		if (!name)
-			return load_fail(ld, "numeric[%zu].name: not a string", i);
+			return err_set(err, EINVAL, "numeric[%zu].name: not a string", i);
 		if (numeric_find(l, name) >= 0)
-			return load_fail(ld, "numeric[%zu].name: \"%s\" twice", i, name);
+			return err_set(err, EINVAL, "numeric[%zu].name: \"%s\" twice", i, name);
 		int idx = numeric_add(l, name);
 		if (idx < 0)
-			return load_fail(ld, "numeric[%zu]: out of memory", i);
+			return err_set(err, EINVAL, "numeric[%zu]: out of memory", i);
 		struct numeric_feature *f = &l->numeric[idx];
-		if (load_real(ld, json_object_get(item, "weight"), "numeric[].weight",
+		if (load_real(err, json_object_get(item, "weight"), "numeric[].weight",
 			      &f->weight) ||
-		    load_real(ld, json_object_get(item, "g2"), "numeric[].g2", &f->g2) ||
-		    load_count(ld, json_object_get(item, "count"), "numeric[].count", &f->count) ||
-		    load_real(ld, json_object_get(item, "mean"), "numeric[].mean", &f->mean) ||
-		    load_real(ld, json_object_get(item, "m2"), "numeric[].m2", &f->m2))
+		    load_real(err, json_object_get(item, "g2"), "numeric[].g2", &f->g2) ||
+		    load_count(err, json_object_get(item, "count"), "numeric[].count", &f->count) ||
+		    load_real(err, json_object_get(item, "mean"), "numeric[].mean", &f->mean) ||
+		    load_real(err, json_object_get(item, "m2"), "numeric[].m2", &f->m2))
 			return -1;
 	}
 	return 0;
 }
 
-static int load_buckets(struct load *ld, struct learner *l, json_t *list)
+static int load_buckets(struct err *err, struct learner *l, json_t *list)
 {
 	size_t i;
 	json_t *item;
-	if (load_array(ld, list, "buckets", 0))
+	if (load_array(err, list, "buckets", 0))
 		return -1;
 	json_array_foreach(list, i, item)
 	{
 		json_t *index = json_array_get(item, 0);
-		if (load_array(ld, item, "buckets[]", 3))
+		if (load_array(err, item, "buckets[]", 3))
 			return -1;
 		if (!json_is_integer(index) || json_integer_value(index) < 0 ||
 		    json_integer_value(index) > (json_int_t)l->mask)
-			return load_fail(ld, "buckets[%zu]: index outside the table", i);
+			return err_set(err, EINVAL, "buckets[%zu]: index outside the table", i);
 		uint32_t b = (uint32_t)json_integer_value(index);
-		if (load_real(ld, json_array_get(item, 1), "buckets[].weight",
+		if (load_real(err, json_array_get(item, 1), "buckets[].weight",
 			      &l->bucket_weight[b]) ||
-		    load_real(ld, json_array_get(item, 2), "buckets[].g2", &l->bucket_g2[b]))
+		    load_real(err, json_array_get(item, 2), "buckets[].g2", &l->bucket_g2[b]))
 			return -1;
 	}
 	return 0;
 }
 
-static int load_values(struct load *ld, struct learner *l, json_t *list)
+static int load_values(struct err *err, struct learner *l, json_t *list)
 {
 	size_t i;
 	json_t *item;
-	if (load_array(ld, list, "values", 0))
+	if (load_array(err, list, "values", 0))
 		return -1;
 	if (json_array_size(list) > LEARNER_MAX_VALUES)
-		return load_fail(ld, "values: more than %d", LEARNER_MAX_VALUES);
+		return err_set(err, EINVAL, "values: more than %d", LEARNER_MAX_VALUES);
 	json_array_foreach(list, i, item)
 	{
 		const char *text = json_string_value(item);
 		const char *eq = text ? strchr(text, '=') : NULL;
 		if (!eq)
-			return load_fail(ld, "values[%zu]: not a \"field=value\" string", i);
+			return err_set(err, EINVAL, "values[%zu]: not a \"field=value\" string", i);
 		uint64_t h = text_hash(text);
 		size_t field_len = (size_t)(eq - text);
 		char field[32];
 		if (field_len >= sizeof field)
-			return load_fail(ld, "values[%zu]: unknown field", i);
+			return err_set(err, EINVAL, "values[%zu]: unknown field", i);
 		memcpy(field, text, field_len);
 		field[field_len] = '\0';
 		if (value_known(l, h, field, eq + 1))
-			return load_fail(ld, "values[%zu]: \"%s\" twice", i, text);
+			return err_set(err, EINVAL, "values[%zu]: \"%s\" twice", i, text);
 		char *copy = strdup(text);
 		if (!copy)
-			return load_fail(ld, "values[%zu]: out of memory", i);
+			return err_set(err, EINVAL, "values[%zu]: out of memory", i);
 		value_add(l, h, copy);
 	}
 	return 0;
 }
 
-static int load_histogram(struct load *ld, int64_t *hist, json_t *list, const char *path,
+static int load_histogram(struct err *err, int64_t *hist, json_t *list, const char *path,
 			  long *total)
 {
 	size_t i;
 	json_t *item;
 	*total = 0;
-	if (load_array(ld, list, path, 0))
+	if (load_array(err, list, path, 0))
 		return -1;
 	json_array_foreach(list, i, item)
 	{
 		json_t *bin = json_array_get(item, 0);
 		long count = 0;
-		if (load_array(ld, item, path, 2))
+		if (load_array(err, item, path, 2))
 			return -1;
 		if (!json_is_integer(bin) || json_integer_value(bin) < 0 ||
 		    json_integer_value(bin) >= LEARNER_AUC_BINS)
-			return load_fail(ld, "%s[%zu]: bin outside the histogram", path, i);
-		if (load_count(ld, json_array_get(item, 1), path, &count))
+			return err_set(err, EINVAL, "%s[%zu]: bin outside the histogram", path, i);
+		if (load_count(err, json_array_get(item, 1), path, &count))
 			return -1;
 		hist[json_integer_value(bin)] = count;
 		*total += count;
@@ -1106,42 +1092,42 @@ static int load_histogram(struct load *ld, int64_t *hist, json_t *list, const ch
 	return 0;
 }
 
-static int load_progress(struct load *ld, struct learner *l, json_t *j)
+static int load_progress(struct err *err, struct learner *l, json_t *j)
 {
 	long positives, negatives, calibrated = 0;
 	json_t *cal = json_object_get(j, "calibration");
 	json_t *wp = json_object_get(j, "window_p"), *wy = json_object_get(j, "window_y");
 	if (!json_is_object(j))
-		return load_fail(ld, "progress: not an object");
-	if (load_real(ld, json_object_get(j, "log_loss_sum"), "progress.log_loss_sum",
+		return err_set(err, EINVAL, "progress: not an object");
+	if (load_real(err, json_object_get(j, "log_loss_sum"), "progress.log_loss_sum",
 		      &l->log_loss_sum) ||
-	    load_real(ld, json_object_get(j, "brier_sum"), "progress.brier_sum", &l->brier_sum) ||
-	    load_histogram(ld, l->hist_pos, json_object_get(j, "hist_pos"), "progress.hist_pos",
+	    load_real(err, json_object_get(j, "brier_sum"), "progress.brier_sum", &l->brier_sum) ||
+	    load_histogram(err, l->hist_pos, json_object_get(j, "hist_pos"), "progress.hist_pos",
 			   &positives) ||
-	    load_histogram(ld, l->hist_neg, json_object_get(j, "hist_neg"), "progress.hist_neg",
+	    load_histogram(err, l->hist_neg, json_object_get(j, "hist_neg"), "progress.hist_neg",
 			   &negatives) ||
-	    load_array(ld, cal, "progress.calibration", LEARNER_CALIBRATION_BUCKETS))
+	    load_array(err, cal, "progress.calibration", LEARNER_CALIBRATION_BUCKETS))
 		return -1;
 	if (positives + negatives != l->trades)
-		return load_fail(ld, "progress: histograms hold %ld trades, not %ld",
-				 positives + negatives, l->trades);
+		return err_set(err, EINVAL, "progress: histograms hold %ld trades, not %ld",
+			       positives + negatives, l->trades);
 	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++) {
 		json_t *row = json_array_get(cal, (size_t)b);
-		if (load_array(ld, row, "progress.calibration[]", 3) ||
-		    load_count(ld, json_array_get(row, 0), "progress.calibration[].count",
+		if (load_array(err, row, "progress.calibration[]", 3) ||
+		    load_count(err, json_array_get(row, 0), "progress.calibration[].count",
 			       &l->cal_count[b]) ||
-		    load_real(ld, json_array_get(row, 1), "progress.calibration[].pred_sum",
+		    load_real(err, json_array_get(row, 1), "progress.calibration[].pred_sum",
 			      &l->cal_pred_sum[b]) ||
-		    load_count(ld, json_array_get(row, 2), "progress.calibration[].wins",
+		    load_count(err, json_array_get(row, 2), "progress.calibration[].wins",
 			       &l->cal_wins[b]))
 			return -1;
 		calibrated += l->cal_count[b];
 	}
 	if (calibrated != l->trades)
-		return load_fail(ld, "progress.calibration: holds %ld trades, not %ld", calibrated,
-				 l->trades);
-	if (load_array(ld, wp, "progress.window_p", 0) ||
-	    load_array(ld, wy, "progress.window_y", json_array_size(wp)))
+		return err_set(err, EINVAL, "progress.calibration: holds %ld trades, not %ld",
+			       calibrated, l->trades);
+	if (load_array(err, wp, "progress.window_p", 0) ||
+	    load_array(err, wy, "progress.window_y", json_array_size(wp)))
 		return -1;
 	/* A smaller window than the saved one keeps the most recent pairs. */
 	size_t saved = json_array_size(wp);
@@ -1149,13 +1135,13 @@ static int load_progress(struct load *ld, struct learner *l, json_t *j)
 	for (size_t i = saved - keep; i < saved; i++) {
 		double p = NAN;
 		json_t *y = json_array_get(wy, i);
-		if (load_real(ld, json_array_get(wp, i), "progress.window_p[]", &p))
+		if (load_real(err, json_array_get(wp, i), "progress.window_p[]", &p))
 			return -1;
 		if (!(p >= 0 && p <= 1))
-			return load_fail(ld, "progress.window_p[%zu]: not a probability", i);
+			return err_set(err, EINVAL, "progress.window_p[%zu]: not a probability", i);
 		if (!json_is_integer(y) ||
 		    (json_integer_value(y) != 0 && json_integer_value(y) != 1))
-			return load_fail(ld, "progress.window_y[%zu]: not 0 or 1", i);
+			return err_set(err, EINVAL, "progress.window_y[%zu]: not 0 or 1", i);
 		l->ring_p[l->ring_len] = p;
 		l->ring_y[l->ring_len] = (unsigned char)json_integer_value(y);
 		l->ring_len++;
@@ -1165,70 +1151,66 @@ static int load_progress(struct load *ld, struct learner *l, json_t *j)
 	 * starts afresh rather than refusing the learned model. */
 	json_t *drift = json_object_get(j, "drift");
 	if (drift &&
-	    (load_count(ld, json_object_get(drift, "n"), "progress.drift.n", &l->drift.n) ||
-	     load_real(ld, json_object_get(drift, "mean"), "progress.drift.mean", &l->drift.mean) ||
-	     load_real(ld, json_object_get(drift, "cum"), "progress.drift.cum", &l->drift.cum) ||
-	     load_real(ld, json_object_get(drift, "min_cum"), "progress.drift.min_cum",
+	    (load_count(err, json_object_get(drift, "n"), "progress.drift.n", &l->drift.n) ||
+	     load_real(err, json_object_get(drift, "mean"), "progress.drift.mean",
+		       &l->drift.mean) ||
+	     load_real(err, json_object_get(drift, "cum"), "progress.drift.cum", &l->drift.cum) ||
+	     load_real(err, json_object_get(drift, "min_cum"), "progress.drift.min_cum",
 		       &l->drift.min_cum)))
 		return -1;
 	return 0;
 }
 
-int learner_load(struct learner *l, json_t *saved, char *err, size_t errlen)
+int learner_load(struct learner *l, json_t *saved, struct err *err)
 {
-	struct load ld = {err, errlen};
 	int rc = -1;
 	struct learner *fresh = NULL;
 	json_t *options = json_object_get(saved, "options");
 	json_t *ts = json_object_get(saved, "latest_exit_ts");
-	if (errlen)
-		err[0] = '\0';
 	if (!json_is_object(saved)) {
-		load_fail(&ld, "state: not an object");
+		err_set(err, EINVAL, "state: not an object");
 		goto done;
 	}
 	json_int_t format = json_integer_value(json_object_get(saved, "format"));
 	if (format != 1 && format != STATE_FORMAT) {
-		load_fail(&ld, "format: not 1 or %d", STATE_FORMAT);
+		err_set(err, EINVAL, "format: not 1 or %d", STATE_FORMAT);
 		goto done;
 	}
 	json_t *bits = json_object_get(options, "hash_bits");
 	if (!json_is_integer(bits)) {
-		load_fail(&ld, "options.hash_bits: not an integer");
+		err_set(err, EINVAL, "options.hash_bits: not an integer");
 		goto done;
 	}
 	if (json_integer_value(bits) != l->opt.hash_bits) {
-		load_fail(&ld,
-			  "options.hash_bits: saved %lld, configured %d (the table cannot be "
-			  "re-hashed: start a new state to change it)",
-			  (long long)json_integer_value(bits), l->opt.hash_bits);
+		err_set(err, EINVAL,
+			"options.hash_bits: saved %lld, configured %d (the table cannot be "
+			"re-hashed: start a new state to change it)",
+			(long long)json_integer_value(bits), l->opt.hash_bits);
 		goto done;
 	}
-	fresh = learner_new(&l->opt);
-	if (!fresh) {
-		load_fail(&ld, "state: out of memory");
+	fresh = learner_new(&l->opt, err);
+	if (!fresh)
 		goto done;
-	}
-	if (load_count(&ld, json_object_get(saved, "trades"), "trades", &fresh->trades) ||
-	    load_real(&ld, json_object_get(saved, "bias"), "bias", &fresh->bias) ||
-	    load_real(&ld, json_object_get(saved, "bias_g2"), "bias_g2", &fresh->bias_g2) ||
-	    load_numeric(&ld, fresh, json_object_get(saved, "numeric")) ||
-	    load_count(&ld, json_object_get(saved, "numeric_ignored"), "numeric_ignored",
+	if (load_count(err, json_object_get(saved, "trades"), "trades", &fresh->trades) ||
+	    load_real(err, json_object_get(saved, "bias"), "bias", &fresh->bias) ||
+	    load_real(err, json_object_get(saved, "bias_g2"), "bias_g2", &fresh->bias_g2) ||
+	    load_numeric(err, fresh, json_object_get(saved, "numeric")) ||
+	    load_count(err, json_object_get(saved, "numeric_ignored"), "numeric_ignored",
 		       &fresh->numeric_ignored) ||
-	    load_buckets(&ld, fresh, json_object_get(saved, "buckets")) ||
-	    load_values(&ld, fresh, json_object_get(saved, "values")) ||
-	    load_count(&ld, json_object_get(saved, "values_unmapped"), "values_unmapped",
+	    load_buckets(err, fresh, json_object_get(saved, "buckets")) ||
+	    load_values(err, fresh, json_object_get(saved, "values")) ||
+	    load_count(err, json_object_get(saved, "values_unmapped"), "values_unmapped",
 		       &fresh->values_unmapped) ||
-	    load_real(&ld, json_object_get(saved, "abs_pnl_sum"), "abs_pnl_sum",
+	    load_real(err, json_object_get(saved, "abs_pnl_sum"), "abs_pnl_sum",
 		      &fresh->abs_pnl_sum) ||
-	    load_count(&ld, json_object_get(saved, "abs_pnl_count"), "abs_pnl_count",
+	    load_count(err, json_object_get(saved, "abs_pnl_count"), "abs_pnl_count",
 		       &fresh->abs_pnl_count) ||
-	    load_progress(&ld, fresh, json_object_get(saved, "progress")))
+	    load_progress(err, fresh, json_object_get(saved, "progress")))
 		goto done;
 	if (json_is_integer(ts)) {
 		fresh->latest_exit_ts = json_integer_value(ts);
 	} else if (!json_is_null(ts)) {
-		load_fail(&ld, "latest_exit_ts: not an integer or null");
+		err_set(err, EINVAL, "latest_exit_ts: not an integer or null");
 		goto done;
 	}
 	/* Format 1 divided by an sd floor of 1e-6 without a clip: one value

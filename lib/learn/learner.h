@@ -66,6 +66,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/err.h"
 #include "lib/base/option.h"
 #include "lib/ingest/record.h"
 
@@ -97,9 +98,10 @@ void learner_options_init(struct learner_options *o);
 struct learner;
 
 /* A fresh learner (all weights 0, so it first predicts 0.5) with a copy of o
- * (NULL: the defaults). Returns NULL with errno EINVAL when an option is
- * refused by learner_option_table, or ENOMEM. Free it with learner_free(). */
-struct learner *learner_new(const struct learner_options *o);
+ * (NULL: the defaults). Free it with learner_free(). Returns NULL with err
+ * set: EINVAL when an option is refused by learner_option_table ("learner
+ * options: <key>: <problem>"), or ENOMEM. */
+struct learner *learner_new(const struct learner_options *o, struct err *err);
 
 /* Frees l; NULL does nothing. */
 void learner_free(struct learner *l);
@@ -152,9 +154,9 @@ json_t *learner_save(const struct learner *l);
  * and AdaGrad sum reset to 0 — an unclipped z may have frozen them — and its
  * running mean and sd kept. The saved hash_bits must equal l's (the table cannot be
  * re-hashed: -1); a different window keeps the most recent pairs that fit.
- * Returns 0, or -1 with "<key>: <problem>" in err (errlen bytes, may be 0)
- * and l unchanged. */
-int learner_load(struct learner *l, json_t *saved, char *err, size_t errlen);
+ * Returns 0, or -1 with err set and l unchanged: EINVAL with
+ * "<key>: <problem>" when saved is not such a state, or ENOMEM. */
+int learner_load(struct learner *l, json_t *saved, struct err *err);
 
 /* The model as the bot reads it (the content of models/online.json): a new
  * reference, or NULL on ENOMEM. written_at_iso is copied (NULL: null).

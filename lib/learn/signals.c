@@ -91,18 +91,22 @@ void signals_options_init(struct signals_options *o)
 	option_defaults(&signals_option_table, o);
 }
 
-struct signals *signals_new(const struct signals_options *o)
+struct signals *signals_new(const struct signals_options *o, struct err *err)
 {
 	struct signals_options defaults;
 	if (!o) {
 		signals_options_init(&defaults);
 		o = &defaults;
 	}
-	if (option_check(&signals_option_table, o, NULL))
+	if (option_check(&signals_option_table, o, err)) {
+		err_prefix(err, "signals options");
 		return NULL;
+	}
 	struct signals *s = calloc(1, sizeof *s);
-	if (!s)
+	if (!s) {
+		err_set(err, ENOMEM, "out of memory");
 		return NULL;
+	}
 	s->opt = *o;
 	s->horizon_us = (int64_t)llround(o->horizon_hours * 3600.0 * 1e6);
 	s->free_head = NONE;
@@ -545,7 +549,7 @@ static double observed_price(const struct record *r)
 	}
 }
 
-int signals_observe(struct signals *s, const struct record *r)
+int signals_observe(struct signals *s, const struct record *r, struct err *err)
 {
 	if (r->ts == CALENDAR_NONE || !r->symbol || (unsigned)r->source >= SIGNALS_STREAMS)
 		return 0;
@@ -578,7 +582,9 @@ int signals_observe(struct signals *s, const struct record *r)
 			t->next_seq++;
 		}
 	}
-	return drain(s, 0) | rc;
+	if ((drain(s, 0) | rc) != 0)
+		return err_set(err, ENOMEM, "out of memory");
+	return 0;
 }
 
 void signals_caught_up(struct signals *s, int stream)
@@ -599,11 +605,11 @@ int signals_holding(const struct signals *s, int stream)
 	return 0;
 }
 
-int signals_settle(struct signals *s)
+int signals_settle(struct signals *s, struct err *err)
 {
 	int rc = drain(s, 1);
 	s->caught_up = 0;
-	return rc;
+	return rc ? err_set(err, ENOMEM, "out of memory") : 0;
 }
 
 /* ---- state ------------------------------------------------------------------- */
@@ -824,7 +830,7 @@ static int waiting_load(struct signals *t, json_t *a)
 }
 
 /* Fills the empty instance t from saved; -1 with err. */
-static int load_into(struct signals *t, json_t *saved, char *err, size_t errlen)
+static int load_into(struct signals *t, json_t *saved, struct err *err)
 {
 	json_t *pending = json_object_get(saved, "pending"),
 	       *next = json_object_get(saved, "next_seq"), *v;
@@ -888,21 +894,17 @@ static int load_into(struct signals *t, json_t *saved, char *err, size_t errlen)
 		break;
 	}
 bad:
-	if (what)
-		snprintf(err, errlen, "signals: not a saved state of format 1 or 2 (bad %s)", what);
-	else
-		snprintf(err, errlen, "signals: out of memory");
-	return -1;
+	if (!what)
+		return err_set(err, ENOMEM, "signals: out of memory");
+	return err_set(err, EINVAL, "signals: not a saved state of format 1 or 2 (bad %s)", what);
 }
 
-int signals_load(struct signals *s, json_t *saved, char *err, size_t errlen)
+int signals_load(struct signals *s, json_t *saved, struct err *err)
 {
-	struct signals *t = signals_new(&s->opt), *swap;
-	if (!t) {
-		snprintf(err, errlen, "signals: out of memory");
-		return -1;
-	}
-	if (load_into(t, saved, err, errlen)) {
+	struct signals *t = signals_new(&s->opt, err), *swap;
+	if (!t)
+		return err_prefix(err, "signals");
+	if (load_into(t, saved, err)) {
 		signals_free(t);
 		return -1;
 	}
@@ -911,8 +913,7 @@ int signals_load(struct signals *s, json_t *saved, char *err, size_t errlen)
 	swap = malloc(sizeof *swap);
 	if (!swap) {
 		signals_free(t);
-		snprintf(err, errlen, "signals: out of memory");
-		return -1;
+		return err_set(err, ENOMEM, "signals: out of memory");
 	}
 	*swap = *s;
 	*s = *t;

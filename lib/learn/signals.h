@@ -55,6 +55,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/err.h"
 #include "lib/base/option.h"
 #include "lib/ingest/record.h"
 
@@ -75,18 +76,18 @@ extern const struct option_table signals_option_table;
 void signals_options_init(struct signals_options *o);
 
 struct signals;
-/* o NULL: defaults. NULL with errno EINVAL when an option is refused by
- * signals_option_table; NULL on ENOMEM. Memory grows with the pending
- * signals, up to max_pending. */
-struct signals *signals_new(const struct signals_options *o);
+/* o NULL: defaults. Memory grows with the pending signals, up to
+ * max_pending. Returns NULL with err set: EINVAL when an option is refused
+ * by signals_option_table ("signals options: <key>: <problem>"), or ENOMEM. */
+struct signals *signals_new(const struct signals_options *o, struct err *err);
 void signals_free(struct signals *s); /* NULL does nothing */
 
 /* One record (borrowed; nothing of it is kept) of any source: an
- * observation as above, queued for signals_settle(). Returns 0, or -1 on ENOMEM (then
- * an observation was lost or a signal did not become pending; the
- * resolutions and expiries made stand). Exit rows and rows of unknown kind
- * are ignored. */
-int signals_observe(struct signals *s, const struct record *r);
+ * observation as above, queued for signals_settle(). Returns 0, or -1 with
+ * err set to ENOMEM (then an observation was lost or a signal did not become
+ * pending; the resolutions and expiries made stand). Exit rows and rows of
+ * unknown kind are ignored. */
+int signals_observe(struct signals *s, const struct record *r, struct err *err);
 
 /* The caller read stream to its end in this batch (nothing more was there):
  * until the batch's settle, the stream counts as having passed the newest
@@ -103,20 +104,21 @@ void signals_caught_up(struct signals *s, int stream);
 int signals_holding(const struct signals *s, int stream);
 
 /* Ends a batch: applies the waiting observations that no stream can still
- * precede, then forgets which streams were caught up. Returns 0, or -1 on
- * ENOMEM (as signals_observe). */
-int signals_settle(struct signals *s);
+ * precede, then forgets which streams were caught up. Returns 0, or -1 with
+ * err set to ENOMEM (as signals_observe). */
+int signals_settle(struct signals *s, struct err *err);
 
 /* Full state, pending signals included: a new reference, NULL on ENOMEM. */
 json_t *signals_save(const struct signals *s);
-/* Replaces s's state with saved (borrowed). Returns 0, or -1 with a message
- * in err (s unchanged) when saved is not a state of format 1 or 2 or on
- * ENOMEM (format 1, written before other sources were observed, has no
- * waiting observations).
+/* Replaces s's state with saved (borrowed). Returns 0, or -1 with err set
+ * and s unchanged: EINVAL when saved is not a state of format 1 or 2
+ * ("signals: not a saved state of format 1 or 2 (bad <part>)"), or ENOMEM.
+ * Format 1, written before other sources were observed, has no waiting
+ * observations.
  * After save → text → parse → load, observing continues bit for bit as the
  * saved instance would have. More pending signals than this instance's
  * max_pending: the oldest expire, as when full. */
-int signals_load(struct signals *s, json_t *saved, char *err, size_t errlen);
+int signals_load(struct signals *s, json_t *saved, struct err *err);
 
 /* state/signal_outcomes.json, a new reference (NULL on ENOMEM):
  * {"format": 1, "horizon_hours", "pending", "waiting" (observations not

@@ -98,18 +98,22 @@ static void tally_init(struct tally *t, double alpha)
 	t->mult = 1;
 }
 
-struct weights *weights_new(const struct weights_options *o)
+struct weights *weights_new(const struct weights_options *o, struct err *err)
 {
 	struct weights_options defaults;
 	if (!o) {
 		weights_options_init(&defaults);
 		o = &defaults;
 	}
-	if (option_check(&weights_option_table, o, NULL))
+	if (option_check(&weights_option_table, o, err)) {
+		err_prefix(err, "weights options");
 		return NULL;
+	}
 	struct weights *w = calloc(1, sizeof *w);
-	if (!w)
+	if (!w) {
+		err_set(err, ENOMEM, "out of memory");
 		return NULL;
+	}
 	w->opt = *o;
 	w->decay = pow(0.5, 1.0 / o->evidence_half_life);
 	tally_init(&w->base, o->ewma_alpha);
@@ -380,7 +384,7 @@ static int active_then_observe(const struct weights *w, struct component *c, dou
 	return active;
 }
 
-int weights_learn_trade(struct weights *w, const struct record *r)
+int weights_learn_trade(struct weights *w, const struct record *r, struct err *err)
 {
 	const char *regime = r->regime && *r->regime ? r->regime : "none";
 	const char *key;
@@ -400,11 +404,11 @@ int weights_learn_trade(struct weights *w, const struct record *r)
 				continue;
 			readings++;
 			if (!component_get(w, key))
-				return -1;
+				return err_set(err, ENOMEM, "out of memory");
 		}
 	}
 	if (reserve_changes(w, 2 * readings))
-		return -1;
+		return err_set(err, ENOMEM, "out of memory");
 
 	trading_day(r->ts, day, sizeof day);
 	size_t ri = regime_index(w, regime);
@@ -435,13 +439,13 @@ int weights_learn_trade(struct weights *w, const struct record *r)
 	return changes;
 }
 
-int weights_learn_exit(struct weights *w, const struct record *r)
+int weights_learn_exit(struct weights *w, const struct record *r, struct err *err)
 {
 	char family[NAME_LEN], day[16];
 	int win = 0;
 
 	if (reserve_changes(w, 1))
-		return -1;
+		return err_set(err, ENOMEM, "out of memory");
 	outcome_reason_family(r->close_reason, family, sizeof family);
 	trading_day(r->ts, day, sizeof day);
 	int has_outcome = outcome_of(r, &win);
@@ -605,7 +609,7 @@ fail:
 }
 
 /* Fills the empty instance t from saved; -1 with err. */
-static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
+static int load_into(struct weights *t, json_t *saved, struct err *err)
 {
 	json_t *regimes = json_object_get(saved, "regimes"),
 	       *comps = json_object_get(saved, "components");
@@ -682,21 +686,17 @@ static int load_into(struct weights *t, json_t *saved, char *err, size_t errlen)
 	}
 	return 0;
 bad:
-	if (what)
-		snprintf(err, errlen, "weights: not a saved state of format 1 or 2 (bad %s)", what);
-	else
-		snprintf(err, errlen, "weights: out of memory");
-	return -1;
+	if (!what)
+		return err_set(err, ENOMEM, "weights: out of memory");
+	return err_set(err, EINVAL, "weights: not a saved state of format 1 or 2 (bad %s)", what);
 }
 
-int weights_load(struct weights *w, json_t *saved, char *err, size_t errlen)
+int weights_load(struct weights *w, json_t *saved, struct err *err)
 {
-	struct weights *t = weights_new(&w->opt), swap;
-	if (!t) {
-		snprintf(err, errlen, "weights: out of memory");
-		return -1;
-	}
-	if (load_into(t, saved, err, errlen)) {
+	struct weights *t = weights_new(&w->opt, err), swap;
+	if (!t)
+		return err_prefix(err, "weights");
+	if (load_into(t, saved, err)) {
 		weights_free(t);
 		return -1;
 	}

@@ -56,6 +56,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/err.h"
 #include "lib/base/option.h"
 #include "lib/ingest/record.h"
 
@@ -79,9 +80,10 @@ extern const struct option_table weights_option_table;
 void weights_options_init(struct weights_options *o);
 
 struct weights;
-/* o NULL: defaults. NULL with errno EINVAL when an option is refused by
- * weights_option_table; NULL on ENOMEM. */
-struct weights *weights_new(const struct weights_options *o);
+/* o NULL: defaults. Returns NULL with err set: EINVAL when an option is
+ * refused by weights_option_table ("weights options: <key>: <problem>"), or
+ * ENOMEM. */
+struct weights *weights_new(const struct weights_options *o, struct err *err);
 void weights_free(struct weights *w); /* NULL does nothing */
 
 /* One change of a multiplier, for state/weight_learning.jsonl. */
@@ -97,11 +99,11 @@ struct weights_change {
 
 /* A close or partial close (r is borrowed; nothing of it is kept). Returns
  * the number of changes it produced (drain them with weights_take_changes),
- * or -1 on ENOMEM (then at most empty component entries were added; no
- * statistic moved). */
-int weights_learn_trade(struct weights *w, const struct record *r);
+ * or -1 with err set to ENOMEM (then at most empty component entries were
+ * added; no statistic moved). */
+int weights_learn_trade(struct weights *w, const struct record *r, struct err *err);
 /* An exit row: its close_reason, P&L and hold_minutes. Same return. */
-int weights_learn_exit(struct weights *w, const struct record *r);
+int weights_learn_exit(struct weights *w, const struct record *r, struct err *err);
 /* Moves up to max pending changes into out (caller's array), oldest first;
  * returns how many. */
 size_t weights_take_changes(struct weights *w, struct weights_change *out, size_t max);
@@ -113,13 +115,13 @@ double weights_multiplier(const struct weights *w, const char *component);
  * part of it: drain them first. The options are not either: the loading
  * instance's own apply from then on. */
 json_t *weights_save(const struct weights *w);
-/* Replaces w's state with saved (borrowed). Returns 0, or -1 with a message
- * in err when saved is not a state of format 1 or 2 (w is then unchanged) or
- * on ENOMEM. Saves are format 2; a format 1 state (before the running means)
- * loads with every mean starting again from 0. After save → text → parse →
- * load, learning continues bit for bit as the saved instance would have.
- * Drops pending changes. */
-int weights_load(struct weights *w, json_t *saved, char *err, size_t errlen);
+/* Replaces w's state with saved (borrowed). Returns 0, or -1 with err set
+ * and w unchanged: EINVAL when saved is not a state of format 1 or 2 ("weights:
+ * not a saved state of format 1 or 2 (bad <part>)"), or ENOMEM. Saves are format 2; a format 1
+ * state (before the running means) loads with every mean starting again from 0. After save → text →
+ * parse → load, learning continues bit for bit as the saved instance would have. Drops pending
+ * changes. */
+int weights_load(struct weights *w, json_t *saved, struct err *err);
 
 /* state/signal_weights.json and state/exit_weights.json: aggregates only,
  * bounded by the caps above (each component also shows its running_mean,

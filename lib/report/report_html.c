@@ -7,6 +7,7 @@
  */
 #include "lib/report/report_html.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +46,6 @@ static char *page_close(struct page *p, int failed)
 		return NULL;
 	}
 	return p->text;
-}
-
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-	if (err && errlen > 0)
-		snprintf(err, errlen, "%s", msg);
 }
 
 /* ---- text and numbers ------------------------------------------------- */
@@ -1371,7 +1366,7 @@ static void put_charts(FILE *out, const json_t *report)
 
 /* ---- the two pages ---------------------------------------------------- */
 
-char *report_html_page(const json_t *report, char *err, size_t errlen)
+char *report_html_page(const json_t *report, struct err *err)
 {
 	const char *date = json_string_value(json_object_get(report, "date"));
 	struct page page;
@@ -1379,11 +1374,11 @@ char *report_html_page(const json_t *report, char *err, size_t errlen)
 	int failed = 0;
 
 	if (!json_is_object(report)) {
-		set_err(err, errlen, "report_html: the report is not a JSON object");
+		err_set(err, EINVAL, "report_html: the report is not a JSON object");
 		return NULL;
 	}
 	if (!date) {
-		set_err(err, errlen, "report_html: the report has no date string");
+		err_set(err, EINVAL, "report_html: the report has no date string");
 		return NULL;
 	}
 	if (page_open(&page) != 0)
@@ -1410,7 +1405,7 @@ char *report_html_page(const json_t *report, char *err, size_t errlen)
 		goto fail;
 	return text;
 fail:
-	set_err(err, errlen, "report_html: out of memory");
+	err_set(err, ENOMEM, "report_html: out of memory");
 	return NULL;
 }
 
@@ -1446,7 +1441,7 @@ static int is_iso_date(const char *s)
 	return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
-char *report_html_index(const json_t *days, char *err, size_t errlen)
+char *report_html_index(const json_t *days, struct err *err)
 {
 	size_t n = json_array_size(days), i, listed = 0;
 	struct day_entry *entries = NULL;
@@ -1456,7 +1451,7 @@ char *report_html_index(const json_t *days, char *err, size_t errlen)
 	char *text;
 
 	if (!json_is_array(days)) {
-		set_err(err, errlen, "report_html: the days are not a JSON array");
+		err_set(err, EINVAL, "report_html: the days are not a JSON array");
 		return NULL;
 	}
 	if (n > 0) {
@@ -1470,11 +1465,10 @@ char *report_html_index(const json_t *days, char *err, size_t errlen)
 		const char *date =
 		    json_string_value(summary ? json_object_get(summary, "date") : element);
 		if (!date || !is_iso_date(date)) {
-			if (err && errlen > 0)
-				snprintf(err, errlen,
-					 "report_html: days[%zu] is not a YYYY-MM-DD date or "
-					 "a summary object with one",
-					 i);
+			err_set(err, EINVAL,
+				"report_html: days[%zu] is not a YYYY-MM-DD date or a summary "
+				"object with one",
+				i);
 			free(entries);
 			return NULL;
 		}
@@ -1537,6 +1531,6 @@ char *report_html_index(const json_t *days, char *err, size_t errlen)
 	return text;
 nomem:
 	free(entries);
-	set_err(err, errlen, "report_html: out of memory");
+	err_set(err, ENOMEM, "report_html: out of memory");
 	return NULL;
 }

@@ -75,12 +75,13 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "lib/base/err.h"
 
 /* Renders the report object (borrowed) as an HTML page. Returns a malloc'd
- * NUL-terminated page that the caller frees, or NULL with a message in err
- * (errlen bytes, NUL-terminated; err may be NULL) when report is not an
- * object, its date is not a string, or memory runs out. */
-char *report_html_page(const json_t *report, char *err, size_t errlen);
+ * NUL-terminated page that the caller frees, or NULL with err set: EINVAL
+ * when report is not an object or its date is not a string, ENOMEM when
+ * memory runs out. */
+char *report_html_page(const json_t *report, struct err *err);
 
 /* Renders the index page of every reported day. days (borrowed) is a JSON
  * array whose elements are either a date string "YYYY-MM-DD" or a day's
@@ -91,10 +92,10 @@ char *report_html_page(const json_t *report, char *err, size_t errlen);
  * twice is listed once, with its first summary. The trades, win rate and
  * P&L columns appear only when at least one element is a summary object.
  * Returns a malloc'd NUL-terminated page that the caller frees, or NULL with
- * a message in err when days is not an array, an element is neither a
- * string nor an object, a date is not a valid YYYY-MM-DD (it becomes part of
- * a file name), or memory runs out. An empty array gives a page that says
- * there are no reports yet. */
-char *report_html_index(const json_t *days, char *err, size_t errlen);
+ * err set: EINVAL when days is not an array, an element is neither a string
+ * nor an object, or a date is not a valid YYYY-MM-DD (it becomes part of a
+ * file name); ENOMEM when memory runs out. An empty array gives a page that
+ * says there are no reports yet. */
+char *report_html_index(const json_t *days, struct err *err);
 
 #endif

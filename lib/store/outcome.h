@@ -21,7 +21,8 @@
  * An empty or absent reason gives "unknown". */
 void outcome_reason_family(const char *reason, char *buf, size_t len);
 
-/* Builds the outcome object of a close or partial record. New reference. */
+/* Builds the outcome object of a close or partial record. New reference, or
+ * NULL on ENOMEM. */
 json_t *outcome_from_record(const struct record *r);
 
 /* The outcome as one compact JSON line without newline, malloc'd (free it),

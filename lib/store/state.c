@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
 #include "lib/base/jsontext.h"
 
 static const char *const output_paths[STATE_OUTPUT_COUNT] = {
@@ -50,22 +51,43 @@ static json_t *time_json(int64_t us)
 	return json_string(buf);
 }
 
+/* Sets o[key] = v (stolen), clearing *ok when o or v is NULL (ENOMEM). */
+static void put(json_t *o, const char *key, json_t *v, int *ok)
+{
+	if (json_object_set_new(o, key, v))
+		*ok = 0;
+}
+
+/* Appends v (stolen) to a, likewise. */
+static void push(json_t *a, json_t *v, int *ok)
+{
+	if (json_array_append_new(a, v))
+		*ok = 0;
+}
+
+/* NULL on ENOMEM. */
 static json_t *position_json(const struct follow_position *p)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "path", json_string(p->path));
-	json_object_set_new(o, "device", uint_json(p->dev));
-	json_object_set_new(o, "inode", uint_json(p->ino));
-	json_object_set_new(o, "offset", uint_json(p->offset));
-	json_object_set_new(o, "size", uint_json(p->size));
-	json_object_set_new(o, "mtime_us", json_integer(p->mtime_us));
-	json_object_set_new(o, "compressed", json_boolean(p->compressed));
+	int ok = 1;
+	put(o, "path", json_string(p->path), &ok);
+	put(o, "device", uint_json(p->dev), &ok);
+	put(o, "inode", uint_json(p->ino), &ok);
+	put(o, "offset", uint_json(p->offset), &ok);
+	put(o, "size", uint_json(p->size), &ok);
+	put(o, "mtime_us", json_integer(p->mtime_us), &ok);
+	put(o, "compressed", json_boolean(p->compressed), &ok);
 	if (p->growing)
-		json_object_set_new(o, "growing", json_true());
-	json_object_set_new(o, "fingerprint",
-			    json_pack("{s:o,s:o,s:o,s:o}", "head_bytes", uint_json(p->head_len),
-				      "head_hash", hex64(p->head_hash), "tail_bytes",
-				      uint_json(p->tail_len), "tail_hash", hex64(p->tail_hash)));
+		put(o, "growing", json_true(), &ok);
+	put(o, "fingerprint",
+	    json_pack("{s:o,s:o,s:o,s:o}", "head_bytes", uint_json(p->head_len), "head_hash",
+		      hex64(p->head_hash), "tail_bytes", uint_json(p->tail_len), "tail_hash",
+		      hex64(p->tail_hash)),
+	    &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -74,180 +96,389 @@ json_t *state_to_json(const struct state *st)
 	json_t *o = json_object(), *sources = json_object(), *outputs = json_object();
 	uint64_t total_learned[PROFILE_SOURCE_COUNT] = {0};
 	int64_t last_ts = CALENDAR_NONE;
+	int ok = 1;
 
-	json_object_set_new(o, "format", json_integer(STATE_FORMAT));
-	json_object_set_new(o, "generation", uint_json(st->generation));
-	json_object_set_new(o, "committed_at", time_json(st->committed_at));
-	json_object_set_new(o, "committed_at_us", json_integer(st->committed_at));
-	json_object_set_new(o, "profile", json_string(st->profile));
-	json_object_set_new(o, "logs", json_string(st->logs));
+	put(o, "format", json_integer(STATE_FORMAT), &ok);
+	put(o, "generation", uint_json(st->generation), &ok);
+	put(o, "committed_at", time_json(st->committed_at), &ok);
+	put(o, "committed_at_us", json_integer(st->committed_at), &ok);
+	put(o, "profile", json_string(st->profile), &ok);
+	put(o, "logs", json_string(st->logs), &ok);
 	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		const struct state_source *src = &st->source[s];
 		const struct state_counters *c = &src->count;
 		if (!src->file[0])
 			continue;
 		json_t *j = json_object(), *drain = json_array(), *done = json_array();
-		json_object_set_new(j, "file", json_string(src->file));
-		json_object_set_new(j, "current",
-				    src->follow.has_current ? position_json(&src->follow.current)
-							    : json_null());
+		put(j, "file", json_string(src->file), &ok);
+		put(j, "current",
+		    src->follow.has_current ? position_json(&src->follow.current) : json_null(),
+		    &ok);
 		for (size_t i = 0; i < src->follow.n_draining; i++)
-			json_array_append_new(drain, position_json(&src->follow.draining[i]));
-		json_object_set_new(j, "draining", drain);
+			push(drain, position_json(&src->follow.draining[i]), &ok);
+		put(j, "draining", drain, &ok);
 		for (size_t i = 0; i < src->follow.n_done; i++)
-			json_array_append_new(
-			    done, json_pack("{s:o,s:o,s:o,s:o,s:o}", "head_bytes",
-					    uint_json(src->follow.done[i].head_len), "head_hash",
-					    hex64(src->follow.done[i].head_hash), "size",
-					    uint_json(src->follow.done[i].size), "device",
-					    uint_json(src->follow.done[i].dev), "inode",
-					    uint_json(src->follow.done[i].ino)));
-		json_object_set_new(j, "finished", done);
-		json_object_set_new(j, "records_read", uint_json(c->read));
-		json_object_set_new(j, "records_learned", uint_json(c->learned));
-		json_object_set_new(j, "trades_recorded", uint_json(c->trades));
-		json_object_set_new(j, "records_quarantined", uint_json(c->quarantined));
-		json_object_set_new(j, "records_skipped", uint_json(c->skipped));
-		json_object_set_new(j, "skipped_by_reason",
-				    json_pack("{s:o,s:o,s:o,s:o}", "ignored", uint_json(c->ignored),
-					      "duplicate", uint_json(c->duplicates), "long_line",
-					      uint_json(c->long_lines), "unterminated_tail",
-					      uint_json(c->tails)));
-		json_object_set_new(j, "pnl_sign_mismatch", uint_json(c->sign_mismatch));
-		json_object_set_new(j, "last_record_ts", time_json(c->last_record_ts));
-		json_object_set_new(j, "last_record_ts_us",
-				    c->last_record_ts == CALENDAR_NONE
-					? json_null()
-					: json_integer(c->last_record_ts));
-		json_object_set_new(j, "last_record_id",
-				    c->last_record_id[0] ? json_string(c->last_record_id)
-							 : json_null());
-		json_object_set_new(sources, profile_source_name((enum profile_source_id)s), j);
+			push(done,
+			     json_pack("{s:o,s:o,s:o,s:o,s:o}", "head_bytes",
+				       uint_json(src->follow.done[i].head_len), "head_hash",
+				       hex64(src->follow.done[i].head_hash), "size",
+				       uint_json(src->follow.done[i].size), "device",
+				       uint_json(src->follow.done[i].dev), "inode",
+				       uint_json(src->follow.done[i].ino)),
+			     &ok);
+		put(j, "finished", done, &ok);
+		put(j, "records_read", uint_json(c->read), &ok);
+		put(j, "records_learned", uint_json(c->learned), &ok);
+		put(j, "trades_recorded", uint_json(c->trades), &ok);
+		put(j, "records_quarantined", uint_json(c->quarantined), &ok);
+		put(j, "records_skipped", uint_json(c->skipped), &ok);
+		put(j, "skipped_by_reason",
+		    json_pack("{s:o,s:o,s:o,s:o}", "ignored", uint_json(c->ignored), "duplicate",
+			      uint_json(c->duplicates), "long_line", uint_json(c->long_lines),
+			      "unterminated_tail", uint_json(c->tails)),
+		    &ok);
+		put(j, "pnl_sign_mismatch", uint_json(c->sign_mismatch), &ok);
+		put(j, "last_record_ts", time_json(c->last_record_ts), &ok);
+		put(j, "last_record_ts_us",
+		    c->last_record_ts == CALENDAR_NONE ? json_null()
+						       : json_integer(c->last_record_ts),
+		    &ok);
+		put(j, "last_record_id",
+		    c->last_record_id[0] ? json_string(c->last_record_id) : json_null(), &ok);
+		put(sources, profile_source_name((enum profile_source_id)s), j, &ok);
 		total_learned[s] = s == PROFILE_SOURCE_ATTRIBUTION ? c->trades : c->learned;
 		if (c->last_record_ts != CALENDAR_NONE &&
 		    (last_ts == CALENDAR_NONE || c->last_record_ts > last_ts))
 			last_ts = c->last_record_ts;
 	}
-	json_object_set_new(o, "sources", sources);
+	put(o, "sources", sources, &ok);
 	for (int i = 0; i < STATE_OUTPUT_COUNT; i++)
-		json_object_set_new(outputs, output_paths[i],
-				    json_pack("{s:o}", "length", uint_json(st->output_length[i])));
-	json_object_set_new(o, "outputs", outputs);
-	json_object_set_new(o, "learner_file",
-			    st->learner_file[0] ? json_string(st->learner_file) : json_null());
+		put(outputs, output_paths[i],
+		    json_pack("{s:o}", "length", uint_json(st->output_length[i])), &ok);
+	put(o, "outputs", outputs, &ok);
+	put(o, "learner_file", st->learner_file[0] ? json_string(st->learner_file) : json_null(),
+	    &ok);
 	/* The original learners' keys. */
-	json_object_set_new(o, "last_processed_ts", time_json(last_ts));
-	json_object_set_new(o, "total_trades_processed",
-			    uint_json(total_learned[PROFILE_SOURCE_ATTRIBUTION]));
-	json_object_set_new(o, "total_exits_processed",
-			    uint_json(total_learned[PROFILE_SOURCE_EXIT]));
-	json_object_set_new(o, "total_signals_processed",
-			    uint_json(total_learned[PROFILE_SOURCE_SIGNALS]));
-	json_object_set_new(o, "total_orders_processed",
-			    uint_json(total_learned[PROFILE_SOURCE_ORDERS]));
+	put(o, "last_processed_ts", time_json(last_ts), &ok);
+	put(o, "total_trades_processed", uint_json(total_learned[PROFILE_SOURCE_ATTRIBUTION]), &ok);
+	put(o, "total_exits_processed", uint_json(total_learned[PROFILE_SOURCE_EXIT]), &ok);
+	put(o, "total_signals_processed", uint_json(total_learned[PROFILE_SOURCE_SIGNALS]), &ok);
+	put(o, "total_orders_processed", uint_json(total_learned[PROFILE_SOURCE_ORDERS]), &ok);
+	if (!ok) {
+		/* A file missing a key is damaged: never commit one. */
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
-static uint64_t get_u(json_t *o, const char *key)
+/* ---- reading, strictly --------------------------------------------------------------
+ *
+ * Every key the reader uses must be there with the type state_to_json gives
+ * it; anything else is damage (EBADMSG), said as "damaged: <key path> <what
+ * is wrong>". A key is never read as 0 for being absent: a zero output length
+ * would cut committed data on the next start. */
+
+/* "<where>.<key>" into buf, or key alone at the top (cut when too long:
+ * it only names a key in a message). */
+static const char *key_path(char *buf, size_t len, const char *where, const char *key)
+{
+	if (snprintf(buf, len, "%s%s%s", where, where[0] ? "." : "", key) < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+static int damaged(struct err *err, const char *where, const char *key, const char *problem)
+{
+	char path[300];
+	return err_set(err, EBADMSG, "damaged: %s %s", key_path(path, sizeof path, where, key),
+		       problem);
+}
+
+/* The value of key in o, or NULL after saying it is missing. */
+static json_t *need(json_t *o, const char *where, const char *key, struct err *err)
 {
 	json_t *v = json_object_get(o, key);
-	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+	if (!v)
+		damaged(err, where, key, "is missing");
+	return v;
 }
 
-static uint64_t get_hex(json_t *o, const char *key)
+/* Any integer: identities (device, inode) are written as the signed
+ * integer of their bits, and times may precede 1970. */
+static int get_integer(json_t *o, const char *where, const char *key, int64_t *out, struct err *err)
 {
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? strtoull(s, NULL, 16) : 0;
+	json_t *v = need(o, where, key, err);
+	if (!v)
+		return -1;
+	if (!json_is_integer(v))
+		return damaged(err, where, key, "is not an integer");
+	*out = json_integer_value(v);
+	return 0;
 }
 
-static void position_from(json_t *o, struct follow_position *p)
+/* An integer >= 0: lengths, offsets, counters. */
+static int get_count(json_t *o, const char *where, const char *key, uint64_t *out, struct err *err)
 {
-	json_t *fp = json_object_get(o, "fingerprint");
-	const char *path = json_string_value(json_object_get(o, "path"));
+	int64_t v;
+	if (get_integer(o, where, key, &v, err))
+		return -1;
+	if (v < 0)
+		return damaged(err, where, key, "is not a count");
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* An integer, or null for CALENDAR_NONE (no record yet). */
+static int get_time(json_t *o, const char *where, const char *key, int64_t *out, struct err *err)
+{
+	json_t *v = need(o, where, key, err);
+	if (!v)
+		return -1;
+	if (json_is_null(v)) {
+		*out = CALENDAR_NONE;
+		return 0;
+	}
+	return get_integer(o, where, key, out, err);
+}
+
+static int get_bits(json_t *o, const char *where, const char *key, uint64_t *out, struct err *err)
+{
+	int64_t v;
+	if (get_integer(o, where, key, &v, err))
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* A string that fits buf; "" for null when null_ok. */
+static int get_text(json_t *o, const char *where, const char *key, int null_ok, char *buf,
+		    size_t len, struct err *err)
+{
+	json_t *v = need(o, where, key, err);
+	if (!v)
+		return -1;
+	if (null_ok && json_is_null(v)) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (!json_is_string(v))
+		return damaged(err, where, key,
+			       null_ok ? "is not a string or null" : "is not a string");
+	if (json_string_length(v) >= len)
+		return damaged(err, where, key, "is too long");
+	memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+/* 16 hexadecimal digits (hex64). */
+static int get_hash(json_t *o, const char *where, const char *key, uint64_t *out, struct err *err)
+{
+	json_t *v = need(o, where, key, err);
+	const char *s = json_string_value(v);
+	if (!v)
+		return -1;
+	if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdefABCDEF") != 16)
+		return damaged(err, where, key, "is not 16 hexadecimal digits");
+	*out = strtoull(s, NULL, 16);
+	return 0;
+}
+
+static int get_bool(json_t *o, const char *where, const char *key, int *out, struct err *err)
+{
+	json_t *v = need(o, where, key, err);
+	if (!v)
+		return -1;
+	if (!json_is_boolean(v))
+		return damaged(err, where, key, "is not true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* An object (or, null_ok, null: *out NULL). */
+static int get_object(json_t *o, const char *where, const char *key, int null_ok, json_t **out,
+		      struct err *err)
+{
+	json_t *v = need(o, where, key, err);
+	if (!v)
+		return -1;
+	*out = json_is_null(v) && null_ok ? NULL : v;
+	if (*out && !json_is_object(v))
+		return damaged(err, where, key,
+			       null_ok ? "is not an object or null" : "is not an object");
+	return 0;
+}
+
+/* An array of at most max elements. */
+static int get_array(json_t *o, const char *where, const char *key, size_t max, json_t **out,
+		     struct err *err)
+{
+	char problem[48];
+	json_t *v = need(o, where, key, err);
+	if (!v)
+		return -1;
+	if (!json_is_array(v) || json_array_size(v) > max) {
+		snprintf(problem, sizeof problem, "is not an array of at most %zu", max);
+		return damaged(err, where, key, problem);
+	}
+	*out = v;
+	return 0;
+}
+
+static int position_from(json_t *o, const char *where, struct follow_position *p, struct err *err)
+{
+	char fpwhere[300];
+	json_t *fp;
+	uint64_t head_len = 0, tail_len = 0;
+	int64_t mtime;
+	json_t *growing = json_object_get(o, "growing");
+
 	memset(p, 0, sizeof *p);
-	snprintf(p->path, sizeof p->path, "%s", path ? path : "");
-	p->dev = get_u(o, "device");
-	p->ino = get_u(o, "inode");
-	p->offset = get_u(o, "offset");
-	p->size = get_u(o, "size");
-	p->mtime_us = (int64_t)get_u(o, "mtime_us");
-	p->compressed = json_is_true(json_object_get(o, "compressed"));
-	p->growing = json_is_true(json_object_get(o, "growing"));
-	p->head_len = (uint32_t)get_u(fp, "head_bytes");
-	p->tail_len = (uint32_t)get_u(fp, "tail_bytes");
-	p->head_hash = get_hex(fp, "head_hash");
-	p->tail_hash = get_hex(fp, "tail_hash");
+	if (!json_is_object(o))
+		return err_set(err, EBADMSG, "damaged: %s is not an object", where);
+	key_path(fpwhere, sizeof fpwhere, where, "fingerprint");
+	if (get_text(o, where, "path", 0, p->path, sizeof p->path, err) ||
+	    get_bits(o, where, "device", &p->dev, err) ||
+	    get_bits(o, where, "inode", &p->ino, err) ||
+	    get_count(o, where, "offset", &p->offset, err) ||
+	    get_count(o, where, "size", &p->size, err) ||
+	    get_integer(o, where, "mtime_us", &mtime, err) ||
+	    get_bool(o, where, "compressed", &p->compressed, err) ||
+	    get_object(o, where, "fingerprint", 0, &fp, err) ||
+	    get_count(fp, fpwhere, "head_bytes", &head_len, err) ||
+	    get_hash(fp, fpwhere, "head_hash", &p->head_hash, err) ||
+	    get_count(fp, fpwhere, "tail_bytes", &tail_len, err) ||
+	    get_hash(fp, fpwhere, "tail_hash", &p->tail_hash, err))
+		return -1;
+	/* Written only when true. */
+	if (growing && get_bool(o, where, "growing", &p->growing, err))
+		return -1;
+	if (head_len > FOLLOW_HEAD_BYTES || tail_len > FOLLOW_TAIL_BYTES)
+		return damaged(err, fpwhere,
+			       head_len > FOLLOW_HEAD_BYTES ? "head_bytes" : "tail_bytes",
+			       "is larger than a fingerprint");
+	p->mtime_us = mtime;
+	p->head_len = (uint32_t)head_len;
+	p->tail_len = (uint32_t)tail_len;
+	return 0;
+}
+
+static int done_from(json_t *o, const char *where, struct follow_done *d, struct err *err)
+{
+	uint64_t head_len = 0;
+	if (!json_is_object(o))
+		return err_set(err, EBADMSG, "damaged: %s is not an object", where);
+	if (get_count(o, where, "head_bytes", &head_len, err) ||
+	    get_hash(o, where, "head_hash", &d->head_hash, err) ||
+	    get_count(o, where, "size", &d->size, err) ||
+	    get_bits(o, where, "device", &d->dev, err) || get_bits(o, where, "inode", &d->ino, err))
+		return -1;
+	if (head_len > FOLLOW_HEAD_BYTES)
+		return damaged(err, where, "head_bytes", "is larger than a fingerprint");
+	d->head_len = (uint32_t)head_len;
+	return 0;
+}
+
+static int source_from(json_t *o, const char *where, struct state_source *src, struct err *err)
+{
+	struct state_counters *c = &src->count;
+	char why_where[300], item[300];
+	json_t *current, *draining, *finished, *why, *v;
+	size_t k;
+
+	if (!json_is_object(o))
+		return err_set(err, EBADMSG, "damaged: %s is not an object", where);
+	key_path(why_where, sizeof why_where, where, "skipped_by_reason");
+	if (get_text(o, where, "file", 0, src->file, sizeof src->file, err) ||
+	    get_object(o, where, "current", 1, &current, err) ||
+	    get_array(o, where, "draining", FOLLOW_MAX_DRAINING, &draining, err) ||
+	    get_array(o, where, "finished", FOLLOW_MAX_DONE, &finished, err) ||
+	    get_count(o, where, "records_read", &c->read, err) ||
+	    get_count(o, where, "records_learned", &c->learned, err) ||
+	    get_count(o, where, "trades_recorded", &c->trades, err) ||
+	    get_count(o, where, "records_quarantined", &c->quarantined, err) ||
+	    get_count(o, where, "records_skipped", &c->skipped, err) ||
+	    get_object(o, where, "skipped_by_reason", 0, &why, err) ||
+	    get_count(why, why_where, "ignored", &c->ignored, err) ||
+	    get_count(why, why_where, "duplicate", &c->duplicates, err) ||
+	    get_count(why, why_where, "long_line", &c->long_lines, err) ||
+	    get_count(why, why_where, "unterminated_tail", &c->tails, err) ||
+	    get_count(o, where, "pnl_sign_mismatch", &c->sign_mismatch, err) ||
+	    get_time(o, where, "last_record_ts_us", &c->last_record_ts, err) ||
+	    get_text(o, where, "last_record_id", 1, c->last_record_id, sizeof c->last_record_id,
+		     err))
+		return -1;
+	src->follow.has_current = current != NULL;
+	if (current && position_from(current, key_path(item, sizeof item, where, "current"),
+				     &src->follow.current, err))
+		return -1;
+	json_array_foreach(draining, k, v)
+	{
+		snprintf(item, sizeof item, "%s.draining[%zu]", where, k);
+		if (position_from(v, item, &src->follow.draining[k], err))
+			return -1;
+		src->follow.n_draining++;
+	}
+	json_array_foreach(finished, k, v)
+	{
+		snprintf(item, sizeof item, "%s.finished[%zu]", where, k);
+		if (done_from(v, item, &src->follow.done[k], err))
+			return -1;
+		src->follow.n_done++;
+	}
+	return 0;
 }
 
 int state_from_json(json_t *j, struct state *st, struct err *err)
 {
-	json_t *sources, *outputs, *v;
-	const char *s;
+	json_t *sources, *outputs, *format = json_object_get(j, "format");
+	int64_t committed_at;
 
 	state_init(st);
-	if (!json_is_object(j) || get_u(j, "format") != STATE_FORMAT)
-		return err_fail(err, "not a state file of format %d", STATE_FORMAT);
-	st->generation = get_u(j, "generation");
-	st->committed_at = (int64_t)get_u(j, "committed_at_us");
-	s = json_string_value(json_object_get(j, "profile"));
-	snprintf(st->profile, sizeof st->profile, "%s", s ? s : "");
-	s = json_string_value(json_object_get(j, "logs"));
-	snprintf(st->logs, sizeof st->logs, "%s", s ? s : "");
-	s = json_string_value(json_object_get(j, "learner_file"));
-	snprintf(st->learner_file, sizeof st->learner_file, "%s", s ? s : "");
-	sources = json_object_get(j, "sources");
+	if (!json_is_object(j))
+		return err_set(err, EBADMSG, "damaged: not a JSON object");
+	if (!format)
+		return damaged(err, "", "format", "is missing");
+	if (json_is_integer(format) && json_integer_value(format) > STATE_FORMAT)
+		return err_set(err, EBADMSG, "format %lld is newer than this program's (%d)",
+			       (long long)json_integer_value(format), STATE_FORMAT);
+	if (!json_is_integer(format) || json_integer_value(format) != STATE_FORMAT)
+		return err_set(err, EBADMSG, "damaged: format is not %d", STATE_FORMAT);
+	if (get_count(j, "", "generation", &st->generation, err) ||
+	    get_integer(j, "", "committed_at_us", &committed_at, err) ||
+	    get_text(j, "", "profile", 0, st->profile, sizeof st->profile, err) ||
+	    get_text(j, "", "logs", 0, st->logs, sizeof st->logs, err) ||
+	    get_text(j, "", "learner_file", 1, st->learner_file, sizeof st->learner_file, err) ||
+	    get_object(j, "", "sources", 0, &sources, err) ||
+	    get_object(j, "", "outputs", 0, &outputs, err))
+		goto damaged;
+	st->committed_at = committed_at;
 	for (int i = 0; i < PROFILE_SOURCE_COUNT; i++) {
-		struct state_source *src = &st->source[i];
-		json_t *o =
-		    json_object_get(sources, profile_source_name((enum profile_source_id)i));
-		size_t k;
-		if (!json_is_object(o))
+		const char *name = profile_source_name((enum profile_source_id)i);
+		json_t *o = json_object_get(sources, name);
+		char where[64];
+		/* A source the profile has no file for is left out. */
+		if (!o)
 			continue;
-		s = json_string_value(json_object_get(o, "file"));
-		snprintf(src->file, sizeof src->file, "%s", s ? s : "");
-		v = json_object_get(o, "current");
-		src->follow.has_current = json_is_object(v);
-		if (src->follow.has_current)
-			position_from(v, &src->follow.current);
-		json_array_foreach(json_object_get(o, "draining"), k, v)
-		{
-			if (src->follow.n_draining < FOLLOW_MAX_DRAINING)
-				position_from(v, &src->follow.draining[src->follow.n_draining++]);
-		}
-		json_array_foreach(json_object_get(o, "finished"), k, v)
-		{
-			if (src->follow.n_done == FOLLOW_MAX_DONE)
-				break;
-			struct follow_done *d = &src->follow.done[src->follow.n_done++];
-			d->head_len = (uint32_t)get_u(v, "head_bytes");
-			d->head_hash = get_hex(v, "head_hash");
-			d->size = get_u(v, "size");
-			d->dev = get_u(v, "device");
-			d->ino = get_u(v, "inode");
-		}
-		struct state_counters *c = &src->count;
-		json_t *why = json_object_get(o, "skipped_by_reason");
-		c->read = get_u(o, "records_read");
-		c->learned = get_u(o, "records_learned");
-		c->quarantined = get_u(o, "records_quarantined");
-		c->trades = get_u(o, "trades_recorded");
-		c->skipped = get_u(o, "records_skipped");
-		c->ignored = get_u(why, "ignored");
-		c->duplicates = get_u(why, "duplicate");
-		c->long_lines = get_u(why, "long_line");
-		c->tails = get_u(why, "unterminated_tail");
-		c->sign_mismatch = get_u(o, "pnl_sign_mismatch");
-		v = json_object_get(o, "last_record_ts_us");
-		c->last_record_ts = json_is_integer(v) ? json_integer_value(v) : CALENDAR_NONE;
-		s = json_string_value(json_object_get(o, "last_record_id"));
-		snprintf(c->last_record_id, sizeof c->last_record_id, "%s", s ? s : "");
+		snprintf(where, sizeof where, "sources.%s", name);
+		if (source_from(o, where, &st->source[i], err))
+			goto damaged;
 	}
-	outputs = json_object_get(j, "outputs");
-	for (int i = 0; i < STATE_OUTPUT_COUNT; i++)
-		st->output_length[i] = get_u(json_object_get(outputs, output_paths[i]), "length");
+	for (int i = 0; i < STATE_OUTPUT_COUNT; i++) {
+		char where[64];
+		json_t *o;
+		snprintf(where, sizeof where, "outputs.%s", output_paths[i]);
+		if (get_object(outputs, "outputs", output_paths[i], 0, &o, err) ||
+		    get_count(o, where, "length", &st->output_length[i], err))
+			goto damaged;
+	}
 	return 0;
+damaged:
+	state_init(st);
+	return -1;
 }
 
+/* Reads one state file. -1 with err set: ENOENT when it is absent. */
 static int load_one(const char *path, struct state *st, struct err *err)
 {
 	char *text;
@@ -257,45 +488,63 @@ static int load_one(const char *path, struct state *st, struct err *err)
 	int rc;
 
 	if (durable_read_all(path, &text, &len, err))
-		return errno == ENOENT ? 0 : -1;
+		return -1;
 	j = json_loadb(text, len, 0, &jerr);
 	free(text);
 	if (!j)
-		return err_fail(err, "%s: damaged (%s at line %d)", path, jerr.text, jerr.line);
+		return err_set(err, EBADMSG, "%s: damaged (%s at line %d)", path, jerr.text,
+			       jerr.line);
 	rc = state_from_json(j, st, err);
 	json_decref(j);
 	if (rc)
-		return err_fail(err, "%s: %s", path, err->msg);
-	return 1;
+		return err_prefix(err, "%s", path);
+	return 0;
 }
 
-int state_load(const char *dir, struct state *st, int *used_prev, struct err *err)
+int state_load(const char *dir, struct state *st, enum state_origin *origin, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 64], prev[FOLLOW_PATH_MAX + 64];
-	struct err first;
-	int rc;
+	struct err main_err = {0}, prev_err = {0};
 
-	*used_prev = 0;
+	*origin = STATE_NONE;
 	snprintf(path, sizeof path, "%s/%s", dir, STATE_FILE);
 	snprintf(prev, sizeof prev, "%s/%s.prev", dir, STATE_FILE);
-	rc = load_one(path, st, &first);
-	if (rc != 0 && rc != -1)
-		return rc;
-	if (rc == -1 || access(path, F_OK) != 0) {
-		int prc = load_one(prev, st, err);
-		if (prc == 1) {
-			*used_prev = 1;
-			return 1;
-		}
-		if (rc == -1) {
-			*err = first;
-			return -1;
-		}
-		state_init(st);
+	if (load_one(path, st, &main_err) == 0) {
+		*origin = STATE_MAIN;
+		return 0;
+	}
+	if (load_one(prev, st, &prev_err) == 0) {
+		/* Why the main file was passed over, for the caller to say. */
+		*err = main_err;
+		*origin = STATE_PREV;
 		return 0;
 	}
 	state_init(st);
-	return 0;
+	if (main_err.code == ENOENT && prev_err.code == ENOENT)
+		return 0; /* a first start */
+	if (main_err.code != ENOENT && main_err.code != EBADMSG) {
+		/* Unreadable (permissions, I/O), not damaged: only why. */
+		*err = main_err;
+		errno = main_err.code;
+		return -1;
+	}
+	if (main_err.code == ENOENT)
+		return err_set(err, prev_err.code,
+			       "%s is missing and its previous version is unusable (%s): "
+			       "restore it from a backup, or remove %s.prev to start over (the "
+			       "outputs are then cut back to empty)",
+			       path, prev_err.msg, STATE_FILE);
+	if (prev_err.code == ENOENT)
+		return err_set(
+		    err, main_err.code,
+		    "%s, and there is no previous version to fall back to: restore it "
+		    "from a backup, or remove it to start over (the outputs are then cut "
+		    "back to empty)",
+		    main_err.msg);
+	return err_set(err, main_err.code,
+		       "%s; its previous version too (%s): restore them from a backup, or remove "
+		       "both to start over (the outputs are then cut back to empty)",
+		       main_err.msg, prev_err.msg);
 }
 
 int state_save(const char *dir, const struct state *st, struct err *err)
@@ -303,23 +552,27 @@ int state_save(const char *dir, const struct state *st, struct err *err)
 	char path[FOLLOW_PATH_MAX + 64], prev[FOLLOW_PATH_MAX + 64];
 	json_t *j = state_to_json(st);
 	size_t len;
-	char *text = jsontext_dump(j, JSONTEXT_PRETTY, &len);
+	char *text = j ? jsontext_dump(j, JSONTEXT_PRETTY, &len) : NULL;
 	int rc;
 
 	json_decref(j);
 	if (!text)
-		return err_fail(err, "out of memory");
+		return err_set(err, ENOMEM,
+			       "%s: cannot be written (out of memory, or a path that is not UTF-8)",
+			       STATE_FILE);
 	snprintf(path, sizeof path, "%s/%s", dir, STATE_FILE);
 	snprintf(prev, sizeof prev, "%s/%s.prev", dir, STATE_FILE);
 	/* Keep the committed version as .prev before replacing it: a link,
 	 * so there is no instant without a committed state file. */
 	if (unlink(prev) != 0 && errno != ENOENT) {
+		err_fail(err, "%s: %s", prev, strerror(errno));
 		free(text);
-		return err_fail(err, "%s: %s", prev, strerror(errno));
+		return -1;
 	}
 	if (link(path, prev) != 0 && errno != ENOENT) {
+		err_fail(err, "%s: %s", prev, strerror(errno));
 		free(text);
-		return err_fail(err, "%s: %s", prev, strerror(errno));
+		return -1;
 	}
 	rc = durable_replace(path, text, len, err);
 	free(text);

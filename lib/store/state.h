@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 #include <jansson.h>
-#include "lib/base/durable.h"
+#include "lib/base/err.h"
 #include "lib/ingest/follow.h"
 #include "lib/ingest/profile.h"
 
@@ -66,17 +66,41 @@ const char *state_output_path(enum state_output_id id);
 
 void state_init(struct state *st);
 
-/* Reads the committed state from dir. Returns 1 when loaded, 0 when there is
- * none (a first start), -1 when it (and its .prev) are unreadable. *used_prev
- * is set when the main file was damaged and the previous one was used. */
-int state_load(const char *dir, struct state *st, int *used_prev, struct err *err);
+/* Where state_load found the committed state. */
+enum state_origin {
+	STATE_NONE, /* neither file exists: a first start, st is state_init's */
+	STATE_MAIN, /* learning_processing_state.json */
+	STATE_PREV  /* the main file is damaged or missing: its .prev was used */
+};
+
+/* Reads the committed state from dir into st and returns 0, with *origin
+ * saying from where; with STATE_PREV, err holds why the main file was passed
+ * over ("<path>: damaged: outputs is missing"), for the caller to say once.
+ *
+ * A file is used only when it is whole (state_from_json). Without a whole
+ * .prev, returns -1 with err set and st state_init's: when the main file is
+ * damaged (or missing beside a damaged .prev), EBADMSG and a message naming
+ * the file, the reason and what to do (restore it from a backup, or remove it
+ * to start over); when it cannot be read (permissions, I/O), the read's errno
+ * and message. A damaged state is never read as a first start: the outputs
+ * would be cut back to the zero lengths it would then say. */
+int state_load(const char *dir, struct state *st, enum state_origin *origin, struct err *err);
 
 /* Commits st: writes the temp file, fsyncs, keeps the current file as .prev,
- * renames, fsyncs the folder. */
+ * renames, fsyncs the folder. Returns 0, or -1 with err set (the file system's
+ * errno, or ENOMEM when state_to_json fails); the committed state is then the
+ * one before. */
 int state_save(const char *dir, const struct state *st, struct err *err);
 
-/* The state as JSON (new reference), e.g. for status. */
+/* The state as JSON (new reference), e.g. for status; NULL on ENOMEM (or a
+ * path that is not UTF-8): never a document missing a key. */
 json_t *state_to_json(const struct state *st);
+
+/* Reads j (borrowed) into st, strictly: every key state_to_json writes that
+ * the reader uses must be there with its type (a source without a file may be
+ * left out; "growing" is written only when true). Returns 0, or -1 with err
+ * set to EBADMSG and st state_init's: "damaged: <key> is missing", "damaged:
+ * <key> is not a count", ..., or "format N is newer than this program's". */
 int state_from_json(json_t *j, struct state *st, struct err *err);
 
 #endif

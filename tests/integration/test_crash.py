@@ -5,6 +5,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import BIN, Root
 
 KILLS = 50
@@ -111,3 +113,92 @@ def test_a_damaged_state_file_falls_back_to_the_previous_commit(root):
     # The previous commit knew one trade: the second is redone, once.
     assert trade_ids(root.outcomes()) == ["T000000", "T000001"]
     assert root.run("verify", check=False).returncode == 0
+
+
+STATE = "learning_processing_state.json"
+OUTCOMES = "outcomes/trade_outcomes.jsonl.zst"
+QUARANTINE = "quarantine.jsonl"
+
+
+def two_commits(root):
+    """Two watch runs, each committing closes and a quarantined line: the
+    state file is the second commit, its .prev the first."""
+    from conftest import append, canonical_close
+    att = root.logs / "attribution.jsonl"
+    append(att, canonical_close(0) + "\n" + canonical_close(1) + "\nnot json, first\n")
+    root.run("watch", "--once")
+    append(att, canonical_close(2) + "\nnot json, second\n")
+    root.run("watch", "--once")
+    prev = json.loads((root.state / (STATE + ".prev")).read_text())
+    assert prev["outputs"][QUARANTINE]["length"] > 0
+    assert root.state_json()["generation"] == prev["generation"] + 1
+
+
+def damage(root, how):
+    """Rewrites the state file as the last commit with one key removed or of
+    the wrong type."""
+    st = root.state_json()
+    if how == "missing outputs":
+        del st["outputs"]
+    else:
+        st["sources"]["attribution"]["current"]["offset"] = "4113"
+    (root.state / STATE).write_text(json.dumps(st))
+
+
+def output_bytes(root):
+    return {rel: (root.state / rel).read_bytes() for rel in (OUTCOMES, QUARANTINE)}
+
+
+def test_a_state_file_with_format_99_is_refused_naming_the_file_and_the_reason(root):
+    from conftest import append, canonical_close
+    append(root.logs / "attribution.jsonl", canonical_close(0) + "\n")
+    root.run("watch", "--once")
+    assert not (root.state / (STATE + ".prev")).exists()
+    (root.state / STATE).write_text('{"format": 99}')
+    p = root.run("watch", "--once", check=False)
+    assert p.returncode == 1, p.stderr
+    message = [line for line in p.stderr.splitlines() if STATE in line]
+    assert len(message) == 1, p.stderr
+    assert message[0].count(STATE) == 1, message[0]
+    assert f"{root.state / STATE}: format 99 is newer than this program's" in message[0]
+
+
+@pytest.mark.parametrize("how", ["missing outputs", "a wrong-typed key"])
+def test_a_damaged_state_file_with_a_whole_prev_resumes_from_it_in_one_line_and_cuts_nothing_committed(
+        root, how):
+    from conftest import trade_ids
+    two_commits(root)
+    prev = json.loads((root.state / (STATE + ".prev")).read_text())
+    before = output_bytes(root)
+    damage(root, how)
+    p = root.run("watch", "--once")
+    said = [line for line in p.stderr.splitlines() if "previous version" in line]
+    assert len(said) == 1, p.stderr
+    assert STATE in said[0]
+    assert ("outputs" if how == "missing outputs" else "offset") in said[0], said[0]
+    # What the .prev committed is still there, byte for byte; the batch after
+    # it is redone, once.
+    after = output_bytes(root)
+    for rel in (OUTCOMES, QUARANTINE):
+        length = prev["outputs"][rel]["length"]
+        assert length > 0
+        assert after[rel][:length] == before[rel][:length], rel
+    assert trade_ids(root.outcomes()) == ["T000000", "T000001", "T000002"]
+    assert len(root.quarantine()) == 2
+    assert root.run("verify", check=False).returncode == 0
+
+
+@pytest.mark.parametrize("how", ["missing outputs", "a wrong-typed key"])
+def test_a_damaged_state_file_without_prev_is_refused_by_watch_status_and_verify_leaving_the_outputs_untouched(
+        root, how):
+    two_commits(root)
+    (root.state / (STATE + ".prev")).unlink()
+    damage(root, how)
+    before = output_bytes(root)
+    for command in ("watch", "status", "verify"):
+        args = ("watch", "--once") if command == "watch" else (command,)
+        p = root.run(*args, check=False)
+        assert p.returncode == 1, (command, p.stdout, p.stderr)
+        assert str(root.state / STATE) in p.stderr, (command, p.stderr)
+        assert "restore it from a backup, or remove it to start over" in p.stderr, p.stderr
+        assert output_bytes(root) == before, command

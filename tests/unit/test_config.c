@@ -731,9 +731,9 @@ static void test_defaults_pass_the_tables_that_define_them(void **state)
 	config_init(&c);
 	if (option_check(&config_option_table, &c, &err))
 		fail_msg("%s", err.msg);
-	struct learner *l = learner_new(&c.learner);
-	struct weights *w = weights_new(&c.weights);
-	struct signals *s = signals_new(&c.signals);
+	struct learner *l = learner_new(&c.learner, &err);
+	struct weights *w = weights_new(&c.weights, &err);
+	struct signals *s = signals_new(&c.signals, &err);
 	assert_true(l && w && s);
 	learner_free(l);
 	weights_free(w);
@@ -793,11 +793,11 @@ static void test_a_struct_filled_by_hand_meets_the_rules_of_the_config(void **st
 	struct config c;
 	config_init(&c);
 	c.learner.weight_min = 3;
-	errno = 0;
-	assert_null(learner_new(&c.learner));
-	assert_int_equal(errno, EINVAL);
+	struct err err = {0};
+	assert_null(learner_new(&c.learner, &err));
+	assert_int_equal(err.code, EINVAL);
 	c.weights.min_mult = 1.5;
-	assert_null(weights_new(&c.weights));
+	assert_null(weights_new(&c.weights, NULL));
 	config_release(&c);
 }
 

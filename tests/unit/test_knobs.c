@@ -127,10 +127,10 @@ static void table_from_text(struct knobs_table *t, const char *config)
 		print_error("test table: bad JSON at %d: %s\n", jerr.column, jerr.text);
 		fail();
 	}
-	char err[512];
+	struct err err = {0};
 	if (knobs_table_from_json(t, json_object_get(root, "knobs"),
-				  json_object_get(root, "knob_rules"), err, sizeof err)) {
-		print_error("test table: config refused: %s\n", err);
+				  json_object_get(root, "knob_rules"), &err)) {
+		print_error("test table: config refused: %s\n", err.msg);
 		fail();
 	}
 	json_decref(root);
@@ -743,7 +743,7 @@ static void test_config_table(void **state)
 	for (size_t i = 0; i < COUNT(config_cases); i++) {
 		const struct config_case *c = &config_cases[i];
 		struct knobs_table t, fresh;
-		char err[512] = "";
+		struct err err = {0};
 		json_error_t jerr;
 		json_t *root = json_loads(c->config, 0, &jerr);
 		if (!root) {
@@ -752,14 +752,13 @@ static void test_config_table(void **state)
 		}
 		knobs_table_init(&t);
 		knobs_table_init(&fresh);
-		int rc =
-		    knobs_table_from_json(&t, json_object_get(root, "knobs"),
-					  json_object_get(root, "knob_rules"), err, sizeof err);
+		int rc = knobs_table_from_json(&t, json_object_get(root, "knobs"),
+					       json_object_get(root, "knob_rules"), &err);
 		json_decref(root);
-		if (c->error ? rc != -1 || strncmp(err, c->error, strlen(c->error)) != 0
+		if (c->error ? rc != -1 || strncmp(err.msg, c->error, strlen(c->error)) != 0
 			     : rc != 0) {
-			print_error("case \"%s\": rc %d err \"%s\"; want %s\n", c->name, rc, err,
-				    c->error ? c->error : "accepted");
+			print_error("case \"%s\": rc %d err \"%s\"; want %s\n", c->name, rc,
+				    err.msg, c->error ? c->error : "accepted");
 			fail();
 		}
 		/* A refused config leaves the table as it was. */
@@ -823,7 +822,7 @@ static void test_config_refuses_too_many_knobs_and_rules(void **state)
 {
 	(void)state;
 	struct knobs_table t;
-	char err[256];
+	struct err err = {0};
 	json_t *knobs = json_object(), *rules = json_array();
 	for (int i = 0; i < KNOBS_MAX; i++) {
 		char name[16];
@@ -833,15 +832,15 @@ static void test_config_refuses_too_many_knobs_and_rules(void **state)
 		    json_pack("{s:i,s:i,s:i,s:b}", "value", 1, "min", 0, "max", 9, "integer", 1));
 	}
 	knobs_table_init(&t);
-	assert_int_equal(knobs_table_from_json(&t, knobs, NULL, err, sizeof err), -1);
-	assert_string_equal(err, "knobs.extra_9: too many knobs (at most 16)");
+	assert_int_equal(knobs_table_from_json(&t, knobs, NULL, &err), -1);
+	assert_string_equal(err.msg, "knobs.extra_9: too many knobs (at most 16)");
 	for (int i = 0; i <= KNOBS_MAX_RULES; i++)
 		json_array_append_new(rules, json_pack("{s:s,s:s,s:f}", "if", "trades_day > 1",
 						       "knob", "max_positions", "factor", 0.9));
-	assert_int_equal(knobs_table_from_json(&t, NULL, rules, err, sizeof err), -1);
-	assert_string_equal(err, "knob_rules: too many rules (at most 64)");
+	assert_int_equal(knobs_table_from_json(&t, NULL, rules, &err), -1);
+	assert_string_equal(err.msg, "knob_rules: too many rules (at most 64)");
 	json_array_remove(rules, 0);
-	assert_int_equal(knobs_table_from_json(&t, NULL, rules, err, sizeof err), 0);
+	assert_int_equal(knobs_table_from_json(&t, NULL, rules, &err), 0);
 	assert_int_equal(t.n_rules, KNOBS_MAX_RULES);
 	json_decref(knobs);
 	json_decref(rules);
@@ -883,7 +882,7 @@ static void test_values_json_round_trip(void **state)
 	(void)state;
 	struct knobs_table t;
 	double v[KNOBS_MAX];
-	char err[256];
+	struct err err = {0};
 	knobs_table_init(&t);
 
 	json_t *o = knobs_values_json(&t, NULL);
@@ -897,22 +896,22 @@ static void test_values_json_round_trip(void **state)
 
 	/* A missing knob takes its default; an unknown name is ignored. */
 	o = json_loads("{\"max_positions\": 7, \"min_confidence\": 0.3, \"old_knob\": 1}", 0, NULL);
-	assert_int_equal(knobs_values_from_json(&t, o, v, err, sizeof err), 0);
+	assert_int_equal(knobs_values_from_json(&t, o, v, &err), 0);
 	json_decref(o);
 	assert_true(v[0] == 0.3 && v[1] == 7 && v[2] == 0.02 && v[6] == 5);
 
 	o = knobs_values_json(&t, v);
 	double back[KNOBS_MAX];
-	assert_int_equal(knobs_values_from_json(&t, o, back, err, sizeof err), 0);
+	assert_int_equal(knobs_values_from_json(&t, o, back, &err), 0);
 	assert_memory_equal(v, back, t.n_knobs * sizeof v[0]);
 	json_decref(o);
 
 	o = json_loads("{\"max_positions\": \"seven\"}", 0, NULL);
-	assert_int_equal(knobs_values_from_json(&t, o, v, err, sizeof err), -1);
-	assert_string_equal(err, "max_positions: must be a number");
+	assert_int_equal(knobs_values_from_json(&t, o, v, &err), -1);
+	assert_string_equal(err.msg, "max_positions: must be a number");
 	json_decref(o);
 	o = json_array();
-	assert_int_equal(knobs_values_from_json(&t, o, v, err, sizeof err), -1);
+	assert_int_equal(knobs_values_from_json(&t, o, v, &err), -1);
 	json_decref(o);
 }
 

@@ -232,11 +232,11 @@ static void test_options_defaults_and_refusals(void **state)
 			*(int *)field = (int)bad_options[i].value;
 		else
 			*(double *)field = bad_options[i].value;
-		errno = 0;
-		if (learner_new(&spoilt) || errno != EINVAL)
+		struct err err = {0};
+		if (learner_new(&spoilt, &err) || err.code != EINVAL)
 			fail_msg("%s: accepted", bad_options[i].what);
 	}
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	assert_non_null(l);
 	learner_free(l);
 	learner_free(NULL);
@@ -250,7 +250,7 @@ static void test_optimizer_recovers_planted_weights(void **state)
 	enum { N = 4000, LAST = 2000 };
 	static double p[N];
 	static int y[N];
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	assert_non_null(l);
 	learn_stream(l, 42, 0, N, p, y);
 	double w1 = learner_numeric_weight(l, "x1"), w2 = learner_numeric_weight(l, "x2"),
@@ -270,7 +270,7 @@ static void test_optimizer_recovers_planted_weights(void **state)
 static void test_progressive_score_is_taken_before_learning(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	struct record r;
 	blank_record(&r);
 	set_components(&r, json_pack("{sf}", "momentum", 0.7));
@@ -313,7 +313,7 @@ static void test_label_table_zero_pnl_is_a_loss(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof label_cases / sizeof label_cases[0]; i++) {
 		const struct label_case *c = &label_cases[i];
-		struct learner *l = learner_new(NULL);
+		struct learner *l = learner_new(NULL, NULL);
 		struct record r;
 		blank_record(&r);
 		r.symbol = "AAPL";
@@ -333,7 +333,7 @@ static void test_label_table_zero_pnl_is_a_loss(void **state)
 static void test_records_without_pnl_or_not_closes_are_refused(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	struct record r;
 	blank_record(&r);
 	r.symbol = "AAPL";
@@ -350,7 +350,7 @@ static void test_records_without_pnl_or_not_closes_are_refused(void **state)
 static void test_numeric_features_beyond_the_cap_are_ignored_and_counted(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	struct record r;
 	blank_record(&r);
 	json_t *components = json_object();
@@ -376,12 +376,12 @@ static void test_numeric_features_beyond_the_cap_are_ignored_and_counted(void **
 /* Copies src's state into a new learner with options o (NULL: defaults). */
 static struct learner *clone_with(const struct learner *src, const struct learner_options *o)
 {
-	char err[256];
-	struct learner *l = learner_new(o);
+	struct err err = {0};
+	struct learner *l = learner_new(o, NULL);
 	json_t *saved = learner_save(src);
 	assert_non_null(l);
 	assert_non_null(saved);
-	if (learner_load(l, saved, err, sizeof err))
+	if (learner_load(l, saved, &err))
 		fail_msg("load: %s", err);
 	json_decref(saved);
 	return l;
@@ -415,7 +415,7 @@ static void test_asymmetric_boost_is_off_by_default_and_favours_wins(void **stat
 
 	/* A balanced history of equal-sized wins and losses: p stays near ½, so
 	 * a win and a loss of the same size are errors of the same size. */
-	struct learner *base = learner_new(NULL);
+	struct learner *base = learner_new(NULL, NULL);
 	struct record r;
 	for (int i = 0; i < 200; i++) {
 		probe_trade(&r, i % 2 ? 0.01 : -0.01, monday_1500_utc + i * CALENDAR_US_PER_S);
@@ -446,7 +446,7 @@ static void test_asymmetric_boost_is_off_by_default_and_favours_wins(void **stat
 static void test_late_old_record_moves_the_model_less(void **state)
 {
 	(void)state;
-	struct learner *base = learner_new(NULL);
+	struct learner *base = learner_new(NULL, NULL);
 	struct record r;
 	for (int i = 0; i < 200; i++) {
 		probe_trade(&r, i % 2 ? 0.01 : -0.01, monday_1500_utc + i * CALENDAR_US_PER_S);
@@ -495,8 +495,8 @@ static void test_save_load_text_round_trip_is_exact(void **state)
 	struct learner_options o;
 	learner_options_init(&o);
 	o.window = 300; /* 1000 trades leave the ring rotated */
-	struct learner *a = learner_new(&o), *b = learner_new(&o);
-	char err[256];
+	struct learner *a = learner_new(&o, NULL), *b = learner_new(&o, NULL);
+	struct err err = {0};
 	learn_stream(a, 7, 0, 1000, NULL, NULL);
 
 	json_t *saved = learner_save(a);
@@ -505,7 +505,7 @@ static void test_save_load_text_round_trip_is_exact(void **state)
 	assert_non_null(text);
 	json_t *parsed = json_loads(text, 0, NULL);
 	assert_non_null(parsed);
-	if (learner_load(b, parsed, err, sizeof err))
+	if (learner_load(b, parsed, &err))
 		fail_msg("load: %s", err);
 	assert_true(json_equal(saved, parsed));
 	json_decref(saved);
@@ -536,7 +536,7 @@ static void test_save_load_text_round_trip_is_exact(void **state)
 static void test_two_learners_fed_the_same_records_save_the_same(void **state)
 {
 	(void)state;
-	struct learner *a = learner_new(NULL), *b = learner_new(NULL);
+	struct learner *a = learner_new(NULL, NULL), *b = learner_new(NULL, NULL);
 	learn_stream(a, 11, 0, 700, NULL, NULL);
 	learn_stream(b, 11, 0, 700, NULL, NULL);
 	json_t *sa = learner_save(a), *sb = learner_save(b);
@@ -558,28 +558,28 @@ static void test_load_refusals_leave_the_learner_unchanged(void **state)
 	struct learner_options other;
 	learner_options_init(&other);
 	other.hash_bits = 10;
-	struct learner *src = learner_new(&other), *l = learner_new(NULL);
+	struct learner *src = learner_new(&other, NULL), *l = learner_new(NULL, NULL);
 	learn_stream(src, 3, 0, 50, NULL, NULL);
 	learn_stream(l, 5, 0, 50, NULL, NULL);
 	json_t *before = learner_save(l);
-	char err[256];
+	struct err err = {0};
 
 	json_t *saved = learner_save(src);
-	assert_int_equal(learner_load(l, saved, err, sizeof err), -1);
-	assert_non_null(strstr(err, "hash_bits"));
+	assert_int_equal(learner_load(l, saved, &err), -1);
+	assert_non_null(strstr(err.msg, "hash_bits"));
 	json_decref(saved);
 
 	json_t *not_state = json_string("hello");
-	assert_int_equal(learner_load(l, not_state, err, sizeof err), -1);
+	assert_int_equal(learner_load(l, not_state, &err), -1);
 	json_decref(not_state);
 
 	/* a valid state spoilt deep inside */
-	struct learner *same = learner_new(NULL);
+	struct learner *same = learner_new(NULL, NULL);
 	learn_stream(same, 3, 0, 50, NULL, NULL);
 	saved = learner_save(same);
 	json_object_set_new(json_object_get(saved, "progress"), "window_y", json_array());
-	assert_int_equal(learner_load(l, saved, err, sizeof err), -1);
-	assert_non_null(strstr(err, "progress.window_y"));
+	assert_int_equal(learner_load(l, saved, &err), -1);
+	assert_non_null(strstr(err.msg, "progress.window_y"));
 	json_decref(saved);
 
 	json_t *after = learner_save(l);
@@ -600,7 +600,7 @@ static void test_load_into_a_smaller_window_keeps_the_most_recent(void **state)
 	struct learner_options small;
 	learner_options_init(&small);
 	small.window = 100;
-	struct learner *big = learner_new(NULL);
+	struct learner *big = learner_new(NULL, NULL);
 	learn_stream(big, 9, 0, N, p, y);
 	struct learner *l = clone_with(big, &small);
 	struct learner_metrics m;
@@ -620,7 +620,7 @@ static void test_histogram_auc_within_its_bound_of_the_exact_auc(void **state)
 	enum { N = 4000 };
 	static double p[N];
 	static int y[N];
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	learn_stream(l, 42, 0, N, p, y);
 	struct learner_metrics m;
 	learner_metrics(l, &m);
@@ -655,7 +655,7 @@ static void test_histogram_ties_make_the_bound(void **state)
 	struct learner_options slow;
 	learner_options_init(&slow);
 	slow.eta = 1e-9;
-	struct learner *l = learner_new(&slow);
+	struct learner *l = learner_new(&slow, NULL);
 	struct record win, loss;
 	probe_trade(&win, 0.01, monday_1500_utc);
 	probe_trade(&loss, -0.01, monday_1500_utc);
@@ -676,7 +676,7 @@ static void test_metrics_are_nan_when_undefined(void **state)
 {
 	(void)state;
 	struct learner_metrics m;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	learner_metrics(l, &m);
 	assert_int_equal(m.trades_scored, 0);
 	assert_int_equal(m.window_trades, 0);
@@ -747,7 +747,7 @@ static double score_from_export(json_t *model, const struct record *r)
 static void test_export_has_the_documented_keys_and_bucket_weights(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	learn_stream(l, 5, 0, 300, NULL, NULL);
 	json_t *model = learner_export(l, "2026-02-02T21:05:00Z");
 	assert_non_null(model);
@@ -820,7 +820,7 @@ static void test_export_has_the_documented_keys_and_bucket_weights(void **state)
 	learner_free(l);
 
 	/* A fresh model's metrics are null, not 0. */
-	l = learner_new(NULL);
+	l = learner_new(NULL, NULL);
 	model = learner_export(l, NULL);
 	assert_true(json_is_null(json_object_get(model, "written_at")));
 	assert_true(json_is_null(json_object_get(json_object_get(model, "metrics"), "auc")));
@@ -864,7 +864,7 @@ static void test_a_feature_whose_first_values_repeat_still_learns(void **state)
 {
 	(void)state;
 	enum { N = 400 };
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	uint64_t rng = 11;
 	double p[N];
 	int y[N];
@@ -889,7 +889,7 @@ static void test_a_feature_whose_first_values_repeat_still_learns(void **state)
 static void test_a_feature_seen_only_with_one_value_carries_nothing(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	uint64_t rng = 12;
 	for (long i = 0; i < 50; i++) {
 		struct record r;
@@ -910,7 +910,7 @@ static void test_a_feature_seen_only_with_one_value_carries_nothing(void **state
 static void test_a_huge_outlier_is_clipped_and_leaves_the_feature_learning(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	uint64_t rng = 13;
 	long i = 0;
 	for (; i < 100; i++) {
@@ -950,13 +950,13 @@ static void test_a_huge_outlier_is_clipped_and_leaves_the_feature_learning(void 
 static void test_a_format_1_state_loads_with_its_numeric_weights_relearned(void **state)
 {
 	(void)state;
-	struct learner *src = learner_new(NULL), *l = learner_new(NULL);
+	struct learner *src = learner_new(NULL, NULL), *l = learner_new(NULL, NULL);
 	learn_stream(src, 3, 0, 200, NULL, NULL);
 	json_t *saved = learner_save(src);
 	assert_int_equal(json_integer_value(json_object_get(saved, "format")), 2);
 	json_object_set_new(saved, "format", json_integer(1));
-	char err[256];
-	assert_int_equal(learner_load(l, saved, err, sizeof err), 0);
+	struct err err = {0};
+	assert_int_equal(learner_load(l, saved, &err), 0);
 	assert_true(learner_numeric_weight(l, "x1") == 0.0);
 	assert_true(saved_numeric(l, "x1", "g2") == 0.0);
 	assert_true(saved_numeric(l, "x1", "mean") == saved_numeric(src, "x1", "mean"));
@@ -966,8 +966,8 @@ static void test_a_format_1_state_loads_with_its_numeric_weights_relearned(void 
 	learn_stream(l, 3, 200, 400, NULL, NULL);
 	assert_true(learner_numeric_weight(l, "x1") > 0.3);
 	json_object_set_new(saved, "format", json_integer(3));
-	assert_int_equal(learner_load(l, saved, err, sizeof err), -1);
-	assert_non_null(strstr(err, "format"));
+	assert_int_equal(learner_load(l, saved, &err), -1);
+	assert_non_null(strstr(err.msg, "format"));
 	json_decref(saved);
 	learner_free(src);
 	learner_free(l);
@@ -983,7 +983,7 @@ static uint32_t value_bucket(const char *text)
 static void test_a_value_never_seen_counts_zero_even_in_a_used_bucket(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	learn_stream(l, 5, 0, 300, NULL, NULL);
 	/* Two symbols never seen: one shares AAPL's bucket, one a bucket nobody
 	 * used. Neither is in the export, so neither may count. */
@@ -1021,7 +1021,7 @@ static void test_a_value_never_seen_counts_zero_even_in_a_used_bucket(void **sta
 static void test_a_candidate_scores_as_its_record(void **state)
 {
 	(void)state;
-	struct learner *l = learner_new(NULL);
+	struct learner *l = learner_new(NULL, NULL);
 	learn_stream(l, 5, 0, 300, NULL, NULL);
 	uint64_t rng = 99;
 	for (long i = 0; i < 20; i++) {
@@ -1076,7 +1076,7 @@ static void test_calibration_tables_of_all_trades_and_of_the_window(void **state
 	struct learner_options o;
 	learner_options_init(&o);
 	o.window = W;
-	struct learner *l = learner_new(&o);
+	struct learner *l = learner_new(&o, NULL);
 	double p[N];
 	int y[N];
 	learn_stream(l, 7, 0, N, p, y);
@@ -1117,7 +1117,7 @@ static void test_calibration_tables_of_all_trades_and_of_the_window(void **state
 
 	/* No trades: ten empty rows. */
 	learner_free(l);
-	l = learner_new(&o);
+	l = learner_new(&o, NULL);
 	learner_metrics(l, &m);
 	long zero[LEARNER_CALIBRATION_BUCKETS] = {0};
 	double zero_sum[LEARNER_CALIBRATION_BUCKETS] = {0};

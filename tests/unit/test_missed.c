@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "lib/analyze/missed.h"
@@ -59,7 +60,7 @@ static size_t find(const struct missed_signal *sig, size_t n_sig, const struct m
 {
 	size_t n = 0;
 	assert_int_equal(
-	    missed_find(sig, n_sig, px, n_px, act, n_act, CLOSE_US, NULL, out, &n, sum), 0);
+	    missed_find(sig, n_sig, px, n_px, act, n_act, CLOSE_US, NULL, out, &n, sum, NULL), 0);
 	assert_int_equal(sum->count, (long)n);
 	return n;
 }
@@ -262,7 +263,8 @@ static void test_options_change_threshold_window_and_notional(void **state)
 	struct missed_result *out;
 	size_t n;
 	struct missed_summary sum;
-	assert_int_equal(missed_find(&s, 1, px, n_px, &a, 1, CLOSE_US, &o, &out, &n, &sum), 0);
+	assert_int_equal(missed_find(&s, 1, px, n_px, &a, 1, CLOSE_US, &o, &out, &n, &sum, NULL),
+			 0);
 	assert_int_equal(n, 1);
 	assert_near(out[0].pnl_usd[MISSED_H_15M], 50.0);
 	free(out);
@@ -517,16 +519,21 @@ static void test_bad_arguments_are_einval(void **state)
 	struct missed_result *out = (void *)1;
 	size_t n = 7;
 	struct missed_summary sum;
-	assert_int_equal(missed_find(NULL, 3, NULL, 0, NULL, 0, CLOSE_US, NULL, &out, &n, &sum),
-			 -1);
+	struct err err = {0};
+	assert_int_equal(
+	    missed_find(NULL, 3, NULL, 0, NULL, 0, CLOSE_US, NULL, &out, &n, &sum, &err), -1);
+	assert_int_equal(err.code, EINVAL);
 	assert_null(out);
 	assert_int_equal(n, 0);
 	struct missed_options o;
 	missed_options_init(&o);
 	o.window_us = -1;
-	assert_int_equal(missed_find(NULL, 0, NULL, 0, NULL, 0, CLOSE_US, &o, &out, &n, &sum), -1);
-	assert_int_equal(missed_find(NULL, 0, NULL, 0, NULL, 0, CLOSE_US, NULL, NULL, &n, &sum),
+	err_clear(&err);
+	assert_int_equal(missed_find(NULL, 0, NULL, 0, NULL, 0, CLOSE_US, &o, &out, &n, &sum, &err),
 			 -1);
+	assert_non_null(strstr(err.msg, "missed options: window_minutes"));
+	assert_int_equal(
+	    missed_find(NULL, 0, NULL, 0, NULL, 0, CLOSE_US, NULL, NULL, &n, &sum, NULL), -1);
 }
 
 int main(void)

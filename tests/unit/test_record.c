@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "lib/base/calendar.h"
@@ -34,7 +35,8 @@ static struct profile canonical, stock_bot;
 static int load_profiles(void **state)
 {
 	(void)state;
-	if (profile_builtin(&canonical, "canonical") || profile_builtin(&stock_bot, "stock-bot"))
+	if (profile_builtin(&canonical, "canonical", NULL) ||
+	    profile_builtin(&stock_bot, "stock-bot", NULL))
 		return -1;
 	return calendar_set_zone("America/New_York");
 }
@@ -488,7 +490,10 @@ static void test_builtin_profiles_load_and_unknown_is_refused(void **state)
 	assert_string_equal(stock_bot.source[PROFILE_SOURCE_EXIT].file, "exit_attribution.jsonl");
 	assert_string_equal(stock_bot.source[PROFILE_SOURCE_SIGNALS].file, "blocked_trades.jsonl");
 	assert_int_equal(stock_bot.source[PROFILE_SOURCE_ATTRIBUTION].kind_by_prefix, 1);
-	assert_int_equal(profile_builtin(&p, "no-such-bot"), -1);
+	struct err err = {0};
+	assert_int_equal(profile_builtin(&p, "no-such-bot", &err), -1);
+	assert_int_equal(err.code, ENOENT);
+	assert_non_null(strstr(err.msg, "no-such-bot"));
 	assert_null(profile_builtin_text("no-such-bot"));
 	assert_non_null(profile_builtin_text("canonical"));
 	assert_non_null(profile_builtin_text("stock-bot"));
@@ -599,13 +604,13 @@ static void test_profile_from_json_refusals_name_the_key(void **state)
 		json_error_t jerr;
 		json_t *desc = json_loads(text, 0, &jerr);
 		struct profile p;
-		char err[512] = "";
+		struct err err = {0};
 		if (!desc)
 			fail_msg("case %zu does not parse: %s", i, jerr.text);
-		assert_int_equal(profile_from_json(&p, "mybot", desc, err, sizeof(err)), -1);
+		assert_int_equal(profile_from_json(&p, "mybot", desc, &err), -1);
 		const char *want = refusal_cases[i].error_prefix;
-		if (strncmp(err, want, strlen(want)) != 0)
-			fail_msg("case %zu: \"%s\", expected it to start with \"%s\"", i, err,
+		if (strncmp(err.msg, want, strlen(want)) != 0)
+			fail_msg("case %zu: \"%s\", expected it to start with \"%s\"", i, err.msg,
 				 want);
 		json_decref(desc);
 		free(text);
@@ -623,12 +628,12 @@ static void test_profile_from_json_accepts_a_custom_profile(void **state)
 	json_error_t jerr;
 	json_t *desc = json_loads(text, 0, &jerr);
 	struct profile p;
-	char err[256];
+	struct err err = {0};
 	struct record r;
 	const char *reason;
 	char detail[128];
 	(void)state;
-	assert_int_equal(profile_from_json(&p, "mine", desc, err, sizeof(err)), 0);
+	assert_int_equal(profile_from_json(&p, "mine", desc, &err), 0);
 	assert_string_equal(p.name, "mine");
 	assert_int_equal(p.pnl_percent, 1);
 	assert_int_equal(p.position_by_symbol, 1);

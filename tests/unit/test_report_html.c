@@ -133,10 +133,10 @@ static size_t count_of(const char *text, const char *needle)
 
 static char *page_of(const json_t *report)
 {
-	char err[256] = "";
-	char *page = report_html_page(report, err, sizeof(err));
+	struct err err = {0};
+	char *page = report_html_page(report, &err);
 	if (!page)
-		print_error("report_html_page: %s\n", err);
+		print_error("report_html_page: %s\n", err.msg);
 	assert_non_null(page);
 	return page;
 }
@@ -604,13 +604,13 @@ static void test_page_shows_retrain_reasons_missed_and_stale(void **state)
 static void test_page_rejects_a_report_without_date(void **state)
 {
 	(void)state;
-	char err[128] = "";
+	struct err err = {0};
 	json_t *report = json_pack("{s:i}", "date", 20260210);
 	json_t *array = json_array();
-	assert_null(report_html_page(report, err, sizeof(err)));
-	assert_non_null(strstr(err, "date"));
-	assert_null(report_html_page(array, err, sizeof(err)));
-	assert_null(report_html_page(NULL, NULL, 0));
+	assert_null(report_html_page(report, &err));
+	assert_non_null(strstr(err.msg, "date"));
+	assert_null(report_html_page(array, &err));
+	assert_null(report_html_page(NULL, NULL));
 	json_decref(report);
 	json_decref(array);
 }
@@ -622,8 +622,8 @@ static void test_index_lists_dates_newest_first_with_links(void **state)
 	(void)state;
 	json_t *days =
 	    json_pack("[s, s, s, s]", "2026-02-09", "2026-02-10", "2025-12-31", "2026-01-30");
-	char err[128] = "";
-	char *page = report_html_index(days, err, sizeof(err));
+	struct err err = {0};
+	char *page = report_html_index(days, &err);
 	const char *d10, *d09, *d30, *d31;
 	assert_non_null(page);
 	d10 = strstr(page, "<a href=\"post_market_2026-02-10.html\">2026-02-10</a>");
@@ -652,7 +652,7 @@ static void test_index_shows_summaries_and_lists_a_date_once(void **state)
 				  " {\"date\": \"2026-02-10\", \"trades\": 12, \"pnl_usd\": 231.45,"
 				  " \"win_rate\": null}]",
 				  0, NULL);
-	char *page = report_html_index(days, NULL, 0);
+	char *page = report_html_index(days, NULL);
 	assert_non_null(page);
 	assert_int_equal(count_of(page, "post_market_2026-02-10.html"), 1);
 	assert_non_null(strstr(page, "2 trading days"));
@@ -673,23 +673,23 @@ static void test_index_rejects_a_date_that_is_not_yyyy_mm_dd(void **state)
 					  "[{\"trades\": 3}]",
 					  "[7]",
 					  "[\"2026-02-10\\\"><b>\"]"};
-	char err[128];
+	struct err err = {0};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *days = json_loads(bad[i], 0, NULL);
 		assert_non_null(days);
-		err[0] = '\0';
-		assert_null(report_html_index(days, err, sizeof(err)));
-		assert_non_null(strstr(err, "days[0]"));
+		err_clear(&err);
+		assert_null(report_html_index(days, &err));
+		assert_non_null(strstr(err.msg, "days[0]"));
 		json_decref(days);
 	}
-	assert_null(report_html_index(NULL, err, sizeof(err)));
+	assert_null(report_html_index(NULL, &err));
 }
 
 static void test_index_of_no_days_says_no_reports_yet(void **state)
 {
 	(void)state;
 	json_t *days = json_array();
-	char *page = report_html_index(days, NULL, 0);
+	char *page = report_html_index(days, NULL);
 	assert_non_null(page);
 	assert_non_null(strstr(page, "No reports yet."));
 	assert_null(strstr(page, "<table>"));

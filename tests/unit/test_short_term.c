@@ -48,12 +48,12 @@ static int setup_with(void **state, const char *profile)
 	if (!fx)
 		return -1;
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_short_term.XXXXXX");
-	if (!mkdtemp(fx->dir) || profile_builtin(&fx->profile, profile))
+	if (!mkdtemp(fx->dir) || profile_builtin(&fx->profile, profile, NULL))
 		return -1;
 	snprintf(fx->outcomes_path, sizeof(fx->outcomes_path), "%s/trade_outcomes.jsonl.zst",
 		 fx->dir);
 	fx->log = framelog_new(fx->outcomes_path, 0, &err);
-	fx->job = short_term_new(&fx->profile, NULL);
+	fx->job = short_term_new(&fx->profile, NULL, NULL);
 	if (!fx->log || !fx->job)
 		return -1;
 	fx->count.last_record_ts = CALENDAR_NONE;
@@ -100,7 +100,7 @@ static void apply_line(struct fixture *fx, enum follow_kind kind, enum profile_s
 	    .path = "/logs/attribution.jsonl",
 	    .offset = fx->offset,
 	};
-	assert_int_equal(short_term_apply(fx->job, &line, &fx->count, &fx->batch), 0);
+	assert_int_equal(short_term_apply(fx->job, &line, &fx->count, &fx->batch, NULL), 0);
 	fx->offset += strlen(text) + 1;
 	free(text);
 }
@@ -209,7 +209,7 @@ static void test_same_close_twice_is_a_duplicate(void **state)
 static void test_close_recorded_by_an_earlier_run_is_a_duplicate(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(short_term_add_key(fx->job, short_term_key_hash("T1")), 0);
+	assert_int_equal(short_term_add_key(fx->job, short_term_key_hash("T1"), NULL), 0);
 	apply(fx, CLOSE_T1);
 	assert_int_equal(framelog_pending(fx->log), 0);
 	assert_int_equal(fx->count.duplicates, 1);
@@ -417,13 +417,13 @@ static void test_save_load_round_trip_of_open_positions(void **state)
 		  "'ts':'2026-02-05T14:40:00Z'}");
 	apply(fx, "{'event':'open','trade_id':'T3','symbol':'NVDA','ts':'2026-02-05T14:41:00Z',"
 		  "'entry_price':'50.25','qty':3}");
-	json_t *saved = short_term_save(fx->job);
+	json_t *saved = short_term_save(fx->job, NULL);
 	assert_int_equal(json_array_size(json_object_get(saved, "open_positions")), 3);
 
-	struct short_term *again = short_term_new(&fx->profile, NULL);
-	assert_int_equal(short_term_load(again, saved), 0);
+	struct short_term *again = short_term_new(&fx->profile, NULL, NULL);
+	assert_int_equal(short_term_load(again, saved, NULL), 0);
 	assert_int_equal(short_term_open_count(again), 3);
-	json_t *resaved = short_term_save(again);
+	json_t *resaved = short_term_save(again, NULL);
 	assert_true(json_equal(saved, resaved));
 
 	/* The positions view agrees. */
@@ -451,7 +451,7 @@ static void test_save_load_round_trip_of_open_positions(void **state)
 				   .data = close,
 				   .len = strlen(close),
 				   .path = "x"};
-	assert_int_equal(short_term_apply(again, &line, &fx->count, &batch), 0);
+	assert_int_equal(short_term_apply(again, &line, &fx->count, &batch, NULL), 0);
 	assert_int_equal(short_term_open_count(again), 2);
 
 	short_term_batch_release(&batch);
@@ -473,8 +473,10 @@ static void test_load_refuses_what_save_did_not_write(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_error_t jerr;
 		json_t *j = json_loads(bad[i], 0, &jerr);
-		struct short_term *job = short_term_new(&fx->profile, NULL);
-		assert_int_equal(short_term_load(job, j), -1);
+		struct short_term *job = short_term_new(&fx->profile, NULL, NULL);
+		struct err err = {0};
+		assert_int_equal(short_term_load(job, j, &err), -1);
+		assert_non_null(strstr(err.msg, "open_positions"));
 		short_term_free(job);
 		json_decref(j);
 	}
@@ -585,10 +587,10 @@ static void test_entry_fields_of_an_open_survive_a_restart(void **state)
 	apply(fx, "{'event':'open','trade_id':'T9','symbol':'AAPL','side':'long',"
 		  "'ts':'2026-02-05T14:35:00Z','entry_price':100,'confidence':0.7,"
 		  "'regime':'trending','components':{'momentum':0.4}}");
-	json_t *saved = short_term_save(fx->job);
-	struct short_term *again = short_term_new(&fx->profile, NULL);
-	assert_int_equal(short_term_load(again, saved), 0);
-	json_t *resaved = short_term_save(again);
+	json_t *saved = short_term_save(fx->job, NULL);
+	struct short_term *again = short_term_new(&fx->profile, NULL, NULL);
+	assert_int_equal(short_term_load(again, saved, NULL), 0);
+	json_t *resaved = short_term_save(again, NULL);
 	assert_true(json_equal(saved, resaved));
 	short_term_free(fx->job);
 	fx->job = again;

@@ -48,8 +48,8 @@ static struct record signal_row(const char *symbol, const char *timeframe, int s
 /* One record, then the end of its batch. */
 static void observe(struct signals *s, struct record r)
 {
-	assert_int_equal(signals_observe(s, &r), 0);
-	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(signals_observe(s, &r, NULL), 0);
+	assert_int_equal(signals_settle(s, NULL), 0);
 }
 
 /* by_symbol[symbol][key] (or by_timeframe), -1 when absent. */
@@ -107,7 +107,7 @@ static void test_outcomes_from_later_prices_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof outcome_cases / sizeof outcome_cases[0]; i++) {
 		const struct outcome_case *c = &outcome_cases[i];
-		struct signals *s = signals_new(NULL);
+		struct signals *s = signals_new(NULL, NULL);
 		observe(s,
 			signal_row("AAPL", "5m", c->side, 100, c->stop_loss, c->take_profit, T0));
 		int resolved_at = 0;
@@ -139,7 +139,7 @@ static void test_outcomes_from_later_prices_table(void **state)
 
 static void test_own_price_never_resolves_the_signal_itself(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	/* Priced beyond its own take-profit: pending until a later row. */
 	observe(s, signal_row("AAPL", "5m", +1, 105, 99, 102, T0));
@@ -151,7 +151,7 @@ static void test_own_price_never_resolves_the_signal_itself(void **state)
 
 static void test_only_the_same_symbol_resolves(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, signal_row("AAPL", "5m", +1, 100, 99, 102, T0));
 	observe(s, signal_row("MSFT", "5m", 0, 500, NAN, NAN, T0 + MINUTE_US));
@@ -165,7 +165,7 @@ static void test_only_the_same_symbol_resolves(void **state)
 
 static void test_one_price_resolves_several_in_arrival_order(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, signal_row("AAPL", "1h", +1, 100, 95, 103, T0));		    /* success */
 	observe(s, signal_row("AAPL", "5m", -1, 100, 104, 90, T0 + MINUTE_US));	    /* stays */
@@ -186,7 +186,7 @@ static void test_one_price_resolves_several_in_arrival_order(void **state)
 
 static void test_a_price_dated_before_the_signal_does_not_resolve_it(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, signal_row("AAPL", "5m", +1, 100, 99, 102, T0 + 10 * MINUTE_US));
 	observe(s, signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 5 * MINUTE_US));
@@ -201,7 +201,7 @@ static void test_a_price_dated_before_the_signal_does_not_resolve_it(void **stat
 
 static void test_horizon_expires_on_any_symbols_row_before_its_price(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, signal_row("AAPL", "5m", +1, 100, 99, 102, T0));
 	/* Exactly the horizon later: not yet older than it. */
@@ -228,7 +228,7 @@ static void test_horizon_expires_on_any_symbols_row_before_its_price(void **stat
 static void test_horizon_is_an_option(void **state)
 {
 	struct signals_options o = {0.5, 100};
-	struct signals *s = signals_new(&o);
+	struct signals *s = signals_new(&o, NULL);
 	(void)state;
 	observe(s, signal_row("AAPL", "5m", +1, 100, 99, 102, T0));
 	observe(s, signal_row("AAPL", "5m", 0, 100, NAN, NAN, T0 + 30 * MINUTE_US));
@@ -241,7 +241,7 @@ static void test_horizon_is_an_option(void **state)
 static void test_max_pending_expires_the_oldest(void **state)
 {
 	struct signals_options o = {24, 3};
-	struct signals *s = signals_new(&o);
+	struct signals *s = signals_new(&o, NULL);
 	(void)state;
 	for (int i = 0; i < 5; i++)
 		observe(s, signal_row("X", "5m", +1, 100, 90, 110, T0 + i * MINUTE_US));
@@ -251,7 +251,7 @@ static void test_max_pending_expires_the_oldest(void **state)
 
 	/* Oldest by time, whatever the arrival: B (minute 1) goes first. */
 	o.max_pending = 2;
-	s = signals_new(&o);
+	s = signals_new(&o, NULL);
 	observe(s, signal_row("A", "5m", +1, 100, 90, 110, T0 + 5 * MINUTE_US));
 	observe(s, signal_row("B", "5m", +1, 100, 90, 110, T0 + 1 * MINUTE_US));
 	observe(s, signal_row("C", "5m", +1, 100, 90, 110, T0 + 3 * MINUTE_US));
@@ -268,7 +268,7 @@ static void test_max_pending_expires_the_oldest(void **state)
 
 static void test_rates_per_symbol_and_timeframe(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	static const struct {
 		const char *symbol, *timeframe;
@@ -308,7 +308,7 @@ static void test_rates_per_symbol_and_timeframe(void **state)
 
 static void test_keys_stay_bounded_folding_into_other(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	char symbol[32];
 	(void)state;
 	for (int i = 0; i < 600; i++) {
@@ -332,7 +332,7 @@ static void test_keys_stay_bounded_folding_into_other(void **state)
 
 static struct signals *reloaded(const struct signals *s, const struct signals_options *o)
 {
-	char err[160];
+	struct err err = {0};
 	json_t *saved = signals_save(s);
 	assert_non_null(saved);
 	char *text = jsontext_dump(saved, JSONTEXT_COMPACT, NULL);
@@ -340,8 +340,8 @@ static struct signals *reloaded(const struct signals *s, const struct signals_op
 	json_t *parsed = json_loads(text, 0, NULL);
 	assert_non_null(parsed);
 	free(text);
-	struct signals *copy = signals_new(o);
-	if (signals_load(copy, parsed, err, sizeof err))
+	struct signals *copy = signals_new(o, NULL);
+	if (signals_load(copy, parsed, &err))
 		fail_msg("load: %s", err);
 	json_decref(parsed);
 	return copy;
@@ -396,7 +396,7 @@ static struct record random_row(uint64_t *rng, int i, double *walk)
 static void test_save_text_load_continue_matches_uninterrupted(void **state)
 {
 	struct signals_options o = {6, 40};
-	struct signals *a = signals_new(&o), *b = signals_new(&o);
+	struct signals *a = signals_new(&o, NULL), *b = signals_new(&o, NULL);
 	uint64_t rng = 7;
 	double walk[5] = {100, 200, 300, 400, 500};
 	(void)state;
@@ -502,7 +502,7 @@ static void reference_observe(struct reference *ref, const struct record *r, int
 static void test_matches_a_plain_reference_on_random_rows(void **state)
 {
 	struct signals_options o = {6, 40};
-	struct signals *s = signals_new(&o);
+	struct signals *s = signals_new(&o, NULL);
 	static struct reference ref;
 	static const char *symbols[] = {"AAPL", "MSFT", "NVDA", "TSLA", "AMD"};
 	static const char *fields[] = {"success", "failure", "expired"};
@@ -534,8 +534,8 @@ static void test_matches_a_plain_reference_on_random_rows(void **state)
 
 static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 {
-	struct signals *s = signals_new(NULL);
-	char err[160];
+	struct signals *s = signals_new(NULL, NULL);
+	struct err err = {0};
 	(void)state;
 	observe(s, signal_row("AAPL", "5m", +1, 100, 99, 102, T0));
 	json_t *before = signals_save(s);
@@ -557,9 +557,9 @@ static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_t *j = json_loads(bad[i], 0, NULL);
 		assert_non_null(j);
-		err[0] = '\0';
-		assert_int_equal(signals_load(s, j, err, sizeof err), -1);
-		assert_true(strncmp(err, "signals: ", 9) == 0);
+		err_clear(&err);
+		assert_int_equal(signals_load(s, j, &err), -1);
+		assert_true(strncmp(err.msg, "signals: ", 9) == 0);
 		json_decref(j);
 		json_t *after = signals_save(s);
 		assert_true(json_equal(before, after));
@@ -571,15 +571,15 @@ static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 
 static void test_loading_more_pending_than_room_expires_the_oldest(void **state)
 {
-	struct signals *big = signals_new(NULL);
+	struct signals *big = signals_new(NULL, NULL);
 	struct signals_options o = {24, 2};
-	char err[160];
+	struct err err = {0};
 	(void)state;
 	for (int i = 0; i < 4; i++)
 		observe(big, signal_row("A", "5m", +1, 100, 90, 110, T0 + i * MINUTE_US));
 	json_t *saved = signals_save(big);
-	struct signals *small = signals_new(&o);
-	assert_int_equal(signals_load(small, saved, err, sizeof err), 0);
+	struct signals *small = signals_new(&o, NULL);
+	assert_int_equal(signals_load(small, saved, &err), 0);
 	assert_int_equal(pending_total(small), 2);
 	assert_int_equal(tally(small, "by_symbol", "A", "expired"), 2);
 	json_decref(saved);
@@ -591,15 +591,15 @@ static void test_options_rows_and_kinds_are_checked(void **state)
 {
 	struct signals_options o = {0, 10};
 	(void)state;
-	assert_null(signals_new(&o));
+	assert_null(signals_new(&o, NULL));
 	o.horizon_hours = NAN;
-	assert_null(signals_new(&o));
+	assert_null(signals_new(&o, NULL));
 	o.horizon_hours = 24;
 	o.max_pending = 0;
-	assert_null(signals_new(&o));
+	assert_null(signals_new(&o, NULL));
 	signals_free(NULL);
 
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	struct record r = signal_row("A", "5m", +1, 100, 90, 110, T0);
 	r.kind = PROFILE_KIND_CLOSE; /* not a signal row */
 	observe(s, r);
@@ -639,7 +639,7 @@ static struct record from_signals(struct record r)
  * passed their time (nothing it still logs can come before them). */
 static void test_close_and_order_prices_resolve_signals(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
 	observe(s, from_signals(signal_row("MSFT", "5m", +1, 200, 190, 210, T0)));
@@ -663,7 +663,7 @@ static void test_close_and_order_prices_resolve_signals(void **state)
 /* Opens and partial closes observe prices too (entry and exit price). */
 static void test_open_and_partial_prices_resolve_signals(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, from_signals(signal_row("AAPL", "5m", -1, 100, 102, 97, T0)));
 	observe(s, from_signals(signal_row("MSFT", "5m", -1, 200, 210, 190, T0)));
@@ -683,7 +683,7 @@ static void test_a_price_of_another_source_dated_before_the_signal_does_not_reso
 {
 	(void)state;
 	for (int close_first = 0; close_first < 2; close_first++) {
-		struct signals *s = signals_new(NULL);
+		struct signals *s = signals_new(NULL, NULL);
 		struct record sig = from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0));
 		struct record early = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE,
 						"AAPL", 105, T0 - MINUTE_US);
@@ -705,7 +705,7 @@ static void test_the_earlier_crossing_decides_whatever_was_read_first(void **sta
 {
 	(void)state;
 	for (int close_first = 0; close_first < 2; close_first++) {
-		struct signals *s = signals_new(NULL);
+		struct signals *s = signals_new(NULL, NULL);
 		struct record stop = price_row(PROFILE_SOURCE_ORDERS, PROFILE_KIND_ORDER, "AAPL",
 					       98, T0 + 5 * MINUTE_US);
 		struct record target = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE,
@@ -748,17 +748,17 @@ static void test_state_does_not_depend_on_how_the_sources_were_interleaved(void 
 		}
 
 	/* Reference: all of one source, then the next. */
-	struct signals *a = signals_new(&o);
+	struct signals *a = signals_new(&o, NULL);
 	for (int k = 0; k < 3; k++)
 		observe(a, rows[k][0]);
 	/* One batch of everything, source after source. */
 	for (int k = 0; k < 3; k++)
 		for (int i = 1; i < N; i++)
-			assert_int_equal(signals_observe(a, &rows[k][i]), 0);
-	assert_int_equal(signals_settle(a), 0);
+			assert_int_equal(signals_observe(a, &rows[k][i], NULL), 0);
+	assert_int_equal(signals_settle(a, NULL), 0);
 
 	for (int round = 0; round < 3; round++) {
-		struct signals *b = signals_new(&o);
+		struct signals *b = signals_new(&o, NULL);
 		size_t at[3] = {1, 1, 1};
 		for (int k = 2; k >= 0; k--)
 			observe(b, rows[k][0]);
@@ -768,8 +768,8 @@ static void test_state_does_not_depend_on_how_the_sources_were_interleaved(void 
 			size_t run = 1 + next_random(&rng) % 200;
 			/* One batch: a run of one source. */
 			for (; run && at[k] < N; run--)
-				assert_int_equal(signals_observe(b, &rows[k][at[k]++]), 0);
-			assert_int_equal(signals_settle(b), 0);
+				assert_int_equal(signals_observe(b, &rows[k][at[k]++], NULL), 0);
+			assert_int_equal(signals_settle(b, NULL), 0);
 			if (++steps % 7 == 0) {
 				struct signals *c = reloaded(b, &o);
 				signals_free(b);
@@ -786,7 +786,7 @@ static void test_state_does_not_depend_on_how_the_sources_were_interleaved(void 
 /* A row dated before its source's latest counts at that latest time. */
 static void test_a_row_late_in_its_own_source_counts_at_the_source_time(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0)));
 	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1,
@@ -817,28 +817,28 @@ static long waiting_total(const struct signals *s)
  * read to its end does not hold the signals' prices back. */
 static void test_a_quiet_source_read_to_its_end_holds_nothing_back(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0));
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0 + MINUTE_US)));
 	struct record up =
 	    from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 2 * MINUTE_US));
-	assert_int_equal(signals_observe(s, &up), 0);
+	assert_int_equal(signals_observe(s, &up, NULL), 0);
 	/* Not known to be at its end: the closes could still bring an earlier
 	 * price, so the signal's rows wait. */
-	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(signals_settle(s, NULL), 0);
 	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), -1); /* not even pending */
 	assert_int_equal(waiting_total(s), 2);
 	/* Read to its end in this batch: they are applied. */
 	signals_caught_up(s, PROFILE_SOURCE_ATTRIBUTION);
-	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(signals_settle(s, NULL), 0);
 	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 1);
 	assert_int_equal(waiting_total(s), 0);
 	/* The mark lasts one batch only. */
 	struct record later =
 	    from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + HOUR_US));
-	assert_int_equal(signals_observe(s, &later), 0);
-	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(signals_observe(s, &later, NULL), 0);
+	assert_int_equal(signals_settle(s, NULL), 0);
 	assert_int_equal(waiting_total(s), 1);
 	signals_free(s);
 }
@@ -847,7 +847,7 @@ static void test_a_quiet_source_read_to_its_end_holds_nothing_back(void **state)
  * end any more. */
 static void test_a_source_that_delivers_again_is_no_longer_at_its_end(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT", 1, T0));
 	observe(s, from_signals(signal_row("AAPL", "5m", +1, 100, 99, 102, T0 + MINUTE_US)));
@@ -856,9 +856,9 @@ static void test_a_source_that_delivers_again_is_no_longer_at_its_end(void **sta
 					T0 + 5 * MINUTE_US);
 	struct record up =
 	    from_signals(signal_row("AAPL", "5m", 0, 103, NAN, NAN, T0 + 9 * MINUTE_US));
-	assert_int_equal(signals_observe(s, &close), 0);
-	assert_int_equal(signals_observe(s, &up), 0);
-	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(signals_observe(s, &close, NULL), 0);
+	assert_int_equal(signals_observe(s, &up, NULL), 0);
+	assert_int_equal(signals_settle(s, NULL), 0);
 	assert_int_equal(tally(s, "by_symbol", "AAPL", "success"), 0);
 	assert_int_equal(waiting_total(s), 1);
 	signals_free(s);
@@ -868,15 +868,15 @@ static void test_a_source_that_delivers_again_is_no_longer_at_its_end(void **sta
  * and the one behind is not. */
 static void test_a_stream_ahead_is_held_while_many_observations_wait(void **state)
 {
-	struct signals *s = signals_new(NULL);
+	struct signals *s = signals_new(NULL, NULL);
 	(void)state;
 	observe(s, from_signals(signal_row("AAPL", "5m", 0, 100, NAN, NAN, T0)));
 	for (int i = 0; i <= SIGNALS_HOLD_WAITING; i++) {
 		struct record r = price_row(PROFILE_SOURCE_ATTRIBUTION, PROFILE_KIND_CLOSE, "MSFT",
 					    1, T0 + (i + 1) * MINUTE_US);
-		assert_int_equal(signals_observe(s, &r), 0);
+		assert_int_equal(signals_observe(s, &r, NULL), 0);
 	}
-	assert_int_equal(signals_settle(s), 0);
+	assert_int_equal(signals_settle(s, NULL), 0);
 	assert_true(waiting_total(s) > SIGNALS_HOLD_WAITING);
 	assert_int_equal(signals_holding(s, PROFILE_SOURCE_ATTRIBUTION), 1);
 	assert_int_equal(signals_holding(s, PROFILE_SOURCE_SIGNALS), 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
 #include "lib/store/state.h"
 
 /* Each test gets a fresh state folder, removed afterwards. */
@@ -291,14 +292,14 @@ static void test_save_then_load(void **state)
 	const char *dir = *state;
 	static struct state st, back;
 	struct err err = {0};
-	int used_prev = -1;
+	enum state_origin origin = (enum state_origin) - 1;
 	char path[512];
 	struct stat sb;
 	fill_state(&st);
 	if (state_save(dir, &st, &err))
 		fail_msg("%s", err.msg);
-	assert_int_equal(state_load(dir, &back, &used_prev, &err), 1);
-	assert_int_equal(used_prev, 0);
+	assert_int_equal(state_load(dir, &back, &origin, &err), 0);
+	assert_int_equal(origin, STATE_MAIN);
 	assert_state_equal(&st, &back);
 
 	/* The file is pretty JSON that ends with a newline. */
@@ -319,9 +320,9 @@ static void test_absent_state_loads_as_first_start(void **state)
 	const char *dir = *state;
 	static struct state st;
 	struct err err = {0};
-	int used_prev = -1;
-	assert_int_equal(state_load(dir, &st, &used_prev, &err), 0);
-	assert_int_equal(used_prev, 0);
+	enum state_origin origin = (enum state_origin) - 1;
+	assert_int_equal(state_load(dir, &st, &origin, &err), 0);
+	assert_int_equal(origin, STATE_NONE);
 	assert_int_equal(st.generation, 0);
 	assert_int_equal(st.source[PROFILE_SOURCE_ATTRIBUTION].count.last_record_ts, CALENDAR_NONE);
 }
@@ -332,7 +333,7 @@ static void test_damaged_main_file_falls_back_to_prev(void **state)
 	const char *dir = *state;
 	static struct state st, back;
 	struct err err = {0};
-	int used_prev = -1;
+	enum state_origin origin = (enum state_origin) - 1;
 	char path[512];
 	static const char *const damage[] = {"{\"format\": 1, \"generation\": 4", "", "garbage\n",
 					     "{\"format\": 99}"};
@@ -350,8 +351,8 @@ static void test_damaged_main_file_falls_back_to_prev(void **state)
 		fputs(damage[i], f);
 		fclose(f);
 
-		assert_int_equal(state_load(dir, &back, &used_prev, &err), 1);
-		assert_int_equal(used_prev, 1);
+		assert_int_equal(state_load(dir, &back, &origin, &err), 0);
+		assert_int_equal(origin, STATE_PREV);
 		assert_int_equal(back.generation, 1);
 		st.generation = 1;
 		assert_state_equal(&st, &back);
@@ -363,7 +364,7 @@ static void test_both_files_damaged_is_an_error(void **state)
 	const char *dir = *state;
 	static struct state st;
 	struct err err = {0};
-	int used_prev = -1;
+	enum state_origin origin = (enum state_origin) - 1;
 	char path[512];
 	FILE *f;
 	file_path(path, sizeof(path), dir, "");
@@ -374,7 +375,7 @@ static void test_both_files_damaged_is_an_error(void **state)
 	f = fopen(path, "w");
 	fputs("[]", f);
 	fclose(f);
-	assert_int_equal(state_load(dir, &st, &used_prev, &err), -1);
+	assert_int_equal(state_load(dir, &st, &origin, &err), -1);
 	assert_true(err.msg[0] != '\0');
 }
 
@@ -383,14 +384,190 @@ static void test_damaged_main_file_without_prev_is_an_error(void **state)
 	const char *dir = *state;
 	static struct state st;
 	struct err err = {0};
-	int used_prev = -1;
+	enum state_origin origin = (enum state_origin) - 1;
 	char path[512];
 	file_path(path, sizeof(path), dir, "");
 	FILE *f = fopen(path, "w");
 	fputs("{\"format\": 1,", f);
 	fclose(f);
-	assert_int_equal(state_load(dir, &st, &used_prev, &err), -1);
+	assert_int_equal(state_load(dir, &st, &origin, &err), -1);
 	assert_non_null(strstr(err.msg, STATE_FILE));
+}
+
+/* Writes text as the main state file, in place (.prev is a link to the old inode). */
+static void write_main(const char *dir, const char *text)
+{
+	char path[512];
+	file_path(path, sizeof(path), dir, "");
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Two commits (generations 1 and 2), then the main file is replaced by the
+ * second commit's JSON with one change: the key at path removed (value
+ * NULL), or set to value. */
+static void commit_twice_then_edit(const char *dir, struct state *st, const char *parent,
+				   const char *key, json_t *value)
+{
+	struct err err = {0};
+	fill_state(st);
+	st->generation = 1;
+	assert_int_equal(state_save(dir, st, &err), 0);
+	st->generation = 2;
+	st->output_length[STATE_OUTPUT_QUARANTINE] += 100;
+	assert_int_equal(state_save(dir, st, &err), 0);
+	json_t *j = state_to_json(st), *o = j;
+	if (parent) {
+		char copy[256], *save = NULL;
+		snprintf(copy, sizeof copy, "%s", parent);
+		for (char *part = strtok_r(copy, ".", &save); part;
+		     part = strtok_r(NULL, ".", &save))
+			o = json_object_get(o, part);
+	}
+	assert_non_null(o);
+	if (value)
+		json_object_set_new(o, key, value);
+	else
+		assert_int_equal(json_object_del(o, key), 0);
+	char *text = json_dumps(j, 0);
+	write_main(dir, text);
+	free(text);
+	json_decref(j);
+	/* What the first commit holds. */
+	st->generation = 1;
+	st->output_length[STATE_OUTPUT_QUARANTINE] -= 100;
+}
+
+static void test_a_state_file_missing_outputs_falls_back_to_a_whole_prev(void **state)
+{
+	const char *dir = *state;
+	static struct state st, back;
+	struct err err = {0};
+	enum state_origin origin = (enum state_origin) - 1;
+	commit_twice_then_edit(dir, &st, NULL, "outputs", NULL);
+	assert_int_equal(state_load(dir, &back, &origin, &err), 0);
+	assert_int_equal(origin, STATE_PREV);
+	/* Why the main file was passed over, for the one line that says so. */
+	assert_non_null(strstr(err.msg, STATE_FILE ": damaged: outputs is missing"));
+	assert_state_equal(&st, &back);
+	assert_int_equal(back.output_length[STATE_OUTPUT_QUARANTINE], 789);
+}
+
+static void test_a_state_file_with_a_wrong_typed_key_falls_back_to_a_whole_prev(void **state)
+{
+	const char *dir = *state;
+	static struct state st, back;
+	struct err err = {0};
+	enum state_origin origin = (enum state_origin) - 1;
+	commit_twice_then_edit(dir, &st, "sources.attribution.current", "offset",
+			       json_string("4113"));
+	assert_int_equal(state_load(dir, &back, &origin, &err), 0);
+	assert_int_equal(origin, STATE_PREV);
+	assert_state_equal(&st, &back);
+}
+
+static void
+test_a_state_file_missing_outputs_without_prev_is_refused_saying_what_to_do(void **state)
+{
+	const char *dir = *state;
+	static struct state st;
+	struct err err = {0};
+	enum state_origin origin = (enum state_origin) - 1;
+	char path[512];
+	commit_twice_then_edit(dir, &st, NULL, "outputs", NULL);
+	file_path(path, sizeof(path), dir, ".prev");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(state_load(dir, &st, &origin, &err), -1);
+	assert_non_null(strstr(err.msg, STATE_FILE));
+	assert_non_null(strstr(err.msg, "outputs"));
+	assert_non_null(strstr(err.msg, "restore it from a backup"));
+}
+
+/* Every key the reader uses, removed or of another type (0.5 is the type of
+ * none of them), is damage that names the key: never a field silently read
+ * as 0. */
+static void test_from_json_refuses_a_missing_or_wrong_typed_key_naming_it(void **state)
+{
+	static struct state st, back;
+	static const struct {
+		const char *parent, *key;
+	} keys[] = {
+	    {NULL, "format"},
+	    {NULL, "generation"},
+	    {NULL, "committed_at_us"},
+	    {NULL, "profile"},
+	    {NULL, "logs"},
+	    {NULL, "learner_file"},
+	    {NULL, "sources"},
+	    {NULL, "outputs"},
+	    {"outputs", "quarantine.jsonl"},
+	    {"outputs.outcomes/trade_outcomes.jsonl.zst", "length"},
+	    {"sources", "attribution"},
+	    {"sources.exit", "file"},
+	    {"sources.exit", "current"},
+	    {"sources.exit", "draining"},
+	    {"sources.exit", "finished"},
+	    {"sources.exit", "records_read"},
+	    {"sources.exit", "records_learned"},
+	    {"sources.exit", "trades_recorded"},
+	    {"sources.exit", "records_quarantined"},
+	    {"sources.exit", "records_skipped"},
+	    {"sources.exit", "skipped_by_reason"},
+	    {"sources.exit.skipped_by_reason", "ignored"},
+	    {"sources.exit.skipped_by_reason", "duplicate"},
+	    {"sources.exit.skipped_by_reason", "long_line"},
+	    {"sources.exit.skipped_by_reason", "unterminated_tail"},
+	    {"sources.exit", "pnl_sign_mismatch"},
+	    {"sources.exit", "last_record_ts_us"},
+	    {"sources.exit", "last_record_id"},
+	    {"sources.exit.current", "path"},
+	    {"sources.exit.current", "device"},
+	    {"sources.exit.current", "inode"},
+	    {"sources.exit.current", "offset"},
+	    {"sources.exit.current", "size"},
+	    {"sources.exit.current", "mtime_us"},
+	    {"sources.exit.current", "compressed"},
+	    {"sources.exit.current", "fingerprint"},
+	    {"sources.exit.current.fingerprint", "head_bytes"},
+	    {"sources.exit.current.fingerprint", "head_hash"},
+	    {"sources.exit.current.fingerprint", "tail_bytes"},
+	    {"sources.exit.current.fingerprint", "tail_hash"},
+	};
+	(void)state;
+	fill_state(&st);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		/* A source the profile has no file for is left out. */
+		int may_be_left_out = keys[i].parent && strcmp(keys[i].parent, "sources") == 0;
+		for (int wrong = may_be_left_out; wrong < 2; wrong++) {
+			struct err err = {0};
+			json_t *j = state_to_json(&st), *o = j;
+			char copy[256], *save = NULL;
+			snprintf(copy, sizeof copy, "%s", keys[i].parent ? keys[i].parent : "");
+			/* Output paths hold '/', not '.': split on '.' only
+			 * before "outputs." */
+			if (keys[i].parent && strncmp(copy, "outputs.", 8) == 0) {
+				o = json_object_get(json_object_get(o, "outputs"), copy + 8);
+			} else {
+				for (char *part = strtok_r(copy, ".", &save); part;
+				     part = strtok_r(NULL, ".", &save))
+					o = json_object_get(o, part);
+			}
+			assert_non_null(o);
+			if (wrong)
+				json_object_set_new(o, keys[i].key, json_real(0.5));
+			else
+				assert_int_equal(json_object_del(o, keys[i].key), 0);
+			if (state_from_json(j, &back, &err) != -1)
+				fail_msg("%s.%s %s: loaded", keys[i].parent ? keys[i].parent : "",
+					 keys[i].key, wrong ? "0.5" : "removed");
+			if (!strstr(err.msg, keys[i].key))
+				fail_msg("%s %s: \"%s\" does not name it", keys[i].key,
+					 wrong ? "0.5" : "removed", err.msg);
+			json_decref(j);
+		}
+	}
 }
 
 int main(void)
@@ -408,6 +585,10 @@ int main(void)
 	    T(test_damaged_main_file_falls_back_to_prev),
 	    T(test_both_files_damaged_is_an_error),
 	    T(test_damaged_main_file_without_prev_is_an_error),
+	    T(test_a_state_file_missing_outputs_falls_back_to_a_whole_prev),
+	    T(test_a_state_file_with_a_wrong_typed_key_falls_back_to_a_whole_prev),
+	    T(test_a_state_file_missing_outputs_without_prev_is_refused_saying_what_to_do),
+	    cmocka_unit_test(test_from_json_refuses_a_missing_or_wrong_typed_key_naming_it),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

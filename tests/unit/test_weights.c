@@ -74,7 +74,7 @@ static int mixed_trade(struct weights *w, int day, int i)
 		      "coin", i % 4 == 0 || i % 4 == 3 ? 0.5 : -0.5, "idle", 0);
 	struct record r = closed_trade(DAY0 + day * DAY_US + i * MINUTE_US,
 				       day % 2 ? "range" : "trend", win ? 12.5 : -10, c);
-	int rc = weights_learn_trade(w, &r);
+	int rc = weights_learn_trade(w, &r, NULL);
 	json_decref(c);
 	assert_true(rc >= 0);
 	return rc;
@@ -123,7 +123,7 @@ static const struct pair_expectation mixed_pairs[] = {
 
 static void test_evidence_moves_a_multiplier_one_step_per_trading_day(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	static struct weights_change ch[MAX_CHANGES];
 	(void)state;
 	for (int day = 0; day < 10; day++) {
@@ -179,7 +179,7 @@ static void test_change_events_carry_old_new_reason_samples_day(void **state)
 	 * reason shows the plain Wilson interval of 21/30. */
 	weights_options_init(&o);
 	o.evidence_half_life = 1e12;
-	struct weights *w = weights_new(&o);
+	struct weights *w = weights_new(&o, NULL);
 	for (int day = 0; day < 3; day++)
 		for (int i = 0; i < 20; i++)
 			mixed_trade(w, day, i);
@@ -215,7 +215,7 @@ static void test_change_events_carry_old_new_reason_samples_day(void **state)
  */
 static void test_neutral_evidence_reverts_toward_one_and_stops(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	static struct weights_change ch[MAX_CHANGES];
 	static const double expected[] = {1.0, 1.05, 1.10, 1.15, 1.10, 1.05, 1.0, 1.0, 1.0, 1.0};
 	(void)state;
@@ -226,7 +226,7 @@ static void test_neutral_evidence_reverts_toward_one_and_stops(void **state)
 			json_t *c = json_pack("{s:f}", "swing", active ? 1.0 : 0.0);
 			struct record r =
 			    closed_trade(DAY0 + day * DAY_US + i * MINUTE_US, "x", win ? 1 : -1, c);
-			assert_true(weights_learn_trade(w, &r) >= 0);
+			assert_true(weights_learn_trade(w, &r, NULL) >= 0);
 			json_decref(c);
 		}
 		size_t n = weights_take_changes(w, ch, MAX_CHANGES);
@@ -247,7 +247,7 @@ static void test_neutral_evidence_reverts_toward_one_and_stops(void **state)
 
 static void test_multipliers_clamp_at_min_and_max_after_many_days(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	static struct weights_change ch[MAX_CHANGES];
 	int ace_changes = 0, dud_changes = 0;
 	(void)state;
@@ -258,7 +258,7 @@ static void test_multipliers_clamp_at_min_and_max_after_many_days(void **state)
 			    json_pack("{s:f,s:f}", "ace", ace ? 1.0 : 0.0, "dud", ace ? 0.0 : 1.0);
 			struct record r = closed_trade(DAY0 + day * DAY_US + i * MINUTE_US, NULL,
 						       ace ? 5 : -5, c);
-			assert_true(weights_learn_trade(w, &r) >= 0);
+			assert_true(weights_learn_trade(w, &r, NULL) >= 0);
 			json_decref(c);
 		}
 		size_t n = weights_take_changes(w, ch, MAX_CHANGES);
@@ -291,12 +291,12 @@ static void test_trading_day_is_the_exchange_local_date(void **state)
 	(void)state;
 	weights_options_init(&o);
 	o.min_samples = 1;
-	struct weights *w = weights_new(&o);
+	struct weights *w = weights_new(&o, NULL);
 	json_t *on = json_pack("{s:f}", "x", 1.0), *off = json_pack("{s:f}", "x", 0.0);
 	/* Ten losses without x: a low baseline. */
 	for (int i = 0; i < 10; i++) {
 		struct record r = closed_trade(DAY0 + i * MINUTE_US, NULL, -1, off);
-		weights_learn_trade(w, &r);
+		weights_learn_trade(w, &r, NULL);
 	}
 	static const struct {
 		int64_t ts;
@@ -316,14 +316,15 @@ static void test_trading_day_is_the_exchange_local_date(void **state)
 	};
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
 		struct record r = closed_trade(steps[i].ts, NULL, 1, on);
-		assert_int_equal(weights_learn_trade(w, &r), steps[i].changes * 2); /* all, none */
+		assert_int_equal(weights_learn_trade(w, &r, NULL),
+				 steps[i].changes * 2); /* all, none */
 		size_t n = weights_take_changes(w, ch, 16);
 		if (steps[i].day)
 			assert_string_equal(ch[n - 1].day, steps[i].day);
 	}
 	/* Without a time: statistics, never a multiplier. */
 	struct record r = closed_trade(CALENDAR_NONE, NULL, 1, on);
-	assert_int_equal(weights_learn_trade(w, &r), 0);
+	assert_int_equal(weights_learn_trade(w, &r, NULL), 0);
 	json_decref(on);
 	json_decref(off);
 	weights_free(w);
@@ -334,7 +335,7 @@ static void test_trading_day_is_the_exchange_local_date(void **state)
 /* save → compact text → parse → load into a fresh instance. */
 static struct weights *reloaded(const struct weights *w)
 {
-	char err[160];
+	struct err err = {0};
 	json_t *saved = weights_save(w);
 	assert_non_null(saved);
 	char *text = jsontext_dump(saved, JSONTEXT_COMPACT, NULL);
@@ -344,8 +345,8 @@ static struct weights *reloaded(const struct weights *w)
 	json_t *parsed = json_loads(text, 0, &jerr);
 	assert_non_null(parsed);
 	free(text);
-	struct weights *copy = weights_new(NULL);
-	if (weights_load(copy, parsed, err, sizeof err))
+	struct weights *copy = weights_new(NULL, NULL);
+	if (weights_load(copy, parsed, &err))
 		fail_msg("load: %s", err);
 	json_decref(parsed);
 	return copy;
@@ -378,14 +379,14 @@ static int exit_step(struct weights *w, int i)
 				   : i % 4 == 1 ? -15
 						: (i % 3 ? 1 : -1),
 				   30 + i % 7);
-	int rc = weights_learn_exit(w, &r);
+	int rc = weights_learn_exit(w, &r, NULL);
 	assert_true(rc >= 0);
 	return rc;
 }
 
 static void test_once_a_day_limit_survives_save_and_load(void **state)
 {
-	struct weights *a = weights_new(NULL), *b = weights_new(NULL);
+	struct weights *a = weights_new(NULL, NULL), *b = weights_new(NULL, NULL);
 	static struct weights_change ca[MAX_CHANGES], cb[MAX_CHANGES];
 	(void)state;
 	for (int day = 0; day < 3; day++)
@@ -428,7 +429,7 @@ static void test_once_a_day_limit_survives_save_and_load(void **state)
 
 static void test_save_text_load_continue_matches_uninterrupted(void **state)
 {
-	struct weights *a = weights_new(NULL), *b = weights_new(NULL);
+	struct weights *a = weights_new(NULL, NULL), *b = weights_new(NULL, NULL);
 	static struct weights_change ca[MAX_CHANGES], cb[MAX_CHANGES];
 	(void)state;
 	/* Reload b at every point where a day ends and once mid-way through
@@ -466,8 +467,8 @@ static void test_save_text_load_continue_matches_uninterrupted(void **state)
 
 static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 {
-	struct weights *w = weights_new(NULL);
-	char err[160];
+	struct weights *w = weights_new(NULL, NULL);
+	struct err err = {0};
 	(void)state;
 	for (int i = 0; i < 20; i++)
 		mixed_trade(w, 0, i);
@@ -503,18 +504,18 @@ static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_t *j = json_loads(bad[i], 0, NULL);
 		assert_non_null(j);
-		err[0] = '\0';
-		assert_int_equal(weights_load(w, j, err, sizeof err), -1);
-		assert_true(strncmp(err, "weights: ", 9) == 0);
+		err_clear(&err);
+		assert_int_equal(weights_load(w, j, &err), -1);
+		assert_true(strncmp(err.msg, "weights: ", 9) == 0);
 		json_decref(j);
 		json_t *after = weights_save(w);
 		assert_true(json_equal(before, after));
 		json_decref(after);
 	}
 	/* The empty state of a fresh instance loads. */
-	struct weights *fresh = weights_new(NULL);
+	struct weights *fresh = weights_new(NULL, NULL);
 	json_t *empty = weights_save(fresh);
-	assert_int_equal(weights_load(w, empty, err, sizeof err), 0);
+	assert_int_equal(weights_load(w, empty, &err), 0);
 	assert_same_state(w, fresh);
 	json_decref(empty);
 	json_decref(before);
@@ -527,8 +528,8 @@ static void test_load_refuses_bad_state_and_keeps_the_old(void **state)
  * stay, and each running mean starts again from 0. */
 static void test_a_format_1_state_loads_and_its_means_start_afresh(void **state)
 {
-	struct weights *w = weights_new(NULL);
-	char err[160];
+	struct weights *w = weights_new(NULL, NULL);
+	struct err err = {0};
 	size_t i;
 	json_t *v;
 	(void)state;
@@ -543,8 +544,8 @@ static void test_a_format_1_state_loads_and_its_means_start_afresh(void **state)
 		assert_int_equal(json_array_size(v), 4);
 		json_array_remove(v, 3);
 	}
-	struct weights *old = weights_new(NULL);
-	if (weights_load(old, saved, err, sizeof err))
+	struct weights *old = weights_new(NULL, NULL);
+	if (weights_load(old, saved, &err))
 		fail_msg("load: %s", err);
 	assert_true(weights_multiplier(old, "good") == weights_multiplier(w, "good"));
 	assert_true(weights_multiplier(old, "bad") == weights_multiplier(w, "bad"));
@@ -589,7 +590,7 @@ static double uniform(uint64_t *x)
  */
 static void test_components_of_one_sign_learn_from_their_high_and_low_values(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	static struct weights_change ch[MAX_CHANGES];
 	uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
 	(void)state;
@@ -605,7 +606,7 @@ static void test_components_of_one_sign_learn_from_their_high_and_low_values(voi
 				      5 + 3 * uniform(&x), "friction", -0.2 * uniform(&x));
 			struct record r = closed_trade(DAY0 + day * DAY_US + i * MINUTE_US, "x",
 						       win ? 10 : -10, c);
-			assert_true(weights_learn_trade(w, &r) >= 0);
+			assert_true(weights_learn_trade(w, &r, NULL) >= 0);
 			json_decref(c);
 		}
 		weights_take_changes(w, ch, MAX_CHANGES);
@@ -634,7 +635,7 @@ static void test_components_of_one_sign_learn_from_their_high_and_low_values(voi
 
 static void test_exit_reasons_group_by_family(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	(void)state;
 	static const struct {
 		const char *reason;
@@ -650,7 +651,7 @@ static void test_exit_reasons_group_by_family(void **state)
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		struct record r = exit_row(DAY0 + (int64_t)i * MINUTE_US, rows[i].reason,
 					   rows[i].pnl, rows[i].hold);
-		assert_int_equal(weights_learn_exit(w, &r), 0);
+		assert_int_equal(weights_learn_exit(w, &r, NULL), 0);
 	}
 	json_t *ex = weights_export_exits(w), *reasons = json_object_get(ex, "reasons");
 	assert_int_equal(json_integer_value(json_object_get(ex, "format")), 1);
@@ -685,7 +686,7 @@ static void test_exit_reasons_group_by_family(void **state)
 
 static void test_exit_families_move_against_the_baseline_of_all_exits(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	static struct weights_change ch[MAX_CHANGES];
 	int up = 0, down = 0;
 	(void)state;
@@ -699,7 +700,7 @@ static void test_exit_families_move_against_the_baseline_of_all_exits(void **sta
 			double pnl = i % 3 == 0 ? 8 : i % 3 == 1 ? -5 : (i % 4 ? -1 : 1);
 			struct record r =
 			    exit_row(DAY0 + day * DAY_US + i * MINUTE_US, reason, pnl, 20);
-			assert_true(weights_learn_exit(w, &r) >= 0);
+			assert_true(weights_learn_exit(w, &r, NULL) >= 0);
 		}
 		size_t n = weights_take_changes(w, ch, MAX_CHANGES);
 		for (size_t k = 0; k < n; k++) {
@@ -732,7 +733,7 @@ static void test_exit_families_move_against_the_baseline_of_all_exits(void **sta
 
 static void test_component_export_has_the_documented_fields(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	(void)state;
 	for (int day = 0; day < 3; day++)
 		for (int i = 0; i < 20; i++)
@@ -767,7 +768,7 @@ static void test_component_export_has_the_documented_fields(void **state)
 
 static void test_exports_stay_bounded_folding_into_other(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	char name[64], regime[32], reason[64];
 	(void)state;
 	/* 300 components, 40 regimes, 200 exit families. Values rise from trade
@@ -779,11 +780,11 @@ static void test_exports_stay_bounded_folding_into_other(void **state)
 		json_object_set_new(c, "always", json_real(i + 1));
 		snprintf(regime, sizeof regime, "regime_%02d", i % 40);
 		struct record r = closed_trade(DAY0 + i * MINUTE_US, regime, i % 2 ? 1 : -1, c);
-		assert_true(weights_learn_trade(w, &r) >= 0);
+		assert_true(weights_learn_trade(w, &r, NULL) >= 0);
 		json_decref(c);
 		snprintf(reason, sizeof reason, "reason_%03d(%d)", i % 200, i);
 		struct record x = exit_row(DAY0 + i * MINUTE_US, reason, 1, 1);
-		assert_true(weights_learn_exit(w, &x) >= 0);
+		assert_true(weights_learn_exit(w, &x, NULL) >= 0);
 	}
 	json_t *ex = weights_export_components(w), *comps = json_object_get(ex, "components");
 	assert_int_equal(json_object_size(comps), WEIGHTS_MAX_COMPONENTS);
@@ -816,7 +817,7 @@ static void test_exports_stay_bounded_folding_into_other(void **state)
 
 static void test_long_names_are_cut_at_a_character_and_still_match(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	char name[301];
 	(void)state;
 	/* 150 × "é" (2 bytes): cut to 94 bytes, whole characters. */
@@ -827,7 +828,7 @@ static void test_long_names_are_cut_at_a_character_and_still_match(void **state)
 		json_t *c = json_object();
 		json_object_set_new(c, name, json_real(i + 1)); /* rising: active */
 		struct record r = closed_trade(DAY0 + i * MINUTE_US, name, 1, c);
-		assert_true(weights_learn_trade(w, &r) >= 0);
+		assert_true(weights_learn_trade(w, &r, NULL) >= 0);
 		json_decref(c);
 	}
 	json_t *ex = weights_export_components(w), *comps = json_object_get(ex, "components");
@@ -847,13 +848,13 @@ static void test_long_names_are_cut_at_a_character_and_still_match(void **state)
 
 static void test_trades_without_pnl_teach_nothing_and_options_are_checked(void **state)
 {
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	(void)state;
 	json_t *c = json_pack("{s:f}", "x", 1.0);
 	struct record r = closed_trade(DAY0, NULL, NAN, c);
-	assert_int_equal(weights_learn_trade(w, &r), 0);
+	assert_int_equal(weights_learn_trade(w, &r, NULL), 0);
 	r.pnl_frac = 0.02; /* the fraction stands in for USD */
-	assert_int_equal(weights_learn_trade(w, &r), 0);
+	assert_int_equal(weights_learn_trade(w, &r, NULL), 0);
 	json_decref(c);
 	json_t *ex = weights_export_components(w);
 	json_t *x = json_object_get(json_object_get(ex, "components"), "x");
@@ -866,24 +867,24 @@ static void test_trades_without_pnl_teach_nothing_and_options_are_checked(void *
 	struct weights_options o;
 	weights_options_init(&o);
 	o.min_mult = 1.5;
-	assert_null(weights_new(&o));
+	assert_null(weights_new(&o, NULL));
 	weights_options_init(&o);
 	o.step = 0;
-	assert_null(weights_new(&o));
+	assert_null(weights_new(&o, NULL));
 	weights_free(NULL);
 }
 
 static void test_extreme_component_values_are_not_readings_and_the_state_saves(void **state)
 {
 	(void)state;
-	struct weights *w = weights_new(NULL);
+	struct weights *w = weights_new(NULL, NULL);
 	const double values[] = {1.5e308, -1.5e308, 1e101, 0.7};
 	assert_non_null(w);
 	for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
 		json_t *c = json_pack("{s:f}", "wild", values[i]);
 		struct record r = closed_trade(1772634600000000LL + (int64_t)i * 60000000, "trend",
 					       i % 2 ? -5.0 : 5.0, c);
-		assert_true(weights_learn_trade(w, &r) >= 0);
+		assert_true(weights_learn_trade(w, &r, NULL) >= 0);
 		json_decref(c);
 	}
 	struct weights *copy = reloaded(w);
