@@ -413,9 +413,12 @@ static double example_dot(const struct problem *pb, size_t i, const double *v)
 	return s;
 }
 
-/* f at theta, its gradient in grad, the margins in pb->t, the log loss part
- * in *log_loss. ℓ(y, t) = softplus(t) for y = 0 and softplus(−t) for y = 1,
- * which is exact for large |t| either way, and p − y = σ(t) or −σ(−t). */
+/* The gradient of f at theta in grad and the margins in pb->t; with
+ * log_loss, f itself and its log loss part in *log_loss (the steps need
+ * only the gradient: the line search measures changes of f, which spares a
+ * logarithm per example). ℓ(y, t) = softplus(t) for y = 0 and softplus(−t)
+ * for y = 1, which is exact for large |t| either way, and p − y = σ(t) or
+ * −σ(−t). */
 static double evaluate(struct problem *pb, const double *theta, double *grad, double *log_loss)
 {
 	const struct batch *b = pb->b;
@@ -426,7 +429,8 @@ static double evaluate(struct problem *pb, const double *theta, double *grad, do
 		double a = b->label[i] ? -t : t;
 		double r = b->weight[i] * (b->label[i] ? -sigmoid(a) : sigmoid(a));
 		pb->t[i] = t;
-		loss += b->weight[i] * softplus(a);
+		if (log_loss)
+			loss += b->weight[i] * softplus(a);
 		grad[0] += r;
 		for (size_t e = b->start[i]; e < b->start[i + 1]; e++)
 			grad[1 + b->feature[e]] += r * b->x[e];
@@ -441,6 +445,8 @@ static double evaluate(struct problem *pb, const double *theta, double *grad, do
 		grad[k] = grad[k] / pb->weight_sum + pb->l2 * theta[k];
 		penalty += theta[k] * theta[k];
 	}
+	if (!log_loss)
+		return NAN;
 	*log_loss = loss / pb->weight_sum;
 	return *log_loss + 0.5 * pb->l2 * penalty;
 }
@@ -596,7 +602,7 @@ static int minimize(struct problem *pb, const struct batch_options *o, double *t
 	struct lbfgs m = {.dim = n, .newest = BATCH_LBFGS_MEMORY - 1, .s = mem + 4 * n};
 	m.y = m.s + BATCH_LBFGS_MEMORY * n;
 	memset(theta, 0, n * sizeof *theta);
-	double log_loss, f = evaluate(pb, theta, g, &log_loss);
+	evaluate(pb, theta, g, NULL);
 	r->iterations = 0;
 	for (;;) {
 		r->gradient_norm = norm_inf(g, n);
@@ -628,13 +634,12 @@ static int minimize(struct problem *pb, const struct batch_options *o, double *t
 			step[k] = alpha * d[k];
 			theta[k] += step[k];
 		}
-		f = evaluate(pb, theta, g_new, &log_loss);
+		evaluate(pb, theta, g_new, NULL);
 		lbfgs_remember(&m, step, g, g_new);
 		memcpy(g, g_new, n * sizeof *g);
 		r->iterations++;
 	}
-	r->objective = f;
-	r->log_loss = log_loss;
+	r->objective = evaluate(pb, theta, g, &r->log_loss);
 	r->converged = r->stop == BATCH_STOP_CONVERGED;
 	free(mem);
 	return 0;

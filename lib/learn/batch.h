@@ -7,7 +7,7 @@
  * per example its label, its weight, its numeric values (a feature index and
  * a double each) and one int32 per categorical field; the caller may
  * release each candidate as soon as it is added. 500,000 examples of 20
- * numbers and 7 fields take about 140 MB.
+ * numbers and 7 fields take about 130 MB, and fit in about 5 s on one core.
  *
  * Encoding (on the first batch_fit, from all the examples added):
  *  - numeric: the names the learner would take from each candidate (every
@@ -52,7 +52,8 @@
  *
  * Deterministic: one thread, every sum in a fixed order (examples in the
  * order added), so the same examples added in the same order with the same
- * options give bit-identical weights, and the same model_to_json().
+ * options give bit-identical weights, and the same model_to_json(), with
+ * the same libm (exp and log1p may round differently elsewhere).
  *
  * A weight of 2 is the same objective as the example added twice, given the
  * encoding; the encoding's means and sds count each example once whatever

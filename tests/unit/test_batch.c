@@ -578,6 +578,24 @@ static void test_a_fit_stopped_early_says_so_and_still_returns_its_model(void **
 	free_examples(ex, 40);
 }
 
+static void test_a_tolerance_beyond_double_precision_stops_when_no_step_decreases(void **state)
+{
+	(void)state;
+	struct example *ex = fixed_examples();
+	struct batch *b = batch_of(ex, 40);
+	struct batch_report r;
+	struct model *m = fit(b, FIXED_L2, 1e-300, &r);
+	assert_int_equal(r.stop, BATCH_STOP_NO_PROGRESS);
+	assert_false(r.converged);
+	assert_true(r.iterations < 1000);
+	/* As far as doubles go: the stated minimum, a gradient of rounding. */
+	assert_true(r.gradient_norm < 1e-14);
+	assert_near(r.objective, 0.5637939018238948, 1e-15);
+	model_free(m);
+	batch_free(b);
+	free_examples(ex, 40);
+}
+
 /* ---- encoding ----------------------------------------------------------------------- */
 
 static void test_the_encoding_is_the_online_models(void **state)
@@ -730,6 +748,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_examples_and_options_are_refused_by_name),
 	    cmocka_unit_test(test_separable_data_with_l2_converges_to_a_finite_solution),
 	    cmocka_unit_test(test_a_fit_stopped_early_says_so_and_still_returns_its_model),
+	    cmocka_unit_test(test_a_tolerance_beyond_double_precision_stops_when_no_step_decreases),
 	    cmocka_unit_test(test_the_encoding_is_the_online_models),
 	    cmocka_unit_test(
 		test_names_and_values_beyond_the_learners_caps_are_ignored_and_counted),
