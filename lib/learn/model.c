@@ -1,6 +1,7 @@
 #include "lib/learn/model.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,34 +23,21 @@ struct model {
 	size_t n_values;
 };
 
+/* Where each field's value is in a candidate, in model_fields' order. */
+static const size_t field_offset[MODEL_FIELD_COUNT] = {
+    offsetof(struct learner_candidate, regime),
+    offsetof(struct learner_candidate, time_of_day),
+    offsetof(struct learner_candidate, day_of_week),
+    offsetof(struct learner_candidate, side),
+    offsetof(struct learner_candidate, timeframe),
+    offsetof(struct learner_candidate, sector),
+    offsetof(struct learner_candidate, symbol)};
+
 const char *model_candidate_value(const struct learner_candidate *c, int field)
 {
 	const char *v = NULL;
-	switch (field) {
-	case 0:
-		v = c->regime;
-		break;
-	case 1:
-		v = c->time_of_day;
-		break;
-	case 2:
-		v = c->day_of_week;
-		break;
-	case 3:
-		v = c->side;
-		break;
-	case 4:
-		v = c->timeframe;
-		break;
-	case 5:
-		v = c->sector;
-		break;
-	case 6:
-		v = c->symbol;
-		break;
-	default:
-		break;
-	}
+	if (field >= 0 && field < MODEL_FIELD_COUNT)
+		memcpy(&v, (const char *)c + field_offset[field], sizeof v);
 	return v && *v ? v : "none";
 }
 

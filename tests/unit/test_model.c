@@ -16,6 +16,7 @@
 #include "lib/ingest/record.h"
 #include "lib/learn/learner.h"
 #include "lib/learn/model.h"
+#include "tests/unit/synthetic.h"
 
 static int64_t monday_1500_utc; /* 10:00 in New York */
 
@@ -25,35 +26,6 @@ static int set_zone(void **state)
 	if (calendar_parse_iso("2026-02-02T15:00:00Z", &monday_1500_utc))
 		return -1;
 	return calendar_set_zone("America/New_York");
-}
-
-#define assert_near(got, want, tolerance) assert_near_at(got, want, tolerance, __FILE__, __LINE__)
-static void assert_near_at(double got, double want, double tolerance, const char *file, int line)
-{
-	if (!(fabs(got - want) <= tolerance))
-		fail_msg("%s:%d: %.17g, want %.17g ± %g", file, line, got, want, tolerance);
-}
-
-/* splitmix64: a fixed-seed generator, the same on every machine. */
-static uint64_t next_u64(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *s)
-{
-	return (double)(next_u64(s) >> 11) * 0x1.0p-53;
-}
-
-static double standard_normal(uint64_t *s)
-{
-	double u = uniform01(s), v = uniform01(s);
-	if (u < 1e-300)
-		u = 1e-300;
-	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
 }
 
 static const char *const symbols[] = {"AAPL", "MSFT", "NVDA", "TSLA", "AMD", "META"};
