@@ -103,11 +103,23 @@ static int check_value(const struct model *m, const struct model_value *v, struc
 	return 0;
 }
 
-static int set_fields(struct model *m, const char *const *fields, size_t n_fields, struct err *err)
+/* The learner's caps bound what a model holds. */
+static int check_counts(size_t n_fields, size_t n_numeric, size_t n_values, struct err *err)
 {
 	if (n_fields > MODEL_FIELD_COUNT)
 		return err_set(err, EINVAL, "categorical.fields: more than the %d fields",
 			       MODEL_FIELD_COUNT);
+	if (n_numeric > LEARNER_MAX_NUMERIC)
+		return err_set(err, EINVAL, "numeric: more than %d features", LEARNER_MAX_NUMERIC);
+	if (n_values > LEARNER_MAX_VALUES)
+		return err_set(err, EINVAL, "categorical.weights: more than %d values",
+			       LEARNER_MAX_VALUES);
+	return 0;
+}
+
+/* m->fields from the names; n_fields is at most MODEL_FIELD_COUNT. */
+static int set_fields(struct model *m, const char *const *fields, size_t n_fields, struct err *err)
+{
 	for (size_t i = 0; i < n_fields; i++) {
 		int f = field_index(fields[i], strlen(fields[i]));
 		if (f < 0)
@@ -137,15 +149,8 @@ struct model *model_new(double bias, double z_clip, const char *const *fields, s
 		err_set(err, EINVAL, "z_clip: not a positive number");
 		goto fail;
 	}
-	if (n_numeric > LEARNER_MAX_NUMERIC) {
-		err_set(err, EINVAL, "numeric: more than %d features", LEARNER_MAX_NUMERIC);
+	if (check_counts(n_fields, n_numeric, n_values, err))
 		goto fail;
-	}
-	if (n_values > LEARNER_MAX_VALUES) {
-		err_set(err, EINVAL, "categorical.weights: more than %d values",
-			LEARNER_MAX_VALUES);
-		goto fail;
-	}
 	m = calloc(1, sizeof *m);
 	if (!m || !(m->numeric = calloc(n_numeric + 1, sizeof *m->numeric)) ||
 	    !(m->values = calloc(n_values + 1, sizeof *m->values))) {
@@ -267,20 +272,8 @@ struct model *model_from_json(json_t *j, struct err *err)
 	size_t n_numeric = json_object_size(num), n_values = json_object_size(weights);
 	size_t n_fields = json_array_size(field_list);
 	/* The counts are bounded before anything is allocated for them. */
-	if (n_numeric > LEARNER_MAX_NUMERIC) {
-		err_set(err, EINVAL, "numeric: more than %d features", LEARNER_MAX_NUMERIC);
+	if (check_counts(n_fields, n_numeric, n_values, err))
 		goto done;
-	}
-	if (n_values > LEARNER_MAX_VALUES) {
-		err_set(err, EINVAL, "categorical.weights: more than %d values",
-			LEARNER_MAX_VALUES);
-		goto done;
-	}
-	if (n_fields > MODEL_FIELD_COUNT) {
-		err_set(err, EINVAL, "categorical.fields: more than the %d fields",
-			MODEL_FIELD_COUNT);
-		goto done;
-	}
 	for (size_t i = 0; i < n_fields; i++) {
 		fields[i] = json_string_value(json_array_get(field_list, i));
 		if (!fields[i]) {
@@ -380,50 +373,40 @@ fail:
 
 /* ---- scoring ------------------------------------------------------------------------ */
 
-/* Sign of text − (field "=" value), compared as unsigned bytes like strcmp,
- * without building the key. */
-static int compare_text(const char *text, const char *field, const char *value)
+/* A "field=value" looked up in pieces, without building the text. */
+struct value_key {
+	const char *field, *value;
+};
+
+/* Sign of key − text, compared as unsigned bytes like strcmp (bsearch's
+ * order of arguments: the key, then an element). */
+static int value_key_compare(const void *key, const void *element)
 {
-	const unsigned char *t = (const unsigned char *)text;
-	const char *pieces[3] = {field, "=", value};
-	for (int k = 0; k < 3; k++)
-		for (const unsigned char *p = (const unsigned char *)pieces[k]; *p; p++, t++)
-			if (*t != *p)
-				return (int)*t - (int)*p;
-	return *t != 0;
+	const struct value_key *k = key;
+	const unsigned char *t = (const unsigned char *)((const struct model_value *)element)->text;
+	const char *pieces[3] = {k->field, "=", k->value};
+	for (int i = 0; i < 3; i++)
+		for (const unsigned char *p = (const unsigned char *)pieces[i]; *p; p++, t++)
+			if (*p != *t)
+				return (int)*p - (int)*t;
+	return -(*t != 0);
+}
+
+static int name_key_compare(const void *key, const void *element)
+{
+	return strcmp(key, ((const struct model_numeric *)element)->name);
 }
 
 static const struct model_value *find_value(const struct model *m, const char *field,
 					    const char *value)
 {
-	size_t lo = 0, hi = m->n_values;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = compare_text(m->values[mid].text, field, value);
-		if (c == 0)
-			return &m->values[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	struct value_key key = {field, value};
+	return bsearch(&key, m->values, m->n_values, sizeof *m->values, value_key_compare);
 }
 
 static const struct model_numeric *find_numeric(const struct model *m, const char *name)
 {
-	size_t lo = 0, hi = m->n_numeric;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(m->numeric[mid].name, name);
-		if (c == 0)
-			return &m->numeric[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return bsearch(name, m->numeric, m->n_numeric, sizeof *m->numeric, name_key_compare);
 }
 
 static double numeric_term(const struct model *m, const char *name, double x)
