@@ -172,11 +172,20 @@ static void intern_truncate(struct intern *t, int n)
 	}
 }
 
+#define KEY(f, d, lo, hi) OPTION_NUMBER(struct batch_options, f, d, lo, hi)
+static const struct option_key batch_keys[] = {
+    KEY(l2, 1e-4, 0, 10),
+    KEY(tolerance, 1e-8, 1e-300, 1),
+    KEY(max_iterations, 1000, 1, 1000000),
+};
+#undef KEY
+
+const struct option_table batch_option_table = OPTION_TABLE(batch_keys, NULL);
+
 void batch_options_init(struct batch_options *o)
 {
-	o->l2 = 1e-4;
-	o->tolerance = 1e-8;
-	o->max_iterations = 1000;
+	memset(o, 0, sizeof *o);
+	option_defaults(&batch_option_table, o);
 }
 
 void batch_free(struct batch *b)
@@ -647,18 +656,6 @@ static int minimize(struct problem *pb, const struct batch_options *o, double *t
 
 /* ---- fitting ------------------------------------------------------------------------ */
 
-static int options_valid(const struct batch_options *o, struct err *err)
-{
-	if (!(isfinite(o->l2) && o->l2 >= 0))
-		return err_set(err, EINVAL, "l2: %g, not a finite number ≥ 0", o->l2);
-	if (!(isfinite(o->tolerance) && o->tolerance > 0))
-		return err_set(err, EINVAL, "tolerance: %g, not a positive finite number",
-			       o->tolerance);
-	if (o->max_iterations < 1)
-		return err_set(err, EINVAL, "max_iterations: %d, not ≥ 1", o->max_iterations);
-	return 0;
-}
-
 static struct model *model_of(const struct batch *b, const double *theta, struct err *err)
 {
 	int d = b->names.n, v = b->texts.n;
@@ -697,7 +694,7 @@ struct model *batch_fit(struct batch *b, const struct batch_options *o, struct b
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof *report);
-	if (options_valid(o, err))
+	if (option_check(&batch_option_table, o, err))
 		return NULL;
 	if (b->n == 0) {
 		err_set(err, EINVAL, "batch: no examples");
@@ -762,17 +759,8 @@ static double clamp(double x, double lo, double hi)
 int batch_sample_weights(const struct learner_options *o, size_t n, const int64_t *exit_ts,
 			 const double *pnl_frac, const int *label, double *weight, struct err *err)
 {
-	if (!(isfinite(o->half_life_days) && o->half_life_days > 0))
-		return err_set(err, EINVAL, "half_life_days: not a positive number");
-	if (!(isfinite(o->weight_min) && o->weight_min > 0))
-		return err_set(err, EINVAL, "weight_min: not a positive number");
-	if (!(isfinite(o->weight_max) && o->weight_max >= o->weight_min))
-		return err_set(err, EINVAL, "weight_max: not a number ≥ weight_min");
-	if (o->asymmetric && !(isfinite(o->win_boost) && o->win_boost > 0 &&
-			       isfinite(o->loss_boost) && o->loss_boost > 0))
-		return err_set(err, EINVAL, "%s: not a positive number",
-			       isfinite(o->win_boost) && o->win_boost > 0 ? "loss_boost"
-									  : "win_boost");
+	if (option_check(&learner_option_table, o, err))
+		return -1;
 	if (o->asymmetric && n && !label)
 		return err_set(err, EINVAL, "label: needed when asymmetric");
 	int64_t latest = CALENDAR_NONE;

@@ -68,18 +68,22 @@
 #include <stdint.h>
 
 #include "lib/base/err.h"
+#include "lib/base/option.h"
 #include "lib/learn/learner.h"
 #include "lib/learn/model.h"
 
 #define BATCH_LBFGS_MEMORY 10
 
+/* The settings, their defaults and ranges: batch_option_table (batch.c). */
 struct batch_options {
-	double l2;	    /* L2 strength (≥ 0, finite), default 1e-4 */
-	double tolerance;   /* stop when ‖∇f‖∞ ≤ this (> 0), default 1e-8 */
-	int max_iterations; /* L-BFGS iterations (≥ 1), default 1000 */
+	double l2;	    /* L2 strength */
+	double tolerance;   /* stop when ‖∇f‖∞ ≤ this */
+	int max_iterations; /* L-BFGS iterations at most */
 };
+extern const struct option_table batch_option_table;
 
-/* Fills o with the defaults above. */
+/* Fills o with the defaults of batch_option_table (l2 1e-4, tolerance 1e-8,
+ * max_iterations 1000). */
 void batch_options_init(struct batch_options *o);
 
 /* Why a fit stopped. */
@@ -131,7 +135,7 @@ size_t batch_count(const struct batch *b);
  * sds, z in place of x); b may be fitted again, with other options, on the
  * same encoding, but takes no more examples. A fit that stops before
  * converging still returns its model, with report->converged 0: the caller
- * decides. NULL with err EINVAL: an option out of range (named), no
+ * decides. NULL with err EINVAL: o refused by batch_option_table, no
  * examples, every example of one class (a model needs wins and losses), the
  * weights adding up beyond a double; ENOMEM. */
 struct model *batch_fit(struct batch *b, const struct batch_options *o, struct batch_report *report,
@@ -147,11 +151,13 @@ struct model *batch_fit(struct batch *b, const struct batch_options *o, struct b
  *    weight_max), m the mean |pnl_frac| over the examples where it is finite
  *    (1 when there are none or it is 0); 1 when pnl_frac[i] is not finite.
  * The online model takes the latest exit and m over the trades before each
- * one; a batch sees the whole window at once. Only o's half_life_days,
- * weight_min, weight_max, asymmetric, win_boost and loss_boost are read.
+ * one; a batch sees the whole window at once. The weights use o's
+ * half_life_days, weight_min, weight_max, asymmetric, win_boost and
+ * loss_boost; the rest of o is only checked.
  * Arrays are borrowed (label may be NULL when not asymmetric); weight
- * receives n values. Returns 0, or -1 with err EINVAL when one of those
- * options is out of learner_new()'s range (named). */
+ * receives n values. Returns 0, or -1 with err EINVAL when o is refused by
+ * learner_option_table (as learner_new() would refuse it) or label is
+ * missing. */
 int batch_sample_weights(const struct learner_options *o, size_t n, const int64_t *exit_ts,
 			 const double *pnl_frac, const int *label, double *weight, struct err *err);
 

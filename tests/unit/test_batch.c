@@ -477,15 +477,15 @@ static void test_bad_examples_and_options_are_refused_by_name(void **state)
 	batch_options_init(&o);
 	o.l2 = -1;
 	assert_null(batch_fit(b, &o, NULL, &e));
-	assert_string_equal(e.msg, "l2: -1, not a finite number ≥ 0");
+	assert_string_equal(e.msg, "l2: must be a number from 0 to 10");
 	batch_options_init(&o);
 	o.tolerance = 0;
 	assert_null(batch_fit(b, &o, NULL, &e));
-	assert_string_equal(e.msg, "tolerance: 0, not a positive finite number");
+	assert_string_equal(e.msg, "tolerance: must be a number from 1e-300 to 1");
 	batch_options_init(&o);
 	o.max_iterations = 0;
 	assert_null(batch_fit(b, &o, NULL, &e));
-	assert_string_equal(e.msg, "max_iterations: 0, not ≥ 1");
+	assert_string_equal(e.msg, "max_iterations: must be an integer from 1 to 1000000");
 
 	/* Once fitted, the encoding is fixed. */
 	struct model *m = batch_fit(b, NULL, NULL, &e);
@@ -705,7 +705,11 @@ static void test_sample_weights_follow_the_online_importance(void **state)
 	assert_near(got[0], 0.5, 1e-15); /* m 0 → 1: .5 + 0 */
 	o.half_life_days = 0;
 	assert_int_equal(batch_sample_weights(&o, 2, exit_ts, zero, label, got, &e), -1);
-	assert_string_equal(e.msg, "half_life_days: not a positive number");
+	assert_string_equal(e.msg, "half_life_days: must be a number from 0.01 to 36500");
+	learner_options_init(&o);
+	o.weight_min = 3;
+	assert_int_equal(batch_sample_weights(&o, 2, exit_ts, zero, label, got, &e), -1);
+	assert_string_equal(e.msg, "weight_min: must not be above weight_max (2)");
 }
 
 int main(void)
