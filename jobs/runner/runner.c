@@ -18,12 +18,12 @@
 
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
+#include "lib/base/journal.h"
 #include "lib/base/jsontext.h"
 #include "lib/base/schedule.h"
 
 #define RUNNER_MAX_QUEUE 64
 #define RUNNER_MAX_DAYS 400 /* days remembered from the journal */
-#define RUNNER_JOURNAL "jobs.jsonl"
 #define RUNNER_STDERR ".job.stderr"
 
 enum job_kind { JOB_DAILY, JOB_RETRAIN };
@@ -116,49 +116,34 @@ static void note_run(struct runner *r, enum job_kind kind, int32_t day, const ch
 static void journal(struct runner *r, enum job_kind kind, int32_t day, int attempt, int64_t start,
 		    int64_t end, const char *status, int exit_code, int signo, const char *error)
 {
-	char path[4400], s[40], e[40], d[16];
+	struct journal_run run = {.job = job_names[kind],
+				  .day = day,
+				  .attempt = attempt,
+				  .start = start,
+				  .end = end,
+				  .status = status,
+				  .exit_code = exit_code,
+				  .signo = signo,
+				  .error = error};
 	struct err derr = {0};
-	calendar_format_iso(start, s, sizeof s);
-	calendar_format_iso(end, e, sizeof e);
-	if (day != SCHEDULE_NO_DAY)
-		schedule_format_day(day, d, sizeof d);
-	json_t *line = json_pack("{s:s,s:o,s:i,s:s,s:s,s:s,s:o,s:o,s:o}", "job", job_names[kind],
-				 "day", day != SCHEDULE_NO_DAY ? json_string(d) : json_null(),
-				 "attempt", attempt, "start", s, "end", e, "status", status, "exit",
-				 exit_code >= 0 ? json_integer(exit_code) : json_null(), "signal",
-				 signo > 0 ? json_integer(signo) : json_null(), "error",
-				 error && *error ? json_string(error) : json_null());
-	size_t len;
-	char *text = line ? jsontext_dump(line, JSONTEXT_COMPACT, &len) : NULL;
+	json_t *line = journal_line(&run);
 	if (line) {
 		json_decref(r->last);
 		r->last = line;
 	}
 	note_run(r, kind, day, status);
-	snprintf(path, sizeof path, "%s/%s", r->o.state_dir, RUNNER_JOURNAL);
-	int fd = -1, written = 0;
-	if (!text) {
+	if (!line)
 		err_set(&derr, ENOMEM, "out of memory");
-	} else if ((fd = durable_open_append(path, &derr)) >= 0) {
-		text[len] = '\n';
-		if (durable_write_all(fd, text, len + 1, &derr) == 0) {
-			if (fsync(fd) == 0)
-				written = 1;
-			else
-				err_fail(&derr, "fsync: %s", strerror(errno));
-		}
-		close(fd);
-	}
-	if (!written)
-		say(r, "cannot journal a %s run in %s: %s", job_names[kind], path, derr.msg);
-	free(text);
+	else if (journal_append(r->o.state_dir, line, &derr) == 0)
+		return;
+	say(r, "cannot journal a %s run: %s", job_names[kind], derr.msg);
 }
 
 static int read_journal(struct runner *r, struct err *err)
 {
 	char path[4400], *text = NULL;
 	size_t len;
-	snprintf(path, sizeof path, "%s/%s", r->o.state_dir, RUNNER_JOURNAL);
+	snprintf(path, sizeof path, "%s/%s", r->o.state_dir, JOURNAL_FILE);
 	if (durable_read_all(path, &text, &len, err))
 		return errno == ENOENT ? 0 : -1;
 	for (char *line = text, *nl; line < text + len; line = nl + 1) {

@@ -16,6 +16,7 @@
  *   schedule           schedule_option_table (lib/base/schedule.h)
  *   daily              postmarket_option_table (lib/analyze/postmarket.h), with
  *                      missed_option_table (lib/analyze/missed.h) as "missed_*"
+ *   hooks              hook_option_table (lib/base/hook.h)
  *   knobs, knob_rules  read by knobs_table_from_json (lib/analyze/knobs.h)
  *   profiles           {name: profile} (lib/ingest/profile.h), added to the
  *                      built-in "canonical" and "stock-bot"
@@ -28,6 +29,7 @@
 #include <jansson.h>
 
 #include "lib/base/err.h"
+#include "lib/base/hook.h"
 #include "lib/base/option.h"
 #include "lib/base/schedule.h"
 #include "lib/ingest/profile.h"
@@ -52,6 +54,7 @@ struct config {
 	struct signals_options signals;
 	struct schedule_options schedule;
 	struct postmarket_options daily;
+	struct hook_options hooks;
 	json_t *knobs;	    /* owned: the "knobs" object, or NULL (defaults) */
 	json_t *knob_rules; /* owned: the "knob_rules" array, or NULL (defaults) */
 };
