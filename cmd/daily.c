@@ -55,6 +55,7 @@ int cmd_daily(struct cmd_ctx *ctx, int argc, char **argv)
 		return rc;
 	memset(&o, 0, sizeof o);
 	o.state_dir = env.state_dir;
+	o.root_dir = env.root;
 	o.logs_dir = env.logs_dir;
 	o.config = &env.config;
 	o.profile = &env.profile;

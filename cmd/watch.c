@@ -226,6 +226,7 @@ static int open_jobs(struct watch *w)
 	w->job_args[k] = NULL;
 	struct runner_options o = {
 	    .state_dir = w->env.state_dir,
+	    .root_dir = w->env.root,
 	    .config = &w->env.config,
 	    .exe = w->exe,
 	    .base_args = w->job_args,

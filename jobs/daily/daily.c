@@ -15,6 +15,7 @@
 
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
+#include "lib/base/hook.h"
 #include "lib/store/framelog.h"
 #include "lib/base/jsontext.h"
 #include "lib/analyze/knobs.h"
@@ -1149,6 +1150,31 @@ static int write_reports(struct job *j, json_t *report)
 
 /* ---- the job ----------------------------------------------------------------------- */
 
+/* The retrain_triggered hook, when the report (its "retrain", borrowed)
+ * says a retrain is due. The hook's run is journaled (hook.h); the job's
+ * result never depends on it, so its outcome is not the job's to report. */
+static void fire_retrain_triggered(const struct job *j, json_t *retrain)
+{
+	char day[16], text[700], path[4400], more[40] = "";
+	if (!json_is_true(json_object_get(retrain, "triggered")))
+		return;
+	json_t *reasons = json_object_get(retrain, "reasons");
+	size_t n = json_array_size(reasons);
+	schedule_format_day(j->day, day, sizeof day);
+	if (n > 1)
+		snprintf(more, sizeof more, " (and %zu more)", n - 1);
+	snprintf(text, sizeof text,
+		 "tradelearn: a retrain is due after the daily report of %s: %.500s%s", day,
+		 json_string_value(json_array_get(reasons, 0)), more);
+	snprintf(path, sizeof path, "%s/reports/post_market_%s.json", j->o->state_dir, day);
+	json_t *fields = json_pack("{s:s,s:s,s:O,s:s}", "text", text, "day", day, "reasons",
+				   reasons, "report", path);
+	if (fields)
+		(void)hook_fire(&j->cfg->hooks, j->o->root_dir, j->o->state_dir,
+				HOOK_RETRAIN_TRIGGERED, fields, NULL, NULL);
+	json_decref(fields);
+}
+
 int32_t daily_default_day(const struct config *c, int64_t now_us)
 {
 	return schedule_last_due_day(&c->schedule.calendar, c->schedule.daily_minute, now_us);
@@ -1159,7 +1185,7 @@ int daily_run(const struct daily_options *o, json_t **report_out, struct err *er
 	struct err ignored = {0};
 	struct job j = {.o = o, .cfg = o->config, .err = err ? err : &ignored};
 	char dir[4400], day[16], gen[40];
-	json_t *report = NULL, *windows, *knobs, *missed, *retrain, *baseline = NULL;
+	json_t *report = NULL, *windows, *knobs, *missed, *retrain = NULL, *baseline = NULL;
 	int lock = -1, rc = -1;
 	pid_t holder;
 
@@ -1248,13 +1274,16 @@ int daily_run(const struct daily_options *o, json_t **report_out, struct err *er
 		report = NULL;
 	}
 out:
+	/* The lock first: another run never waits for a hook. */
+	if (lock >= 0)
+		close(lock);
+	if (rc == 0)
+		fire_retrain_triggered(&j, retrain);
 	json_decref(report);
 	json_decref(baseline);
 	json_decref(j.learner_doc);
 	free(j.t);
 	free(j.days);
 	free(j.returns);
-	if (lock >= 0)
-		close(lock);
 	return rc;
 }

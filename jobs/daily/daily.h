@@ -29,6 +29,12 @@
  * does not append D's missed signals twice. A run for a day older than the
  * knobs' as_of reports the knobs without moving them.
  *
+ * When the report says a retrain is due, the job fires the retrain_triggered
+ * hook (config hooks, lib/base/hook.h) with {day, reasons, report}, after the
+ * files are written and the lock released, and waits for it (at most
+ * hooks.timeout_s): the job runs in a process of its own, never in watch's.
+ * Running a day again fires it again.
+ *
  * The job takes "<state>/reports/.lock" so two runs never interleave; the
  * follower's lock is not needed (it only reads committed files).
  */
@@ -44,6 +50,7 @@
 
 struct daily_options {
 	const char *state_dir;
+	const char *root_dir; /* the root, for hooks (their folder, TRADELEARN_ROOT); may be NULL */
 	const char *logs_dir;
 	const struct config *config;
 	const struct profile *profile;

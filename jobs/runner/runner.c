@@ -18,6 +18,7 @@
 
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
+#include "lib/base/hook.h"
 #include "lib/base/journal.h"
 #include "lib/base/jsontext.h"
 #include "lib/base/schedule.h"
@@ -113,8 +114,10 @@ static void note_run(struct runner *r, enum job_kind kind, int32_t day, const ch
 	}
 }
 
-static void journal(struct runner *r, enum job_kind kind, int32_t day, int attempt, int64_t start,
-		    int64_t end, const char *status, int exit_code, int signo, const char *error)
+/* Journals a run; returns its line (borrowed: r->last), or NULL on ENOMEM. */
+static json_t *journal(struct runner *r, enum job_kind kind, int32_t day, int attempt,
+		       int64_t start, int64_t end, const char *status, int exit_code, int signo,
+		       const char *error)
 {
 	struct journal_run run = {.job = job_names[kind],
 				  .day = day,
@@ -135,8 +138,9 @@ static void journal(struct runner *r, enum job_kind kind, int32_t day, int attem
 	if (!line)
 		err_set(&derr, ENOMEM, "out of memory");
 	else if (journal_append(r->o.state_dir, line, &derr) == 0)
-		return;
+		return line;
 	say(r, "cannot journal a %s run: %s", job_names[kind], derr.msg);
+	return line;
 }
 
 static int read_journal(struct runner *r, struct err *err)
@@ -158,7 +162,8 @@ static int read_journal(struct runner *r, struct err *err)
 		if (job && status && day && strcmp(job, "daily") == 0 &&
 		    schedule_parse_day(day, &d) == 0)
 			note_run(r, JOB_DAILY, d, status);
-		if (job && status) {
+		/* Hook runs share the journal; the last run is a job's. */
+		if (job && status && strncmp(job, "hook:", 5) != 0) {
 			json_decref(r->last);
 			r->last = json_incref(o);
 		}
@@ -367,6 +372,30 @@ static int report_wants_retrain(struct runner *r, int32_t day)
 	return yes;
 }
 
+/* The job_failed hook, with the run's journal line (borrowed) as its
+ * fields. Fired from a process of its own (hook_fire_detached): watch's
+ * loop never waits for a hook, and a hook still running when watch stops
+ * or reloads finishes its alert, bounded by its own timeout. */
+static void fire_job_failed(struct runner *r, json_t *run, const char *what_happened,
+			    int64_t retry_at)
+{
+	char text[800], at[40] = "";
+	struct err err = {0};
+	if (retry_at != CALENDAR_NONE)
+		calendar_format_iso(retry_at, at, sizeof at);
+	snprintf(text, sizeof text, "tradelearn: %s; %s%s", what_happened,
+		 at[0] ? "retry at " : "no retries left", at);
+	json_t *fields = json_copy(run);
+	if (!fields ||
+	    json_object_set_new(fields, "retry_at", at[0] ? json_string(at) : json_null()) ||
+	    json_object_set_new(fields, "text", json_string(text)))
+		say(r, "hook job_failed: out of memory");
+	else if (hook_fire_detached(&r->o.config->hooks, r->o.root_dir, r->o.state_dir,
+				    HOOK_JOB_FAILED, fields, &err))
+		say(r, "%s", err.msg);
+	json_decref(fields);
+}
+
 static void finished(struct runner *r, int status, int64_t now)
 {
 	struct queued q = r->current;
@@ -391,8 +420,8 @@ static void finished(struct runner *r, int status, int64_t now)
 			snprintf(error, sizeof error, "killed by signal %d (%s)", signo,
 				 strsignal(signo));
 	}
-	journal(r, q.kind, q.day, q.attempt, r->started, now, what, code, signo,
-		code == 0 ? NULL : error);
+	json_t *run = journal(r, q.kind, q.day, q.attempt, r->started, now, what, code, signo,
+			      code == 0 ? NULL : error);
 	if (code == 0) {
 		say(r, "job %s%s%s done in %.1f s", job_names[q.kind], day[0] ? " " : "", day,
 		    (double)(now - r->started) / 1e6);
@@ -400,17 +429,22 @@ static void finished(struct runner *r, int status, int64_t now)
 			enqueue(r, JOB_RETRAIN, SCHEDULE_NO_DAY, 1, now);
 		return;
 	}
+	char what_happened[600];
+	int64_t retry_at = CALENDAR_NONE;
+	snprintf(what_happened, sizeof what_happened, "job %s%s%s %s (%s)", job_names[q.kind],
+		 day[0] ? " " : "", day, what, error);
 	if (q.attempt <= r->o.config->schedule.max_retries) {
 		double backoff =
 		    r->o.config->schedule.retry_backoff_s * (double)(1 << (q.attempt - 1));
-		say(r, "job %s%s%s %s (%s): retry %d of %ld in %.0f s", job_names[q.kind],
-		    day[0] ? " " : "", day, what, error, q.attempt,
+		retry_at = now + (int64_t)(backoff * 1e6);
+		say(r, "%s: retry %d of %ld in %.0f s", what_happened, q.attempt,
 		    r->o.config->schedule.max_retries, backoff);
-		enqueue(r, q.kind, q.day, q.attempt + 1, now + (int64_t)(backoff * 1e6));
+		enqueue(r, q.kind, q.day, q.attempt + 1, retry_at);
 	} else {
-		say(r, "job %s%s%s %s (%s): no retries left", job_names[q.kind], day[0] ? " " : "",
-		    day, what, error);
+		say(r, "%s: no retries left", what_happened);
 	}
+	if (run)
+		fire_job_failed(r, run, what_happened, retry_at);
 }
 
 void runner_reap(struct runner *r, int64_t now)

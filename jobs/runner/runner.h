@@ -18,7 +18,8 @@
  *           when the program has that command; otherwise the weekly slot is
  *           journaled as skipped.
  *
- * Journal lines (JSON, one per finished run, appended and fsync'd):
+ * Journal lines (JSON, one per finished run, appended and fsync'd by
+ * lib/base/journal.h):
  *   {"job", "day" (YYYY-MM-DD or null), "attempt" (1 = first), "start",
  *    "end" (ISO-8601 UTC), "status": "ok" | "failed" | "crashed" |
  *    "timeout" | "interrupted" | "skipped", "exit" (exit code or null),
@@ -31,6 +32,13 @@
  * it up to the last due one are run oldest first, at most
  * schedule.catch_up_days of them (older ones are journaled as skipped).
  * A first start (empty journal) runs only the last due day.
+ *
+ * A run that failed, crashed or timed out fires the job_failed hook
+ * (hook.h) with its journal line and "retry_at" (the next attempt's
+ * ISO-8601 time, or null when none is left), from a process of its own
+ * (hook_fire_detached): the runner never waits for a hook. The hook's run is
+ * journaled as "hook:job_failed"; such lines are not job runs
+ * (runner_last_run() never returns one).
  *
  * A job never outlives its watch: it is killed if watch dies, even by
  * kill -9 (PR_SET_PDEATHSIG), and, not being journaled, runs again at the
@@ -51,6 +59,7 @@ typedef void (*runner_log_fn)(void *ctx, const char *message);
 
 struct runner_options {
 	const char *state_dir;
+	const char *root_dir; /* the root, for hooks (their folder, TRADELEARN_ROOT); may be NULL */
 	const struct config *config; /* borrowed; must outlive the runner */
 	const char *exe;	     /* the program run for each job */
 	/* Arguments after argv[0] and before the job's own (global options

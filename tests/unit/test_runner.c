@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/hook.h"
 #include "lib/config/config.h"
 #include "jobs/runner/runner.h"
 
@@ -237,6 +238,88 @@ static void test_a_job_killed_by_shutdown_is_interrupted_not_failed(void **state
 	json_decref(j);
 }
 
+/* The events a job_failed hook wrote, one JSON object each (after waiting
+ * for n of them: the hook runs in a process of its own). */
+static json_t *hook_events(struct fixture *f, size_t n)
+{
+	char path[128];
+	json_t *all = NULL;
+	snprintf(path, sizeof path, "%s/events", f->dir);
+	for (int i = 0; i < 500; i++) {
+		json_decref(all);
+		all = json_array();
+		FILE *fp = fopen(path, "r");
+		json_error_t jerr;
+		json_t *o;
+		while (fp && (o = json_loadf(fp, JSON_DISABLE_EOF_CHECK, &jerr)))
+			json_array_append_new(all, o);
+		if (fp)
+			fclose(fp);
+		if (json_array_size(all) >= n)
+			break;
+		usleep(10000);
+	}
+	return all;
+}
+
+static void test_a_failing_job_fires_job_failed_without_waiting_for_the_hook(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = friday_evening();
+	char events[128];
+	struct err err = {0};
+	snprintf(events, sizeof events, "%s/events", f->dir);
+	/* The hook takes its time: the runner does not wait for it. */
+	const char *argv[] = {"/bin/sh", "-c", "sleep 0.3; cat >> \"$0\"", events};
+	assert_int_equal(
+	    hook_command_set(&f->cfg.hooks.command[HOOK_JOB_FAILED], argv, 4, NULL, &err), 0);
+	script(f, "echo 'tradelearn: no data for the day' >&2; exit 1");
+	struct runner *r = start_runner(f, now);
+	runner_tick(r, now);
+	wait_child(r, now);
+	struct stat st;
+	assert_true(stat(events, &st) != 0); /* the hook is still asleep */
+	json_t *ev = hook_events(f, 1);
+	assert_int_equal(json_array_size(ev), 1);
+	runner_tick(r, now); /* the retry, which fails for good */
+	wait_child(r, now);
+	runner_stop(r, now);
+	runner_free(r);
+	json_decref(ev);
+	ev = hook_events(f, 2);
+	assert_int_equal(json_array_size(ev), 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(field(ev, i, "event"), "job_failed");
+		assert_string_equal(field(ev, i, "job"), "daily");
+		assert_string_equal(field(ev, i, "day"), "2026-03-06");
+		assert_string_equal(field(ev, i, "status"), "failed");
+		assert_int_equal(number(ev, i, "attempt"), (long)i + 1);
+		assert_int_equal(number(ev, i, "exit"), 1);
+		assert_string_equal(field(ev, i, "error"), "no data for the day");
+	}
+	assert_string_equal(field(ev, 0, "retry_at"), "2026-03-06T22:00:00.000000Z");
+	assert_true(json_is_null(json_object_get(json_array_get(ev, 1), "retry_at")));
+	assert_non_null(strstr(field(ev, 1, "text"), "no retries left"));
+	json_decref(ev);
+	/* Each hook run is journaled beside the job's runs, once it ends. */
+	json_t *j = journal(f);
+	for (int i = 0; i < 500 && json_array_size(j) < 4; i++) {
+		usleep(10000);
+		json_decref(j);
+		j = journal(f);
+	}
+	size_t hooks = 0;
+	for (size_t i = 0; i < json_array_size(j); i++)
+		if (strcmp(field(j, i, "job"), "hook:job_failed") == 0) {
+			hooks++;
+			assert_string_equal(field(j, i, "status"), "ok");
+			assert_string_equal(field(j, i, "day"), "2026-03-06");
+		}
+	assert_int_equal(hooks, 2);
+	assert_int_equal(json_array_size(j), 4);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +332,8 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_job_killed_by_shutdown_is_interrupted_not_failed,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_failing_job_fires_job_failed_without_waiting_for_the_hook, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
