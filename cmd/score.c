@@ -1,11 +1,15 @@
 /*
- * tradelearn score — P(win) of candidate trades under the committed online
- * model, without Python: one JSON object per line on stdin, one probability
- * per line on stdout.
+ * tradelearn score — P(win) of candidate trades under the online or the
+ * deployed model, without Python: one JSON object per line on stdin, one
+ * probability per line on stdout.
  *
- * The model is the learner of the last commit (state/learner.<gen>.json), not
- * models/online.json: the two give the same probability (the export is made
- * for that), and the state is what a commit guarantees. No lock is taken, so
+ * The online model is the learner of the last commit
+ * (state/learner.<gen>.json), not models/online.json: the two give the same
+ * probability (the export is made for that), and the state is what a commit
+ * guarantees. The deployed model is models/current.json (the model a
+ * retrain deployed, in online.json's format, with its version); when none
+ * has been deployed, the online model scores, as the README's scorer falls
+ * back to online.json, and one line on stderr says so. No lock is taken, so
  * a running watch is never disturbed.
  */
 #include <errno.h>
@@ -16,19 +20,26 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "lib/base/durable.h"
 #include "lib/learn/learner.h"
+#include "lib/learn/model.h"
 #include "lib/store/state.h"
 
 static const char score_usage[] =
-    "usage: tradelearn [global options] score [--json] < candidates.jsonl\n"
+    "usage: tradelearn [global options] score [--model current|online] [--json] < "
+    "candidates.jsonl\n"
     "\n"
     "Reads candidate trades on stdin, one JSON object per line, with what the bot\n"
     "knows at entry: components (an object of numbers), confidence, score, regime,\n"
     "time_of_day, day_of_week, side (long/short), timeframe, sector, symbol; an\n"
-    "absent key or null is unknown. Prints P(win) under the committed online model,\n"
-    "one line per input line, with 17 significant digits. A line that is not such\n"
-    "an object prints null and is named on stderr; the exit status is then 1.\n"
-    "--json prints {\"line\": N, \"p\": P} instead (and \"error\" for a bad line).\n";
+    "absent key or null is unknown. Prints P(win), one line per input line, with\n"
+    "17 significant digits. A line that is not such an object prints null and is\n"
+    "named on stderr; the exit status is then 1.\n"
+    "\n"
+    "  --model online   the committed online model (the default)\n"
+    "  --model current  the deployed model, models/current.json; when no model has\n"
+    "                   been deployed, the online model (said on stderr)\n"
+    "  --json           print {\"line\": N, \"p\": P} instead (and \"error\" for a bad line)\n";
 
 /* Fills c from the object o (borrowed, and c borrows from it). Returns 0, or
  * -1 with what is wrong in why. */
@@ -125,6 +136,70 @@ static struct learner *committed_learner(const struct cmd_env *env)
 	return l;
 }
 
+/* The model that scores: the deployed one, or the online learner. */
+struct scorer {
+	struct model *deployed;
+	struct learner *online;
+};
+
+/* models/current.json into s->deployed. 0 when read, 1 when there is none
+ * (nothing deployed yet), -1 after saying what is wrong with it. */
+static int deployed_model(const struct cmd_env *env, struct scorer *s)
+{
+	char path[4200], *text = NULL;
+	size_t len;
+	struct err err = {0};
+	json_error_t jerr;
+	snprintf(path, sizeof path, "%s/current.json", env->models_dir);
+	if (durable_read_all(path, &text, &len, &err)) {
+		if (err.code == ENOENT)
+			return 1;
+		cmd_error("score: %s", err.msg);
+		return -1;
+	}
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	free(text);
+	if (!j) {
+		cmd_error("score: %s:%d: %s", path, jerr.line, jerr.text);
+		return -1;
+	}
+	s->deployed = model_from_json(j, &err);
+	json_decref(j);
+	if (!s->deployed) {
+		cmd_error("score: %s: %s", path, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The model --model names. 0, or -1 after saying why there is none. */
+static int scorer_open(const struct cmd_env *env, const char *which, struct scorer *s)
+{
+	memset(s, 0, sizeof *s);
+	if (strcmp(which, "current") == 0) {
+		int rc = deployed_model(env, s);
+		if (rc <= 0)
+			return rc;
+		cmd_error("score: no model has been deployed yet (no %s/current.json): scoring "
+			  "with the online model",
+			  env->models_dir);
+	}
+	s->online = committed_learner(env);
+	return s->online ? 0 : -1;
+}
+
+static double scorer_predict(const struct scorer *s, const struct learner_candidate *c)
+{
+	return s->deployed ? model_predict(s->deployed, c)
+			   : learner_predict_candidate(s->online, c);
+}
+
+static void scorer_close(struct scorer *s)
+{
+	model_free(s->deployed);
+	learner_free(s->online);
+}
+
 static void print_json_line(long line, double p, const char *error)
 {
 	json_t *o = json_pack("{s:I,s:o}", "line", (json_int_t)line, "p",
@@ -142,6 +217,8 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct cmd_env env;
 	int as_json = 0, rc, bad = 0;
+	const char *which = "online";
+	struct scorer scorer;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
@@ -154,6 +231,14 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			as_json = 1;
+		} else if (strcmp(argv[i], "--model") == 0 ||
+			   strncmp(argv[i], "--model=", 8) == 0) {
+			which = argv[i][7] == '=' ? argv[i] + 8 : i + 1 < argc ? argv[++i] : "";
+			if (strcmp(which, "current") != 0 && strcmp(which, "online") != 0) {
+				cmd_error("score: --model takes current or online, not \"%s\"",
+					  which);
+				return EXIT_USAGE;
+			}
 		} else {
 			cmd_error("score: unknown argument %s", argv[i]);
 			return EXIT_USAGE;
@@ -162,9 +247,9 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 	rc = cmd_env_load(ctx, &env);
 	if (rc)
 		return rc;
-	struct learner *l = committed_learner(&env);
+	rc = scorer_open(&env, which, &scorer);
 	cmd_env_release(&env);
-	if (!l)
+	if (rc)
 		return EXIT_FAILED;
 	while ((got = getline(&line, &cap, stdin)) >= 0) {
 		struct learner_candidate c;
@@ -187,7 +272,7 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 			else
 				puts("null");
 		} else {
-			double p = learner_predict_candidate(l, &c);
+			double p = scorer_predict(&scorer, &c);
 			if (as_json)
 				print_json_line(number, p, NULL);
 			else
@@ -196,7 +281,7 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 		json_decref(o);
 	}
 	free(line);
-	learner_free(l);
+	scorer_close(&scorer);
 	if (ferror(stdin)) {
 		cmd_error("score: reading stdin: %s", strerror(errno));
 		return EXIT_FAILED;

@@ -1,8 +1,12 @@
-"""Scoring candidate trades with the online model, and how status reports the
-model's own progressive scores."""
+"""Scoring candidate trades with the online or the deployed model, and how
+status reports the model's own progressive scores."""
 import json
+import os
 import re
+import shutil
 import subprocess
+
+import pathlib
 
 import pytest
 
@@ -12,16 +16,23 @@ CANDIDATE_KEYS = ("components", "confidence", "score", "regime", "time_of_day", 
                   "side", "timeframe", "sector", "symbol")
 
 
-def readme_score_function():
-    """The README's Python scorer, taken from README.md itself so that it cannot drift."""
+def readme_scorer():
+    """The README's Python loader and scorer, taken from README.md itself so that
+    they cannot drift; a fresh copy (an empty cache) at every call."""
     text = (PROJECT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 1, "the README shows one Python function that scores a candidate"
+    assert len(blocks) == 1, "the README shows one Python block that loads and scores"
     lines = [l for l in blocks[0].splitlines() if l.strip()]
-    assert len(lines) <= 12, "the README's scorer stays about ten lines"
+    assert len(lines) <= 25, "the README's loader and scorer stay short"
     scope = {}
     exec(blocks[0], scope)
-    return scope["score"]
+    return scope
+
+
+def readme_score_function():
+    """score(path of a model file, trade), by the README's scorer."""
+    score = readme_scorer()["score"]
+    return lambda path, trade: score(json.loads(pathlib.Path(path).read_text()), trade)
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +131,110 @@ def test_score_without_a_committed_model_fails_and_says_why(tmp_path):
 
 def test_score_help_and_unknown_arguments(learned):
     p = learned.run("score", "--help")
-    assert "stdin" in p.stdout and "--json" in p.stdout
+    assert "stdin" in p.stdout and "--json" in p.stdout and "--model current" in p.stdout
     assert learned.run("score", "--csv", check=False).returncode == 2
+    p = learned.run("score", "--model", "latest", check=False)
+    assert p.returncode == 2 and "current or online" in p.stderr
+    assert learned.run("score", "--model", check=False).returncode == 2
     assert "score" in learned.run("--help").stdout
+
+
+# ---- the deployed model: models/current.json ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory):
+    """A real model learned from other trades: what a deployment would hold."""
+    r = Root(tmp_path_factory.mktemp("other") / "root")
+    r.run("simulate", "--days", 10, "--seed", 11)
+    r.run("watch", "--once")
+    return json.loads((r.path / "models" / "online.json").read_text())
+
+
+def deploy(root, model, version):
+    """Writes models/current.json as a deployment does: the model, its version
+    and deploy time, replaced atomically."""
+    current = dict(model, version=version, deployed_at="2026-03-08T06:00:12Z")
+    tmp = root.path / "models" / "current.json.tmp"
+    tmp.write_text(json.dumps(current, indent=2))
+    os.replace(tmp, root.path / "models" / "current.json")
+
+
+@pytest.fixture
+def deployable(learned, tmp_path):
+    """A copy of the learned root, to deploy models in."""
+    r = Root(tmp_path / "root")
+    shutil.copytree(learned.path, r.path, dirs_exist_ok=True)
+    return r
+
+
+def test_score_model_current_gives_what_the_readme_function_computes_from_current_json(
+        deployable, other_model):
+    cands = candidates_of(deployable.outcomes())
+    deploy(deployable, other_model, "model_20260308_060012")
+    p = run_score(deployable, [json.dumps(c) for c in cands], "--model", "current")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    online = run_score(deployable, [json.dumps(c) for c in cands], "--model", "online")
+    assert online.stdout == run_score(deployable, [json.dumps(c) for c in cands]).stdout
+    got = [float(x) for x in p.stdout.splitlines()]
+    assert len(got) == len(cands)
+    readme = readme_scorer()
+    model = readme["load"](str(deployable.path / "models"))
+    assert model["version"] == "model_20260308_060012"
+    for c, value in zip(cands, got):
+        assert value == pytest.approx(readme["score"](model, c), abs=1e-12, rel=0)
+    # It is the deployed model that scored, not the online one.
+    assert sum(a != float(b) for a, b in zip(got, online.stdout.splitlines())) > 100
+
+
+def test_without_a_deployed_model_current_falls_back_to_online_and_says_so(deployable):
+    cands = [json.dumps(c) for c in candidates_of(deployable.outcomes(), 20)]
+    p = run_score(deployable, cands, "--model", "current")
+    assert p.returncode == 0, p.stderr
+    [line] = p.stderr.splitlines()
+    assert "no model has been deployed" in line and "online model" in line
+    assert p.stdout == run_score(deployable, cands).stdout
+    # The README's loader falls back the same way.
+    readme = readme_scorer()
+    model = readme["load"](str(deployable.path / "models"))
+    assert "version" not in model
+    for c, value in zip(cands, p.stdout.splitlines()):
+        assert float(value) == pytest.approx(readme["score"](model, json.loads(c)), abs=1e-12, rel=0)
+
+
+def test_the_readme_loader_rereads_current_json_only_when_its_mtime_changes(deployable, other_model):
+    models = str(deployable.path / "models")
+    cands = [json.dumps(c) for c in candidates_of(deployable.outcomes(), 20)]
+    readme = readme_scorer()
+    first = readme["load"](models)  # no deployment yet: the online model
+    assert "version" not in first
+    deploy(deployable, other_model, "v1")
+    second = readme["load"](models)
+    assert second["version"] == "v1"
+    assert readme["load"](models) is second  # unchanged: not read again
+    # A rollback to the online model's weights, as version v2 (a newer mtime).
+    online = json.loads((deployable.path / "models" / "online.json").read_text())
+    deploy(deployable, online, "v2")
+    st = os.stat(deployable.path / "models" / "current.json")
+    os.utime(deployable.path / "models" / "current.json", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    third = readme["load"](models)
+    assert third["version"] == "v2"
+    p = run_score(deployable, cands, "--model", "current")
+    for c, value in zip(cands, p.stdout.splitlines()):
+        assert float(value) == pytest.approx(readme["score"](third, json.loads(c)), abs=1e-12, rel=0)
+
+
+def test_a_damaged_current_json_is_refused_naming_the_problem(deployable, other_model):
+    broken = {k: v for k, v in other_model.items() if k != "bias"}
+    deploy(deployable, broken, "v1")
+    p = run_score(deployable, ["{}"], "--model", "current")
+    assert p.returncode == 1
+    assert "current.json: bias" in p.stderr
+    assert p.stdout == ""
+    (deployable.path / "models" / "current.json").write_text('{"format": 2, ')
+    p = run_score(deployable, ["{}"], "--model", "current")
+    assert p.returncode == 1 and "current.json:1:" in p.stderr
 
 
 # ---- status: the model's progressive scores ---------------------------------------
