@@ -292,24 +292,27 @@ struct pipe_guard {
 	int was_pending;
 };
 
+static int sigpipe_pending(sigset_t *pipe)
+{
+	sigset_t pending;
+	sigemptyset(pipe);
+	sigaddset(pipe, SIGPIPE);
+	sigpending(&pending);
+	return sigismember(&pending, SIGPIPE);
+}
+
 static void block_sigpipe(struct pipe_guard *g)
 {
-	sigset_t pipe, pending;
-	sigemptyset(&pipe);
-	sigaddset(&pipe, SIGPIPE);
-	sigpending(&pending);
-	g->was_pending = sigismember(&pending, SIGPIPE);
+	sigset_t pipe;
+	g->was_pending = sigpipe_pending(&pipe);
 	sigprocmask(SIG_BLOCK, &pipe, &g->old);
 }
 
 /* Takes away a SIGPIPE our writes raised, then restores the mask. */
 static void unblock_sigpipe(struct pipe_guard *g)
 {
-	sigset_t pipe, pending;
-	sigemptyset(&pipe);
-	sigaddset(&pipe, SIGPIPE);
-	sigpending(&pending);
-	if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+	sigset_t pipe;
+	if (sigpipe_pending(&pipe) && !g->was_pending) {
 		struct timespec zero = {0, 0};
 		sigtimedwait(&pipe, NULL, &zero);
 	}

@@ -4,50 +4,19 @@ watch or the job.
 
 Time is moved with TRADELEARN_TEST_CLOCK as in test_scheduler.py.
 """
-import fcntl
 import json
-import os
-import subprocess
 import time
 
-from conftest import Root, append, canonical_close, canonical_open, trade_ids
+from conftest import append, canonical_close, canonical_open, trade_ids
+from test_scheduler import (hold_reports_lock, journal as all_runs, seed_journal, some_trades,
+                            start, write_config)
 
 RETRAIN_DUE_DAY = "2026-03-06"  # 29 days after the trades: "no retrain yet" fires
 QUIET_DAY = "2026-02-05"  # the trades' own day: too few trades for any trigger
 
 
-def start(root, clock, *args):
-    env = dict(os.environ, TRADELEARN_TEST_CLOCK=clock)
-    p = subprocess.Popen(root.args("watch", *args), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    root.procs.append(p)
-    return p
-
-
-def journal(root, job=None):
-    path = root.state / "jobs.jsonl"
-    if not path.exists():
-        return []
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    return [j for j in lines if job is None or j["job"] == job]
-
-
-def write_config(root, cfg):
-    (root.path / "tradelearn.json").write_text(json.dumps(cfg, indent=2))
-
-
-def some_trades(root):
-    append(root.logs / "attribution.jsonl",
-           "".join(canonical_open(i) + "\n" + canonical_close(i, pnl=(-1) ** i * 2.0) + "\n"
-                   for i in range(1, 6)))
-
-
-def seed_journal(root, day):
-    root.state.mkdir(parents=True, exist_ok=True)
-    with open(root.state / "jobs.jsonl", "a") as f:
-        f.write(json.dumps({"job": "daily", "day": day, "attempt": 1, "start": day + "T21:05:00Z",
-                            "end": day + "T21:05:01Z", "status": "ok", "exit": 0,
-                            "signal": None, "error": None}) + "\n")
+def journal(root, job):
+    return [j for j in all_runs(root) if j["job"] == job]
 
 
 def recording_hook(path, then=""):
@@ -117,11 +86,7 @@ def test_a_failing_scheduled_job_fires_job_failed_while_watch_keeps_learning(roo
     write_config(root, {"schedule": {"retry_backoff_s": 60, "max_retries": 1},
                         "hooks": {"timeout_s": 3, "job_failed": recording_hook(got, "sleep 60")}})
     seed_journal(root, "2026-03-05")
-    reports = root.state / "reports"
-    reports.mkdir(parents=True)
-    # Another daily holds the reports' lock: the run fails.
-    holder = open(reports / ".lock", "w")
-    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    holder = hold_reports_lock(root)  # the run fails
     w = start(root, "2026-03-09T14:00:00Z")  # Monday morning: Friday is due
     try:
         assert root.wait_for(lambda: events(got), timeout=20)

@@ -46,6 +46,16 @@ def write_config(root, cfg):
     (root.path / "tradelearn.json").write_text(json.dumps(cfg))
 
 
+def hold_reports_lock(root):
+    """Another daily holds the reports' lock (until the file returned is
+    closed): a daily run fails."""
+    reports = root.state / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    holder = open(reports / ".lock", "w")
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return holder
+
+
 def some_trades(root):
     att = root.logs / "attribution.jsonl"
     append(att, "".join(canonical_open(i) + "\n" + canonical_close(i, pnl=(-1) ** i * 2.0) + "\n"
@@ -149,11 +159,8 @@ def test_a_failing_job_is_journaled_and_retried_while_the_follower_keeps_learnin
     some_trades(root)
     write_config(root, {"schedule": {"retry_backoff_s": 1, "max_retries": 3}})
     seed_journal(root, "2026-03-05")
-    reports = root.state / "reports"
-    reports.mkdir(parents=True)
-    # Another daily holds the reports lock: each attempt fails until released.
-    holder = open(reports / ".lock", "w")
-    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    # Each attempt fails until the lock is released.
+    holder = hold_reports_lock(root)
     w = start(root, "2026-03-09T14:00:00Z")  # Monday morning: Friday is due
     try:
         assert root.wait_for(lambda: len(daily_runs(root, "failed")) >= 2, timeout=20)

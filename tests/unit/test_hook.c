@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/journal_lines.h"
 #include "lib/base/durable.h"
 #include "lib/base/hook.h"
 #include "lib/config/config.h"
@@ -77,15 +78,7 @@ static char *read_text(const char *path, size_t *len)
 
 static json_t *journal(struct fixture *f)
 {
-	char path[128], line[2048];
-	json_t *all = json_array();
-	snprintf(path, sizeof path, "%s/jobs.jsonl", f->state);
-	FILE *fp = fopen(path, "r");
-	while (fp && fgets(line, sizeof line, fp))
-		json_array_append_new(all, json_loads(line, 0, NULL));
-	if (fp)
-		fclose(fp);
-	return all;
+	return journal_lines(f->state);
 }
 
 static const char *field(json_t *line, const char *key)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/journal_lines.h"
 #include "lib/base/calendar.h"
 #include "lib/base/hook.h"
 #include "lib/config/config.h"
@@ -78,15 +79,7 @@ static void wait_child(struct runner *r, int64_t now)
 
 static json_t *journal(struct fixture *f)
 {
-	char path[128], line[2048];
-	json_t *all = json_array();
-	snprintf(path, sizeof path, "%s/jobs.jsonl", f->dir);
-	FILE *fp = fopen(path, "r");
-	while (fp && fgets(line, sizeof line, fp))
-		json_array_append_new(all, json_loads(line, 0, NULL));
-	if (fp)
-		fclose(fp);
-	return all;
+	return journal_lines(f->dir);
 }
 
 static const char *field(json_t *all, size_t i, const char *key)
