@@ -221,6 +221,8 @@ def test_the_readme_loader_rereads_current_json_only_when_its_mtime_changes(depl
     third = readme["load"](models)
     assert third["version"] == "v2"
     p = run_score(deployable, cands, "--model", "current")
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout.splitlines()) == len(cands)
     for c, value in zip(cands, p.stdout.splitlines()):
         assert float(value) == pytest.approx(readme["score"](third, json.loads(c)), abs=1e-12, rel=0)
 
