@@ -539,9 +539,9 @@ int hook_fire(const struct hook_options *o, const char *root, const char *state_
 	json_t *line = journal_line(&run);
 	int journaled = line && journal_append(state_dir, line, &jerr) == 0;
 	json_decref(line);
+	static const int codes[] = {0, EIO, ETIMEDOUT, ENOENT};
 	if (res->status != HOOK_OK)
-		return err_set(err, res->status == HOOK_MISSING ? ENOENT : ECHILD,
-			       "hook %s: %s: %s", hook_event_names[ev],
+		return err_set(err, codes[res->status], "hook %s: %s: %s", hook_event_names[ev],
 			       hook_status_names[res->status], res->error);
 	if (!journaled) {
 		if (!line)
@@ -564,7 +564,8 @@ int hook_fire_detached(const struct hook_options *o, const char *root, const cha
 	if (pid == 0) {
 		/* The go-between: it exits at once, so the firing process is
 		 * nobody's child to reap but init's (or a subreaper's). */
-		if (fork() == 0) {
+		pid_t firing = fork();
+		if (firing == 0) {
 			sigset_t none;
 			int null = open("/dev/null", O_RDWR);
 			if (null >= 0) {
@@ -578,9 +579,12 @@ int hook_fire_detached(const struct hook_options *o, const char *root, const cha
 			hook_fire(o, root, state_dir, ev, fields, NULL, NULL);
 			_exit(0);
 		}
-		_exit(0);
+		_exit(firing < 0 ? 1 : 0);
 	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return err_set(err, EAGAIN, "hook %s: fork failed: not run", hook_event_names[ev]);
 }

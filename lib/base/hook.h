@@ -121,9 +121,9 @@ void hook_run(const struct hook_command *c, const char *input, size_t len, char 
  *
  * res (may be NULL) receives the run's outcome. Returns 0 when no hook is
  * configured for ev, or when it ran ok and was journaled; -1 with err
- * ("hook <event>: <status>: <why>", or why the journal could not be
- * written) otherwise. The caller goes on either way: the journal is the
- * record. */
+ * ("hook <event>: <status>: <why>": EIO failed, ETIMEDOUT timeout, ENOENT
+ * missing; or why the journal could not be written) otherwise. The caller goes on either way: the
+ * journal is the record. */
 int hook_fire(const struct hook_options *o, const char *root, const char *state_dir,
 	      enum hook_event ev, json_t *fields, struct hook_result *res, struct err *err);
 
@@ -134,7 +134,7 @@ int hook_fire(const struct hook_options *o, const char *root, const char *state_
  * process holds none of the caller's files (a lock, a pipe of the caller's
  * own caller), and is not killed when the caller exits: an alert in flight
  * is finished, bounded by its timeout. Returns 0 when no hook is configured
- * or it was handed over; -1 with err when fork failed (the hook did not
+ * or it was handed over; -1 with err when a fork failed (the hook did not
  * run). */
 int hook_fire_detached(const struct hook_options *o, const char *root, const char *state_dir,
 		       enum hook_event ev, json_t *fields, struct err *err);
