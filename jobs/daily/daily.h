@@ -32,7 +32,8 @@
  * When the report says a retrain is due, the job fires the retrain_triggered
  * hook (config hooks, lib/base/hook.h) with {day, reasons, report}, after the
  * files are written and the lock released, and waits for it (at most
- * hooks.timeout_s): the job runs in a process of its own, never in watch's.
+ * hooks.timeout_s); its outcome is journaled and never the job's. watch runs
+ * the job as a child process, so watch itself never waits for the hook.
  * Running a day again fires it again.
  *
  * The job takes "<state>/reports/.lock" so two runs never interleave; the
