@@ -42,11 +42,6 @@ static uint64_t lag_of(const struct follow_position *p, uint64_t *size_now)
 	return *size_now > p->offset ? *size_now - p->offset : 0;
 }
 
-static json_t *real_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 /* The progressive metrics of the committed learner. */
 static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 {
@@ -65,17 +60,19 @@ static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 	learner_metrics(l, &m);
 	learner_free(l);
 	json_object_set_new(o, "trades_scored", json_integer(m.trades_scored));
-	json_object_set_new(o, "auc", real_or_null(m.auc));
-	json_object_set_new(o, "log_loss", real_or_null(m.log_loss));
-	json_object_set_new(o, "brier", real_or_null(m.brier));
-	json_object_set_new(o, "ece", real_or_null(m.ece));
+	json_object_set_new(o, "auc", jsontext_real_or_null(m.auc));
+	json_object_set_new(o, "log_loss", jsontext_real_or_null(m.log_loss));
+	json_object_set_new(o, "brier", jsontext_real_or_null(m.brier));
+	json_object_set_new(o, "ece", jsontext_real_or_null(m.ece));
 	json_object_set_new(o, "calibration", learner_calibration_json(&m, 0));
-	json_object_set_new(
-	    o, "window",
-	    json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "trades", (json_int_t)m.window_trades, "auc",
-		      real_or_null(m.window_auc), "log_loss", real_or_null(m.window_log_loss),
-		      "brier", real_or_null(m.window_brier), "ece", real_or_null(m.window_ece),
-		      "calibration", learner_calibration_json(&m, 1)));
+	json_object_set_new(o, "window",
+			    json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "trades",
+				      (json_int_t)m.window_trades, "auc",
+				      jsontext_real_or_null(m.window_auc), "log_loss",
+				      jsontext_real_or_null(m.window_log_loss), "brier",
+				      jsontext_real_or_null(m.window_brier), "ece",
+				      jsontext_real_or_null(m.window_ece), "calibration",
+				      learner_calibration_json(&m, 1)));
 	return o;
 }
 

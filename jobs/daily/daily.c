@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/base/buf.h"
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
 #include "lib/base/hook.h"
@@ -82,11 +83,6 @@ static int pass(struct job *j, const struct err *e)
 	return -1;
 }
 
-static json_t *num(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static void copy_text(char *dst, size_t size, json_t *v, const char *fallback)
 {
 	const char *s = json_string_value(v);
@@ -114,20 +110,6 @@ static int32_t trading_day_of(const struct config *c, int64_t us)
 	if (!schedule_is_trading_day(&c->schedule.calendar, d))
 		d = schedule_next_trading_day(&c->schedule.calendar, d);
 	return d;
-}
-
-/* Room for one more element of an array of `size`-byte elements. */
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 256;
-	void *np = realloc(*p, nc * size);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = nc;
-	return 0;
 }
 
 /* ---- reading the outcomes ---------------------------------------------------------- */
@@ -173,7 +155,7 @@ static int add_outcome(void *ctx, const char *line, size_t len)
 	copy_text(t.reason, sizeof t.reason, json_object_get(o, "close_reason"), "unknown");
 	copy_text(t.side, sizeof t.side, json_object_get(o, "side"), "unknown");
 	json_decref(o);
-	if (grow((void **)&j->t, &j->cap, j->n, sizeof *j->t))
+	if (BUF_ARRAY_GROW(j->t, j->n + 1, j->cap))
 		return -1;
 	j->t[j->n++] = t;
 	return 0;
@@ -335,14 +317,14 @@ static json_t *trades_json(const struct metrics_trades *m)
 	json_object_set_new(o, "count", json_integer(m->count));
 	json_object_set_new(o, "wins", json_integer(m->wins));
 	json_object_set_new(o, "losses", json_integer(m->losses));
-	json_object_set_new(o, "win_rate", num(m->win_rate));
-	json_object_set_new(o, "profit_factor", num(m->profit_factor));
-	json_object_set_new(o, "expectancy", num(m->expectancy));
-	json_object_set_new(o, "payoff_ratio", num(m->payoff_ratio));
-	json_object_set_new(o, "avg_win", num(m->avg_win));
-	json_object_set_new(o, "avg_loss", num(m->avg_loss));
-	json_object_set_new(o, "pnl_usd", num(m->pnl_usd));
-	json_object_set_new(o, "avg_hold_minutes", num(m->avg_hold_minutes));
+	json_object_set_new(o, "win_rate", jsontext_real_or_null(m->win_rate));
+	json_object_set_new(o, "profit_factor", jsontext_real_or_null(m->profit_factor));
+	json_object_set_new(o, "expectancy", jsontext_real_or_null(m->expectancy));
+	json_object_set_new(o, "payoff_ratio", jsontext_real_or_null(m->payoff_ratio));
+	json_object_set_new(o, "avg_win", jsontext_real_or_null(m->avg_win));
+	json_object_set_new(o, "avg_loss", jsontext_real_or_null(m->avg_loss));
+	json_object_set_new(o, "pnl_usd", jsontext_real_or_null(m->pnl_usd));
+	json_object_set_new(o, "avg_hold_minutes", jsontext_real_or_null(m->avg_hold_minutes));
 	json_object_set_new(o, "max_consecutive_wins", json_integer(m->max_consecutive_wins));
 	json_object_set_new(o, "max_consecutive_losses", json_integer(m->max_consecutive_losses));
 	return o;
@@ -352,12 +334,12 @@ static json_t *returns_json(const struct metrics_returns *r)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "days", json_integer(r->days));
-	json_object_set_new(o, "sharpe", num(r->sharpe));
-	json_object_set_new(o, "sortino", num(r->sortino));
-	json_object_set_new(o, "max_drawdown", num(r->max_drawdown));
-	json_object_set_new(o, "calmar", num(r->calmar));
-	json_object_set_new(o, "annual_return", num(r->annual_return));
-	json_object_set_new(o, "annual_volatility", num(r->annual_volatility));
+	json_object_set_new(o, "sharpe", jsontext_real_or_null(r->sharpe));
+	json_object_set_new(o, "sortino", jsontext_real_or_null(r->sortino));
+	json_object_set_new(o, "max_drawdown", jsontext_real_or_null(r->max_drawdown));
+	json_object_set_new(o, "calmar", jsontext_real_or_null(r->calmar));
+	json_object_set_new(o, "annual_return", jsontext_real_or_null(r->annual_return));
+	json_object_set_new(o, "annual_volatility", jsontext_real_or_null(r->annual_volatility));
 	return o;
 }
 
@@ -472,13 +454,17 @@ static json_t *model_json(const struct job *j)
 	const struct learner_metrics *m = &j->lm;
 	json_t *o = json_object();
 	json_object_set_new(o, "trades_scored", json_integer(j->have_model ? m->trades_scored : 0));
-	json_object_set_new(o, "log_loss", num(j->have_model ? m->log_loss : NAN));
-	json_object_set_new(o, "auc", num(j->have_model ? m->auc : NAN));
-	json_object_set_new(o, "brier", num(j->have_model ? m->brier : NAN));
-	json_object_set_new(o, "ece", num(j->have_model ? m->ece : NAN));
-	json_object_set_new(o, "accuracy", num(j->have_model ? m->accuracy : NAN));
-	json_object_set_new(o, "window_accuracy", num(j->have_model ? m->window_accuracy : NAN));
-	json_object_set_new(o, "drift_page_hinkley", num(j->have_model ? m->drift_ph : NAN));
+	json_object_set_new(o, "log_loss",
+			    jsontext_real_or_null(j->have_model ? m->log_loss : NAN));
+	json_object_set_new(o, "auc", jsontext_real_or_null(j->have_model ? m->auc : NAN));
+	json_object_set_new(o, "brier", jsontext_real_or_null(j->have_model ? m->brier : NAN));
+	json_object_set_new(o, "ece", jsontext_real_or_null(j->have_model ? m->ece : NAN));
+	json_object_set_new(o, "accuracy",
+			    jsontext_real_or_null(j->have_model ? m->accuracy : NAN));
+	json_object_set_new(o, "window_accuracy",
+			    jsontext_real_or_null(j->have_model ? m->window_accuracy : NAN));
+	json_object_set_new(o, "drift_page_hinkley",
+			    jsontext_real_or_null(j->have_model ? m->drift_ph : NAN));
 	return o;
 }
 
@@ -493,10 +479,11 @@ static json_t *charts_json(const struct job *j, int32_t from30)
 		if (equity > peak)
 			peak = equity;
 		schedule_format_day(j->days[i], date, sizeof date);
-		json_array_append_new(eq,
-				      json_pack("{s:s,s:o}", "date", date, "equity", num(equity)));
-		json_array_append_new(dd, json_pack("{s:s,s:o}", "date", date, "drawdown",
-						    num(peak > 0 ? equity / peak - 1 : NAN)));
+		json_array_append_new(eq, json_pack("{s:s,s:o}", "date", date, "equity",
+						    jsontext_real_or_null(equity)));
+		json_array_append_new(
+		    dd, json_pack("{s:s,s:o}", "date", date, "drawdown",
+				  jsontext_real_or_null(peak > 0 ? equity / peak - 1 : NAN)));
 	}
 	long trades[24] = {0}, wins[24] = {0};
 	for (size_t i = 0; i < j->n; i++) {
@@ -518,8 +505,9 @@ static json_t *charts_json(const struct job *j, int32_t from30)
 		json_array_append_new(
 		    cal, json_pack("{s:f,s:f,s:I,s:o,s:o}", "lo", b / 10.0, "hi", (b + 1) / 10.0,
 				   "n", (json_int_t)n, "mean_predicted",
-				   num(n ? j->lm.calibration_pred[b] : NAN), "observed",
-				   num(n ? j->lm.calibration_obs[b] : NAN)));
+				   jsontext_real_or_null(n ? j->lm.calibration_pred[b] : NAN),
+				   "observed",
+				   jsontext_real_or_null(n ? j->lm.calibration_obs[b] : NAN)));
 	}
 	json_object_set_new(c, "equity", eq);
 	json_object_set_new(c, "drawdown", dd);
@@ -637,7 +625,7 @@ static json_t *knob_value(const struct knobs_def *k, double v)
 {
 	if (k->integer && isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
 		return json_integer((json_int_t)v);
-	return num(v);
+	return jsontext_real_or_null(v);
 }
 
 /* Moves the knobs once per day; returns the report's "knobs" object. */
@@ -753,7 +741,7 @@ static void add_price(struct day_records *d, int64_t ts, const char *symbol, dou
 {
 	if (!(price > 0) || !isfinite(price) || ts == CALENDAR_NONE)
 		return;
-	if (grow((void **)&d->px, &d->cap_px, d->n_px, sizeof *d->px)) {
+	if (BUF_ARRAY_GROW(d->px, d->n_px + 1, d->cap_px)) {
 		d->oom = 1;
 		return;
 	}
@@ -778,7 +766,7 @@ static int day_line(void *ctx, const char *line, size_t len, uint64_t offset, in
 		switch (r.kind) {
 		case PROFILE_KIND_SIGNAL:
 			add_price(d, r.ts, r.symbol, r.price);
-			if (grow((void **)&d->sig, &d->cap_sig, d->n_sig, sizeof *d->sig)) {
+			if (BUF_ARRAY_GROW(d->sig, d->n_sig + 1, d->cap_sig)) {
 				d->oom = 1;
 				break;
 			}
@@ -795,7 +783,7 @@ static int day_line(void *ctx, const char *line, size_t len, uint64_t offset, in
 			break;
 		case PROFILE_KIND_ORDER:
 		case PROFILE_KIND_OPEN:
-			if (grow((void **)&d->act, &d->cap_act, d->n_act, sizeof *d->act)) {
+			if (BUF_ARRAY_GROW(d->act, d->n_act + 1, d->cap_act)) {
 				d->oom = 1;
 				break;
 			}
@@ -987,11 +975,12 @@ static json_t *retrain_json(struct job *j, const struct metrics_trades *all,
 		/* No deployment yet: today's all-time figures are the baseline
 		 * the next days are compared with. */
 		json_decref(base);
-		base = json_pack(
-		    "{s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:n}", "format", BASELINE_FORMAT, "set_for_day",
-		    day, "source", "first daily report", "win_rate", num(all->win_rate), "accuracy",
-		    num(j->have_model ? j->lm.accuracy : NAN), "profit_factor",
-		    num(all->profit_factor), "sharpe_7d", num(r7->sharpe), "last_retrain");
+		base = json_pack("{s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:n}", "format", BASELINE_FORMAT,
+				 "set_for_day", day, "source", "first daily report", "win_rate",
+				 jsontext_real_or_null(all->win_rate), "accuracy",
+				 jsontext_real_or_null(j->have_model ? j->lm.accuracy : NAN),
+				 "profit_factor", jsontext_real_or_null(all->profit_factor),
+				 "sharpe_7d", jsontext_real_or_null(r7->sharpe), "last_retrain");
 		if (write_json(j, path, base)) {
 			json_decref(base);
 			json_decref(reasons);
@@ -1263,8 +1252,9 @@ int daily_run(const struct daily_options *o, json_t **report_out, struct err *er
 		fail(&j, ENOMEM, "out of memory");
 		goto out;
 	}
-	json_object_set_new(report, "day_pnl_with_partials_usd",
-			    num(j.n_days ? j.returns[j.n_days - 1] * capital_of(&j, j.day) : 0));
+	json_object_set_new(
+	    report, "day_pnl_with_partials_usd",
+	    jsontext_real_or_null(j.n_days ? j.returns[j.n_days - 1] * capital_of(&j, j.day) : 0));
 	json_object_set(report, "baseline", baseline);
 	if (write_reports(&j, report))
 		goto out;

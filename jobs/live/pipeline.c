@@ -1,7 +1,6 @@
 #include "jobs/live/pipeline.h"
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "lib/base/durable.h"
 #include "lib/store/framelog.h"
 #include "lib/base/jsontext.h"
+#include "lib/base/logline.h"
 #include "jobs/live/short_term.h"
 
 struct pipeline {
@@ -36,18 +36,8 @@ struct pipeline {
 	json_t *last_job; /* the runner's last journal line, or NULL */
 };
 
-static void say(struct pipeline *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct pipeline *p, const char *fmt, ...)
-{
-	char msg[1200];
-	va_list ap;
-	if (!p->log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	p->log(p->log_ctx, msg);
-}
+/* One line for the operator through the log callback (logline.h). */
+#define say(p, ...) logline_say((p)->log, (p)->log_ctx, __VA_ARGS__)
 
 static void output_path(const struct pipeline *p, enum state_output_id id, char *buf, size_t len)
 {
@@ -314,17 +304,17 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 	/* 3. outputs first: the state file may only name bytes that are on disk. */
 	if (framelog_flush(p->outcomes, err))
 		return -1;
-	if (append_and_sync(p->quarantine_fd, p->batch.quarantine, p->batch.quarantine_len,
+	if (append_and_sync(p->quarantine_fd, p->batch.quarantine.data, p->batch.quarantine.len,
 			    "quarantine", err) ||
 	    append_and_sync(p->keys_fd, p->batch.keys, p->batch.n_keys * sizeof *p->batch.keys,
 			    "trade keys", err) ||
-	    append_and_sync(p->weight_log_fd, p->batch.weight_log, p->batch.weight_log_len,
+	    append_and_sync(p->weight_log_fd, p->batch.weight_log.data, p->batch.weight_log.len,
 			    "weight learning journal", err))
 		return -1;
 	next->output_length[STATE_OUTPUT_OUTCOMES] = framelog_length(p->outcomes);
-	next->output_length[STATE_OUTPUT_QUARANTINE] += p->batch.quarantine_len;
+	next->output_length[STATE_OUTPUT_QUARANTINE] += p->batch.quarantine.len;
 	next->output_length[STATE_OUTPUT_TRADE_KEYS] += p->batch.n_keys * sizeof *p->batch.keys;
-	next->output_length[STATE_OUTPUT_WEIGHT_LOG] += p->batch.weight_log_len;
+	next->output_length[STATE_OUTPUT_WEIGHT_LOG] += p->batch.weight_log.len;
 
 	/* 4. the learned state that does not fit the offsets file. */
 	next->generation = p->state.generation + 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/hash.h"
 #include "lib/base/schedule.h"
 #include "lib/base/jsontext.h"
 #include "lib/learn/learner.h"
@@ -60,7 +61,7 @@ static void note_equity(struct short_term *st, int64_t ts, double equity);
 
 uint64_t short_term_key_hash(const char *key)
 {
-	uint64_t h = follow_hash(FOLLOW_HASH_INIT, key, strlen(key));
+	uint64_t h = hash_fnv1a64_str(HASH_FNV1A64_INIT, key);
 	return h ? h : 1;
 }
 
@@ -158,23 +159,6 @@ int short_term_add_key(struct short_term *st, uint64_t h, struct err *err)
 	return keyset_add(&st->keys, h) < 0 ? out_of_memory(err) : 0;
 }
 
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap * 2 : 4096;
-		while (c < *len + n + 1)
-			c *= 2;
-		char *nb = realloc(*buf, c);
-		if (!nb)
-			return -1;
-		*buf = nb;
-		*cap = c;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	return 0;
-}
-
 /* JSON strings must be UTF-8: a line that is not is kept with its bad bytes
  * replaced, so the quarantine file stays valid JSONL. */
 static json_t *line_text(const char *data, size_t len)
@@ -210,8 +194,8 @@ static int quarantine(struct short_term_batch *out, const struct follow_line *li
 	json_decref(q);
 	if (!text)
 		return -1;
-	int rc = append(&out->quarantine, &out->quarantine_len, &out->quarantine_cap, text, n);
-	rc |= append(&out->quarantine, &out->quarantine_len, &out->quarantine_cap, "\n", 1);
+	int rc = buf_add(&out->quarantine, text, n);
+	rc |= buf_add(&out->quarantine, "\n", 1);
 	free(text);
 	return rc;
 }
@@ -236,11 +220,8 @@ static int journal_changes(struct short_term *st, struct short_term_batch *out)
 			size_t len;
 			char *text = j ? jsontext_dump(j, JSONTEXT_COMPACT, &len) : NULL;
 			json_decref(j);
-			if (!text ||
-			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap,
-				   text, len) ||
-			    append(&out->weight_log, &out->weight_log_len, &out->weight_log_cap,
-				   "\n", 1)) {
+			if (!text || buf_add(&out->weight_log, text, len) ||
+			    buf_add(&out->weight_log, "\n", 1)) {
 				free(text);
 				return -1;
 			}
@@ -275,14 +256,8 @@ static int open_position(struct short_term *st, const char *key, const struct re
 		position_free(&st->pos[0]);
 		memmove(&st->pos[0], &st->pos[1], --st->n_pos * sizeof *st->pos);
 	}
-	if (st->n_pos == st->cap_pos) {
-		size_t cap = st->cap_pos ? st->cap_pos * 2 : 64;
-		struct position *np = realloc(st->pos, cap * sizeof *np);
-		if (!np)
-			return -1;
-		st->pos = np;
-		st->cap_pos = cap;
-	}
+	if (BUF_ARRAY_GROW(st->pos, st->n_pos + 1, st->cap_pos))
+		return -1;
 	struct position *p = &st->pos[st->n_pos];
 	memset(p, 0, sizeof *p);
 	p->id = strdup_or_null(key, &failed);
@@ -376,14 +351,8 @@ static int record_outcome(struct short_term *st, const struct record *r, struct 
 		return out_of_memory(err);
 	}
 	free(line);
-	if (out->n_keys == out->keys_cap) {
-		size_t cap = out->keys_cap ? out->keys_cap * 2 : 256;
-		uint64_t *nk = realloc(out->keys, cap * sizeof *nk);
-		if (!nk)
-			return out_of_memory(err);
-		out->keys = nk;
-		out->keys_cap = cap;
-	}
+	if (BUF_ARRAY_GROW(out->keys, out->n_keys + 1, out->keys_cap))
+		return out_of_memory(err);
 	out->keys[out->n_keys++] = h;
 	c->learned++;
 	c->trades++;
@@ -574,11 +543,6 @@ static void note_equity(struct short_term *st, int64_t ts, double equity)
 	st->n_equity++;
 }
 
-static json_t *number_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *string_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -641,12 +605,13 @@ json_t *short_term_save(struct short_term *st, struct err *err)
 			  arr,
 			  json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:O*}", "id",
 				    p->id, "symbol", p->symbol, "side", p->side, "opened_at_us",
-				    (json_int_t)p->opened_at, "qty", number_or_null(p->qty),
-				    "entry_price", number_or_null(p->entry_price), "confidence",
-				    number_or_null(p->confidence), "score",
-				    number_or_null(p->score), "regime", string_or_null(p->regime),
-				    "sector", string_or_null(p->sector), "timeframe",
-				    string_or_null(p->timeframe), "components", p->components));
+				    (json_int_t)p->opened_at, "qty", jsontext_real_or_null(p->qty),
+				    "entry_price", jsontext_real_or_null(p->entry_price),
+				    "confidence", jsontext_real_or_null(p->confidence), "score",
+				    jsontext_real_or_null(p->score), "regime",
+				    string_or_null(p->regime), "sector", string_or_null(p->sector),
+				    "timeframe", string_or_null(p->timeframe), "components",
+				    p->components));
 	}
 	/* Every part or nothing: a part missing from a commit would read as
 	 * "start afresh" on the next start. */
@@ -772,19 +737,16 @@ int short_term_publish(const struct short_term *st, const char *models_dir, cons
 
 void short_term_batch_reset(struct short_term_batch *b)
 {
-	b->quarantine_len = 0;
+	buf_reset(&b->quarantine);
 	b->n_keys = 0;
-	b->weight_log_len = 0;
+	buf_reset(&b->weight_log);
 }
 
 void short_term_batch_release(struct short_term_batch *b)
 {
-	free(b->quarantine);
+	buf_release(&b->quarantine);
 	free(b->keys);
-	free(b->weight_log);
-	b->quarantine = NULL;
 	b->keys = NULL;
-	b->weight_log = NULL;
-	b->weight_log_len = b->weight_log_cap = 0;
-	b->quarantine_len = b->quarantine_cap = b->n_keys = b->keys_cap = 0;
+	b->n_keys = b->keys_cap = 0;
+	buf_release(&b->weight_log);
 }

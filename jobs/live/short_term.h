@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "lib/base/buf.h"
 #include "lib/base/err.h"
 #include "lib/config/config.h"
 #include "lib/ingest/follow.h"
@@ -56,12 +57,10 @@ struct short_term;
 /* What one batch produced, to be appended by the caller. */
 struct short_term_batch {
 	struct framelog *outcomes; /* borrowed: outcome lines are added to it */
-	char *quarantine;	   /* JSONL text, malloc'd, grows */
-	size_t quarantine_len, quarantine_cap;
-	uint64_t *keys; /* new trade-key hashes */
+	struct buf quarantine;	   /* state/quarantine.jsonl lines */
+	uint64_t *keys;		   /* new trade-key hashes (BUF_ARRAY_GROW) */
 	size_t n_keys, keys_cap;
-	char *weight_log; /* state/weight_learning.jsonl lines, malloc'd */
-	size_t weight_log_len, weight_log_cap;
+	struct buf weight_log; /* state/weight_learning.jsonl lines */
 	void (*on_outcome)(void *ctx, const struct record *r); /* may be NULL */
 	void *hook_ctx;
 };

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "lib/base/hook.h"
 #include "lib/base/journal.h"
 #include "lib/base/jsontext.h"
+#include "lib/base/logline.h"
 #include "lib/base/schedule.h"
 
 #define RUNNER_MAX_QUEUE 64
@@ -63,18 +63,8 @@ struct runner {
 	json_t *last; /* the last journal line, read or written */
 };
 
-static void say(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct runner *r, const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-	if (!r->o.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	r->o.log(r->o.log_ctx, msg);
-}
+/* One line per event through o.log (logline.h). */
+#define say(r, ...) logline_say((r)->o.log, (r)->o.log_ctx, __VA_ARGS__)
 
 /* ---- the journal ------------------------------------------------------------------- */
 

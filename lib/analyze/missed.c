@@ -473,12 +473,6 @@ done:
 
 /* ---- JSON ----------------------------------------------------------------------- */
 
-/* JSON has no NaN: a non-finite double is null. */
-static json_t *real_or_null(double d)
-{
-	return isfinite(d) ? json_real(d) : json_null();
-}
-
 /* Steals v; a NULL v (a failed constructor) or a failed set turns *ok to 0. */
 static void put(json_t *o, const char *key, json_t *v, int *ok)
 {
@@ -503,18 +497,18 @@ json_t *missed_result_json(const struct missed_signal *s, const struct missed_re
 	put(j, "ts", json_string(iso), &ok);
 	put(j, "symbol", bounded_string(s->symbol, MISSED_SYMBOL_LEN), &ok);
 	put(j, "side", json_string(s->side < 0 ? "short" : "long"), &ok);
-	put(j, "confidence", real_or_null(s->confidence), &ok);
-	put(j, "score", real_or_null(s->score), &ok);
-	put(j, "price", real_or_null(s->price), &ok);
+	put(j, "confidence", jsontext_real_or_null(s->confidence), &ok);
+	put(j, "score", jsontext_real_or_null(s->score), &ok);
+	put(j, "price", jsontext_real_or_null(s->price), &ok);
 	put(j, "reason", bounded_string(reason_of(s), MISSED_REASON_LEN), &ok);
 	char key[32];
 	for (int h = 0; h < MISSED_HORIZONS; h++) {
 		snprintf(key, sizeof key, "ret_%s", horizon_name[h]);
-		put(j, key, real_or_null(r->ret[h]), &ok);
+		put(j, key, jsontext_real_or_null(r->ret[h]), &ok);
 	}
 	for (int h = 0; h < MISSED_HORIZONS; h++) {
 		snprintf(key, sizeof key, "pnl_usd_%s", horizon_name[h]);
-		put(j, key, real_or_null(r->pnl_usd[h]), &ok);
+		put(j, key, jsontext_real_or_null(r->pnl_usd[h]), &ok);
 	}
 	if (!ok) {
 		json_decref(j);
@@ -537,8 +531,8 @@ json_t *missed_summary_json(const struct missed_summary *s)
 			break;
 		}
 		put(one, "known", json_integer(s->known[h]), &ok);
-		put(one, "pnl_usd", real_or_null(s->pnl_usd_total[h]), &ok);
-		put(one, "mean_ret", real_or_null(s->mean_ret[h]), &ok);
+		put(one, "pnl_usd", jsontext_real_or_null(s->pnl_usd_total[h]), &ok);
+		put(one, "mean_ret", jsontext_real_or_null(s->mean_ret[h]), &ok);
 		put(horizons, horizon_name[h], one, &ok);
 	}
 	for (size_t i = 0; ok && i < s->n_reasons && i < MISSED_MAX_REASONS; i++) {
@@ -549,8 +543,8 @@ json_t *missed_summary_json(const struct missed_summary *s)
 			break;
 		}
 		put(one, "count", json_integer(r->count), &ok);
-		put(one, "pnl_usd", real_or_null(r->pnl_usd), &ok);
-		put(one, "mean_ret_1h", real_or_null(r->mean_ret_1h), &ok);
+		put(one, "pnl_usd", jsontext_real_or_null(r->pnl_usd), &ok);
+		put(one, "mean_ret_1h", jsontext_real_or_null(r->mean_ret_1h), &ok);
 		char name[MISSED_REASON_LEN + 1];
 		size_t n = strnlen(r->reason, MISSED_REASON_LEN);
 		memcpy(name, r->reason, n);
@@ -563,7 +557,7 @@ json_t *missed_summary_json(const struct missed_summary *s)
 			ok = 0;
 	}
 	put(j, "count", json_integer(s->count), &ok);
-	put(j, "missed_pnl_usd", real_or_null(s->pnl_usd_1h_total), &ok);
+	put(j, "missed_pnl_usd", jsontext_real_or_null(s->pnl_usd_1h_total), &ok);
 	put(j, "horizon", json_string(horizon_name[MISSED_H_1H]), &ok);
 	put(j, "by_horizon", horizons, &ok);
 	horizons = NULL;

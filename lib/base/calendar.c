@@ -7,30 +7,59 @@
 #include <string.h>
 #include <time.h>
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil algorithm, public domain description). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/*
+ * Civil dates <-> days since 1970-01-01 on the proleptic Gregorian calendar,
+ * after Howard Hinnant's days_from_civil and civil_from_days ("chrono-
+ * Compatible Low-Level Date Algorithms", howardhinnant.github.io/
+ * date_algorithms.html, a public-domain description). Counting the year
+ * from March 1 puts the leap day last, so the day of the year is a linear
+ * function of the month (the 153/5 rule: months of 31,30,31,30,31 days
+ * repeat), and 400-year eras of 146097 days make the rest exact. Eras
+ * and month shifts are divided rounding toward minus infinity (the "- 399"
+ * and "- 146096"), so dates before year 0 land in the right era too.
+ */
+
+int64_t calendar_days_from_civil(int64_t year, int64_t month, int64_t day)
 {
-	y -= m <= 2;
-	const int64_t era = (y >= 0 ? y : y - 399) / 400;
-	const unsigned yoe = (unsigned)(y - era * 400);
-	const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
+	if (month < 1 || month > 12) {
+		const int64_t years = (month > 0 ? month - 1 : month - 12) / 12;
+		year += years;
+		month -= years * 12;
+	}
+	year -= month <= 2;
+	const int64_t era = (year >= 0 ? year : year - 399) / 400;
+	const int64_t year_of_era = year - era * 400; /* 0 … 399 */
+	const int64_t day_of_year =
+	    (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1; /* from March 1 */
+	const int64_t day_of_era =
+	    year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+	/* 719468 days separate 0000-03-01 from 1970-01-01. */
+	return era * 146097 + day_of_era - 719468;
 }
 
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
+void calendar_civil_from_days(int64_t days, int *year, int *month, int *day)
 {
-	z += 719468;
-	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	const unsigned doe = (unsigned)(z - era * 146097);
-	const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	const int64_t yy = (int64_t)yoe + era * 400;
-	const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	const unsigned mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yy + (*m <= 2));
+	days += 719468;
+	const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	const int64_t day_of_era = days - era * 146097; /* 0 … 146096 */
+	const int64_t year_of_era =
+	    (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+	const int64_t day_of_year =
+	    day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+	const int64_t month_from_march =
+	    (5 * day_of_year + 2) / 153; /* 0 = March … 11 = February */
+	*day = (int)(day_of_year - (153 * month_from_march + 2) / 5 + 1);
+	*month = (int)(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
+	*year = (int)(era * 400 + year_of_era + (*month <= 2));
+}
+
+int calendar_date_exists(int64_t year, int month, int day)
+{
+	static const int lengths[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (month < 1 || month > 12 || day < 1)
+		return 0;
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	return day <= lengths[month - 1] + (month == 2 && leap);
 }
 
 static int digits(const char **p, int n, int *out)
@@ -46,6 +75,18 @@ static int digits(const char **p, int n, int *out)
 	return 0;
 }
 
+int calendar_parse_date(const char *text, int64_t *days)
+{
+	const char *p = text;
+	int year, month, day;
+
+	if (!p || digits(&p, 4, &year) || *p++ != '-' || digits(&p, 2, &month) || *p++ != '-' ||
+	    digits(&p, 2, &day) || *p != '\0' || !calendar_date_exists(year, month, day))
+		return -1;
+	*days = calendar_days_from_civil(year, month, day);
+	return 0;
+}
+
 int calendar_parse_iso(const char *text, int64_t *us)
 {
 	const char *p = text;
@@ -55,9 +96,7 @@ int calendar_parse_iso(const char *text, int64_t *us)
 	if (!p || digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
 	    digits(&p, 2, &D))
 		return -1;
-	static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-	if (M < 1 || M > 12 || D < 1 || D > month_days[M - 1] || (M == 2 && D == 29 && !leap))
+	if (!calendar_date_exists(Y, M, D))
 		return -1;
 	if (*p == 'T' || *p == ' ' || *p == 't') {
 		p++;
@@ -102,8 +141,8 @@ int calendar_parse_iso(const char *text, int64_t *us)
 	}
 	if (*p != '\0')
 		return -1;
-	int64_t secs = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + mi * 60 +
-		       s - offset_s;
+	int64_t secs =
+	    calendar_days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + s - offset_s;
 	*us = secs * CALENDAR_US_PER_S + frac;
 	return 0;
 }
@@ -138,7 +177,7 @@ void calendar_format_iso(int64_t us, char *buf, size_t len)
 		days--;
 	}
 	int y, m, d;
-	civil_from_days(days, &y, &m, &d);
+	calendar_civil_from_days(days, &y, &m, &d);
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, m, d, (int)(rem / 3600),
 		 (int)(rem % 3600 / 60), (int)(rem % 60), (int)micros);
 }
@@ -151,7 +190,7 @@ void calendar_format_date(int64_t us, char *buf, size_t len)
 	if (secs % 86400 < 0)
 		days--;
 	int y, m, d;
-	civil_from_days(days, &y, &m, &d);
+	calendar_civil_from_days(days, &y, &m, &d);
 	snprintf(buf, len, "%04d-%02d-%02d", y, m, d);
 }
 

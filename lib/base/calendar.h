@@ -20,6 +20,28 @@
  * no offset means UTC). Returns 0 and sets *us, or -1 when malformed. */
 int calendar_parse_iso(const char *text, int64_t *us);
 
+/* Strict "YYYY-MM-DD": four, two and two digits, a date that exists
+ * (calendar_date_exists()), nothing after. Returns 0 and sets *days (since
+ * 1970-01-01), or -1 leaving *days untouched. */
+int calendar_parse_date(const char *text, int64_t *days);
+
+/* ---- civil dates: the one date algorithm of tradelearn ------------------- */
+
+/* Days since 1970-01-01 of the proleptic Gregorian date year-month-day
+ * (Howard Hinnant's days_from_civil; calendar.c names the source). Months
+ * outside 1–12 and days outside the month roll over: month 13 is January of
+ * year + 1, February 30 is March 1 or 2, day 0 the last of the month
+ * before. */
+int64_t calendar_days_from_civil(int64_t year, int64_t month, int64_t day);
+
+/* The date of a day count (its inverse, civil_from_days); month and day are
+ * 1-based. */
+void calendar_civil_from_days(int64_t days, int *year, int *month, int *day);
+
+/* 1 when year-month-day is a date of the Gregorian calendar (a month 1–12,
+ * a day of that month: February 29 only in leap years), else 0. */
+int calendar_date_exists(int64_t year, int month, int day);
+
 /* Epoch numbers: seconds, or milliseconds / microseconds when the magnitude
  * says so (> 1e11 ms, > 1e14 us). */
 int64_t calendar_from_epoch_number(double value);

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/buf.h"
+
 /* close() that keeps the errno of the failure being reported. */
 static void close_quietly(int fd)
 {
@@ -450,9 +452,8 @@ out:
 int durable_read_all(const char *path, char **data, size_t *len, struct err *err)
 {
 	int ret = -1;
-	char *buf = NULL;
-	size_t used = 0;
-	size_t cap;
+	struct buf text = BUF_INIT;
+	size_t room;
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -467,33 +468,22 @@ int durable_read_all(const char *path, char **data, size_t *len, struct err *err
 		goto out;
 	}
 	/* The size is only a hint: the file may grow while we read (a log), and
-	 * some files (/proc) report 0. Read to end of file regardless; the two
-	 * spare bytes hold the NUL and let the read that sees the end happen
+	 * some files (/proc) report 0. Read to end of file regardless; room for
+	 * one byte more than the size lets the read that sees the end happen
 	 * without growing the buffer. */
-	cap = 4096;
+	room = 4095;
 	if (st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX - 2)
-		cap = (size_t)st.st_size + 2;
-	buf = malloc(cap);
-	if (!buf) {
+		room = (size_t)st.st_size + 1;
+	if (buf_grow(&text, room)) {
 		err_fail(err, "read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	for (;;) {
-		if (used + 1 >= cap) {
-			if (cap > SIZE_MAX / 2) {
-				errno = ENOMEM;
-				err_fail(err, "read %s: %s", path, strerror(errno));
-				goto out;
-			}
-			char *bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				err_fail(err, "read %s: %s", path, strerror(errno));
-				goto out;
-			}
-			buf = bigger;
-			cap *= 2;
+		if (text.len + 1 >= text.alloc && buf_grow(&text, 1)) {
+			err_fail(err, "read %s: %s", path, strerror(errno));
+			goto out;
 		}
-		ssize_t n = read(fd, buf + used, cap - used - 1);
+		ssize_t n = read(fd, text.data + text.len, text.alloc - text.len - 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -502,15 +492,12 @@ int durable_read_all(const char *path, char **data, size_t *len, struct err *err
 		}
 		if (n == 0)
 			break;
-		used += (size_t)n;
+		buf_setlen(&text, text.len + (size_t)n);
 	}
-	buf[used] = '\0';
-	*data = buf;
-	*len = used;
-	buf = NULL;
+	*data = buf_detach(&text, len);
 	ret = 0;
 out:
-	free_quietly(buf);
+	buf_release(&text);
 	close_quietly(fd);
 	return ret;
 }

@@ -5,31 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/buf.h"
+
 struct out {
-	char *buf;
-	size_t len, cap;
-	int failed;
+	struct buf text;
+	int failed; /* out of memory: the rest is not written */
 };
 
 static void put(struct out *o, const char *s, size_t n)
 {
-	if (o->failed)
-		return;
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		char *nb = realloc(o->buf, cap);
-		if (!nb) {
-			o->failed = 1;
-			return;
-		}
-		o->buf = nb;
-		o->cap = cap;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-	o->buf[o->len] = '\0';
+	if (!o->failed && buf_add(&o->text, s, n))
+		o->failed = 1;
 }
 
 static void puts_(struct out *o, const char *s)
@@ -54,6 +40,11 @@ void jsontext_real(double d, char *buf, size_t len)
 		if (n + 2 < len)
 			memcpy(buf + n, ".0", 3);
 	}
+}
+
+json_t *jsontext_real_or_null(double d)
+{
+	return isfinite(d) ? json_real(d) : json_null();
 }
 
 static void put_string(struct out *o, const char *s, size_t n)
@@ -166,17 +157,15 @@ static void dump(struct out *o, const json_t *v, int style, int depth)
 
 char *jsontext_dump(const json_t *v, int style, size_t *len)
 {
-	struct out o = {0};
+	struct out o = {BUF_INIT, 0};
 	dump(&o, v, style, 0);
 	if (style == JSONTEXT_PRETTY)
 		put(&o, "\n", 1);
 	if (o.failed) {
-		free(o.buf);
+		buf_release(&o.text);
 		return NULL;
 	}
-	if (len)
-		*len = o.len;
-	return o.buf;
+	return buf_detach(&o.text, len);
 }
 
 void jsontext_copy_utf8(char *dst, size_t size, const char *src)

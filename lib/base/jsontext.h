@@ -28,4 +28,9 @@ void jsontext_copy_utf8(char *dst, size_t size, const char *src);
 /* Writes the shortest round-trip text of d into buf (at least 32 bytes). */
 void jsontext_real(double d, char *buf, size_t len);
 
+/* A new JSON real of d, or JSON null when d is not finite: JSON has no NaN
+ * or infinity, and tradelearn keeps an absent figure as NaN. New
+ * reference; NULL on ENOMEM. */
+json_t *jsontext_real_or_null(double d);
+
 #endif

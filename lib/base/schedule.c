@@ -22,54 +22,6 @@ static int64_t floor_mod(int64_t a, int64_t b)
 	return a - floor_div(a, b) * b;
 }
 
-/*
- * Civil date <-> day count on the proleptic Gregorian calendar. Counting the
- * year from March 1 puts the leap day last, so the day of the year is a
- * linear function of the month (the 153/5 rule: months of 31,30,31,30,31
- * days repeat), and 400-year eras of 146097 days make the rest exact.
- */
-static int64_t days_from_date(int64_t year, int64_t month, int64_t day)
-{
-	year += floor_div(month - 1, 12);
-	month = floor_mod(month - 1, 12) + 1;
-	if (month <= 2) {
-		year -= 1;
-		month += 12;
-	}
-	int64_t era = floor_div(year, 400);
-	int64_t year_of_era = year - era * 400;
-	int64_t day_of_year = (153 * (month - 3) + 2) / 5 + day - 1;
-	int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-	/* 719468 days separate 0000-03-01 from 1970-01-01. */
-	return era * 146097 + day_of_era - 719468;
-}
-
-static void date_from_days(int64_t days, int *year, int *month, int *day)
-{
-	days += 719468;
-	int64_t era = floor_div(days, 146097);
-	int64_t day_of_era = days - era * 146097;
-	int64_t year_of_era =
-	    (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-	int64_t day_of_year =
-	    day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-	int64_t month_from_march = (5 * day_of_year + 2) / 153;
-	*day = (int)(day_of_year - (153 * month_from_march + 2) / 5 + 1);
-	*month = (int)(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
-	*year = (int)(era * 400 + year_of_era + (*month <= 2));
-}
-
-static int is_leap_year(int year)
-{
-	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-static int days_in_month(int year, int month)
-{
-	static const int lengths[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	return month == 2 && is_leap_year(year) ? 29 : lengths[month - 1];
-}
-
 /* ---- calendar ------------------------------------------------------------ */
 
 void schedule_calendar_init(struct schedule_calendar *c)
@@ -112,12 +64,12 @@ int schedule_calendar_add_holiday(struct schedule_calendar *c, int32_t day)
 
 int32_t schedule_day_from_ymd(int y, int m, int d)
 {
-	return (int32_t)days_from_date(y, m, d);
+	return (int32_t)calendar_days_from_civil(y, m, d);
 }
 
 void schedule_day_ymd(int32_t day, int *y, int *m, int *d)
 {
-	date_from_days(day, y, m, d);
+	calendar_civil_from_days(day, y, m, d);
 }
 
 static int fixed_digits(const char *text, int n, int *out)
@@ -134,22 +86,18 @@ static int fixed_digits(const char *text, int n, int *out)
 
 int schedule_parse_day(const char *text, int32_t *day)
 {
-	int y, m, d;
+	int64_t days;
 
-	if (!text || strlen(text) != 10 || text[4] != '-' || text[7] != '-' ||
-	    fixed_digits(text, 4, &y) || fixed_digits(text + 5, 2, &m) ||
-	    fixed_digits(text + 8, 2, &d))
+	if (calendar_parse_date(text, &days) != 0)
 		return -1;
-	if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
-		return -1;
-	*day = schedule_day_from_ymd(y, m, d);
+	*day = (int32_t)days; /* four-digit years are well inside int32 */
 	return 0;
 }
 
 void schedule_format_day(int32_t day, char *buf, size_t len)
 {
 	int y, m, d;
-	date_from_days(day, &y, &m, &d);
+	calendar_civil_from_days(day, &y, &m, &d);
 	snprintf(buf, len, "%04d-%02d-%02d", y, m, d);
 }
 
@@ -232,9 +180,10 @@ static int64_t utc_offset(int64_t t)
 	struct tm tm;
 	if (!localtime_r(&tt, &tm))
 		return 0;
-	int64_t wall = days_from_date((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) *
-			   SECONDS_PER_DAY +
-		       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+	int64_t wall =
+	    calendar_days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) *
+		SECONDS_PER_DAY +
+	    tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 	return wall - t;
 }
 

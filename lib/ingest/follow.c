@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,10 @@
 #include <unistd.h>
 
 #include "lib/ingest/archive.h"
+#include "lib/base/buf.h"
 #include "lib/base/calendar.h"
+#include "lib/base/hash.h"
+#include "lib/base/logline.h"
 #include "lib/ingest/logscan.h"
 
 #define CHUNK (64 * 1024)
@@ -75,28 +77,8 @@ struct follow {
 	char pathbuf[FOLLOW_PATH_MAX]; /* line->path for FOLLOW_TAIL after release */
 };
 
-uint64_t follow_hash(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
-
-static void say(struct follow *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct follow *f, const char *fmt, ...)
-{
-	char msg[1200];
-	va_list ap;
-	if (!f->opt.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	f->opt.log(f->opt.log_ctx, msg);
-}
+/* One line for the operator through opt.log (logline.h). */
+#define say(f, ...) logline_say((f)->opt.log, (f)->opt.log_ctx, __VA_ARGS__)
 
 static int64_t now_us(void)
 {
@@ -130,7 +112,7 @@ static struct reader *reader_alloc(const char *path)
 		return NULL;
 	r->fd = -1;
 	r->state = READER_FOLLOWING;
-	r->head_hash = FOLLOW_HASH_INIT;
+	r->head_hash = HASH_FNV1A64_INIT;
 	snprintf(r->pos.path, sizeof r->pos.path, "%s", path);
 	return r;
 }
@@ -163,17 +145,7 @@ static int reader_grow(struct reader *r, size_t want)
 		r->base += r->consumed;
 		r->consumed = 0;
 	}
-	if (r->cap - r->len >= want)
-		return 0;
-	size_t cap = r->cap ? r->cap : CHUNK;
-	while (cap - r->len < want)
-		cap *= 2;
-	char *nb = realloc(r->buf, cap);
-	if (!nb)
-		return -1;
-	r->buf = nb;
-	r->cap = cap;
-	return 0;
+	return BUF_ARRAY_GROW(r->buf, r->len + want, r->cap);
 }
 
 /* Notes newly read bytes at file offset at: the growing head hash and the
@@ -184,7 +156,7 @@ static void reader_saw(struct reader *r, uint64_t at, const char *data, size_t n
 		size_t take = FOLLOW_HEAD_BYTES - r->head_len;
 		if (take > n)
 			take = n;
-		r->head_hash = follow_hash(r->head_hash, data, take);
+		r->head_hash = hash_fnv1a64(r->head_hash, data, take);
 		r->head_len += (uint32_t)take;
 		if (r->head_len == FOLLOW_HEAD_BYTES)
 			r->head_complete = 1;
@@ -239,7 +211,7 @@ static int hash_at(int fd, uint64_t offset, uint32_t len, uint64_t *out)
 			return -1;
 		got += (size_t)n;
 	}
-	*out = follow_hash(FOLLOW_HASH_INIT, buf, len);
+	*out = hash_fnv1a64(HASH_FNV1A64_INIT, buf, len);
 	return 0;
 }
 
@@ -265,7 +237,7 @@ static struct reader *compressed_match(const char *path, const struct follow_pos
 {
 	struct err err;
 	struct reader *r = reader_alloc(path);
-	uint64_t head = FOLLOW_HASH_INIT, tail = FOLLOW_HASH_INIT, at = 0;
+	uint64_t head = HASH_FNV1A64_INIT, tail = HASH_FNV1A64_INIT, at = 0;
 	char buf[CHUNK];
 
 	if (!r)
@@ -283,9 +255,9 @@ static struct reader *compressed_match(const char *path, const struct follow_pos
 		for (ssize_t i = 0; i < n; i++) {
 			uint64_t o = at + (uint64_t)i;
 			if (o < pos->head_len)
-				head = follow_hash(head, buf + i, 1);
+				head = hash_fnv1a64(head, buf + i, 1);
 			if (o >= pos->offset - pos->tail_len)
-				tail = follow_hash(tail, buf + i, 1);
+				tail = hash_fnv1a64(tail, buf + i, 1);
 		}
 		at += (uint64_t)n;
 	}
@@ -299,7 +271,7 @@ static struct reader *compressed_match(const char *path, const struct follow_pos
 						(size_t)(pos->head_len - at - n_beyond), &err);
 		if (n <= 0)
 			goto mismatch;
-		head = follow_hash(head, beyond + n_beyond, (size_t)n);
+		head = hash_fnv1a64(head, beyond + n_beyond, (size_t)n);
 		n_beyond += (size_t)n;
 	}
 	if ((pos->head_len && head != pos->head_hash) || (pos->tail_len && tail != pos->tail_hash))
@@ -308,7 +280,7 @@ static struct reader *compressed_match(const char *path, const struct follow_pos
 	r->pos = *pos;
 	snprintf(r->pos.path, sizeof r->pos.path, "%s", path);
 	r->pos.compressed = 1;
-	r->head_hash = pos->head_len ? pos->head_hash : FOLLOW_HASH_INIT;
+	r->head_hash = pos->head_len ? pos->head_hash : HASH_FNV1A64_INIT;
 	r->head_len = pos->head_len;
 	r->head_complete = pos->head_len == FOLLOW_HEAD_BYTES || pos->offset != pos->head_len;
 	if (n_beyond) {
@@ -515,7 +487,7 @@ static int whole_file_signature(struct logscan_file *sb, struct follow_done *out
 
 	out->size = 0;
 	out->head_len = 0;
-	out->head_hash = FOLLOW_HASH_INIT;
+	out->head_hash = HASH_FNV1A64_INIT;
 	if (!sb->compressed) {
 		int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
 		struct stat st;
@@ -539,7 +511,7 @@ static int whole_file_signature(struct logscan_file *sb, struct follow_done *out
 			size_t take = FOLLOW_HEAD_BYTES - out->head_len;
 			if (take > (size_t)n)
 				take = (size_t)n;
-			out->head_hash = follow_hash(out->head_hash, buf, take);
+			out->head_hash = hash_fnv1a64(out->head_hash, buf, take);
 			out->head_len += (uint32_t)take;
 		}
 		out->size += (uint64_t)n;
@@ -990,7 +962,7 @@ static void handle_truncation(struct follow *f, struct source *s, int renamed)
 	want.head_len = r->head_len;
 	want.head_hash = r->head_hash;
 	want.tail_len = (uint32_t)r->last_len;
-	want.tail_hash = follow_hash(FOLLOW_HASH_INIT, r->last, r->last_len);
+	want.tail_hash = hash_fnv1a64(HASH_FNV1A64_INIT, r->last, r->last_len);
 	snprintf(want.path, sizeof want.path, "%s", s->path);
 	for (size_t i = nsibs; i-- > 0 && !copy;) {
 		struct logscan_file *sb = &sibs[i];
@@ -1387,10 +1359,10 @@ static void position_of(struct reader *r, struct follow_position *p)
 	if (p->head_len > p->offset) {
 		/* The head must be bytes we have handed out (they cannot change
 		 * without us noticing): shrink it to the offset. */
-		uint64_t h = FOLLOW_HASH_INIT;
+		uint64_t h = HASH_FNV1A64_INIT;
 		int ok = 1;
 		if (r->base == 0 && p->offset <= r->len)
-			h = follow_hash(h, r->buf, (size_t)p->offset);
+			h = hash_fnv1a64(h, r->buf, (size_t)p->offset);
 		else
 			ok = r->fd >= 0 && hash_at(r->fd, 0, (uint32_t)p->offset, &h) == 0;
 		if (ok) {
@@ -1399,7 +1371,7 @@ static void position_of(struct reader *r, struct follow_position *p)
 		}
 	}
 	p->tail_len = p->offset < FOLLOW_TAIL_BYTES ? (uint32_t)p->offset : FOLLOW_TAIL_BYTES;
-	p->tail_hash = FOLLOW_HASH_INIT;
+	p->tail_hash = HASH_FNV1A64_INIT;
 	if (p->tail_len) {
 		/* The bytes before the offset as they were read: still in the
 		 * buffer, or the last bytes read when everything read was handed
@@ -1409,10 +1381,10 @@ static void position_of(struct reader *r, struct follow_position *p)
 		uint64_t from = p->offset - p->tail_len;
 		if (from >= r->base && p->offset <= r->base + r->len)
 			p->tail_hash =
-			    follow_hash(FOLLOW_HASH_INIT, r->buf + (from - r->base), p->tail_len);
+			    hash_fnv1a64(HASH_FNV1A64_INIT, r->buf + (from - r->base), p->tail_len);
 		else if (p->offset == r->base + r->len && r->last_len >= p->tail_len)
-			p->tail_hash = follow_hash(
-			    FOLLOW_HASH_INIT, r->last + r->last_len - p->tail_len, p->tail_len);
+			p->tail_hash = hash_fnv1a64(
+			    HASH_FNV1A64_INIT, r->last + r->last_len - p->tail_len, p->tail_len);
 		else if (r->fd < 0 || hash_at(r->fd, from, p->tail_len, &p->tail_hash) != 0)
 			p->tail_len = 0;
 	}

@@ -14,9 +14,9 @@
  *   - a ring of recently finished files, so a finished file that reappears
  *     (compressed, renamed) is never read again.
  *
- * A file's identity is (device, inode) plus two fingerprints: a hash of its
- * first bytes (up to FOLLOW_HEAD_BYTES) and of the bytes just before the
- * offset (up to FOLLOW_TAIL_BYTES). That catches inode reuse, truncation and
+ * A file's identity is (device, inode) plus two fingerprints: a hash
+ * (FNV-1a 64, lib/base/hash.h) of its first bytes (up to FOLLOW_HEAD_BYTES) and of the bytes just
+ * before the offset (up to FOLLOW_TAIL_BYTES). That catches inode reuse, truncation and
  * truncate-then-regrow, and finds a file again under another name.
  *
  * Reading: follow_next() hands out one complete line at a time; a partial
@@ -169,9 +169,5 @@ uint64_t follow_lag_bytes(struct follow *f, size_t source);
 
 /* Closes every file and the inotify descriptor. NULL does nothing. */
 void follow_free(struct follow *f);
-
-/* FNV-1a 64 of data, continuing from h (start with FOLLOW_HASH_INIT). */
-#define FOLLOW_HASH_INIT UINT64_C(0xcbf29ce484222325)
-uint64_t follow_hash(uint64_t h, const void *data, size_t len);
 
 #endif

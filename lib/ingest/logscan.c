@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/buf.h"
 #include "lib/ingest/archive.h"
 #include "lib/ingest/logscan.h"
 
@@ -55,17 +56,11 @@ int logscan_list(const char *dir, const char *name, struct logscan_file **out, s
 		int sibling = logscan_is_rotation(name, de->d_name);
 		if (!named && !sibling)
 			continue;
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct logscan_file *nl = realloc(list, ncap * sizeof *nl);
-			if (!nl) {
-				closedir(d);
-				free(list);
-				set_err(err, "%s: %s", dir, strerror(ENOMEM));
-				return -1;
-			}
-			list = nl;
-			cap = ncap;
+		if (BUF_ARRAY_GROW(list, count + 1, cap)) {
+			closedir(d);
+			free(list);
+			set_err(err, "%s: %s", dir, strerror(ENOMEM));
+			return -1;
 		}
 		struct logscan_file *e = &list[count];
 		snprintf(e->path, sizeof e->path, "%s/%s", dir, de->d_name);
@@ -94,16 +89,12 @@ int logscan_read(const char *path, logscan_line_fn fn, void *ctx, struct err *er
 	if (!s)
 		return -1;
 	for (;;) {
-		if (cap - len < 65536) {
-			size_t ncap = cap ? cap * 2 : 1 << 20;
-			char *nb = realloc(buf, ncap);
-			if (!nb) {
-				set_err(err, "%s: %s", path, strerror(ENOMEM));
-				rc = -1;
-				break;
-			}
-			buf = nb;
-			cap = ncap;
+		/* Reads of 64 KiB at least, into a window of 1 MiB at least. */
+		size_t want = len + 65536 > 1 << 20 ? len + 65536 : 1 << 20;
+		if (BUF_ARRAY_GROW(buf, want, cap)) {
+			set_err(err, "%s: %s", path, strerror(ENOMEM));
+			rc = -1;
+			break;
 		}
 		ssize_t got = archive_stream_read(s, buf + len, cap - len, err);
 		if (got < 0) {

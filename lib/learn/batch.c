@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
-#include "lib/ingest/follow.h"
+#include "lib/base/hash.h"
 
 #define SD_FLOOR 1e-6	      /* the learner's: a feature below it is not usable */
 #define NUMERIC_ABS_MAX 1e100 /* the learner's: beyond it a number is not in the statistics */
@@ -119,7 +119,7 @@ static void intern_release(struct intern *t)
 
 static uint64_t text_hash(const char *s)
 {
-	return follow_hash(FOLLOW_HASH_INIT, s, strlen(s));
+	return hash_fnv1a64_str(HASH_FNV1A64_INIT, s);
 }
 
 /* The index of s, or −1; *at is the slot where it is or would go. */

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
-#include "lib/ingest/follow.h"
+#include "lib/base/hash.h"
+#include "lib/base/jsontext.h"
 #include "lib/learn/stats.h"
 
 enum categorical_field {
@@ -212,7 +213,7 @@ long learner_numeric_ignored(const struct learner *l)
 
 static uint64_t text_hash(const char *s)
 {
-	return follow_hash(FOLLOW_HASH_INIT, s, strlen(s));
+	return hash_fnv1a64_str(HASH_FNV1A64_INIT, s);
 }
 
 static int numeric_find(const struct learner *l, const char *name)
@@ -427,9 +428,9 @@ static void gather(const struct learner *l, struct learner *grow, const struct l
 	for (enum categorical_field field = 0; field < FIELD_COUNT_CATEGORICAL; field++) {
 		const char *name = categorical_fields[field];
 		const char *value = categorical_value(c, field);
-		uint64_t h = follow_hash(FOLLOW_HASH_INIT, name, strlen(name));
-		h = follow_hash(h, "=", 1);
-		h = follow_hash(h, value, strlen(value));
+		uint64_t h = hash_fnv1a64_str(HASH_FNV1A64_INIT, name);
+		h = hash_fnv1a64(h, "=", 1);
+		h = hash_fnv1a64_str(h, value);
 		/* Only values in the table are in the model, the export names
 		 * exactly those: a value never seen (or beyond the table's
 		 * cap) counts 0 rather than the weight of another value that
@@ -809,12 +810,6 @@ double learner_learn(struct learner *l, const struct record *r)
 
 /* ---- JSON --------------------------------------------------------------------------- */
 
-/* JSON has no NaN: a non-finite double is null (and null loads as NAN). */
-static json_t *real_or_null(double d)
-{
-	return isfinite(d) ? json_real(d) : json_null();
-}
-
 /* Steals v; a NULL v (a failed constructor) or a failed set turns *ok to 0. */
 static void put(json_t *o, const char *key, json_t *v, int *ok)
 {
@@ -872,27 +867,29 @@ static json_t *progress_json(const struct learner *l, int *ok)
 		json_decref(wy);
 		return NULL;
 	}
-	put(j, "log_loss_sum", real_or_null(l->log_loss_sum), ok);
-	put(j, "brier_sum", real_or_null(l->brier_sum), ok);
+	put(j, "log_loss_sum", jsontext_real_or_null(l->log_loss_sum), ok);
+	put(j, "brier_sum", jsontext_real_or_null(l->brier_sum), ok);
 	put(j, "hist_pos", histogram_json(l->hist_pos, ok), ok);
 	put(j, "hist_neg", histogram_json(l->hist_neg, ok), ok);
 	for (int b = 0; b < LEARNER_CALIBRATION_BUCKETS; b++)
 		append(cal,
 		       json_pack("[IoI]", (json_int_t)l->cal_count[b],
-				 real_or_null(l->cal_pred_sum[b]), (json_int_t)l->cal_wins[b]),
+				 jsontext_real_or_null(l->cal_pred_sum[b]),
+				 (json_int_t)l->cal_wins[b]),
 		       ok);
 	put(j, "calibration", cal, ok);
 	for (int i = 0; i < l->ring_len; i++) {
 		int k = ring_index(l, i);
-		append(wp, real_or_null(l->ring_p[k]), ok);
+		append(wp, jsontext_real_or_null(l->ring_p[k]), ok);
 		append(wy, json_integer(l->ring_y[k]), ok);
 	}
 	put(j, "window_p", wp, ok);
 	put(j, "window_y", wy, ok);
 	put(j, "drift",
 	    json_pack("{s:I,s:o,s:o,s:o}", "n", (json_int_t)l->drift.n, "mean",
-		      real_or_null(l->drift.mean), "cum", real_or_null(l->drift.cum), "min_cum",
-		      real_or_null(l->drift.min_cum)),
+		      jsontext_real_or_null(l->drift.mean), "cum",
+		      jsontext_real_or_null(l->drift.cum), "min_cum",
+		      jsontext_real_or_null(l->drift.min_cum)),
 	    ok);
 	return j;
 }
@@ -912,15 +909,16 @@ json_t *learner_save(const struct learner *l)
 	put(j, "kind", json_string("tradelearn-online-logistic-state"), &ok);
 	put(j, "options", options_json(&l->opt, &ok), &ok);
 	put(j, "trades", json_integer(l->trades), &ok);
-	put(j, "bias", real_or_null(l->bias), &ok);
-	put(j, "bias_g2", real_or_null(l->bias_g2), &ok);
+	put(j, "bias", jsontext_real_or_null(l->bias), &ok);
+	put(j, "bias_g2", jsontext_real_or_null(l->bias_g2), &ok);
 	for (int i = 0; i < l->n_numeric; i++) {
 		const struct numeric_feature *f = &l->numeric[i];
 		append(numeric,
 		       json_pack("{sssososIsoso}", "name", f->name, "weight",
-				 real_or_null(f->weight), "g2", real_or_null(f->g2), "count",
-				 (json_int_t)f->count, "mean", real_or_null(f->mean), "m2",
-				 real_or_null(f->m2)),
+				 jsontext_real_or_null(f->weight), "g2",
+				 jsontext_real_or_null(f->g2), "count", (json_int_t)f->count,
+				 "mean", jsontext_real_or_null(f->mean), "m2",
+				 jsontext_real_or_null(f->m2)),
 		       &ok);
 	}
 	put(j, "numeric", numeric, &ok);
@@ -929,8 +927,9 @@ json_t *learner_save(const struct learner *l)
 	for (uint32_t b = 0; b <= l->mask; b++)
 		if (l->bucket_weight[b] != 0 || l->bucket_g2[b] != 0)
 			append(buckets,
-			       json_pack("[Ioo]", (json_int_t)b, real_or_null(l->bucket_weight[b]),
-					 real_or_null(l->bucket_g2[b])),
+			       json_pack("[Ioo]", (json_int_t)b,
+					 jsontext_real_or_null(l->bucket_weight[b]),
+					 jsontext_real_or_null(l->bucket_g2[b])),
 			       &ok);
 	put(j, "buckets", buckets, &ok);
 	for (int i = 0; i < l->n_values; i++)
@@ -940,7 +939,7 @@ json_t *learner_save(const struct learner *l)
 	put(j, "latest_exit_ts",
 	    l->latest_exit_ts == CALENDAR_NONE ? json_null() : json_integer(l->latest_exit_ts),
 	    &ok);
-	put(j, "abs_pnl_sum", real_or_null(l->abs_pnl_sum), &ok);
+	put(j, "abs_pnl_sum", jsontext_real_or_null(l->abs_pnl_sum), &ok);
 	put(j, "abs_pnl_count", json_integer(l->abs_pnl_count), &ok);
 	put(j, "progress", progress_json(l, &ok), &ok);
 	if (!ok)
@@ -1245,8 +1244,9 @@ json_t *learner_calibration_json(const struct learner_metrics *m, int window)
 		double hi = (double)(b + 1) / LEARNER_CALIBRATION_BUCKETS;
 		append(a,
 		       json_pack("{s:[ff],s:I,s:o,s:o}", "range", lo, hi, "trades",
-				 (json_int_t)count[b], "mean_predicted", real_or_null(pred[b]),
-				 "observed_win_rate", real_or_null(obs[b])),
+				 (json_int_t)count[b], "mean_predicted",
+				 jsontext_real_or_null(pred[b]), "observed_win_rate",
+				 jsontext_real_or_null(obs[b])),
 		       &ok);
 	}
 	if (!ok) {
@@ -1268,17 +1268,17 @@ static json_t *metrics_json(const struct learner *l, int *ok)
 		return NULL;
 	}
 	put(j, "trades_scored", json_integer(m.trades_scored), ok);
-	put(j, "log_loss", real_or_null(m.log_loss), ok);
-	put(j, "brier", real_or_null(m.brier), ok);
-	put(j, "auc", real_or_null(m.auc), ok);
-	put(j, "auc_error_bound", real_or_null(m.auc_error_bound), ok);
-	put(j, "ece", real_or_null(m.ece), ok);
+	put(j, "log_loss", jsontext_real_or_null(m.log_loss), ok);
+	put(j, "brier", jsontext_real_or_null(m.brier), ok);
+	put(j, "auc", jsontext_real_or_null(m.auc), ok);
+	put(j, "auc_error_bound", jsontext_real_or_null(m.auc_error_bound), ok);
+	put(j, "ece", jsontext_real_or_null(m.ece), ok);
 	put(j, "calibration", learner_calibration_json(&m, 0), ok);
 	put(w, "trades", json_integer(m.window_trades), ok);
-	put(w, "log_loss", real_or_null(m.window_log_loss), ok);
-	put(w, "brier", real_or_null(m.window_brier), ok);
-	put(w, "auc", real_or_null(m.window_auc), ok);
-	put(w, "ece", real_or_null(m.window_ece), ok);
+	put(w, "log_loss", jsontext_real_or_null(m.window_log_loss), ok);
+	put(w, "brier", jsontext_real_or_null(m.window_brier), ok);
+	put(w, "auc", jsontext_real_or_null(m.window_auc), ok);
+	put(w, "ece", jsontext_real_or_null(m.window_ece), ok);
 	put(w, "calibration", learner_calibration_json(&m, 1), ok);
 	put(j, "window", w, ok);
 	return j;
@@ -1301,7 +1301,7 @@ static json_t *categorical_json(const struct learner *l, int *ok)
 	put(j, "buckets", json_integer((json_int_t)l->mask + 1), ok);
 	for (int i = 0; i < l->n_values; i++) {
 		uint32_t b = (uint32_t)text_hash(l->values[i]) & l->mask;
-		put(weights, l->values[i], real_or_null(l->bucket_weight[b]), ok);
+		put(weights, l->values[i], jsontext_real_or_null(l->bucket_weight[b]), ok);
 	}
 	put(j, "weights", weights, ok);
 	return j;
@@ -1319,15 +1319,16 @@ json_t *learner_export(const struct learner *l, const char *written_at_iso)
 	put(j, "kind", json_string("tradelearn-online-logistic"), &ok);
 	put(j, "written_at", written_at_iso ? json_string(written_at_iso) : json_null(), &ok);
 	put(j, "trades_learned", json_integer(l->trades), &ok);
-	put(j, "bias", real_or_null(l->bias), &ok);
+	put(j, "bias", jsontext_real_or_null(l->bias), &ok);
 	put(j, "z_clip", json_real(LEARNER_Z_CLIP), &ok);
 	/* sd null: not usable yet, z = 0 (feature_sd is 0). */
 	for (int i = 0; i < l->n_numeric; i++) {
 		const struct numeric_feature *f = &l->numeric[i];
 		double sd = feature_sd(f);
 		put(numeric, f->name,
-		    json_pack("{sososo}", "weight", real_or_null(f->weight), "mean",
-			      real_or_null(f->mean), "sd", sd > 0 ? json_real(sd) : json_null()),
+		    json_pack("{sososo}", "weight", jsontext_real_or_null(f->weight), "mean",
+			      jsontext_real_or_null(f->mean), "sd",
+			      sd > 0 ? json_real(sd) : json_null()),
 		    &ok);
 	}
 	put(j, "numeric", numeric, &ok);

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/buf.h"
 #include "lib/base/calendar.h"
+#include "lib/base/hash.h"
 #include "lib/base/jsontext.h"
 
 #define KEY_LEN 64
@@ -68,10 +70,11 @@ struct signals {
 	struct observation **waiting; /* a min-heap on (at, stream, seq) */
 	size_t n_waiting, cap_waiting;
 	int64_t horizon_us;
-	struct pending *slab; /* grows up to max_pending slots */
+	struct pending *slab; /* grows with the pending signals (at most max_pending) */
 	size_t cap, used, free_head;
 	size_t *heap; /* slab indices, a min-heap on (ts, seq) */
-	size_t n;     /* pending signals */
+	size_t heap_cap;
+	size_t n; /* pending signals */
 	uint64_t next_seq;
 	struct symbol *buckets[N_BUCKETS];
 	struct tally symbols[SIGNALS_MAX_KEYS], timeframes[SIGNALS_MAX_KEYS];
@@ -220,10 +223,7 @@ static void sift_down(struct signals *s, size_t pos)
 
 static size_t bucket_of(const char *name)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * UINT64_C(1099511628211);
-	return (size_t)(h % N_BUCKETS);
+	return (size_t)(hash_fnv1a64_str(HASH_FNV1A64_INIT, name) % N_BUCKETS);
 }
 
 static struct symbol *symbol_find(const struct signals *s, const char *name)
@@ -263,24 +263,16 @@ static void symbol_drop(struct signals *s, struct symbol *sym)
 
 /* ---- pending signals --------------------------------------------------------- */
 
-/* Room for one more pending signal (s->n < max_pending is the caller's). */
+/* Room for one more pending signal (s->n < max_pending is the caller's).
+ * The heap holds an index per slot: it grows with the slab, and a slot is
+ * only free to use when both have room for it. */
 static int reserve_slot(struct signals *s)
 {
-	if (s->free_head != NONE || s->used < s->cap)
+	if (s->free_head != NONE || (s->used < s->cap && s->used < s->heap_cap))
 		return 0;
-	size_t max = (size_t)s->opt.max_pending;
-	size_t cap = s->cap ? s->cap * 2 : 64;
-	if (cap > max)
-		cap = max;
-	struct pending *slab = realloc(s->slab, cap * sizeof *slab);
-	if (!slab)
+	if (BUF_ARRAY_GROW(s->slab, s->used + 1, s->cap) ||
+	    BUF_ARRAY_GROW(s->heap, s->used + 1, s->heap_cap))
 		return -1;
-	s->slab = slab;
-	size_t *heap = realloc(s->heap, cap * sizeof *heap);
-	if (!heap)
-		return -1;
-	s->heap = heap;
-	s->cap = cap;
 	return 0;
 }
 
@@ -449,14 +441,8 @@ static struct observation *waiting_pop(struct signals *s)
 
 static int waiting_push(struct signals *s, struct observation *o)
 {
-	if (s->n_waiting == s->cap_waiting) {
-		size_t cap = s->cap_waiting ? s->cap_waiting * 2 : 64;
-		struct observation **w = realloc(s->waiting, cap * sizeof *w);
-		if (!w)
-			return -1;
-		s->waiting = w;
-		s->cap_waiting = cap;
-	}
+	if (BUF_ARRAY_GROW(s->waiting, s->n_waiting + 1, s->cap_waiting))
+		return -1;
 	s->waiting[s->n_waiting++] = o;
 	waiting_up(s, s->n_waiting - 1);
 	return 0;
@@ -639,11 +625,6 @@ static json_t *tallies_save(const struct tally *t, size_t n)
 	return a;
 }
 
-static json_t *number_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 /* [[seen, at, next_seq], ...] per stream. NULL on ENOMEM. */
 static json_t *streams_save(const struct signals *s)
 {
@@ -679,12 +660,12 @@ static json_t *waiting_save(const struct signals *s)
 	}
 	for (size_t i = 0; i < s->n_waiting; i++) {
 		const struct observation *o = order[i];
-		json_t *v = json_pack("[i,I,I,I,s,o,o,o,o,o]", o->stream, (json_int_t)o->seq,
-				      (json_int_t)o->ts, (json_int_t)o->at, o->symbol,
-				      number_or_null(o->price),
-				      o->is_signal ? json_string(o->timeframe) : json_null(),
-				      o->is_signal ? json_integer(o->side) : json_null(),
-				      number_or_null(o->stop), number_or_null(o->target));
+		json_t *v = json_pack(
+		    "[i,I,I,I,s,o,o,o,o,o]", o->stream, (json_int_t)o->seq, (json_int_t)o->ts,
+		    (json_int_t)o->at, o->symbol, jsontext_real_or_null(o->price),
+		    o->is_signal ? json_string(o->timeframe) : json_null(),
+		    o->is_signal ? json_integer(o->side) : json_null(),
+		    jsontext_real_or_null(o->stop), jsontext_real_or_null(o->target));
 		if (append(a, v))
 			goto fail;
 	}

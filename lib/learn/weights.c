@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/buf.h"
 #include "lib/base/calendar.h"
 #include "lib/base/jsontext.h"
 #include "lib/store/outcome.h"
@@ -184,14 +185,8 @@ static struct component *component_find(const struct weights *w, const char *key
 /* Appends a new component named key; NULL on ENOMEM. */
 static struct component *component_add(struct weights *w, const char *key)
 {
-	if (w->n_components == w->cap_components) {
-		size_t cap = w->cap_components ? w->cap_components * 2 : 16;
-		struct component **nc = realloc(w->components, cap * sizeof *nc);
-		if (!nc)
-			return NULL;
-		w->components = nc;
-		w->cap_components = cap;
-	}
+	if (BUF_ARRAY_GROW(w->components, w->n_components + 1, w->cap_components))
+		return NULL;
 	struct component *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
@@ -286,17 +281,7 @@ static double win_rate(const struct tally *t)
 /* Room for more changes, so that learning never fails half-way. */
 static int reserve_changes(struct weights *w, size_t more)
 {
-	if (w->n_changes + more <= w->cap_changes)
-		return 0;
-	size_t cap = w->cap_changes ? w->cap_changes : 16;
-	while (cap < w->n_changes + more)
-		cap *= 2;
-	struct weights_change *nc = realloc(w->changes, cap * sizeof *nc);
-	if (!nc)
-		return -1;
-	w->changes = nc;
-	w->cap_changes = cap;
-	return 0;
+	return BUF_ARRAY_GROW(w->changes, w->n_changes + more, w->cap_changes);
 }
 
 /* The multiplier rule for one pair (room for the change is reserved).
@@ -710,11 +695,6 @@ int weights_load(struct weights *w, json_t *saved, struct err *err)
 
 /* ---- exports ----------------------------------------------------------------- */
 
-static json_t *real_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static double cents(double v)
 {
 	return round(v * 100) / 100;
@@ -731,13 +711,13 @@ static json_t *tally_export(const struct tally *t, double z)
 	return json_pack(
 	    "{s:f,s:I,s:I,s:I,s:o,s:f,s:o,s:{s:f,s:f,s:f},s:[f,f],s:o,s:{s:f,s:o,s:[f,f]}}",
 	    "multiplier", t->mult, "samples", (json_int_t)n, "wins", (json_int_t)t->wins, "losses",
-	    (json_int_t)t->losses, "win_rate", real_or_null(win_rate(t)), "pnl_usd",
-	    cents(t->pnl_usd), "ewma", real_or_null(t->ewma.n ? t->ewma.value : NAN), "beta",
-	    "alpha", t->beta.alpha, "beta", t->beta.beta, "mean", stats_beta_mean(&t->beta),
+	    (json_int_t)t->losses, "win_rate", jsontext_real_or_null(win_rate(t)), "pnl_usd",
+	    cents(t->pnl_usd), "ewma", jsontext_real_or_null(t->ewma.n ? t->ewma.value : NAN),
+	    "beta", "alpha", t->beta.alpha, "beta", t->beta.beta, "mean", stats_beta_mean(&t->beta),
 	    "wilson", lo, hi, "last_change_day",
 	    t->last_change_day[0] ? json_string(t->last_change_day) : json_null(), "evidence",
 	    "effective_samples", t->ev_n, "win_rate",
-	    real_or_null(t->ev_n > 0 ? t->ev_wins / t->ev_n : NAN), "wilson", elo, ehi);
+	    jsontext_real_or_null(t->ev_n > 0 ? t->ev_wins / t->ev_n : NAN), "wilson", elo, ehi);
 }
 
 /* Sets o[key] = v (stolen); -1 when v is NULL or on ENOMEM. */
@@ -749,7 +729,7 @@ static int set(json_t *o, const char *key, json_t *v)
 static json_t *baseline(const struct tally *t, const char *count_key)
 {
 	return json_pack("{s:I,s:o}", count_key, (json_int_t)t->count, "win_rate",
-			 real_or_null(win_rate(t)));
+			 jsontext_real_or_null(win_rate(t)));
 }
 
 json_t *weights_export_components(const struct weights *w)
@@ -764,7 +744,8 @@ json_t *weights_export_components(const struct weights *w)
 		const struct component *c = w->components[i];
 		json_t *j = tally_export(&c->all, w->opt.z), *regs = json_object();
 		failed = !j || !regs ||
-			 set(j, "running_mean", real_or_null(c->center_n > 0 ? c->center : NAN));
+			 set(j, "running_mean",
+			     jsontext_real_or_null(c->center_n > 0 ? c->center : NAN));
 		for (size_t k = 0; !failed && k < c->n_regimes; k++)
 			failed = set(regs, w->regime_names[c->regimes[k].regime],
 				     tally_export(&c->regimes[k].t, w->opt.z)) != 0;
@@ -802,12 +783,14 @@ json_t *weights_export_exits(const struct weights *w)
 	for (size_t i = 0; !failed && i < w->n_reasons; i++) {
 		const struct tally *t = &w->reasons[i].t;
 		json_t *j = tally_export(t, w->opt.z);
-		failed = !j || set(j, "count", json_integer(t->count)) ||
-			 set(j, "avg_pnl_usd",
-			     real_or_null(t->pnl_n ? cents(t->pnl_usd / (double)t->pnl_n) : NAN)) ||
-			 set(j, "avg_hold_minutes",
-			     real_or_null(t->hold_n ? t->hold_sum / (double)t->hold_n : NAN)) ||
-			 json_object_set(reasons, w->reasons[i].name, j);
+		failed =
+		    !j || set(j, "count", json_integer(t->count)) ||
+		    set(j, "avg_pnl_usd",
+			jsontext_real_or_null(t->pnl_n ? cents(t->pnl_usd / (double)t->pnl_n)
+						       : NAN)) ||
+		    set(j, "avg_hold_minutes",
+			jsontext_real_or_null(t->hold_n ? t->hold_sum / (double)t->hold_n : NAN)) ||
+		    json_object_set(reasons, w->reasons[i].name, j);
 		json_decref(j);
 	}
 	if (failed || json_object_set_new(o, "format", json_integer(1)) ||

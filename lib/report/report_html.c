@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base/calendar.h"
+
 /* U+2014 EM DASH, spelled in bytes so the encoding of the output does not
  * depend on the compiler's source or execution character set. */
 #define DASH "\xe2\x80\x94"
@@ -1425,20 +1427,12 @@ static int by_date_desc(const void *a, const void *b)
 	return (x->position > y->position) - (x->position < y->position);
 }
 
-/* YYYY-MM-DD with a month of 01-12 and a day of 01-31: the date becomes
- * part of a file name in a link, so nothing else may pass. */
+/* A date that exists, as strict YYYY-MM-DD: the date becomes part of a
+ * file name in a link, so nothing else may pass. */
 static int is_iso_date(const char *s)
 {
-	static const char shape[] = "dddd-dd-dd";
-	int month, day;
-	if (strlen(s) != sizeof(shape) - 1)
-		return 0;
-	for (size_t i = 0; shape[i]; i++)
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-')
-			return 0;
-	month = (s[5] - '0') * 10 + (s[6] - '0');
-	day = (s[8] - '0') * 10 + (s[9] - '0');
-	return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+	int64_t days;
+	return calendar_parse_date(s, &days) == 0;
 }
 
 char *report_html_index(const json_t *days, struct err *err)

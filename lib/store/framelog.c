@@ -10,6 +10,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "lib/base/buf.h"
+
 struct framelog {
 	char *path;
 	int fd;
@@ -22,29 +24,6 @@ struct framelog {
 	size_t frame_cap;
 	uint64_t length;
 };
-
-/* Grows *buf to hold at least need bytes (doubling). 0, or -1 on ENOMEM. */
-static int reserve(char **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return 0;
-	size_t bigger = *cap ? *cap : 4096;
-	while (bigger < need) {
-		if (bigger > SIZE_MAX / 2) {
-			bigger = need;
-			break;
-		}
-		bigger *= 2;
-	}
-	char *grown = realloc(*buf, bigger);
-	if (!grown) {
-		errno = ENOMEM;
-		return -1;
-	}
-	*buf = grown;
-	*cap = bigger;
-	return 0;
-}
 
 struct framelog *framelog_new(const char *path, int level, struct err *err)
 {
@@ -96,7 +75,7 @@ int framelog_add(struct framelog *log, const char *line, size_t len)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (reserve(&log->lines, &log->lines_cap, log->lines_len + len + 1) != 0)
+	if (BUF_ARRAY_GROW(log->lines, log->lines_len + len + 1, log->lines_cap))
 		return -1;
 	if (len)
 		memcpy(log->lines + log->lines_len, line, len);
@@ -140,7 +119,7 @@ int framelog_flush(struct framelog *log, struct err *err)
 		return 0;
 
 	size_t bound = ZSTD_compressBound(log->lines_len);
-	if (ZSTD_isError(bound) || reserve(&log->frame, &log->frame_cap, bound) != 0) {
+	if (ZSTD_isError(bound) || BUF_ARRAY_GROW(log->frame, bound, log->frame_cap)) {
 		errno = ENOMEM;
 		return err_fail(err, "compress for %s: %s", log->path, strerror(errno));
 	}
@@ -229,7 +208,7 @@ static int reader_fill(struct frame_reader *r)
 		r->in_len -= r->in_pos;
 		r->in_pos = 0;
 	}
-	if (r->in_len == r->in_cap && reserve(&r->in, &r->in_cap, r->in_cap + 1) != 0)
+	if (r->in_len == r->in_cap && BUF_ARRAY_GROW(r->in, r->in_cap + 1, r->in_cap))
 		return -1;
 	while (!r->eof && r->in_len < r->in_cap) {
 		size_t want = r->in_cap - r->in_len;
@@ -267,7 +246,7 @@ static long long reader_decode(struct frame_reader *r, const void *src, size_t s
 	unsigned long long declared = ZSTD_getFrameContentSize(src, src_len);
 	if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR &&
 	    declared < (64u << 20)) {
-		if (reserve(&r->out, &r->out_cap, (size_t)declared + 1) != 0)
+		if (BUF_ARRAY_GROW(r->out, (size_t)declared + 1, r->out_cap))
 			return -2;
 		out.dst = r->out;
 		out.size = r->out_cap;
@@ -276,7 +255,7 @@ static long long reader_decode(struct frame_reader *r, const void *src, size_t s
 	ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
 	for (;;) {
 		if (out.pos == out.size) {
-			if (reserve(&r->out, &r->out_cap, out.size + ZSTD_DStreamOutSize()) != 0)
+			if (BUF_ARRAY_GROW(r->out, out.size + ZSTD_DStreamOutSize(), r->out_cap))
 				return -2;
 			out.dst = r->out;
 			out.size = r->out_cap;
@@ -342,7 +321,7 @@ long framelog_read(const char *path, uint64_t limit, framelog_line_fn fn, void *
 		goto out;
 	}
 	r.dctx = ZSTD_createDCtx();
-	if (!r.dctx || reserve(&r.in, &r.in_cap, 256 * 1024) != 0) {
+	if (!r.dctx || BUF_ARRAY_GROW(r.in, 256 * 1024, r.in_cap)) {
 		errno = ENOMEM;
 		err_fail(err, "read %s: %s", path, strerror(errno));
 		goto out;

@@ -29,11 +29,6 @@ void outcome_reason_family(const char *reason, char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 }
 
-static json_t *number_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *string_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -63,22 +58,22 @@ json_t *outcome_from_record(const struct record *r)
 					  : json_null());
 	json_object_set_new(o, "entry_ts", time_or_null(r->entry_ts));
 	json_object_set_new(o, "exit_ts", time_or_null(r->ts));
-	json_object_set_new(o, "entry_price", number_or_null(r->entry_price));
-	json_object_set_new(o, "exit_price", number_or_null(r->exit_price));
-	json_object_set_new(o, "qty", number_or_null(r->qty));
-	json_object_set_new(o, "pnl_usd", number_or_null(r->pnl_usd));
-	json_object_set_new(o, "pnl_frac", number_or_null(r->pnl_frac));
-	json_object_set_new(o, "hold_minutes", number_or_null(r->hold_minutes));
-	json_object_set_new(o, "confidence", number_or_null(r->confidence));
-	json_object_set_new(o, "score", number_or_null(r->score));
+	json_object_set_new(o, "entry_price", jsontext_real_or_null(r->entry_price));
+	json_object_set_new(o, "exit_price", jsontext_real_or_null(r->exit_price));
+	json_object_set_new(o, "qty", jsontext_real_or_null(r->qty));
+	json_object_set_new(o, "pnl_usd", jsontext_real_or_null(r->pnl_usd));
+	json_object_set_new(o, "pnl_frac", jsontext_real_or_null(r->pnl_frac));
+	json_object_set_new(o, "hold_minutes", jsontext_real_or_null(r->hold_minutes));
+	json_object_set_new(o, "confidence", jsontext_real_or_null(r->confidence));
+	json_object_set_new(o, "score", jsontext_real_or_null(r->score));
 	json_object_set_new(o, "regime", string_or_null(r->regime));
 	json_object_set_new(o, "sector", string_or_null(r->sector));
 	json_object_set_new(o, "timeframe", string_or_null(r->timeframe));
 	json_object_set_new(o, "time_of_day", json_string(calendar_time_of_day(at)));
 	json_object_set_new(o, "day_of_week", json_string(calendar_day_of_week(at)));
 	json_object_set_new(o, "close_reason", json_string(family));
-	json_object_set_new(o, "partial",
-			    number_or_null(r->kind == PROFILE_KIND_CLOSE ? 1.0 : r->fraction));
+	json_object_set_new(
+	    o, "partial", jsontext_real_or_null(r->kind == PROFILE_KIND_CLOSE ? 1.0 : r->fraction));
 	json_object_set_new(o, "components",
 			    r->components ? json_deep_copy(r->components) : json_null());
 	return o;

@@ -113,6 +113,118 @@ static void test_parse_iso_refuses_day_past_end_of_month(void **state)
 	}
 }
 
+/* ---- civil dates ---------------------------------------------------------- */
+
+struct civil_case {
+	int64_t year;
+	int64_t month, day;
+	int64_t days; /* since 1970-01-01 */
+};
+
+/* Day counts worked out independently (Python's proleptic Gregorian
+ * date.toordinal(), and 719468 days from 0000-03-01 to 1970-01-01). */
+static const struct civil_case civil_cases[] = {
+    {1970, 1, 1, 0},	   {1969, 12, 31, -1},	    {2000, 2, 29, 11016}, /* divisible by 400: leap
+									   */
+    {2000, 3, 1, 11017},   {1900, 2, 28, -25509}, /* divisible by 100: not leap */
+    {1900, 3, 1, -25508},  {2026, 2, 10, 20494},    {1600, 2, 29, -135081}, {1, 1, 1, -719162},
+    {0, 3, 1, -719468},	   {0, 1, 1, -719528}, /* year 0 is a leap year */
+    {-1, 12, 31, -719529},		       /* the era before year 0 */
+    {2100, 12, 31, 47846}, {9999, 12, 31, 2932896},
+};
+
+static void test_days_from_civil_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(civil_cases) / sizeof(civil_cases[0]); i++) {
+		const struct civil_case *c = &civil_cases[i];
+		int y, m, d;
+		assert_int_equal(calendar_days_from_civil(c->year, c->month, c->day), c->days);
+		calendar_civil_from_days(c->days, &y, &m, &d);
+		assert_int_equal(y, c->year);
+		assert_int_equal(m, c->month);
+		assert_int_equal(d, c->day);
+	}
+}
+
+/* Months outside 1-12 and days outside the month roll over. */
+static void test_days_from_civil_rolls_months_and_days_over(void **state)
+{
+	(void)state;
+	static const struct {
+		int64_t y, m, d, same_y, same_m, same_d;
+	} cases[] = {
+	    {2025, 13, 1, 2026, 1, 1},	 {2026, 0, 31, 2025, 12, 31}, {2026, -11, 1, 2025, 1, 1},
+	    {2026, -12, 1, 2024, 12, 1}, {2026, 25, 1, 2028, 1, 1},   {2026, 2, 29, 2026, 3, 1},
+	    {2024, 2, 30, 2024, 3, 1},	 {2026, 3, 0, 2026, 2, 28},   {2026, 1, 366, 2027, 1, 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(
+		    calendar_days_from_civil(cases[i].y, cases[i].m, cases[i].d),
+		    calendar_days_from_civil(cases[i].same_y, cases[i].same_m, cases[i].same_d));
+}
+
+/* Every day from 0000-01-01 to 9999-12-31 comes back as the date it came
+ * from, one day after the one before. */
+static void test_civil_from_days_inverts_days_from_civil_for_every_day(void **state)
+{
+	(void)state;
+	int py = 0, pm = 1, pd = 0;
+	for (int64_t day = -719528; day <= 2932896; day++) {
+		int y, m, d;
+		calendar_civil_from_days(day, &y, &m, &d);
+		if (calendar_days_from_civil(y, m, d) != day || !calendar_date_exists(y, m, d))
+			fail_msg("day %lld came back as %04d-%02d-%02d", (long long)day, y, m, d);
+		int next = (y == py && m == pm && d == pd + 1) ||
+			   (y == py && m == pm + 1 && d == 1) || (y == py + 1 && m == 1 && d == 1);
+		if (day > -719528 && !next)
+			fail_msg("%04d-%02d-%02d follows %04d-%02d-%02d", y, m, d, py, pm, pd);
+		py = y;
+		pm = m;
+		pd = d;
+	}
+}
+
+static void test_date_exists_table(void **state)
+{
+	(void)state;
+	static const struct {
+		int y, m, d, exists;
+	} cases[] = {
+	    {2026, 1, 31, 1}, {2026, 2, 28, 1},	 {2026, 2, 29, 0},  {2024, 2, 29, 1},
+	    {2000, 2, 29, 1}, {1900, 2, 29, 0},	 {2100, 2, 29, 0},  {2026, 4, 30, 1},
+	    {2026, 4, 31, 0}, {2026, 12, 31, 1}, {2026, 13, 1, 0},  {2026, 0, 1, 0},
+	    {2026, 6, 0, 0},  {2026, 6, -1, 0},	 {2026, -1, 10, 0}, {0, 2, 29, 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (calendar_date_exists(cases[i].y, cases[i].m, cases[i].d) != cases[i].exists)
+			fail_msg("%d-%d-%d: expected %d", cases[i].y, cases[i].m, cases[i].d,
+				 cases[i].exists);
+}
+
+static void test_parse_date_takes_only_strict_dates_that_exist(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+	    "",		  "2026-2-10",	 "2026-02-1",	"26-02-10",
+	    "2026/02/10", "2026-02-10 ", " 2026-02-10", "2026-02-10T00:00:00Z",
+	    "2026-13-01", "2026-00-10",	 "2026-02-00",	"2026-02-29",
+	    "2026-02-30", "2026-04-31",	 "1900-02-29",	"2026-0a-10",
+	    "+026-02-10", "../../etc/x"};
+	int64_t days = 12345;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (calendar_parse_date(bad[i], &days) != -1)
+			fail_msg("\"%s\" accepted", bad[i]);
+	assert_int_equal(calendar_parse_date(NULL, &days), -1);
+	assert_int_equal(days, 12345);
+	assert_int_equal(calendar_parse_date("2026-02-10", &days), 0);
+	assert_int_equal(days, 20494);
+	assert_int_equal(calendar_parse_date("2024-02-29", &days), 0);
+	assert_int_equal(days, calendar_days_from_civil(2024, 2, 29));
+	assert_int_equal(calendar_parse_date("0000-01-01", &days), 0);
+	assert_int_equal(days, -719528);
+}
+
 /* ---- epoch numbers ------------------------------------------------------- */
 
 struct epoch_case {
@@ -354,6 +466,11 @@ int main(void)
 	    cmocka_unit_test(test_parse_iso_table),
 	    cmocka_unit_test(test_parse_iso_refuses_null),
 	    cmocka_unit_test(test_parse_iso_refuses_day_past_end_of_month),
+	    cmocka_unit_test(test_days_from_civil_table),
+	    cmocka_unit_test(test_days_from_civil_rolls_months_and_days_over),
+	    cmocka_unit_test(test_civil_from_days_inverts_days_from_civil_for_every_day),
+	    cmocka_unit_test(test_date_exists_table),
+	    cmocka_unit_test(test_parse_date_takes_only_strict_dates_that_exist),
 	    cmocka_unit_test(test_epoch_number_units_by_magnitude),
 	    cmocka_unit_test(test_format_iso_and_date_table),
 	    cmocka_unit_test(test_format_iso_round_trips_through_parse),

@@ -235,6 +235,32 @@ static void test_reals_inside_documents_are_shortest(void **state)
 	json_decref(o);
 }
 
+/* JSON has no NaN or infinity: those figures are written as null. */
+static void test_real_or_null_is_a_real_or_null_for_non_finite(void **state)
+{
+	(void)state;
+	static const double finite[] = {0.0, -0.23, 1e300, -5e-324};
+	for (size_t i = 0; i < sizeof finite / sizeof finite[0]; i++) {
+		json_t *v = jsontext_real_or_null(finite[i]);
+		assert_true(json_is_real(v));
+		assert_true(json_real_value(v) == finite[i]);
+		json_decref(v);
+	}
+	static const double not_finite[] = {NAN, -NAN, INFINITY, -INFINITY};
+	for (size_t i = 0; i < sizeof not_finite / sizeof not_finite[0]; i++) {
+		json_t *v = jsontext_real_or_null(not_finite[i]);
+		assert_true(json_is_null(v));
+		json_decref(v);
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "sharpe", jsontext_real_or_null(NAN));
+	json_object_set_new(o, "pnl", jsontext_real_or_null(-0.23));
+	char *text = jsontext_dump(o, JSONTEXT_COMPACT, NULL);
+	assert_string_equal(text, "{\"sharpe\":null,\"pnl\":-0.23}");
+	free(text);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_object_keys_keep_insertion_order),
 	    cmocka_unit_test(test_dump_compact_and_pretty_table),
 	    cmocka_unit_test(test_reals_inside_documents_are_shortest),
+	    cmocka_unit_test(test_real_or_null_is_a_real_or_null_for_non_finite),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

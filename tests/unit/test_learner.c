@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
-#include "lib/ingest/follow.h"
+#include "lib/base/hash.h"
 #include "lib/base/jsontext.h"
 #include "lib/learn/learner.h"
 #include "lib/ingest/record.h"
@@ -793,7 +793,7 @@ static void test_export_has_the_documented_keys_and_bucket_weights(void **state)
 	json_t *w;
 	json_object_foreach(weights, key, w)
 	{
-		uint64_t b = follow_hash(FOLLOW_HASH_INIT, key, strlen(key)) & 4095;
+		uint64_t b = hash_fnv1a64_str(HASH_FNV1A64_INIT, key) & 4095;
 		double want = 0;
 		size_t i;
 		json_t *row;
@@ -977,7 +977,7 @@ static void test_a_format_1_state_loads_with_its_numeric_weights_relearned(void 
 
 static uint32_t value_bucket(const char *text)
 {
-	return (uint32_t)follow_hash(FOLLOW_HASH_INIT, text, strlen(text)) & 4095;
+	return (uint32_t)hash_fnv1a64_str(HASH_FNV1A64_INIT, text) & 4095;
 }
 
 static void test_a_value_never_seen_counts_zero_even_in_a_used_bucket(void **state)

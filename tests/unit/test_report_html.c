@@ -685,6 +685,33 @@ static void test_index_rejects_a_date_that_is_not_yyyy_mm_dd(void **state)
 	assert_null(report_html_index(NULL, &err));
 }
 
+/* A date of the right shape that is not on the calendar names no report:
+ * it is refused like any other bad date. */
+static void test_index_rejects_a_date_that_does_not_exist(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {"[\"2026-02-30\"]", "[\"2025-02-29\"]",
+					  "[\"2026-04-31\"]", "[{\"date\": \"1900-02-29\"}]"};
+	struct err err = {0};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *days = json_loads(bad[i], 0, NULL);
+		assert_non_null(days);
+		err_clear(&err);
+		char *page = report_html_index(days, &err);
+		if (page)
+			fail_msg("%s made an index page", bad[i]);
+		assert_non_null(strstr(err.msg, "days[0]"));
+		json_decref(days);
+	}
+	/* Leap days that exist still pass. */
+	json_t *days = json_loads("[\"2024-02-29\", \"2000-02-29\"]", 0, NULL);
+	char *page = report_html_index(days, &err);
+	assert_non_null(page);
+	assert_non_null(strstr(page, "post_market_2024-02-29.html"));
+	free(page);
+	json_decref(days);
+}
+
 static void test_index_of_no_days_says_no_reports_yet(void **state)
 {
 	(void)state;
@@ -721,6 +748,7 @@ int main(void)
 	    cmocka_unit_test(test_index_lists_dates_newest_first_with_links),
 	    cmocka_unit_test(test_index_shows_summaries_and_lists_a_date_once),
 	    cmocka_unit_test(test_index_rejects_a_date_that_is_not_yyyy_mm_dd),
+	    cmocka_unit_test(test_index_rejects_a_date_that_does_not_exist),
 	    cmocka_unit_test(test_index_of_no_days_says_no_reports_yet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,7 +186,7 @@ static void test_open_then_close_records_one_outcome_and_closes_the_position(voi
 	/* The new trade key, for the trade-key log. */
 	assert_int_equal(fx->batch.n_keys, 1);
 	assert_int_equal(fx->batch.keys[0], short_term_key_hash("T1"));
-	assert_int_equal(fx->batch.quarantine_len, 0);
+	assert_int_equal(fx->batch.quarantine.len, 0);
 }
 
 static void test_same_close_twice_is_a_duplicate(void **state)
@@ -270,11 +270,11 @@ static void test_malformed_line_is_quarantined_with_where_and_why(void **state)
 	assert_int_equal(fx->count.quarantined, 1);
 	assert_int_equal(fx->count.read, 1);
 	assert_int_equal(framelog_pending(fx->log), 0);
-	assert_true(fx->batch.quarantine_len > 0);
-	assert_int_equal(fx->batch.quarantine[fx->batch.quarantine_len - 1], '\n');
-	assert_null(memchr(fx->batch.quarantine, '\n', fx->batch.quarantine_len - 1));
+	assert_true(fx->batch.quarantine.len > 0);
+	assert_int_equal(fx->batch.quarantine.data[fx->batch.quarantine.len - 1], '\n');
+	assert_null(memchr(fx->batch.quarantine.data, '\n', fx->batch.quarantine.len - 1));
 
-	json_t *q = json_loadb(fx->batch.quarantine, fx->batch.quarantine_len, 0, &jerr);
+	json_t *q = json_loadb(fx->batch.quarantine.data, fx->batch.quarantine.len, 0, &jerr);
 	assert_non_null(q);
 	assert_string_equal(json_string_value(json_object_get(q, "source")), "attribution");
 	assert_string_equal(json_string_value(json_object_get(q, "file")),
@@ -307,7 +307,7 @@ static void test_quarantine_reasons_table(void **state)
 		apply(fx, cases[i].row);
 	assert_int_equal(fx->count.quarantined, 4);
 
-	char *text = strndup(fx->batch.quarantine, fx->batch.quarantine_len);
+	char *text = strndup(fx->batch.quarantine.data, fx->batch.quarantine.len);
 	char *save = NULL;
 	size_t i = 0;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -325,7 +325,7 @@ static void test_quarantine_reasons_table(void **state)
 
 	/* A reset batch starts empty again. */
 	short_term_batch_reset(&fx->batch);
-	assert_int_equal(fx->batch.quarantine_len, 0);
+	assert_int_equal(fx->batch.quarantine.len, 0);
 	assert_int_equal(fx->batch.n_keys, 0);
 }
 
@@ -335,7 +335,7 @@ static void test_quarantine_of_invalid_utf8_is_valid_json(void **state)
 	struct fixture *fx = *state;
 	json_error_t jerr;
 	apply(fx, "\xff\xfe garbage \xc3");
-	json_t *q = json_loadb(fx->batch.quarantine, fx->batch.quarantine_len, 0, &jerr);
+	json_t *q = json_loadb(fx->batch.quarantine.data, fx->batch.quarantine.len, 0, &jerr);
 	assert_non_null(q);
 	assert_string_equal(json_string_value(json_object_get(q, "line")), "?? garbage ?");
 	assert_string_equal(json_string_value(json_object_get(q, "reason")), "not_json");
@@ -356,7 +356,7 @@ static void test_long_lines_and_tails_are_counted_and_skipped(void **state)
 	assert_int_equal(fx->count.skipped, 3);
 	assert_int_equal(fx->count.quarantined, 0);
 	assert_int_equal(fx->count.learned, 0);
-	assert_int_equal(fx->batch.quarantine_len, 0);
+	assert_int_equal(fx->batch.quarantine.len, 0);
 	assert_int_equal(framelog_pending(fx->log), 0);
 }
 
