@@ -3,7 +3,6 @@
  * (no lock: it never disturbs a running watch).
  */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,5 @@
 #include "lib/store/outcome.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
