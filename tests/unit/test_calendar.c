@@ -118,19 +118,27 @@ static void test_parse_iso_refuses_day_past_end_of_month(void **state)
 struct civil_case {
 	int64_t year;
 	int64_t month, day;
-	int64_t days; /* since 1970-01-01 */
+	int64_t days;	  /* since 1970-01-01 */
+	const char *what; /* why the row is there */
 };
 
 /* Day counts worked out independently (Python's proleptic Gregorian
  * date.toordinal(), and 719468 days from 0000-03-01 to 1970-01-01). */
 static const struct civil_case civil_cases[] = {
-    {1970, 1, 1, 0},	   {1969, 12, 31, -1},	    {2000, 2, 29, 11016}, /* divisible by 400: leap
-									   */
-    {2000, 3, 1, 11017},   {1900, 2, 28, -25509}, /* divisible by 100: not leap */
-    {1900, 3, 1, -25508},  {2026, 2, 10, 20494},    {1600, 2, 29, -135081}, {1, 1, 1, -719162},
-    {0, 3, 1, -719468},	   {0, 1, 1, -719528}, /* year 0 is a leap year */
-    {-1, 12, 31, -719529},		       /* the era before year 0 */
-    {2100, 12, 31, 47846}, {9999, 12, 31, 2932896},
+    {1970, 1, 1, 0, "the epoch"},
+    {1969, 12, 31, -1, "the day before"},
+    {2000, 2, 29, 11016, "divisible by 400: a leap year"},
+    {2000, 3, 1, 11017, "after a leap day"},
+    {1900, 2, 28, -25509, "divisible by 100: not a leap year"},
+    {1900, 3, 1, -25508, "after no leap day"},
+    {2026, 2, 10, 20494, "a day of the logs"},
+    {1600, 2, 29, -135081, "an earlier era's leap day"},
+    {1, 1, 1, -719162, "the first day of year 1"},
+    {0, 3, 1, -719468, "the start of Hinnant's era 0"},
+    {0, 1, 1, -719528, "year 0 is a leap year"},
+    {-1, 12, 31, -719529, "the era before year 0"},
+    {2100, 12, 31, 47846, "a century that is not leap"},
+    {9999, 12, 31, 2932896, "the last four-digit year"},
 };
 
 static void test_days_from_civil_table(void **state)
@@ -139,7 +147,9 @@ static void test_days_from_civil_table(void **state)
 	for (size_t i = 0; i < sizeof(civil_cases) / sizeof(civil_cases[0]); i++) {
 		const struct civil_case *c = &civil_cases[i];
 		int y, m, d;
-		assert_int_equal(calendar_days_from_civil(c->year, c->month, c->day), c->days);
+		if (calendar_days_from_civil(c->year, c->month, c->day) != c->days)
+			fail_msg("%s: %lld-%lld-%lld is not day %lld", c->what, (long long)c->year,
+				 (long long)c->month, (long long)c->day, (long long)c->days);
 		calendar_civil_from_days(c->days, &y, &m, &d);
 		assert_int_equal(y, c->year);
 		assert_int_equal(m, c->month);
@@ -147,7 +157,6 @@ static void test_days_from_civil_table(void **state)
 	}
 }
 
-/* Months outside 1-12 and days outside the month roll over. */
 static void test_days_from_civil_rolls_months_and_days_over(void **state)
 {
 	(void)state;
