@@ -80,19 +80,6 @@ int buf_grow(struct buf *b, size_t extra)
 	return 0;
 }
 
-int buf_add(struct buf *b, const void *data, size_t n)
-{
-	/* The room is alloc - len - 1 (0 - 0 - 1 would wrap: alloc - len <= n
-	 * says the same without it); most appends fit and skip the call. */
-	if (b->alloc - b->len <= n && buf_grow(b, n))
-		return -1;
-	if (n)
-		memcpy(b->data + b->len, data, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
 void buf_setlen(struct buf *b, size_t len)
 {
 	if (!b->alloc) {

@@ -21,6 +21,7 @@
 #define TRADELEARN_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *data;
@@ -49,8 +50,20 @@ void buf_release(struct buf *b);
  * so n appends cost O(n) in all. */
 int buf_grow(struct buf *b, size_t extra);
 
-/* Appends n bytes from data (which may not point into b). */
-int buf_add(struct buf *b, const void *data, size_t n);
+/* Appends n bytes from data (which may not point into b). Inline: JSON
+ * text is written a few bytes at a time. */
+static inline int buf_add(struct buf *b, const void *data, size_t n)
+{
+	/* The room is alloc - len - 1; alloc - len <= n says it is short
+	 * without wrapping when nothing is allocated (0 - 0 - 1). */
+	if (b->alloc - b->len <= n && buf_grow(b, n))
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
 
 /* Sets the length to len and writes the NUL after it: shorter truncates,
  * longer takes in bytes written into the room buf_grow() made. A len beyond
