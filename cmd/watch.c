@@ -84,7 +84,7 @@ static int take_lock(struct watch *w)
 	w->lock_fd = durable_lock(w->env.state_dir, &holder, &err);
 	if (w->lock_fd >= 0)
 		return 0;
-	if (errno != EWOULDBLOCK) {
+	if (err.code != EWOULDBLOCK) {
 		cmd_error("%s", err.msg);
 		return EXIT_FAILED;
 	}

@@ -1,4 +1,5 @@
 #include "cmd/sim/sim.h"
+#include "lib/base/buf.h"
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
 #include "lib/learn/learner.h"
@@ -280,7 +281,7 @@ struct sim {
 	 * written, in the order written (the learner's order) */
 	double *auc_p;
 	unsigned char *auc_flags; /* AUC_WIN | AUC_PARTIAL */
-	size_t auc_n, auc_cap;
+	size_t auc_n, auc_p_cap, auc_flags_cap;
 	struct err *err;
 };
 
@@ -719,18 +720,9 @@ static int next_ts(struct sim *s, int64_t *ts)
 
 static int auc_push(struct sim *s, double p, unsigned char flags)
 {
-	if (s->auc_n == s->auc_cap) {
-		size_t cap = s->auc_cap ? s->auc_cap * 2 : 1024;
-		double *np = realloc(s->auc_p, cap * sizeof *np);
-		if (!np)
-			return -1;
-		s->auc_p = np;
-		unsigned char *nf = realloc(s->auc_flags, cap);
-		if (!nf)
-			return -1;
-		s->auc_flags = nf;
-		s->auc_cap = cap;
-	}
+	if (BUF_ARRAY_GROW(s->auc_p, s->auc_n + 1, s->auc_p_cap) ||
+	    BUF_ARRAY_GROW(s->auc_flags, s->auc_n + 1, s->auc_flags_cap))
+		return -1;
 	s->auc_p[s->auc_n] = p;
 	s->auc_flags[s->auc_n] = flags;
 	s->auc_n++;

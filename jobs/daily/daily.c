@@ -891,12 +891,11 @@ static json_t *find_missed(struct job *j)
 			char *text = line ? (json_object_set_new(line, "day", json_string(day)),
 					     jsontext_dump(line, JSONTEXT_COMPACT, NULL))
 					  : NULL;
-			rc = text ? framelog_add(log, text, strlen(text)) : -1;
+			rc = text ? framelog_add(log, text, strlen(text), j->err)
+				  : err_set(j->err, ENOMEM, "out of memory");
 			free(text);
 			json_decref(line);
 		}
-		if (rc)
-			fail(j, ENOMEM, "out of memory");
 		if (rc || framelog_flush(log, j->err)) {
 			framelog_free(log);
 			err_prefix(j->err, "%s", path);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/durable.h"
 #include "lib/base/hash.h"
 #include "lib/base/schedule.h"
 #include "lib/base/jsontext.h"
@@ -346,9 +347,13 @@ static int record_outcome(struct short_term *st, const struct record *r, struct 
 		return 0;
 	}
 	char *line = outcome_encode(r);
-	if (!line || framelog_add(out->outcomes, line, strlen(line))) {
+	if (!line) {
 		free(line);
 		return out_of_memory(err);
+	}
+	if (framelog_add(out->outcomes, line, strlen(line), err)) {
+		free(line);
+		return -1;
 	}
 	free(line);
 	if (BUF_ARRAY_GROW(out->keys, out->n_keys + 1, out->keys_cap))

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
-#include "lib/base/durable.h"
+#include "lib/base/err.h"
 
 struct archive_stream;
 

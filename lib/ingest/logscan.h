@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include "lib/base/durable.h"
+#include "lib/base/err.h"
 
 struct logscan_file {
 	char path[4400];

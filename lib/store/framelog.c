@@ -11,6 +11,7 @@
 #include <zstd_errors.h>
 
 #include "lib/base/buf.h"
+#include "lib/base/durable.h"
 
 struct framelog {
 	char *path;
@@ -69,14 +70,11 @@ fail:
 	return NULL;
 }
 
-int framelog_add(struct framelog *log, const char *line, size_t len)
+int framelog_add(struct framelog *log, const char *line, size_t len, struct err *err)
 {
-	if (len > SIZE_MAX - 1 - log->lines_len) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (BUF_ARRAY_GROW(log->lines, log->lines_len + len + 1, log->lines_cap))
-		return -1;
+	if (len > SIZE_MAX - 1 - log->lines_len ||
+	    BUF_ARRAY_GROW(log->lines, log->lines_len + len + 1, log->lines_cap))
+		return err_set(err, ENOMEM, "%s: out of memory buffering a line", log->path);
 	if (len)
 		memcpy(log->lines + log->lines_len, line, len);
 	log->lines[log->lines_len + len] = '\n';

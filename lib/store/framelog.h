@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "lib/base/durable.h"
+#include "lib/base/err.h"
 
 struct framelog;
 
@@ -29,8 +29,9 @@ struct framelog;
  * Returns NULL on failure with err set. */
 struct framelog *framelog_new(const char *path, int level, struct err *err);
 
-/* Buffers one line (a newline is added). Returns 0, or -1 on ENOMEM. */
-int framelog_add(struct framelog *log, const char *line, size_t len);
+/* Buffers one line (a newline is added). Returns 0, or -1 with err set
+ * (ENOMEM) and nothing buffered. */
+int framelog_add(struct framelog *log, const char *line, size_t len, struct err *err);
 
 /* Lines buffered and not yet flushed. */
 size_t framelog_pending(const struct framelog *log);

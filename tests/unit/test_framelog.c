@@ -77,7 +77,7 @@ static void append_bytes(const char *path, const void *data, size_t len)
 
 static void add_line(struct framelog *log, const char *line)
 {
-	assert_int_equal(framelog_add(log, line, strlen(line)), 0);
+	assert_int_equal(framelog_add(log, line, strlen(line), NULL), 0);
 }
 
 /* The lines a read delivers, joined with newlines, and their count. */
@@ -383,7 +383,7 @@ static void test_lines_with_many_lines(void **state)
 	for (size_t f = 0; f < sizeof(flushed_at) / sizeof(flushed_at[0]); f++) {
 		for (; i < flushed_at[f]; i++) {
 			int n = format_line(line, sizeof(line), i);
-			assert_int_equal(framelog_add(log, line, (size_t)n), 0);
+			assert_int_equal(framelog_add(log, line, (size_t)n, NULL), 0);
 		}
 		assert_int_equal(framelog_flush(log, &err), 0);
 	}
@@ -483,7 +483,7 @@ static void test_failed_flush_cuts_back_and_keeps_the_lines(void **state)
 	 * after a partial write, as a full disk would. */
 	for (long i = 0; i < 500; i++) {
 		int n = format_line(line, sizeof(line), i);
-		assert_int_equal(framelog_add(log, line, (size_t)n), 0);
+		assert_int_equal(framelog_add(log, line, (size_t)n, NULL), 0);
 	}
 	struct rlimit saved, small;
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
