@@ -301,7 +301,7 @@ static void start(struct runner *r, int64_t now)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		int in = open("/dev/null", O_RDWR);
-		int errfd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int errfd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0640);
 		if (in >= 0) {
 			dup2(in, 0);
 			dup2(in, 1);

@@ -16,6 +16,10 @@
 
 #include "lib/base/buf.h"
 
+/* Files tradelearn writes hold the bot's rows: readable by the owner and
+ * its group, never by others, whatever the umask allows. */
+#define DURABLE_FILE_MODE 0640
+
 /* close() that keeps the errno of the failure being reported. */
 static void close_quietly(int fd)
 {
@@ -116,7 +120,14 @@ static int write_and_rename(const char *path, const void *data, size_t len, int 
 		err_fail(err, "replace %s: %s", path, strerror(errno));
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* O_EXCL|O_NOFOLLOW: the temp file is new, never a file or a link
+	 * someone left at its name. The name carries this pid, so what stands
+	 * there is this process's own leftover (or that of a dead process that
+	 * had the same pid): removed, once, then created afresh. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, DURABLE_FILE_MODE);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  DURABLE_FILE_MODE);
 	if (fd < 0) {
 		err_fail(err, "create %s: %s", tmp, strerror(errno));
 		goto out;
@@ -292,17 +303,56 @@ int durable_sweep_temps(const char *dir, struct err *err)
 	return failed ? -1 : removed;
 }
 
+/* Opens (creating when absent, *created saying so) a file tradelearn owns
+ * under its root, for writing with extra flags. A symbolic link at path is
+ * refused, never followed (O_NOFOLLOW): a link planted there must not make
+ * tradelearn truncate or overwrite its target elsewhere. So is anything
+ * but a regular file. -1 with err set, naming path. */
+static int open_own(const char *path, int flags, int *created, struct err *err)
+{
+	int fd = open(path, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, DURABLE_FILE_MODE);
+	struct stat st;
+
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return err_fail(err,
+					"open %s: is a symbolic link (tradelearn writes only "
+					"regular files of its own under its root)",
+					path);
+		if (errno == ENXIO) /* a FIFO nobody reads: O_NONBLOCK said so */
+			return err_set(err, EINVAL, "open %s: not a regular file", path);
+		return err_fail(err, "open %s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0) {
+		err_fail(err, "stat %s: %s", path, strerror(errno));
+		close_quietly(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close_quietly(fd);
+		errno = EINVAL;
+		return err_fail(err, "open %s: not a regular file", path);
+	}
+	/* O_NONBLOCK only kept a FIFO from hanging the open; writes to a
+	 * regular file never block on it, but clear it all the same. */
+	if (!*created && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+		err_fail(err, "fcntl %s: %s", path, strerror(errno));
+		close_quietly(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int durable_open_append(const char *path, struct err *err)
 {
-	int created = 1;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int created;
+	int fd = open_own(path, O_WRONLY | O_APPEND, &created, err);
 
-	if (fd < 0 && errno == EEXIST) {
-		created = 0;
-		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	}
 	if (fd < 0)
-		return err_fail(err, "open %s: %s", path, strerror(errno));
+		return -1;
 	/* A new file's name is only durable once its folder is fsync'd; without
 	 * it a crash could lose the file while the state file already counts
 	 * bytes in it, which recovery would have to call damage. */
@@ -316,18 +366,12 @@ int durable_open_append(const char *path, struct err *err)
 int durable_cut_back(const char *path, uint64_t committed, uint64_t *actual, struct err *err)
 {
 	int ret = -1;
-	int created = 1;
+	int created;
 	struct stat st;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = open_own(path, O_WRONLY, &created, err);
 
-	if (fd < 0 && errno == EEXIST) {
-		created = 0;
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		err_fail(err, "open %s: %s", path, strerror(errno));
+	if (fd < 0)
 		goto out;
-	}
 	if (created && durable_sync_dir(path, err) != 0)
 		goto out;
 	if (fstat(fd, &st) != 0) {
@@ -404,11 +448,10 @@ int durable_lock(const char *dir, pid_t *holder, struct err *err)
 	/* O_RDWR: the loser reads the holder's pid, the winner writes its own.
 	 * The file is never removed: unlinking it would let a third process
 	 * lock a fresh inode while a second still holds the old one. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err_fail(err, "open %s: %s", path, strerror(errno));
+	int created;
+	fd = open_own(path, O_RDWR, &created, err);
+	if (fd < 0)
 		goto out;
-	}
 	/* flock, not fcntl locks: an fcntl lock is dropped as soon as the
 	 * process closes any fd of the file, and two opens in one process do
 	 * not conflict; a flock belongs to this open file description. */

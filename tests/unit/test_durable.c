@@ -230,6 +230,104 @@ static void test_sweep_temps_keeps_the_temp_file_of_a_live_writer(void **state)
 	free(live);
 }
 
+/* A link planted where tradelearn writes points here, outside its files. */
+static char *planted_link(const char *dir, const char *name, char **target)
+{
+	char *link = join(dir, name);
+	*target = join(dir, "outside");
+	write_file(*target, "precious", 8);
+	assert_int_equal(symlink(*target, link), 0);
+	return link;
+}
+
+static void assert_untouched(const char *target)
+{
+	char buf[32] = {0};
+	FILE *f = fopen(target, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, sizeof buf - 1, f), 8);
+	fclose(f);
+	assert_string_equal(buf, "precious");
+}
+
+static void
+test_a_symlink_at_an_append_only_output_is_refused_and_its_target_left_alone(void **state)
+{
+	struct err err = {0};
+	char *target, *link = planted_link(*state, "quarantine.jsonl", &target);
+
+	assert_int_equal(durable_open_append(link, &err), -1);
+	assert_non_null(strstr(err.msg, link));
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	assert_int_equal(durable_cut_back(link, 0, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	assert_untouched(target);
+	free(link);
+	free(target);
+}
+
+static void test_a_symlink_at_the_lock_is_refused(void **state)
+{
+	struct err err = {0};
+	char *target, *link = planted_link(*state, ".lock", &target);
+
+	assert_int_equal(durable_lock(*state, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	assert_untouched(target);
+	free(link);
+	free(target);
+}
+
+static void test_a_symlink_at_the_temp_name_is_replaced_never_followed(void **state)
+{
+	struct err err = {0};
+	char *path = join(*state, "knobs.json");
+	char *tmp;
+	assert_true(asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) > 0);
+	char *target = join(*state, "outside");
+	write_file(target, "precious", 8);
+	assert_int_equal(symlink(target, tmp), 0);
+
+	assert_int_equal(durable_replace(path, "{}\n", 3, &err), 0);
+	assert_untouched(target);
+	assert_int_equal(access(tmp, F_OK), -1);
+	free(path);
+	free(tmp);
+	free(target);
+}
+
+static void test_files_are_created_readable_by_owner_and_group_only_whatever_the_umask(void **state)
+{
+	struct err err = {0};
+	mode_t old = umask(0);
+	char *replaced = join(*state, "state.json");
+	char *appended = join(*state, "quarantine.jsonl");
+	struct stat st;
+
+	assert_int_equal(durable_replace(replaced, "x", 1, &err), 0);
+	int fd = durable_open_append(appended, &err);
+	umask(old);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(stat(replaced, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(stat(appended, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	free(replaced);
+	free(appended);
+}
+
+static void test_a_fifo_at_an_output_is_refused_without_hanging(void **state)
+{
+	struct err err = {0};
+	char *fifo = join(*state, "trade_keys.bin");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+
+	assert_int_equal(durable_open_append(fifo, &err), -1);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	free(fifo);
+}
+
 static void test_sweep_temps_of_absent_folder_fails(void **state)
 {
 	struct err err = {0};
@@ -461,6 +559,11 @@ int main(void)
 	    TEST(test_sweep_temps_removes_leftovers_of_gone_writers_and_keeps_others),
 	    TEST(test_sweep_temps_keeps_the_temp_file_of_a_live_writer),
 	    TEST(test_sweep_temps_of_absent_folder_fails),
+	    TEST(test_a_symlink_at_an_append_only_output_is_refused_and_its_target_left_alone),
+	    TEST(test_a_symlink_at_the_lock_is_refused),
+	    TEST(test_a_symlink_at_the_temp_name_is_replaced_never_followed),
+	    TEST(test_files_are_created_readable_by_owner_and_group_only_whatever_the_umask),
+	    TEST(test_a_fifo_at_an_output_is_refused_without_hanging),
 	    TEST(test_cut_back_truncates_to_committed_length),
 	    TEST(test_cut_back_creates_absent_file_empty),
 	    TEST(test_cut_back_reports_shorter_file_as_damage),
