@@ -105,70 +105,92 @@ int durable_write_all(int fd, const void *data, size_t len, struct err *err)
 	return 0;
 }
 
-/* The temp-write-rename of both replace flavours; with durable set, the data
- * is fsync'd before the rename and the folder after it. */
-static int write_and_rename(const char *path, const void *data, size_t len, int durable,
-			    struct err *err)
+int durable_temp_open(struct durable_temp *t, const char *path, struct err *err)
 {
-	int ret = -1;
-	int fd = -1;
-	char *tmp = NULL;
-
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		tmp = NULL;
-		errno = ENOMEM;
-		err_fail(err, "replace %s: %s", path, strerror(errno));
-		goto out;
+	t->fd = -1;
+	t->path = path;
+	if (asprintf(&t->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+		t->tmp = NULL;
+		return err_set(err, ENOMEM, "replace %s: %s", path, strerror(ENOMEM));
 	}
 	/* O_EXCL|O_NOFOLLOW: the temp file is new, never a file or a link
 	 * someone left at its name. The name carries this pid, so what stands
 	 * there is this process's own leftover (or that of a dead process that
-	 * had the same pid): removed, once, then created afresh. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, DURABLE_FILE_MODE);
-	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			  DURABLE_FILE_MODE);
-	if (fd < 0) {
-		err_fail(err, "create %s: %s", tmp, strerror(errno));
-		goto out;
+	 * had the same pid): removed (a link itself, never its target), once,
+	 * then created afresh. */
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	t->fd = open(t->tmp, flags, DURABLE_FILE_MODE);
+	if (t->fd < 0 && errno == EEXIST && unlink(t->tmp) == 0)
+		t->fd = open(t->tmp, flags, DURABLE_FILE_MODE);
+	if (t->fd < 0) {
+		err_fail(err, "create %s: %s", t->tmp, strerror(errno));
+		durable_temp_discard(t);
+		return -1;
 	}
-	if (durable_write_all(fd, data, len, NULL) != 0) {
-		err_fail(err, "write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
+	return 0;
+}
+
+int durable_temp_commit(struct durable_temp *t, int sync, struct err *err)
+{
 	/* The data must be on disk before the rename makes it visible under the
 	 * real name; otherwise a crash could leave the new name pointing at an
 	 * empty or partial file. */
-	if (durable && fsync(fd) != 0) {
-		err_fail(err, "fsync %s: %s", tmp, strerror(errno));
-		goto out;
+	if (sync && fsync(t->fd) != 0) {
+		err_fail(err, "fsync %s: %s", t->tmp, strerror(errno));
+		goto fail;
 	}
 	/* close() can report a deferred write error (NFS); check it. */
-	int closing = fd;
-	fd = -1;
+	int closing = t->fd;
+	t->fd = -1;
 	if (close(closing) != 0) {
-		err_fail(err, "close %s: %s", tmp, strerror(errno));
-		goto out;
+		err_fail(err, "close %s: %s", t->tmp, strerror(errno));
+		goto fail;
 	}
-	if (rename(tmp, path) != 0) {
-		err_fail(err, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
+	if (rename(t->tmp, t->path) != 0) {
+		err_fail(err, "rename %s to %s: %s", t->tmp, t->path, strerror(errno));
+		goto fail;
 	}
 	/* The rename is the commit; the temp name is gone whatever comes next. */
-	free(tmp);
-	tmp = NULL;
-	if (durable && durable_sync_dir(path, err) != 0)
-		goto out;
-	ret = 0;
-out:
-	close_quietly(fd);
-	if (tmp) {
-		int saved = errno;
-		unlink(tmp);
-		free(tmp);
-		errno = saved;
+	free(t->tmp);
+	t->tmp = NULL;
+	if (sync && durable_sync_dir(t->path, err) != 0)
+		return -1;
+	return 0;
+fail:
+	durable_temp_discard(t);
+	return -1;
+}
+
+void durable_temp_discard(struct durable_temp *t)
+{
+	int saved = errno;
+
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	if (t->tmp) {
+		unlink(t->tmp);
+		free(t->tmp);
+		t->tmp = NULL;
 	}
-	return ret;
+	errno = saved;
+}
+
+/* The temp-write-rename of both replace flavours; with sync set, the data
+ * is fsync'd before the rename and the folder after it. */
+static int write_and_rename(const char *path, const void *data, size_t len, int sync,
+			    struct err *err)
+{
+	struct durable_temp t;
+
+	if (durable_temp_open(&t, path, err) != 0)
+		return -1;
+	if (durable_write_all(t.fd, data, len, NULL) != 0) {
+		err_fail(err, "write %s: %s", t.tmp, strerror(errno));
+		durable_temp_discard(&t);
+		return -1;
+	}
+	return durable_temp_commit(&t, sync, err);
 }
 
 int durable_replace(const char *path, const void *data, size_t len, struct err *err)

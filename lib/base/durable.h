@@ -34,6 +34,29 @@ int durable_replace(const char *path, const void *data, size_t len, struct err *
  * writes again. Saves the fsyncs on the per-commit path. */
 int durable_publish(const char *path, const void *data, size_t len, struct err *err);
 
+/* A file being written under a temporary name, for writers that produce
+ * their bytes through an fd (libarchive) rather than one buffer. */
+struct durable_temp {
+	int fd;		  /* write here; -1 once committed or discarded */
+	const char *path; /* the final name (borrowed) */
+	char *tmp;	  /* "<path>.tmp.<pid>", owned */
+};
+
+/* Creates "<path>.tmp.<pid>" (O_EXCL, O_NOFOLLOW, mode 0640; this pid's own
+ * leftover at that name is removed first, a link never followed). -1 with
+ * err set and nothing left behind. */
+int durable_temp_open(struct durable_temp *t, const char *path, struct err *err);
+
+/* Makes the written temp file the file at path: fsync (when sync), close,
+ * rename, fsync the folder (when sync). On failure the temp file is
+ * removed and path left as it was — except when only the folder's fsync
+ * failed, after the rename. -1 with err set. */
+int durable_temp_commit(struct durable_temp *t, int sync, struct err *err);
+
+/* Closes and removes the temp file (after a failure of the caller's
+ * writing). Keeps errno. Harmless after a commit or a discard. */
+void durable_temp_discard(struct durable_temp *t);
+
 /* fsync()s the folder that holds path (the folder itself when path is one). */
 int durable_sync_dir(const char *dir, struct err *err);
 

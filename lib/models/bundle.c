@@ -297,8 +297,7 @@ int bundle_write(const char *path, const struct bundle_member *members, size_t c
 		 const json_t *manifest_fields, time_t mtime, struct err *err)
 {
 	int ret = -1;
-	int fd = -1;
-	char *tmp = NULL;
+	struct durable_temp t;
 	char *manifest = NULL;
 	size_t manifest_len = 0;
 	size_t total;
@@ -317,54 +316,17 @@ int bundle_write(const char *path, const struct bundle_member *members, size_t c
 			BUNDLE_MANIFEST, total + manifest_len, BUNDLE_MAX_TOTAL_BYTES);
 		goto out;
 	}
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		tmp = NULL;
-		err_set(err, ENOMEM, "%s", strerror(ENOMEM));
+	if (durable_temp_open(&t, path, err) != 0)
+		goto out;
+	if (write_archive(t.fd, manifest, manifest_len, members, count, mtime, err) != 0) {
+		err_prefix(err, "write %s", t.tmp);
+		durable_temp_discard(&t);
 		goto out;
 	}
-	/* O_EXCL|O_NOFOLLOW: whatever already has the temp name (a stray file,
-	 * a link planted towards another file) is neither followed nor
-	 * truncated; the write fails instead, and leaves it alone. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		err_fail(err, "create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		tmp = NULL; /* not ours: never removed */
-		goto out;
-	}
-	if (write_archive(fd, manifest, manifest_len, members, count, mtime, err) != 0) {
-		err_prefix(err, "write %s", tmp);
-		goto out;
-	}
-	/* On disk before the rename makes it visible under the bundle's name,
-	 * so a crash never leaves a bundle name on a partial file. */
-	if (fsync(fd) != 0) {
-		err_fail(err, "fsync %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	int closing = fd;
-	fd = -1;
-	if (close(closing) != 0) {
-		err_fail(err, "close %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		err_fail(err, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	if (durable_sync_dir(path, err) != 0)
+	if (durable_temp_commit(&t, 1, err) != 0)
 		goto out;
 	ret = 0;
 out:
-	close_quietly(fd);
-	if (tmp) {
-		int saved = errno;
-		unlink(tmp);
-		free(tmp);
-		errno = saved;
-	}
 	free(manifest);
 	if (ret != 0)
 		err_prefix(err, "%s", path);

@@ -76,9 +76,10 @@ struct bundle_member {
  * into manifest.json, in their order, before the "members" list this
  * function builds; a field named "members" is refused (EINVAL).
  *
- * The bytes go to "<path>.tmp.<pid>", created with O_EXCL|O_NOFOLLOW (so a
- * file or link already at that name is never written through or removed)
- * and mode 0640 (less when the umask says so), fsync'd, renamed over path
+ * The bytes go to "<path>.tmp.<pid>" (durable_temp_open: O_EXCL|O_NOFOLLOW,
+ * so a link at that name is never written through; a leftover of this pid
+ * there is removed first) with mode 0640 (less when the umask says so),
+ * fsync'd, renamed over path
  * (replacing a file already there), then the folder is fsync'd. Returns 0;
  * -1 with err set on any failure, with the temp file removed and path left
  * as it was: nothing new is left behind. (Past the rename, the bundle is
