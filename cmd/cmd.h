@@ -67,6 +67,7 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_daily(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_report(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_score(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_backfill(struct cmd_ctx *ctx, int argc, char **argv);
 
 /* 1 when this binary has the subcommand name. */
 int cmd_exists(const char *name);

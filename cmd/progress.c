@@ -16,9 +16,16 @@ static void draw(struct progress *p, uint64_t done)
 	if (done > p->total)
 		done = p->total;
 	double mib = 1024.0 * 1024.0;
-	fprintf(stderr, "\rtradelearn: %s: %3d%% (%.1f of %.1f MiB)", p->label,
+	fprintf(stderr, "\rtradelearn: %s: %3d%% (%.1f of %.1f MiB", p->label,
 		(int)(100.0 * (double)done / (double)p->total), (double)done / mib,
 		(double)p->total / mib);
+	double secs = (double)(monotonic_us() - p->start_us) / 1e6;
+	if (p->records && secs > 0 && done > 0) {
+		long left = (long)(secs * (double)(p->total - done) / (double)done);
+		fprintf(stderr, ", %.0f records/s, %ld:%02ld left", (double)p->records / secs,
+			left / 60, left % 60);
+	}
+	fputs(")\x1b[K", stderr);
 	fflush(stderr);
 	p->shown = 1;
 }
@@ -28,6 +35,8 @@ void progress_begin(struct progress *p, const char *label, uint64_t total)
 	p->label = label;
 	p->total = total;
 	p->last_draw_us = 0;
+	p->records = 0;
+	p->start_us = monotonic_us();
 	p->shown = 0;
 	p->on = total >= PROGRESS_MIN_BYTES && isatty(STDERR_FILENO);
 }
@@ -41,6 +50,12 @@ void progress_update(struct progress *p, uint64_t done)
 		return;
 	p->last_draw_us = now;
 	draw(p, done);
+}
+
+void progress_update_records(struct progress *p, uint64_t done, uint64_t records)
+{
+	p->records = records;
+	progress_update(p, done);
 }
 
 void progress_end(struct progress *p)

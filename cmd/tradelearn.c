@@ -56,6 +56,8 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  watch               follow the logs, learn from every closed trade\n"
+    "  backfill [--since D] [--until D] [--rebuild] [--jobs N] [--quiet]\n"
+    "                      rebuild the state from all history, rotated and archived\n"
     "  status [--json]     per-source offsets and lag, counters, model metrics, open positions\n"
     "  score [--model current|online] [--json]\n"
     "                      P(win) of candidate trades (JSON lines on stdin) under a model\n"
@@ -81,9 +83,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"watch", cmd_watch},	{"status", cmd_status}, {"verify", cmd_verify},
-    {"simulate", cmd_simulate}, {"daily", cmd_daily},	{"report", cmd_report},
-    {"score", cmd_score},
+    {"watch", cmd_watch},	{"status", cmd_status},	    {"verify", cmd_verify},
+    {"simulate", cmd_simulate}, {"daily", cmd_daily},	    {"report", cmd_report},
+    {"score", cmd_score},	{"backfill", cmd_backfill},
 };
 
 int cmd_exists(const char *name)

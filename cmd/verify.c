@@ -132,7 +132,7 @@ static int scan_source(struct cmd_env *env, enum profile_source_id source,
 		struct scan_ctx c = {env, source,
 				     processed_limit(&saved->follow, &list[i], list[i].is_named),
 				     !list[i].is_named, t};
-		rc = logscan_read(list[i].path, scan_line, &c, &err);
+		rc = logscan_read(list[i].path, env->config.max_line_bytes, scan_line, &c, &err);
 		if (rc)
 			cmd_error("verify: %s", err.msg);
 	}

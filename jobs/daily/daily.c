@@ -728,6 +728,7 @@ struct day_records {
 	struct job *j;
 	enum profile_source_id source;
 	int64_t from_us, close_us;
+	int64_t until_us; /* records from here on are left out (close_us, or sooner) */
 	struct missed_signal *sig;
 	size_t n_sig, cap_sig;
 	struct missed_price *px;
@@ -762,7 +763,8 @@ static int day_line(void *ctx, const char *line, size_t len, uint64_t offset, in
 		return 0;
 	if (record_parse(d->j->o->profile, d->source, line, len, &r, &reason, detail,
 			 sizeof detail) == RECORD_OK &&
-	    r.symbol && r.ts != CALENDAR_NONE && r.ts >= d->from_us && r.ts < d->close_us) {
+	    r.symbol && r.ts != CALENDAR_NONE && r.ts >= d->from_us && r.ts < d->close_us &&
+	    r.ts < d->until_us) {
 		switch (r.kind) {
 		case PROFILE_KIND_SIGNAL:
 			add_price(d, r.ts, r.symbol, r.price);
@@ -824,6 +826,23 @@ static int probe_line(void *ctx, const char *line, size_t len)
 	return 0;
 }
 
+/* The day's records of source s from the entries backfill named. 0, or -1
+ * on ENOMEM (d.oom); an unreadable entry loses its prices, not the report. */
+static int read_day_entries(struct job *j, struct day_records *d, int s)
+{
+	for (size_t i = 0; i < j->o->n_day_entries[s] && !d->oom; i++) {
+		struct err derr = {0};
+		struct logscan_line line;
+		struct logscan_reader *r =
+		    logscan_open_entry(&j->o->day_entries[s][i], j->cfg->max_line_bytes, &derr);
+		while (r && !d->oom && logscan_next(r, &line, &derr) > 0)
+			if (line.kind == LOGSCAN_LINE)
+				day_line(d, line.data, line.len, line.offset, 1);
+		logscan_close(r);
+	}
+	return d->oom ? -1 : 0;
+}
+
 static json_t *find_missed(struct job *j)
 {
 	struct day_records d = {.j = j};
@@ -837,12 +856,18 @@ static json_t *find_missed(struct job *j)
 	schedule_format_day(j->day, day, sizeof day);
 	d.from_us = schedule_local_instant(j->day, 0);
 	d.close_us = schedule_local_instant(j->day + 1, 0);
+	d.until_us = j->o->records_until_us ? j->o->records_until_us : d.close_us;
 	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		struct logscan_file *files;
 		size_t n;
 		d.source = (enum profile_source_id)s;
 		if (!j->o->profile->source[s].file[0])
 			continue;
+		if (j->o->day_entries[s]) {
+			if (read_day_entries(j, &d, s))
+				break;
+			continue;
+		}
 		if (logscan_list(j->o->logs_dir, j->o->profile->source[s].file, &files, &n, j->err))
 			return NULL;
 		for (size_t i = 0; i < n; i++) {
@@ -850,7 +875,9 @@ static json_t *find_missed(struct job *j)
 			 * of its records. */
 			if ((int64_t)files[i].st.st_mtim.tv_sec * CALENDAR_US_PER_S < d.from_us)
 				continue;
-			if (logscan_read(files[i].path, day_line, &d, &derr) && !d.oom) {
+			if (logscan_read(files[i].path, j->cfg->max_line_bytes, day_line, &d,
+					 &derr) &&
+			    !d.oom) {
 				/* An unreadable rotation loses its prices, not the report. */
 				continue;
 			}
@@ -1144,7 +1171,7 @@ static int write_reports(struct job *j, json_t *report)
 static void fire_retrain_triggered(const struct job *j, json_t *retrain)
 {
 	char day[16], text[700], path[4400], more[40] = "";
-	if (!json_is_true(json_object_get(retrain, "triggered")))
+	if (j->o->no_hooks || !json_is_true(json_object_get(retrain, "triggered")))
 		return;
 	json_t *reasons = json_object_get(retrain, "reasons");
 	size_t n = json_array_size(reasons);

@@ -47,6 +47,7 @@
 
 #include "lib/base/err.h"
 #include "lib/config/config.h"
+#include "lib/ingest/logscan.h"
 #include "lib/ingest/profile.h"
 
 struct daily_options {
@@ -57,6 +58,17 @@ struct daily_options {
 	const struct profile *profile;
 	int32_t day;	/* the trading day (schedule.h); SCHEDULE_NO_DAY: the last completed one */
 	int64_t now_us; /* generated_at, and "completed" for the default day */
+	/* Backfill replays history and knows where each day's records are:
+	 * when day_entries[s] is not NULL, the day's records of source s are
+	 * read from those n_day_entries[s] entries (logscan_history) instead of
+	 * the files the logs folder holds now; records at or after
+	 * records_until_us (when not 0) are left out, as they were not written
+	 * yet when a watch ran the day; and the retrain_triggered hook, whose
+	 * moment has passed, is not fired when no_hooks is set. */
+	const struct logscan_entry *day_entries[PROFILE_SOURCE_COUNT];
+	size_t n_day_entries[PROFILE_SOURCE_COUNT];
+	int64_t records_until_us;
+	int no_hooks;
 };
 
 /* Runs the job. On success returns 0 and, when report is not NULL, the

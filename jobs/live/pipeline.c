@@ -33,7 +33,9 @@ struct pipeline {
 	struct short_term_batch batch;
 	int64_t last_publish;
 	uint64_t lines_total;
-	json_t *last_job; /* the runner's last journal line, or NULL */
+	json_t *last_job;		  /* the runner's last journal line, or NULL */
+	const struct pipeline_feed *feed; /* or NULL: the follower reads */
+	json_t *feed_cursor;		  /* committed with the learner generation */
 };
 
 /* One line for the operator through the log callback (logline.h). */
@@ -112,6 +114,9 @@ static int load_learner(struct pipeline *p, struct err *err)
 		return err_set(err, EBADMSG, "%s: damaged (%s at line %d)", path, jerr.text,
 			       jerr.line);
 	int rc = short_term_load(p->job, j, err);
+	json_t *cursor = json_object_get(j, "feed");
+	if (cursor)
+		p->feed_cursor = json_incref(cursor);
 	json_decref(j);
 	return rc ? err_prefix(err, "%s: damaged", path) : 0;
 }
@@ -159,6 +164,9 @@ static void follow_log(void *ctx, const char *msg)
 		p->log(p->log_ctx, msg);
 }
 
+static int open_follower(struct pipeline *p, int loaded, const char *const *files, int force_poll,
+			 struct err *err);
+
 struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *err)
 {
 	struct pipeline *p = calloc(1, sizeof *p);
@@ -180,6 +188,7 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 	p->log_ctx = opt->log_ctx;
 	p->batch.on_outcome = opt->on_outcome;
 	p->batch.hook_ctx = opt->hook_ctx;
+	p->feed = opt->feed;
 
 	snprintf(dir, sizeof dir, "%s/outcomes", p->state_dir);
 	if (durable_mkdirs(dir, err))
@@ -206,28 +215,18 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 	if (!p->job || load_keys(p, err) || load_learner(p, err))
 		goto fail;
 
-	struct follow_options fo = {
-	    .max_line = p->config->max_line_bytes,
-	    .force_poll = opt->force_poll,
-	    .log = follow_log,
-	    .log_ctx = p,
-	};
 	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		if (!p->profile->source[s].file[0])
 			continue;
 		p->source_index[p->n_sources] = (size_t)s;
 		files[p->n_sources++] = p->profile->source[s].file;
 	}
-	if (durable_mkdirs(p->logs_dir, err))
+	if (p->feed) {
+		for (size_t i = 0; i < p->n_sources; i++)
+			snprintf(p->state.source[p->source_index[i]].file,
+				 sizeof p->state.source[0].file, "%s", files[i]);
+	} else if (open_follower(p, loaded, files, opt->force_poll, err)) {
 		goto fail;
-	p->follow = follow_new(p->logs_dir, files, p->n_sources, &fo, err);
-	if (!p->follow)
-		goto fail;
-	for (size_t i = 0; i < p->n_sources; i++) {
-		struct state_source *src = &p->state.source[p->source_index[i]];
-		int known = loaded && strcmp(src->file, files[i]) == 0;
-		follow_restore(p->follow, i, known ? &src->follow : NULL, p->state.committed_at);
-		snprintf(src->file, sizeof src->file, "%s", files[i]);
 	}
 	snprintf(p->state.profile, sizeof p->state.profile, "%s", p->profile->name);
 	snprintf(p->state.logs, sizeof p->state.logs, "%s", p->logs_dir);
@@ -242,24 +241,55 @@ fail:
 	return NULL;
 }
 
+/* The pipeline's own follower, resumed where the state says. */
+static int open_follower(struct pipeline *p, int loaded, const char *const *files, int force_poll,
+			 struct err *err)
+{
+	struct follow_options fo = {
+	    .max_line = p->config->max_line_bytes,
+	    .force_poll = force_poll,
+	    .log = follow_log,
+	    .log_ctx = p,
+	};
+	if (durable_mkdirs(p->logs_dir, err))
+		return -1;
+	p->follow = follow_new(p->logs_dir, files, p->n_sources, &fo, err);
+	if (!p->follow)
+		return -1;
+	for (size_t i = 0; i < p->n_sources; i++) {
+		struct state_source *src = &p->state.source[p->source_index[i]];
+		int known = loaded && strcmp(src->file, files[i]) == 0;
+		follow_restore(p->follow, i, known ? &src->follow : NULL, p->state.committed_at);
+		snprintf(src->file, sizeof src->file, "%s", files[i]);
+	}
+	return 0;
+}
+
 int pipeline_fd(const struct pipeline *p)
 {
-	return follow_fd(p->follow);
+	return p->follow ? follow_fd(p->follow) : -1;
 }
 
 int pipeline_is_polling(const struct pipeline *p)
 {
-	return follow_is_polling(p->follow);
+	return p->follow ? follow_is_polling(p->follow) : 0;
 }
 
 void pipeline_events(struct pipeline *p)
 {
-	follow_handle_events(p->follow);
+	if (p->follow)
+		follow_handle_events(p->follow);
 }
 
 void pipeline_refresh(struct pipeline *p)
 {
-	follow_refresh(p->follow);
+	if (p->follow)
+		follow_refresh(p->follow);
+}
+
+json_t *pipeline_feed_cursor(const struct pipeline *p)
+{
+	return p->feed_cursor;
 }
 
 const struct state *pipeline_state(const struct pipeline *p)
@@ -279,7 +309,7 @@ json_t *pipeline_positions(const struct pipeline *p)
 
 uint64_t pipeline_lag(struct pipeline *p, size_t source)
 {
-	for (size_t i = 0; i < p->n_sources; i++)
+	for (size_t i = 0; i < p->n_sources && p->follow; i++)
 		if (p->source_index[i] == source)
 			return follow_lag_bytes(p->follow, i);
 	return 0;
@@ -293,6 +323,21 @@ static int append_and_sync(int fd, const void *data, size_t len, const char *wha
 		return -1;
 	if (fdatasync(fd) != 0)
 		return err_fail(err, "%s: fsync: %s", what, strerror(errno));
+	return 0;
+}
+
+/* The feed's cursor goes into the learner generation (stolen into it), and
+ * becomes the committed one with the state. */
+static int feed_cursor_into(struct pipeline *p, json_t *learner, struct err *err)
+{
+	int failed = 0;
+	json_t *cursor = p->feed->cursor ? p->feed->cursor(p->feed->ctx, &failed) : NULL;
+	if (failed || (cursor && json_object_set(learner, "feed", cursor))) {
+		json_decref(cursor);
+		return err_set(err, ENOMEM, "out of memory");
+	}
+	json_decref(p->feed_cursor);
+	p->feed_cursor = cursor;
 	return 0;
 }
 
@@ -323,6 +368,10 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 	json_t *learner = short_term_save(p->job, err);
 	if (!learner)
 		return -1;
+	if (p->feed && feed_cursor_into(p, learner, err)) {
+		json_decref(learner);
+		return -1;
+	}
 	char *text = jsontext_dump(learner, JSONTEXT_COMPACT, &len);
 	json_decref(learner);
 	if (!text)
@@ -334,8 +383,13 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 		return -1;
 
 	/* 5. the commit point. */
-	for (size_t i = 0; i < p->n_sources; i++)
-		follow_save(p->follow, i, &next->source[p->source_index[i]].follow);
+	for (size_t i = 0; i < p->n_sources; i++) {
+		struct follow_saved *saved = &next->source[p->source_index[i]].follow;
+		if (p->feed)
+			p->feed->save(p->feed->ctx, p->source_index[i], saved);
+		else
+			follow_save(p->follow, i, saved);
+	}
 	next->committed_at = calendar_now();
 	if (state_save(p->state_dir, next, err))
 		return -1;
@@ -349,6 +403,39 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 		say(p, "health.json: %s", err->msg);
 	sweep_generations(p, p->state.generation, p->state.generation - 1);
 	return 0;
+}
+
+/* Reads the next line of follower source i (from the feed or the
+ * follower) and applies it: 1, 0 when there is none now, -1. */
+static int next_line(struct pipeline *p, size_t i, struct state_counters *c, struct err *err)
+{
+	if (p->feed) {
+		struct short_term_parsed *parsed;
+		int got = p->feed->next(p->feed->ctx, p->source_index[i], &parsed, err);
+		if (got <= 0)
+			return got;
+		return short_term_apply_parsed(p->job, parsed, c, &p->batch, err) ? -1 : 1;
+	}
+	struct follow_line line;
+	int got = follow_next(p->follow, i, &line, err);
+	if (got <= 0)
+		return got;
+	line.source = p->source_index[i];
+	return short_term_apply(p->job, &line, c, &p->batch, err) ? -1 : 1;
+}
+
+int pipeline_commit(struct pipeline *p, struct err *err)
+{
+	struct state *next = malloc(sizeof *next);
+	if (!next)
+		return err_set(err, ENOMEM, "out of memory");
+	*next = p->state;
+	short_term_batch_reset(&p->batch);
+	int rc = commit(p, next, err);
+	if (rc)
+		framelog_discard(p->outcomes);
+	free(next);
+	return rc;
 }
 
 int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
@@ -377,8 +464,7 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 			if (pass == 1 && !held[i])
 				continue;
 			for (long k = 0; k < limit; k++) {
-				struct follow_line line;
-				int got = follow_next(p->follow, i, &line, err);
+				int got = next_line(p, i, c, err);
 				if (got < 0) {
 					rc = -1;
 					goto out;
@@ -386,11 +472,6 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 				if (got == 0) {
 					short_term_caught_up(p->job, source);
 					break;
-				}
-				line.source = p->source_index[i];
-				if (short_term_apply(p->job, &line, c, &p->batch, err)) {
-					rc = -1;
-					goto out;
 				}
 				n++;
 			}
@@ -428,7 +509,7 @@ int pipeline_publish(struct pipeline *p, struct err *err)
 	json_object_set_new(h, "lag_bytes", lag);
 	json_object_set_new(h, "open_positions",
 			    json_integer((json_int_t)short_term_open_count(p->job)));
-	json_object_set_new(h, "polling", json_boolean(follow_is_polling(p->follow)));
+	json_object_set_new(h, "polling", json_boolean(pipeline_is_polling(p)));
 	json_object_set_new(h, "last_job", p->last_job ? json_incref(p->last_job) : json_null());
 	char *text = built ? jsontext_dump(h, JSONTEXT_PRETTY, &len) : NULL;
 	json_decref(h);
@@ -454,6 +535,7 @@ void pipeline_free(struct pipeline *p)
 	if (!p)
 		return;
 	json_decref(p->last_job);
+	json_decref(p->feed_cursor);
 	follow_free(p->follow);
 	short_term_free(p->job);
 	framelog_free(p->outcomes);

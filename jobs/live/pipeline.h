@@ -24,6 +24,11 @@
  *
  * The caller (cmd/watch) owns the poll loop: it polls pipeline_fd() and
  * calls pipeline_events(), pipeline_refresh() and pipeline_step().
+ *
+ * A pipeline may also be fed by its caller instead of its own follower
+ * (struct pipeline_feed: jobs/backfill reads all of history that way, into
+ * a staging state folder): the same apply and the same commit, with the
+ * feed's lines, already parsed, and the positions the feed says.
  */
 #ifndef TRADELEARN_PIPELINE_H
 #define TRADELEARN_PIPELINE_H
@@ -38,6 +43,23 @@
 #include "lib/ingest/profile.h"
 #include "lib/ingest/record.h"
 #include "lib/store/state.h"
+#include "jobs/live/short_term.h"
+
+/* Lines from the caller instead of a follower. Sources are profile source
+ * ids (enum profile_source_id). */
+struct pipeline_feed {
+	/* The next parsed line of source: 1 with *line set (the feed's; valid
+	 * until the next call for that source, and released by the feed), 0
+	 * when nothing more is to be read now, -1 with err set. */
+	int (*next)(void *ctx, size_t source, struct short_term_parsed **line, struct err *err);
+	/* The positions to commit for source, after the lines handed out. */
+	void (*save)(void *ctx, size_t source, struct follow_saved *out);
+	/* What the feed keeps with each commit, to resume from (a new
+	 * reference, NULL for nothing; committed in the learner generation as
+	 * "feed"), and NULL on ENOMEM with *failed set. */
+	json_t *(*cursor)(void *ctx, int *failed);
+	void *ctx;
+};
 
 struct pipeline_options {
 	const char *state_dir;	/* <root>/state */
@@ -52,6 +74,9 @@ struct pipeline_options {
 	 * it is committed); may be NULL. */
 	void (*on_outcome)(void *ctx, const struct record *r);
 	void *hook_ctx;
+	/* NULL: the pipeline follows logs_dir itself. Borrowed; outlives the
+	 * pipeline. */
+	const struct pipeline_feed *feed;
 };
 
 struct pipeline;
@@ -69,6 +94,14 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
  * on an I/O failure or ENOMEM: the batch was not committed, and the caller
  * should stop (a restart redoes it). */
 int pipeline_step(struct pipeline *p, size_t *lines, struct err *err);
+
+/* Commits now, even when nothing was read since the last commit (a feed's
+ * final positions, or its cursor, must be committed). Returns 0, or -1 as
+ * pipeline_step. */
+int pipeline_commit(struct pipeline *p, struct err *err);
+
+/* The feed's cursor of the committed state (borrowed), NULL when none. */
+json_t *pipeline_feed_cursor(const struct pipeline *p);
 
 /* The descriptor to poll, its events, the periodic re-examination (see
  * follow.h: none of them fails), and whether the follower polls. */

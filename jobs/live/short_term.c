@@ -479,13 +479,36 @@ static int apply_record(struct short_term *st, struct record *r, struct state_co
 	return rc;
 }
 
-int short_term_apply(struct short_term *st, const struct follow_line *line,
-		     struct state_counters *c, struct short_term_batch *out, struct err *err)
+void short_term_parse(const struct profile *p, const struct follow_line *line,
+		      struct short_term_parsed *out)
 {
-	struct record r;
-	const char *reason;
-	char detail[256];
-	int rc = 0;
+	memset(&out->record, 0, sizeof out->record);
+	out->line = *line;
+	out->reason = NULL;
+	out->detail[0] = 0;
+	out->status = RECORD_IGNORED;
+	if (line->kind != FOLLOW_LINE)
+		return;
+	out->status = record_parse(p, (enum profile_source_id)line->source, line->data, line->len,
+				   &out->record, &out->reason, out->detail, sizeof out->detail);
+}
+
+void short_term_parse_batch(const struct profile *p, const struct follow_line *lines, size_t n,
+			    struct short_term_parsed *out)
+{
+	for (size_t i = 0; i < n; i++)
+		short_term_parse(p, &lines[i], &out[i]);
+}
+
+void short_term_parsed_release(struct short_term_parsed *parsed)
+{
+	record_release(&parsed->record);
+}
+
+int short_term_apply_parsed(struct short_term *st, struct short_term_parsed *parsed,
+			    struct state_counters *c, struct short_term_batch *out, struct err *err)
+{
+	const struct follow_line *line = &parsed->line;
 
 	c->read++;
 	if (line->kind == FOLLOW_LONG) {
@@ -498,22 +521,29 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 		c->skipped++;
 		return 0;
 	}
-	switch (record_parse(st->profile, (enum profile_source_id)line->source, line->data,
-			     line->len, &r, &reason, detail, sizeof detail)) {
+	switch (parsed->status) {
 	case RECORD_QUARANTINE:
 		c->quarantined++;
-		if (quarantine(out, line, reason, detail))
-			rc = out_of_memory(err);
-		break;
+		if (quarantine(out, line, parsed->reason, parsed->detail))
+			return out_of_memory(err);
+		return 0;
 	case RECORD_IGNORED:
 		c->ignored++;
 		c->skipped++;
-		break;
+		return 0;
 	case RECORD_OK:
-		rc = apply_record(st, &r, c, out, err);
 		break;
 	}
-	record_release(&r);
+	return apply_record(st, &parsed->record, c, out, err);
+}
+
+int short_term_apply(struct short_term *st, const struct follow_line *line,
+		     struct state_counters *c, struct short_term_batch *out, struct err *err)
+{
+	struct short_term_parsed parsed;
+	short_term_parse(st->profile, line, &parsed);
+	int rc = short_term_apply_parsed(st, &parsed, c, out, err);
+	short_term_parsed_release(&parsed);
 	return rc;
 }
 

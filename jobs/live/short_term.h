@@ -79,11 +79,37 @@ int short_term_add_key(struct short_term *st, uint64_t key_hash, struct err *err
 /* Hash of a stable trade key, as stored in the trade-key log. */
 uint64_t short_term_key_hash(const char *key);
 
-/* Applies one line of the follower. Counters of its source are updated in c.
+/* Applies one line of the follower: short_term_parse, then
+ * short_term_apply_parsed. Counters of its source are updated in c.
  * Returns 0, or -1 with err set to ENOMEM (nothing about the data can fail;
  * the batch must then not be committed). */
 int short_term_apply(struct short_term *st, const struct follow_line *line,
 		     struct state_counters *c, struct short_term_batch *out, struct err *err);
+
+/* A line made into a record, ready to be applied. Parsing needs nothing but
+ * the profile, so it may run ahead of applying, in another thread, on many
+ * lines at once (short_term_parse_batch); applying the parsed lines in
+ * their order gives exactly what short_term_apply of each line gives. */
+struct short_term_parsed {
+	struct follow_line line; /* as given: its data must stay valid until applied */
+	enum record_status status;
+	const char *reason; /* RECORD_QUARANTINE: a static token */
+	char detail[256];
+	struct record record; /* owned: short_term_parsed_release */
+};
+
+/* Parses line with profile p into out (to be released whatever the line). */
+void short_term_parse(const struct profile *p, const struct follow_line *line,
+		      struct short_term_parsed *out);
+/* The same for n lines: out[i] from lines[i]. */
+void short_term_parse_batch(const struct profile *p, const struct follow_line *lines, size_t n,
+			    struct short_term_parsed *out);
+/* Applies a parsed line as short_term_apply applies the line (same return). */
+int short_term_apply_parsed(struct short_term *st, struct short_term_parsed *parsed,
+			    struct state_counters *c, struct short_term_batch *out,
+			    struct err *err);
+/* Drops the parsed record. Safe on a zeroed or released one. */
+void short_term_parsed_release(struct short_term_parsed *parsed);
 
 /* Writes the derived files the bot and people read, from the state in
  * memory, each replaced atomically (durable_publish): models/online.json,

@@ -13,14 +13,18 @@
 #error "libarchive's archive.h not found (shadowed by lib/archive.h?)"
 #endif
 
+#include <archive_entry.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct archive_stream {
-	struct archive *archive;
+	struct archive *archive; /* the decompressed bytes */
+	struct archive *outer;	 /* the archive holding the member, or NULL */
 	char *path;
+	int fd; /* the file, when the stream opened it itself (archive_stream_fd) */
 	int at_end;
 };
 
@@ -40,49 +44,203 @@ static int fail_from(struct archive *a, struct err *err, const char *what, const
 	return err_fail(err, "%s %s: %s", what, path, msg);
 }
 
-struct archive_stream *archive_stream_new(const char *path, struct err *err)
+static struct archive_stream *stream_alloc(const char *path, struct err *err)
 {
 	struct archive_stream *s = calloc(1, sizeof(*s));
-	struct archive_entry *entry;
-	int rc;
-
-	if (!s) {
-		err_fail(err, "open %s: %s", path, strerror(errno));
-		return NULL;
+	if (s) {
+		s->fd = -1;
+		s->path = strdup(path);
+		s->archive = archive_read_new();
 	}
-	s->path = strdup(path);
-	s->archive = archive_read_new();
-	if (!s->path || !s->archive) {
+	if (!s || !s->path || !s->archive) {
 		errno = ENOMEM;
 		err_fail(err, "open %s: %s", path, strerror(errno));
-		goto fail;
+		archive_stream_free(s);
+		return NULL;
 	}
-	/* Every compression filter libarchive knows, and the "raw" format: the
-	 * decompressed bytes as one entry, with no archive format expected
-	 * inside. A file with no recognised compression goes through the
-	 * "none" filter, so a plain log reads unchanged. "empty" lets a
-	 * zero-byte file read as empty instead of failing. */
+	return s;
+}
+
+/* Every compression filter libarchive knows, and the "raw" format: the
+ * decompressed bytes as one entry, with no archive format expected inside.
+ * A file with no recognised compression goes through the "none" filter, so
+ * a plain log reads unchanged. "empty" lets a zero-byte file read as empty
+ * instead of failing. */
+static int support_raw(struct archive_stream *s, struct err *err)
+{
 	if (archive_read_support_filter_all(s->archive) != ARCHIVE_OK ||
 	    archive_read_support_format_raw(s->archive) != ARCHIVE_OK ||
-	    archive_read_support_format_empty(s->archive) != ARCHIVE_OK) {
-		fail_from(s->archive, err, "open", path);
+	    archive_read_support_format_empty(s->archive) != ARCHIVE_OK)
+		return fail_from(s->archive, err, "open", s->path);
+	return 0;
+}
+
+/* The first (only) entry of the raw format. */
+static int first_entry(struct archive_stream *s, struct err *err)
+{
+	struct archive_entry *entry;
+	int rc = archive_read_next_header(s->archive, &entry);
+	if (rc == ARCHIVE_EOF)
+		s->at_end = 1;
+	else if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+		return fail_from(s->archive, err, "read", s->path);
+	return 0;
+}
+
+struct archive_stream *archive_stream_new(const char *path, struct err *err)
+{
+	struct archive_stream *s = stream_alloc(path, err);
+	if (!s)
+		return NULL;
+	if (support_raw(s, err))
 		goto fail;
-	}
 	if (archive_read_open_filename(s->archive, path, 64 * 1024) != ARCHIVE_OK) {
 		fail_from(s->archive, err, "open", path);
 		goto fail;
 	}
-	rc = archive_read_next_header(s->archive, &entry);
-	if (rc == ARCHIVE_EOF) {
-		s->at_end = 1;
-	} else if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-		fail_from(s->archive, err, "read", path);
+	if (first_entry(s, err))
 		goto fail;
-	}
 	return s;
 fail:
 	archive_stream_free(s);
 	return NULL;
+}
+
+struct archive_stream *archive_stream_fd(const char *path, int fd, struct err *err)
+{
+	struct archive_stream *s = stream_alloc(path, err);
+	if (!s) {
+		close(fd);
+		return NULL;
+	}
+	s->fd = fd;
+	if (support_raw(s, err))
+		goto fail;
+	if (archive_read_open_fd(s->archive, fd, 64 * 1024) != ARCHIVE_OK) {
+		fail_from(s->archive, err, "open", path);
+		goto fail;
+	}
+	if (first_entry(s, err))
+		goto fail;
+	return s;
+fail:
+	archive_stream_free(s);
+	return NULL;
+}
+
+/* Opens path as an archive of any format libarchive reads (tar, and the
+ * others it knows), under any compression. */
+static struct archive *open_archive(const char *path, struct err *err)
+{
+	struct archive *a = archive_read_new();
+	if (!a) {
+		errno = ENOMEM;
+		err_fail(err, "open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
+	    archive_read_support_format_all(a) != ARCHIVE_OK ||
+	    archive_read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK) {
+		fail_from(a, err, "open", path);
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int archive_list_members(const char *path, archive_member_fn fn, void *ctx, struct err *err)
+{
+	struct archive *a = open_archive(path, err);
+	struct archive_entry *entry;
+	int rc;
+
+	if (!a)
+		return -1;
+	while ((rc = archive_read_next_header(a, &entry)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+		const char *name = archive_entry_pathname(entry);
+		if (archive_entry_filetype(entry) != AE_IFREG || !name)
+			continue;
+		int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
+		int stop = fn(ctx, name, size > 0 ? (uint64_t)size : 0);
+		if (stop) {
+			archive_read_free(a);
+			return stop;
+		}
+	}
+	if (rc != ARCHIVE_EOF) {
+		fail_from(a, err, "read", path);
+		archive_read_free(a);
+		return -1;
+	}
+	archive_read_free(a);
+	return 0;
+}
+
+/* The member's stored bytes, block by block, for the stream that
+ * decompresses them. */
+static la_ssize_t member_read(struct archive *inner, void *ctx, const void **buf)
+{
+	struct archive_stream *s = ctx;
+	size_t size;
+	la_int64_t offset;
+	int rc = archive_read_data_block(s->outer, buf, &size, &offset);
+	if (rc == ARCHIVE_EOF)
+		return 0;
+	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+		const char *msg = archive_error_string(s->outer);
+		archive_set_error(inner,
+				  archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO, "%s",
+				  msg ? msg : "damaged member");
+		return -1;
+	}
+	return (la_ssize_t)size;
+}
+
+struct archive_stream *archive_stream_member(const char *path, const char *member, struct err *err)
+{
+	struct archive_stream *s = stream_alloc(path, err);
+	struct archive_entry *entry;
+	int rc;
+
+	if (!s)
+		return NULL;
+	s->outer = open_archive(path, err);
+	if (!s->outer)
+		goto fail;
+	while ((rc = archive_read_next_header(s->outer, &entry)) == ARCHIVE_OK ||
+	       rc == ARCHIVE_WARN) {
+		const char *name = archive_entry_pathname(entry);
+		if (archive_entry_filetype(entry) == AE_IFREG && name && strcmp(name, member) == 0)
+			break;
+	}
+	if (rc == ARCHIVE_EOF) {
+		err_set(err, ENOENT, "%s: no member %s", path, member);
+		goto fail;
+	}
+	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+		fail_from(s->outer, err, "read", path);
+		goto fail;
+	}
+	/* The member may itself be compressed (attribution.jsonl.3.gz in a
+	 * tar): its bytes go through the same filters as a file's. */
+	if (support_raw(s, err))
+		goto fail;
+	if (archive_read_open(s->archive, s, NULL, member_read, NULL) != ARCHIVE_OK) {
+		fail_from(s->archive, err, "open", path);
+		goto fail;
+	}
+	if (first_entry(s, err))
+		goto fail;
+	return s;
+fail:
+	archive_stream_free(s);
+	return NULL;
+}
+
+uint64_t archive_stream_bytes_in(const struct archive_stream *s)
+{
+	la_int64_t n = archive_filter_bytes(s->outer ? s->outer : s->archive, -1);
+	return n > 0 ? (uint64_t)n : 0;
 }
 
 ssize_t archive_stream_read(struct archive_stream *s, void *buf, size_t len, struct err *err)
@@ -112,20 +270,37 @@ void archive_stream_free(struct archive_stream *s)
 	int saved = errno;
 	if (s->archive)
 		archive_read_free(s->archive);
+	if (s->outer)
+		archive_read_free(s->outer);
+	if (s->fd >= 0)
+		close(s->fd);
 	free(s->path);
 	free(s);
 	errno = saved;
 }
 
-int archive_is_compressed_name(const char *name)
+/* 1 when name ends in one of the n suffixes (and is more than it). */
+static int has_suffix(const char *name, const char *const *suffixes, size_t n)
 {
-	static const char *const suffixes[] = {".gz", ".zst", ".xz", ".bz2", ".lz4", ".Z"};
 	size_t len = strlen(name);
-
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		size_t suffix_len = strlen(suffixes[i]);
 		if (len > suffix_len && strcmp(name + len - suffix_len, suffixes[i]) == 0)
 			return 1;
 	}
 	return 0;
+}
+
+int archive_is_compressed_name(const char *name)
+{
+	static const char *const suffixes[] = {".gz", ".zst", ".xz", ".bz2", ".lz4", ".Z"};
+	return has_suffix(name, suffixes, sizeof suffixes / sizeof suffixes[0]);
+}
+
+int archive_is_archive_name(const char *name)
+{
+	static const char *const suffixes[] = {".tar",	".tar.gz",  ".tgz", ".tar.zst",
+					       ".tzst", ".tar.xz",  ".txz", ".tar.bz2",
+					       ".tbz2", ".tar.lz4", ".zip"};
+	return has_suffix(name, suffixes, sizeof suffixes / sizeof suffixes[0]);
 }

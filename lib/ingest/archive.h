@@ -6,11 +6,17 @@
  * plain file passes through unchanged) and gives its decompressed bytes as a
  * stream. Used to finish a rotated file that was compressed while tradelearn
  * was down, and by verify/backfill to read old logs.
+ *
+ * archive_stream_member() gives the bytes of one member of an archive of
+ * old logs (a tar, under any compression; the member itself may be
+ * compressed too, as "attribution.jsonl.3.gz" in "logs-2026-01.tar") the
+ * same way, and archive_list_members() lists an archive's files.
  */
 #ifndef TRADELEARN_ARCHIVE_H
 #define TRADELEARN_ARCHIVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "lib/base/err.h"
 
@@ -19,6 +25,28 @@ struct archive_stream;
 /* Opens path. Returns NULL with err set when it cannot be opened or its
  * compression is not recognised. */
 struct archive_stream *archive_stream_new(const char *path, struct err *err);
+
+/* The same for the file open at fd (which the stream owns from then on
+ * and closes, also on failure), named path in messages: the caller keeps
+ * knowing which file it reads whatever is renamed meanwhile. */
+struct archive_stream *archive_stream_fd(const char *path, int fd, struct err *err);
+
+/* Opens the regular file member (its full name in the archive) of the
+ * archive at path. NULL with err set: ENOENT when there is no such member,
+ * the file system's errno, or EIO for an archive libarchive cannot read. */
+struct archive_stream *archive_stream_member(const char *path, const char *member, struct err *err);
+
+/* Called for each regular file of an archive, with its name and stored
+ * size; a non-zero return stops the listing and is returned by it. */
+typedef int (*archive_member_fn)(void *ctx, const char *name, uint64_t size);
+
+/* Lists the regular files of the archive at path, in their order. Returns
+ * 0, fn's non-zero value, or -1 with err set. */
+int archive_list_members(const char *path, archive_member_fn fn, void *ctx, struct err *err);
+
+/* Bytes read so far from the file on disk (compressed; for a member, from
+ * the archive, everything before the member included): for progress. */
+uint64_t archive_stream_bytes_in(const struct archive_stream *s);
 
 /* Reads up to len decompressed bytes into buf. Returns the count, 0 at the
  * end, -1 on damage (err set; what was read before stays valid). */
@@ -30,5 +58,9 @@ void archive_stream_free(struct archive_stream *s);
 /* 1 when the file name ends in a compression suffix tradelearn reads through
  * libarchive (.gz .zst .xz .bz2 .lz4 .Z), 0 otherwise. */
 int archive_is_compressed_name(const char *name);
+
+/* 1 when the file name is an archive's (.tar, .tar.gz, .tgz, .tar.zst,
+ * .tzst, .tar.xz, .txz, .tar.bz2, .tbz2, .tar.lz4, .zip), 0 otherwise. */
+int archive_is_archive_name(const char *name);
 
 #endif

@@ -1404,6 +1404,47 @@ void follow_save(struct follow *f, size_t source, struct follow_saved *out)
 	memcpy(out->done, s->done, s->n_done * sizeof *s->done);
 }
 
+int follow_position_of_fd(int fd, const char *path, uint64_t offset, struct follow_position *out,
+			  struct err *err)
+{
+	struct stat st;
+	memset(out, 0, sizeof *out);
+	if (fstat(fd, &st) != 0)
+		return err_fail(err, "%s: %s", path, strerror(errno));
+	snprintf(out->path, sizeof out->path, "%s", path);
+	out->dev = (uint64_t)st.st_dev;
+	out->ino = (uint64_t)st.st_ino;
+	out->offset = offset;
+	out->size = (uint64_t)st.st_size;
+	out->mtime_us = mtime_us(&st);
+	/* As position_of: a head of bytes handed out, the last bytes before
+	 * the offset. */
+	out->head_len = offset < FOLLOW_HEAD_BYTES ? (uint32_t)offset : FOLLOW_HEAD_BYTES;
+	out->tail_len = offset < FOLLOW_TAIL_BYTES ? (uint32_t)offset : FOLLOW_TAIL_BYTES;
+	out->head_hash = out->tail_hash = HASH_FNV1A64_INIT;
+	if ((out->head_len && hash_at(fd, 0, out->head_len, &out->head_hash)) ||
+	    (out->tail_len && hash_at(fd, offset - out->tail_len, out->tail_len, &out->tail_hash)))
+		return err_set(err, EIO, "%s: shorter than %llu bytes", path,
+			       (unsigned long long)offset);
+	return 0;
+}
+
+int follow_done_of(const char *path, int compressed, struct follow_done *out, struct err *err)
+{
+	struct logscan_file sb = {.compressed = compressed};
+	memset(out, 0, sizeof *out);
+	snprintf(sb.path, sizeof sb.path, "%s", path);
+	if (stat(path, &sb.st) != 0)
+		return err_fail(err, "%s: %s", path, strerror(errno));
+	if (whole_file_signature(&sb, out) != 0)
+		return err_set(err, EIO, "%s: cannot be read", path);
+	if (!compressed) {
+		out->dev = (uint64_t)sb.st.st_dev;
+		out->ino = (uint64_t)sb.st.st_ino;
+	}
+	return 0;
+}
+
 uint64_t follow_lag_bytes(struct follow *f, size_t source)
 {
 	struct source *s = &f->src[source];

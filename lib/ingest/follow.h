@@ -164,6 +164,18 @@ int follow_next(struct follow *f, size_t source, struct follow_line *line, struc
 /* The positions of a source after the lines handed out so far. */
 void follow_save(struct follow *f, size_t source, struct follow_saved *out);
 
+/* The position follow_save() would save for the plain file open at fd
+ * (named path) after its lines up to offset were handed out: for a reader
+ * other than the follower (backfill) handing over to it. 0, or -1 with err
+ * set when the file cannot be read there. */
+int follow_position_of_fd(int fd, const char *path, uint64_t offset, struct follow_position *out,
+			  struct err *err);
+
+/* The finished-file entry of a file read to its end (compressed: by its
+ * content, else by its device and inode too), as the follower remembers the
+ * files it let go. 0, or -1 with err set when it cannot be read. */
+int follow_done_of(const char *path, int compressed, struct follow_done *out, struct err *err);
+
 /* Bytes known to be readable but not yet handed out, per source (for lag). */
 uint64_t follow_lag_bytes(struct follow *f, size_t source);
 

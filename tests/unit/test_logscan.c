@@ -182,7 +182,7 @@ static void read_all(struct fixture *fx, const char *name, struct seen *s)
 	char path[256];
 	struct err err;
 	snprintf(path, sizeof path, "%s/%s", fx->dir, name);
-	assert_int_equal(logscan_read(path, collect, s, &err), 0);
+	assert_int_equal(logscan_read(path, 1 << 20, collect, s, &err), 0);
 }
 
 static void test_lines_come_with_their_offsets_and_an_unterminated_end(void **state)
@@ -237,7 +237,7 @@ static void test_lines_longer_than_the_first_buffer_are_whole(void **state)
 	put(fx, "bot.jsonl", text, 1);
 	free(text);
 	snprintf(path, sizeof path, "%s/bot.jsonl", fx->dir);
-	assert_int_equal(logscan_read(path, measure, &got, &err), 0);
+	assert_int_equal(logscan_read(path, 4 << 20, measure, &got, &err), 0);
 	assert_int_equal(got.n, 2);
 	assert_int_equal(got.len[0], big);
 	assert_int_equal(got.offset[1], big + 1);
@@ -252,7 +252,7 @@ static void test_a_callback_that_says_stop_stops_the_read(void **state)
 	struct err err;
 	put(fx, "bot.jsonl", "a\nb\nc\n", 1);
 	snprintf(path, sizeof path, "%s/bot.jsonl", fx->dir);
-	assert_int_equal(logscan_read(path, collect, &s, &err), 42);
+	assert_int_equal(logscan_read(path, 1 << 20, collect, &s, &err), 42);
 	assert_string_equal(s.text, "0:a 2:b");
 }
 
