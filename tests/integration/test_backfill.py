@@ -242,7 +242,7 @@ def test_a_backfill_killed_at_random_moments_resumes_to_the_same_state_and_the_o
     (r.logs / "attribution.jsonl").write_text("".join(att))
     before = files_of(r.state)
     rng = random.Random(10)
-    kills = 0
+    kills = mid_replay = 0
     for attempt in range(40):
         p = subprocess.Popen(r.args("backfill", "--quiet"), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
@@ -252,11 +252,14 @@ def test_a_backfill_killed_at_random_moments_resumes_to_the_same_state_and_the_o
         p.kill()
         p.wait()
         kills += 1
+        mid_replay += (r.path / "state.backfill" / "learning_processing_state.json").exists()
         assert files_of(r.state) == before, f"the old state changed before the swap (kill {kills})"
         status = r.run("status", "--json")
         assert json.loads(status.stdout)
     assert kills >= 10
-    r.run("backfill", "--quiet")
+    assert mid_replay >= 3, "some kills came after the replay had committed"
+    p = r.run("backfill", "--quiet")
+    assert "resumed" in p.stderr
     assert by_id(r.outcomes()) == by_id(whole.outcomes())
     assert_close(learned(whole), learned(r))
     assert not (r.path / "state.backfill").exists()
