@@ -25,7 +25,7 @@ static void draw(struct progress *p, uint64_t done)
 		fprintf(stderr, ", %.0f records/s, %ld:%02ld left", (double)p->records / secs,
 			left / 60, left % 60);
 	}
-	fputs(")\x1b[K", stderr);
+	fputc(')', stderr);
 	fflush(stderr);
 	p->shown = 1;
 }

@@ -87,14 +87,21 @@ static int first_entry(struct archive_stream *s, struct err *err)
 	return 0;
 }
 
-struct archive_stream *archive_stream_new(const char *path, struct err *err)
+/* A stream of the file at path, or (fd >= 0) of the file open at fd,
+ * which the stream then owns. */
+static struct archive_stream *open_stream(const char *path, int fd, struct err *err)
 {
 	struct archive_stream *s = stream_alloc(path, err);
-	if (!s)
+	if (!s) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
+	}
+	s->fd = fd;
 	if (support_raw(s, err))
 		goto fail;
-	if (archive_read_open_filename(s->archive, path, 64 * 1024) != ARCHIVE_OK) {
+	if ((fd >= 0 ? archive_read_open_fd(s->archive, fd, 64 * 1024)
+		     : archive_read_open_filename(s->archive, path, 64 * 1024)) != ARCHIVE_OK) {
 		fail_from(s->archive, err, "open", path);
 		goto fail;
 	}
@@ -106,26 +113,14 @@ fail:
 	return NULL;
 }
 
+struct archive_stream *archive_stream_new(const char *path, struct err *err)
+{
+	return open_stream(path, -1, err);
+}
+
 struct archive_stream *archive_stream_fd(const char *path, int fd, struct err *err)
 {
-	struct archive_stream *s = stream_alloc(path, err);
-	if (!s) {
-		close(fd);
-		return NULL;
-	}
-	s->fd = fd;
-	if (support_raw(s, err))
-		goto fail;
-	if (archive_read_open_fd(s->archive, fd, 64 * 1024) != ARCHIVE_OK) {
-		fail_from(s->archive, err, "open", path);
-		goto fail;
-	}
-	if (first_entry(s, err))
-		goto fail;
-	return s;
-fail:
-	archive_stream_free(s);
-	return NULL;
+	return open_stream(path, fd, err);
 }
 
 /* Opens path as an archive of any format libarchive reads (tar, and the

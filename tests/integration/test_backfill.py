@@ -226,7 +226,7 @@ def files_of(state):
 
 def test_a_backfill_killed_at_random_moments_resumes_to_the_same_state_and_the_old_state_stays_untouched(
         tmp_path):
-    src = simulated(tmp_path, 12, 5)
+    src = simulated(tmp_path, 16, 5)
     whole = Root(tmp_path / "whole")
     shutil.rmtree(whole.logs)
     shutil.copytree(src.logs, whole.logs)
@@ -246,7 +246,7 @@ def test_a_backfill_killed_at_random_moments_resumes_to_the_same_state_and_the_o
     for attempt in range(40):
         p = subprocess.Popen(r.args("backfill", "--quiet"), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.05, 0.6))
+        time.sleep(rng.uniform(0.02, 0.3))
         if p.poll() is not None:
             break
         p.kill()
