@@ -245,7 +245,7 @@ static int can_resume(struct backfill *b)
  * reports and journals over, then writes the marker. */
 static int start_staging(struct backfill *b, struct err *err)
 {
-	char path[4400];
+	char path[8800];
 	DIR *d = opendir(b->staging);
 	struct dirent *e;
 	if (!d)

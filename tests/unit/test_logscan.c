@@ -256,6 +256,72 @@ static void test_a_callback_that_says_stop_stops_the_read(void **state)
 	assert_string_equal(s.text, "0:a 2:b");
 }
 
+static void test_a_line_over_max_line_is_skipped_with_its_length_and_no_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	char text[200], path[256];
+	struct logscan_line line;
+	struct err err;
+	memset(text, 0, sizeof text);
+	strcpy(text, "a\n");
+	memset(text + 2, 'x', 100);
+	strcpy(text + 102, "\nb\nend");
+	put(fx, "bot.jsonl", text, 1);
+	snprintf(path, sizeof path, "%s/bot.jsonl", fx->dir);
+	struct logscan_reader *r = logscan_open(path, NULL, 10, &err);
+	assert_non_null(r);
+	assert_int_equal(logscan_next(r, &line, &err), 1);
+	assert_int_equal(line.kind, LOGSCAN_LINE);
+	assert_int_equal(line.len, 1);
+	assert_int_equal(logscan_next(r, &line, &err), 1);
+	assert_int_equal(line.kind, LOGSCAN_LONG);
+	assert_null(line.data);
+	assert_int_equal(line.len, 100);
+	assert_int_equal(line.offset, 2);
+	assert_int_equal(logscan_next(r, &line, &err), 1);
+	assert_int_equal(line.kind, LOGSCAN_LINE);
+	assert_int_equal(line.offset, 103);
+	assert_memory_equal(line.data, "b", 1);
+	assert_int_equal(logscan_next(r, &line, &err), 1);
+	assert_int_equal(line.kind, LOGSCAN_TAIL);
+	assert_int_equal(line.len, 3);
+	assert_int_equal(logscan_next(r, &line, &err), 0);
+	logscan_close(r);
+}
+
+/* Lines "<time> <text>". */
+static int64_t leading_number(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	return len && line[0] >= '0' && line[0] <= '9' ? atoll(line) : INT64_MIN;
+}
+
+static void
+test_history_orders_by_record_time_and_marks_a_copy_of_the_live_file_covered(void **state)
+{
+	struct fixture *fx = *state;
+	struct logscan_entry *list;
+	size_t n;
+	struct err err;
+	/* Names and modification times say the opposite of the records. */
+	put(fx, "bot.jsonl", "30 c\n40 d\n50 e\n", 1);
+	put(fx, "bot.jsonl.1", "30 c\n40 d\n", 5); /* a copytruncate's copy, not truncated yet */
+	put(fx, "bot.jsonl.2", "10 a\n20 b\n", 9);
+	assert_int_equal(logscan_history(fx->dir, "bot.jsonl", 1 << 20, leading_number, NULL, NULL,
+					 &list, &n, &err),
+			 0);
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(list[0].path, "bot.jsonl.2"));
+	assert_int_equal(list[0].first_ts, 10);
+	assert_false(list[0].covered);
+	assert_non_null(strstr(list[1].path, "bot.jsonl.1"));
+	assert_true(list[1].covered);
+	assert_int_equal(list[1].covered_length, 10);
+	assert_true(list[2].is_named);
+	assert_false(list[2].covered);
+	free(list);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -267,6 +333,8 @@ int main(void)
 	    T(test_gzip_and_zstd_files_read_as_their_content),
 	    T(test_lines_longer_than_the_first_buffer_are_whole),
 	    T(test_a_callback_that_says_stop_stops_the_read),
+	    T(test_a_line_over_max_line_is_skipped_with_its_length_and_no_bytes),
+	    T(test_history_orders_by_record_time_and_marks_a_copy_of_the_live_file_covered),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
