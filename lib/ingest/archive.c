@@ -87,6 +87,27 @@ static int first_entry(struct archive_stream *s, struct err *err)
 	return 0;
 }
 
+static la_ssize_t member_read(struct archive *inner, void *ctx, const void **buf);
+
+/* Opens s's decompressed bytes: those of the member when s->outer is set
+ * (archive_stream_member), else of the file open at s->fd, else of the file
+ * at s->path; and goes to its first (only) entry. */
+static int raw_open(struct archive_stream *s, struct err *err)
+{
+	int rc;
+	if (support_raw(s, err))
+		return -1;
+	if (s->outer)
+		rc = archive_read_open(s->archive, s, NULL, member_read, NULL);
+	else if (s->fd >= 0)
+		rc = archive_read_open_fd(s->archive, s->fd, 64 * 1024);
+	else
+		rc = archive_read_open_filename(s->archive, s->path, 64 * 1024);
+	if (rc != ARCHIVE_OK)
+		return fail_from(s->archive, err, "open", s->path);
+	return first_entry(s, err);
+}
+
 /* A stream of the file at path, or (fd >= 0) of the file open at fd,
  * which the stream then owns. */
 static struct archive_stream *open_stream(const char *path, int fd, struct err *err)
@@ -98,19 +119,11 @@ static struct archive_stream *open_stream(const char *path, int fd, struct err *
 		return NULL;
 	}
 	s->fd = fd;
-	if (support_raw(s, err))
-		goto fail;
-	if ((fd >= 0 ? archive_read_open_fd(s->archive, fd, 64 * 1024)
-		     : archive_read_open_filename(s->archive, path, 64 * 1024)) != ARCHIVE_OK) {
-		fail_from(s->archive, err, "open", path);
-		goto fail;
+	if (raw_open(s, err)) {
+		archive_stream_free(s);
+		return NULL;
 	}
-	if (first_entry(s, err))
-		goto fail;
 	return s;
-fail:
-	archive_stream_free(s);
-	return NULL;
 }
 
 struct archive_stream *archive_stream_new(const char *path, struct err *err)
@@ -218,13 +231,7 @@ struct archive_stream *archive_stream_member(const char *path, const char *membe
 	}
 	/* The member may itself be compressed (attribution.jsonl.3.gz in a
 	 * tar): its bytes go through the same filters as a file's. */
-	if (support_raw(s, err))
-		goto fail;
-	if (archive_read_open(s->archive, s, NULL, member_read, NULL) != ARCHIVE_OK) {
-		fail_from(s->archive, err, "open", path);
-		goto fail;
-	}
-	if (first_entry(s, err))
+	if (raw_open(s, err))
 		goto fail;
 	return s;
 fail:
