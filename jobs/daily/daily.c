@@ -26,6 +26,7 @@
 #include "lib/analyze/missed.h"
 #include "lib/analyze/postmarket.h"
 #include "lib/ingest/record.h"
+#include "lib/store/outcome.h"
 #include "lib/report/report_html.h"
 #include "lib/base/schedule.h"
 #include "lib/store/state.h"
@@ -101,20 +102,9 @@ static int64_t time_of(json_t *v)
 	return s && calendar_parse_iso(s, &us) == 0 ? us : CALENDAR_NONE;
 }
 
-/* The trading day a close belongs to: its local date, or the next trading
- * day when that date is not one (a weekend close of a crypto bot on a
- * Mon–Fri calendar is realized by Monday's report). */
-static int32_t trading_day_of(const struct config *c, int64_t us)
-{
-	int32_t d = schedule_local_day(us);
-	if (!schedule_is_trading_day(&c->schedule.calendar, d))
-		d = schedule_next_trading_day(&c->schedule.calendar, d);
-	return d;
-}
-
 /* ---- reading the outcomes ---------------------------------------------------------- */
 
-static int add_outcome(void *ctx, const char *line, size_t len)
+static int add_outcome(void *ctx, const char *line, size_t len, struct err *err)
 {
 	struct job *j = ctx;
 	json_error_t jerr;
@@ -136,7 +126,7 @@ static int add_outcome(void *ctx, const char *line, size_t len)
 		json_decref(o);
 		return 0;
 	}
-	t.day = trading_day_of(j->cfg, t.exit_us);
+	t.day = schedule_trading_day_of(&j->cfg->schedule.calendar, t.exit_us);
 	if (t.day > j->day) {
 		json_decref(o);
 		return 0;
@@ -156,7 +146,7 @@ static int add_outcome(void *ctx, const char *line, size_t len)
 	copy_text(t.side, sizeof t.side, json_object_get(o, "side"), "unknown");
 	json_decref(o);
 	if (BUF_ARRAY_GROW(j->t, j->n + 1, j->cap))
-		return -1;
+		return err_set(err, ENOMEM, "out of memory");
 	j->t[j->n++] = t;
 	return 0;
 }
@@ -180,7 +170,7 @@ static int read_state(struct job *j)
 	state_init(st);
 	/* A state read from its .prev is the last whole commit: the report is
 	 * of what it holds (watch says the rest when it resumes). */
-	if (state_load(j->o->state_dir, st, &origin, &derr)) {
+	if (outcome_read_committed(j->o->state_dir, st, &origin, add_outcome, j, NULL, &derr) < 0) {
 		pass(j, &derr);
 		goto out;
 	}
@@ -188,11 +178,6 @@ static int read_state(struct job *j)
 		rc = 0; /* nothing learned yet: an empty report */
 		goto out;
 	}
-	snprintf(path, sizeof path, "%s/%s", j->o->state_dir,
-		 state_output_path(STATE_OUTPUT_OUTCOMES));
-	if (framelog_read(path, st->output_length[STATE_OUTPUT_OUTCOMES], add_outcome, j, NULL,
-			  j->err) < 0)
-		goto out;
 	if (j->n > 1)
 		qsort(j->t, j->n, sizeof *j->t, trade_cmp);
 	if (st->learner_file[0]) {
@@ -221,26 +206,10 @@ static void read_model(struct job *j)
 
 /* ---- days and windows -------------------------------------------------------------- */
 
-/* The capital a day's P&L is divided by: the account equity
- * the bot logged first on that date (what the day started with), else the
- * last it logged on an earlier date, else the config's capital_usd. The
- * short-term job keeps those equities in the learned state. */
 static double capital_of(const struct job *j, int32_t day)
 {
-	json_t *eq = json_object_get(j->learner_doc, "equity"), *v;
-	double capital = j->cfg->capital_usd;
-	size_t i;
-	json_array_foreach(eq, i, v)
-	{
-		int32_t d;
-		const char *text = json_string_value(json_object_get(v, "day"));
-		if (!text || schedule_parse_day(text, &d) || d > day)
-			break;
-		double x = num_of(json_object_get(v, d == day ? "first" : "last"));
-		if (x > 0)
-			capital = x;
-	}
-	return capital;
+	return postmarket_capital(json_object_get(j->learner_doc, "equity"), j->cfg->capital_usd,
+				  day);
 }
 
 static int build_days(struct job *j)
@@ -262,7 +231,7 @@ static int build_days(struct job *j)
 		d = schedule_next_trading_day(cal, d);
 	}
 	/* Realized P&L per day, partial closes included, over the capital.
-	 * Trades are in exit order and trading_day_of() never goes back in
+	 * Trades are in exit order and schedule_trading_day_of() never goes back in
 	 * time, so one pass walks both lists. */
 	size_t k = 0;
 	for (size_t i = 0; i < j->n; i++) {

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "lib/base/schedule.h"
+
 #define KEY(f, d, lo, hi) OPTION_NUMBER(struct postmarket_options, f, d, lo, hi)
 static const struct option_key postmarket_keys[] = {
     OPTION_GROUP("missed_", struct postmarket_options, missed, missed_option_table),
@@ -24,4 +26,22 @@ void postmarket_options_init(struct postmarket_options *o)
 {
 	memset(o, 0, sizeof *o);
 	option_defaults(&postmarket_option_table, o);
+}
+
+double postmarket_capital(json_t *equity, double capital_usd, int32_t day)
+{
+	double capital = capital_usd;
+	size_t i;
+	json_t *v;
+	json_array_foreach(equity, i, v)
+	{
+		int32_t d;
+		const char *text = json_string_value(json_object_get(v, "day"));
+		if (!text || schedule_parse_day(text, &d) || d > day)
+			break;
+		json_t *x = json_object_get(v, d == day ? "first" : "last");
+		if (json_is_number(x) && json_number_value(x) > 0)
+			capital = json_number_value(x);
+	}
+	return capital;
 }

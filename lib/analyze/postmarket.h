@@ -11,6 +11,9 @@
 #ifndef TRADELEARN_POSTMARKET_H
 #define TRADELEARN_POSTMARKET_H
 
+#include <stdint.h>
+#include <jansson.h>
+
 #include "lib/base/option.h"
 #include "lib/analyze/missed.h"
 
@@ -32,5 +35,13 @@ extern const struct option_table postmarket_option_table;
 
 /* Fills o with the defaults of postmarket_option_table. */
 void postmarket_options_init(struct postmarket_options *o);
+
+/* The capital a trading day's P&L is divided by (daily returns): the
+ * account equity the bot logged first on that date (what the day started
+ * with), else the last it logged on an earlier date, else capital_usd.
+ * equity (borrowed, may be NULL) is the "equity" list the short-term job
+ * keeps in the learned state: [{"day": "YYYY-MM-DD", "first", "last"}, ...],
+ * oldest first. */
+double postmarket_capital(json_t *equity, double capital_usd, int32_t day);
 
 #endif

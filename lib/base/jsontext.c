@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/base/buf.h"
+#include "lib/base/calendar.h"
 
 struct out {
 	struct buf text;
@@ -45,6 +46,15 @@ void jsontext_real(double d, char *buf, size_t len)
 json_t *jsontext_real_or_null(double d)
 {
 	return isfinite(d) ? json_real(d) : json_null();
+}
+
+json_t *jsontext_time_or_null(int64_t us)
+{
+	char iso[40];
+	if (us == CALENDAR_NONE)
+		return json_null();
+	calendar_format_iso(us, iso, sizeof iso);
+	return json_string(iso);
 }
 
 static void put_string(struct out *o, const char *s, size_t n)

@@ -11,6 +11,7 @@
 #define TRADELEARN_JSONTEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #define JSONTEXT_COMPACT 0
@@ -32,5 +33,10 @@ void jsontext_real(double d, char *buf, size_t len);
  * or infinity, and tradelearn keeps an absent figure as NaN. New
  * reference; NULL on ENOMEM. */
 json_t *jsontext_real_or_null(double d);
+
+/* A time (microseconds UTC, calendar.h) as its ISO-8601 text
+ * "YYYY-MM-DDTHH:MM:SS.ffffffZ", or null for CALENDAR_NONE. A new
+ * reference, or NULL on ENOMEM. */
+json_t *jsontext_time_or_null(int64_t us);
 
 #endif

@@ -193,6 +193,14 @@ int32_t schedule_local_day(int64_t us)
 	return (int32_t)floor_div(t + utc_offset(t), SECONDS_PER_DAY);
 }
 
+int32_t schedule_trading_day_of(const struct schedule_calendar *c, int64_t us)
+{
+	int32_t d = schedule_local_day(us);
+	if (!schedule_is_trading_day(c, d))
+		d = schedule_next_trading_day(c, d);
+	return d;
+}
+
 /*
  * mktime() is not used: what it does with a wall time in a gap or an overlap
  * (tm_isdst = -1) differs between C libraries and is documented by none.

@@ -91,6 +91,11 @@ size_t schedule_trading_days_between(const struct schedule_calendar *c, int32_t 
 /* The local date (in the exchange zone) of an instant. */
 int32_t schedule_local_day(int64_t us);
 
+/* The trading day an instant's P&L belongs to: its local date, or the next
+ * trading day of c when that date is not one (a weekend close of a crypto
+ * bot on a Mon–Fri calendar is realized on Monday). */
+int32_t schedule_trading_day_of(const struct schedule_calendar *c, int64_t us);
+
 /* The instant at which local wall time minute_of_day occurs on day.
  *
  * Daylight-saving transitions make a wall time occur zero or two times:
