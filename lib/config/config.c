@@ -94,6 +94,7 @@ static const struct option_key config_keys[] = {
     OPTION_SECTION(T, schedule, schedule_option_table),
     OPTION_SECTION(T, daily, postmarket_option_table),
     OPTION_SECTION(T, hooks, hook_option_table),
+    OPTION_SECTION(T, retrain, retrain_option_table),
     OPTION_CUSTOM("knobs", T, knobs, keep_json, NULL),
     OPTION_CUSTOM("knob_rules", T, knob_rules, keep_json, NULL),
     OPTION_CUSTOM("profiles", T, profiles, read_profiles, NULL),

@@ -17,6 +17,8 @@
  *   daily              postmarket_option_table (lib/analyze/postmarket.h), with
  *                      missed_option_table (lib/analyze/missed.h) as "missed_*"
  *   hooks              hook_option_table (lib/base/hook.h)
+ *   retrain            retrain_option_table (lib/models/gate.h), with
+ *                      batch_option_table (lib/learn/batch.h) at the same level
  *   knobs, knob_rules  read by knobs_table_from_json (lib/analyze/knobs.h)
  *   profiles           {name: profile} (lib/ingest/profile.h), added to the
  *                      built-in "canonical" and "stock-bot"
@@ -37,6 +39,7 @@
 #include "lib/learn/signals.h"
 #include "lib/learn/weights.h"
 #include "lib/analyze/postmarket.h"
+#include "lib/models/gate.h"
 
 struct config {
 	char path[4096]; /* the file read, or "" when none */
@@ -55,6 +58,7 @@ struct config {
 	struct schedule_options schedule;
 	struct postmarket_options daily;
 	struct hook_options hooks;
+	struct retrain_options retrain;
 	json_t *knobs;	    /* owned: the "knobs" object, or NULL (defaults) */
 	json_t *knob_rules; /* owned: the "knob_rules" array, or NULL (defaults) */
 };
