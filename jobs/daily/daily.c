@@ -1033,7 +1033,13 @@ static json_t *retrain_json(struct job *j, const struct metrics_trades *all,
 			 resolved, 100 * c->daily.success_rate_floor);
 		json_array_append_new(reasons, json_string(reason));
 	}
-	if (j->have_model && j->lm.drift_ph > c->daily.drift_lambda) {
+	/* The learned state's drift detector is reset at the first commit
+	 * after a deployment: until watch has made it, it still measures the
+	 * model deployed before. */
+	const char *seen = json_string_value(json_object_get(j->learner_doc, "deployment"));
+	const char *deployment = json_string_value(json_object_get(base, "deployment"));
+	int drift_current = strcmp(seen ? seen : "", deployment ? deployment : "") == 0;
+	if (j->have_model && drift_current && j->lm.drift_ph > c->daily.drift_lambda) {
 		snprintf(reason, sizeof reason,
 			 "drift: the progressive log loss rose (Page-Hinkley %.1f > %.1f over %ld "
 			 "trades)",

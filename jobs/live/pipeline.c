@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/base/calendar.h"
@@ -13,6 +14,7 @@
 #include "lib/store/framelog.h"
 #include "lib/base/jsontext.h"
 #include "lib/base/logline.h"
+#include "lib/models/registry.h"
 #include "jobs/live/short_term.h"
 
 struct pipeline {
@@ -36,6 +38,9 @@ struct pipeline {
 	json_t *last_job;		  /* the runner's last journal line, or NULL */
 	const struct pipeline_feed *feed; /* or NULL: the follower reads */
 	json_t *feed_cursor;		  /* committed with the learner generation */
+	/* state/baseline_performance.json as last read (a retrain replaces it
+	 * when it deploys), so that a commit reads it only when it changed. */
+	struct stat baseline_seen;
 };
 
 /* One line for the operator through the log callback (logline.h). */
@@ -341,6 +346,34 @@ static int feed_cursor_into(struct pipeline *p, json_t *learner, struct err *err
 	return 0;
 }
 
+/* A deployment made since the last batch (by a retrain or a `models`
+ * command, in another process) resets the drift detector of the learner
+ * before the next batch is learned, so its trades are the first the new
+ * model is measured on; the reset is committed with that batch
+ * (short_term_deployment). The baseline is read only when its identity,
+ * size or time changed; one that cannot be read is said and changes
+ * nothing. */
+static void note_deployment(struct pipeline *p)
+{
+	char path[FOLLOW_PATH_MAX + 64], id[SHORT_TERM_DEPLOYMENT_MAX];
+	struct stat st;
+	struct err e = {0};
+	snprintf(path, sizeof path, "%s/baseline_performance.json", p->state_dir);
+	if (stat(path, &st) != 0)
+		return;
+	const struct stat *old = &p->baseline_seen;
+	if (st.st_ino == old->st_ino && st.st_dev == old->st_dev && st.st_size == old->st_size &&
+	    st.st_mtim.tv_sec == old->st_mtim.tv_sec && st.st_mtim.tv_nsec == old->st_mtim.tv_nsec)
+		return;
+	p->baseline_seen = st;
+	if (registry_baseline_deployment(p->state_dir, id, sizeof id, &e)) {
+		say(p, "%s", e.msg);
+		return;
+	}
+	if (short_term_deployment(p->job, id))
+		say(p, "deployment %s: the drift detector starts afresh", id);
+}
+
 static int commit(struct pipeline *p, struct state *next, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 128];
@@ -448,6 +481,7 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 	if (!next)
 		return err_set(err, ENOMEM, "out of memory");
 	*next = p->state;
+	note_deployment(p);
 	short_term_batch_reset(&p->batch);
 	/* A source ahead of the others in time waits while many observations
 	 * do (short_term_holding); if nothing else had anything to read, it is

@@ -11,7 +11,10 @@
  * follower where the state says. pipeline_step() reads a batch, applies it,
  * and commits it in the order that makes a kill -9 at any instant harmless:
  *
- *   1. read complete lines of each source, up to the batch limit;
+ *   1. read complete lines of each source, up to the batch limit (a
+ *      deployment since the last batch, read from
+ *      state/baseline_performance.json, first resets the learner's drift
+ *      detector: short_term_deployment);
  *   2. apply them in memory (outcomes, positions, counters);
  *   3. append the batch's outcome frame, quarantine lines and trade keys,
  *      fsync each;

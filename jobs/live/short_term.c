@@ -56,6 +56,9 @@ struct short_term {
 	struct keyset keys;
 	struct position *pos;
 	size_t n_pos, cap_pos;
+	/* The deployment (state/baseline_performance.json) whose model the
+	 * drift detector compares with; "" before the first one. */
+	char deployment[SHORT_TERM_DEPLOYMENT_MAX];
 };
 
 static void note_equity(struct short_term *st, int64_t ts, double equity);
@@ -667,6 +670,7 @@ json_t *short_term_save(struct short_term *st, struct err *err)
 							       "last_us", (json_int_t)e->last_ts));
 	}
 	ok &= 0 == json_object_set_new(o, "equity", eq);
+	ok &= 0 == json_object_set_new(o, "deployment", json_string(st->deployment));
 	if (!ok) {
 		json_decref(o);
 		out_of_memory(err);
@@ -692,6 +696,11 @@ int short_term_load(struct short_term *st, json_t *saved, struct err *err)
 	v = json_object_get(saved, "signals");
 	if (v && signals_load(st->signals, v, err))
 		return -1;
+	/* Absent from generations written before deployments existed. */
+	v = json_object_get(saved, "deployment");
+	if (v && !json_is_string(v))
+		return err_set(err, EINVAL, "deployment: not a string");
+	jsontext_copy_utf8(st->deployment, sizeof st->deployment, v ? json_string_value(v) : "");
 	st->n_equity = 0;
 	json_array_foreach(json_object_get(saved, "equity"), i, v)
 	{
@@ -716,6 +725,20 @@ int short_term_load(struct short_term *st, json_t *saved, struct err *err)
 			return -1;
 	}
 	return 0;
+}
+
+int short_term_deployment(struct short_term *st, const char *deployment)
+{
+	if (!deployment || !deployment[0] || strcmp(deployment, st->deployment) == 0)
+		return 0;
+	learner_reset_drift(st->learner);
+	jsontext_copy_utf8(st->deployment, sizeof st->deployment, deployment);
+	return 1;
+}
+
+const char *short_term_deployment_seen(const struct short_term *st)
+{
+	return st->deployment;
 }
 
 json_t *short_term_positions(const struct short_term *st, int64_t now_us)

@@ -52,7 +52,8 @@
 
 struct short_term;
 
-#define SHORT_TERM_MAX_OPEN 10000 /* open positions tracked */
+#define SHORT_TERM_MAX_OPEN 10000     /* open positions tracked */
+#define SHORT_TERM_DEPLOYMENT_MAX 160 /* bytes of a deployment id, NUL included */
 
 /* What one batch produced, to be appended by the caller. */
 struct short_term_batch {
@@ -139,6 +140,19 @@ json_t *short_term_save(struct short_term *st, struct err *err);
  * loaders of learner.h, weights.h and signals.h name it) or on ENOMEM; st is
  * then partly loaded and must be freed. */
 int short_term_load(struct short_term *st, json_t *saved, struct err *err);
+
+/* The deployment now in force (the "deployment" of
+ * state/baseline_performance.json, which a retrain or a `models` command
+ * writes in another process). When it differs from the one the job last
+ * saw, the learner's drift detector starts afresh, so the daily job's drift
+ * trigger measures the loss since the model in use was deployed; the id is
+ * saved with the learned state (short_term_save), so the reset is part of
+ * the commit and happens once. NULL or "" (no deployment yet) changes
+ * nothing. Returns 1 when it reset the detector, else 0. */
+int short_term_deployment(struct short_term *st, const char *deployment);
+
+/* The deployment last seen (never NULL; "" before the first). */
+const char *short_term_deployment_seen(const struct short_term *st);
 
 /* Open positions as a JSON array (symbol, side, opened_at, age_hours, id),
  * ages measured at now_us. New reference, or NULL on ENOMEM. */

@@ -209,6 +209,11 @@ long learner_numeric_ignored(const struct learner *l)
 	return l->numeric_ignored;
 }
 
+void learner_reset_drift(struct learner *l)
+{
+	stats_page_hinkley_init(&l->drift);
+}
+
 /* ---- feature tables --------------------------------------------------------------- */
 
 static uint64_t text_hash(const char *s)

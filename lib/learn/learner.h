@@ -219,6 +219,11 @@ double learner_numeric_weight(const struct learner *l, const char *name);
 /* Values of numeric features beyond LEARNER_MAX_NUMERIC ignored so far. */
 long learner_numeric_ignored(const struct learner *l);
 
+/* Starts the drift detector afresh (drift_trades 0, drift_ph 0), the rest
+ * of the learner unchanged: a newly deployed model is what the next trades'
+ * loss is compared with. */
+void learner_reset_drift(struct learner *l);
+
 /* The calibration table of m as JSON, for the export and status: an array of
  * LEARNER_CALIBRATION_BUCKETS {"range": [lo, hi], "trades", "mean_predicted",
  * "observed_win_rate"} (null for an empty bucket), over all trades, or over
