@@ -68,6 +68,8 @@ int cmd_daily(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_report(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_score(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_backfill(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_retrain(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_models(struct cmd_ctx *ctx, int argc, char **argv);
 
 /* 1 when this binary has the subcommand name. */
 int cmd_exists(const char *name);

@@ -14,6 +14,7 @@
 #include "lib/base/durable.h"
 #include "lib/base/jsontext.h"
 #include "lib/learn/learner.h"
+#include "lib/models/registry.h"
 #include "lib/store/state.h"
 
 static const char status_usage[] =
@@ -22,7 +23,8 @@ static const char status_usage[] =
     "Per source: the file being read, offset, size, lag in bytes, records read,\n"
     "learned, quarantined and skipped; the online model's progressive metrics and\n"
     "calibration table (all trades and the recent window; n/a when undefined);\n"
-    "open positions; the last commit; whether a watch is running. --json prints\n"
+    "open positions; the last commit; whether a watch is running; the deployed\n"
+    "model (since when, by whom, why) and the last retrain decision. --json prints\n"
     "the same as one JSON object (undefined figures are null).\n";
 
 static json_t *read_json(const char *path)
@@ -101,6 +103,37 @@ static json_t *last_jobs(struct cmd_env *env)
 	json_object_set_new(last, "latest_report", date ? json_string(date) : json_null());
 	json_decref(rep);
 	return last;
+}
+
+/* The deployed model (when, by whom, why) and the last retrain decision,
+ * from models/registry.json (read without the lock: always whole). */
+static void models_json(struct cmd_env *env, json_t *o)
+{
+	struct err err = {0};
+	json_t *doc = registry_load(env->models_dir, &err);
+	const char *id = doc ? registry_deployed(doc) : NULL;
+	json_t *dep = doc ? registry_last_deployment(doc) : NULL;
+	json_t *v = id ? registry_version(doc, id) : NULL;
+	json_t *last = json_object_get(doc, "last_decision");
+	if (!doc)
+		json_object_set_new(o, "models_error", json_string(err.msg));
+	json_object_set_new(o, "deployed_model",
+			    v && dep ? json_pack("{s:s,s:O,s:O,s:O,s:O,s:O}", "version", id,
+						 "deployed_at", json_object_get(dep, "at"), "by",
+						 json_object_get(dep, "by"), "reason",
+						 json_object_get(v, "reason"), "trained_at",
+						 json_object_get(v, "trained_at"), "metrics",
+						 json_object_get(v, "metrics"))
+				     : json_null());
+	json_object_set_new(o, "last_retrain",
+			    json_is_object(last)
+				? json_pack("{s:O,s:O,s:O,s:O}", "time",
+					    json_object_get(last, "time"), "decision",
+					    json_object_get(last, "decision"), "version",
+					    json_object_get(last, "version"), "reasons",
+					    json_object_get(last, "reasons"))
+				: json_null());
+	json_decref(doc);
 }
 
 static json_t *build(struct cmd_env *env, const struct state *st, int have_state)
@@ -210,6 +243,7 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 	json_object_set_new(o, "watch_pid", running ? json_integer(pid) : json_null());
 	json_decref(health);
 	json_object_set_new(o, "jobs", last_jobs(env));
+	models_json(env, o);
 	return o;
 }
 
@@ -315,6 +349,31 @@ static void print_human(json_t *o)
 	}
 	const char *latest = json_string_value(json_object_get(jobs, "latest_report"));
 	printf("report   %s\n", latest ? latest : "none yet (tradelearn daily)");
+	json_t *dep = json_object_get(o, "deployed_model");
+	if (json_is_object(dep))
+		printf("deployed %s since %s (%s): %s\n",
+		       json_string_value(json_object_get(dep, "version")),
+		       json_string_value(json_object_get(dep, "deployed_at")),
+		       json_string_value(json_object_get(dep, "by")),
+		       json_string_value(json_object_get(dep, "reason")));
+	else
+		printf("deployed none yet (models/online.json is the model; tradelearn retrain)\n");
+	json_t *last = json_object_get(o, "last_retrain");
+	if (json_is_object(last)) {
+		const char *version = json_string_value(json_object_get(last, "version"));
+		json_t *reasons = json_object_get(last, "reasons");
+		printf("retrain  %s at %s%s%s",
+		       json_string_value(json_object_get(last, "decision")),
+		       json_string_value(json_object_get(last, "time")), version ? " of " : "",
+		       version ? version : "");
+		for (size_t k = 0; k < json_array_size(reasons); k++)
+			printf("%s%s", k ? "; " : ": ",
+			       json_string_value(json_array_get(reasons, k)));
+		printf("\n");
+	}
+	const char *merr = json_string_value(json_object_get(o, "models_error"));
+	if (merr)
+		printf("models   %s\n", merr);
 	printf("\ntrades recorded: %lld    quarantined rows: %lld\n",
 	       (long long)json_integer_value(json_object_get(o, "trades_recorded")),
 	       (long long)json_integer_value(json_object_get(o, "quarantined")));

@@ -63,6 +63,10 @@ static const char usage[] =
     "                      P(win) of candidate trades (JSON lines on stdin) under a model\n"
     "  verify              audit: records in the logs vs processed; exit 1 on a mismatch\n"
     "  daily [--date D]    the post-market job for one trading day\n"
+    "  retrain [--force] [--dry-run] [--json]\n"
+    "                      full retrain, validation gate, deploy if it passes\n"
+    "  models list | show ID | deploy ID | rollback [ID]\n"
+    "                      the model versions, the deployed one, rollback\n"
     "  report [D] [--json] summary of a daily report (latest by default)\n"
     "  simulate [...]      write a realistic synthetic bot's logs\n"
     "\n"
@@ -85,7 +89,8 @@ struct command {
 static const struct command commands[] = {
     {"watch", cmd_watch},	{"status", cmd_status},	    {"verify", cmd_verify},
     {"simulate", cmd_simulate}, {"daily", cmd_daily},	    {"report", cmd_report},
-    {"score", cmd_score},	{"backfill", cmd_backfill},
+    {"score", cmd_score},	{"backfill", cmd_backfill}, {"retrain", cmd_retrain},
+    {"models", cmd_models},
 };
 
 int cmd_exists(const char *name)

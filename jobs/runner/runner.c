@@ -266,7 +266,7 @@ static void start(struct runner *r, int64_t now)
 		schedule_format_day(q.day, day, sizeof day);
 	snprintf(errpath, sizeof errpath, "%s/%s", r->o.state_dir, RUNNER_STDERR);
 
-	/* argv: exe, base args, job [--date D] */
+	/* argv: exe, base args, job [--date D | --scheduled] */
 	size_t nbase = 0;
 	while (r->o.base_args && r->o.base_args[nbase])
 		nbase++;
@@ -283,6 +283,10 @@ static void start(struct runner *r, int64_t now)
 	if (q.kind == JOB_DAILY) {
 		argv[k++] = "--date";
 		argv[k++] = day;
+	} else if (q.day != SCHEDULE_NO_DAY) {
+		/* The weekly slot is a reason to retrain by itself; one queued
+		 * after a daily run finds its reason in that day's report. */
+		argv[k++] = "--scheduled";
 	}
 	argv[k] = NULL;
 

@@ -13,10 +13,13 @@
  * Jobs:
  *   daily   at config schedule.daily on every trading day, for that day:
  *           EXE [base args] daily --date D
- *   retrain weekly at config schedule.retrain, and after a daily run whose
- *           report says a retrain is due: EXE [base args] retrain — only
+ *   retrain weekly at config schedule.retrain (EXE [base args] retrain
+ *           --scheduled), and after a daily run whose report says a retrain
+ *           is due (EXE [base args] retrain, which reads that report) — only
  *           when the program has that command; otherwise the weekly slot is
- *           journaled as skipped.
+ *           journaled as skipped. The retrain decides for itself whether the
+ *           minimum interval since the last one has passed, and exits 0
+ *           whatever it decided.
  *
  * Journal lines (JSON, one per finished run, appended and fsync'd by
  * lib/base/journal.h):

@@ -74,11 +74,15 @@ def test_daily_fires_at_1605_new_york_on_a_weekday(root):
         assert run["start"] < "2026-03-06T21:05:05"
         assert run["attempt"] == 1 and run["exit"] == 0
         assert (root.state / "reports" / "post_market_2026-03-06.json").exists()
-        # health.json names the last job run.
+        # health.json names the last job run: the daily, or the retrain its
+        # report queued (29 days of data and no retrain yet).
         def last_job():
             h = json.loads((root.state / "health.json").read_text())
-            return h["last_job"] if (h["last_job"] or {}).get("day") == "2026-03-06" else None
-        assert root.wait_for(last_job, timeout=10)["status"] == "ok"
+            runs = [j for j in journal(root) if not j["job"].startswith("hook:")]
+            return h["last_job"] if h["last_job"] and h["last_job"] == runs[-1] else None
+        last = root.wait_for(last_job, timeout=10)
+        assert last["status"] == "ok"
+        assert last["day"] == "2026-03-06" or last["job"] == "retrain"
     finally:
         rc, err = root.stop(w)
     assert rc == 0, err
@@ -219,7 +223,8 @@ def test_every_day_calendar_in_utc_fires_on_a_saturday(root):
     assert daily_runs(root)[-1]["status"] == "ok"
 
 
-def test_weekly_retrain_slot_is_journaled_when_there_is_no_retrain_command(root):
+def test_the_weekly_retrain_slot_runs_retrain_and_journals_it_ok(root):
+    some_trades(root)
     seed_journal(root, "2026-03-06")
     w = start(root, "2026-03-08T05:59:58Z")  # Sunday 00:59:58 EST
     try:
@@ -228,8 +233,42 @@ def test_weekly_retrain_slot_is_journaled_when_there_is_no_retrain_command(root)
     finally:
         root.stop(w)
     r = [j for j in journal(root) if j["job"] == "retrain"][0]
-    assert r["status"] == "skipped" and "retrain" in r["error"]
+    assert (r["status"], r["exit"], r["day"]) == ("ok", 0, "2026-03-08"), r
     assert r["start"] >= "2026-03-08T06:00:00"
+    # Five trades are too few: the slot's retrain is a rejection that says so.
+    decision = json.loads((root.state / "retrain_log.jsonl").read_text().splitlines()[-1])
+    assert decision["trigger"] == "the weekly retrain slot"
+    assert decision["event"] == "reject" and "outcomes in the window: 5" in decision["reasons"][0]
+
+
+def test_a_daily_run_that_says_a_retrain_is_due_queues_one_while_watch_keeps_learning(tmp_path):
+    root = Root(tmp_path / "root")
+    root.run("simulate", "--days", 20, "--seed", 5)
+    seed_journal(root, "2026-03-05")
+    w = start(root, "2026-03-06T21:04:58Z")  # Friday 16:04:58 EST
+    try:
+        def retrain_runs():
+            return [j for j in journal(root) if j["job"] == "retrain"]
+        assert root.wait_for(lambda: daily_runs(root, "ok")[-1]["day"] == "2026-03-06"
+                             if len(daily_runs(root, "ok")) > 1 else False, timeout=30)
+        report = json.loads((root.state / "reports" / "post_market_2026-03-06.json").read_text())
+        assert report["retrain"]["triggered"], report["retrain"]
+        # The follower goes on while the retrain is queued and runs.
+        att = root.logs / "attribution.jsonl"
+        append(att, canonical_open(990001, ts="2026-03-06T21:05:01Z") + "\n" +
+               canonical_close(990001, pnl=3.0, ts="2026-03-06T21:05:02Z") + "\n")
+        assert root.wait_for(lambda: "T990001" in trade_ids(root.outcomes()), timeout=10)
+        assert root.wait_for(retrain_runs, timeout=30)
+    finally:
+        rc, err = root.stop(w)
+    assert rc == 0, err
+    r = retrain_runs()[0]
+    assert (r["status"], r["exit"], r["day"]) == ("ok", 0, None), r
+    assert r["start"] >= daily_runs(root, "ok")[-1]["end"]
+    decision = json.loads((root.state / "retrain_log.jsonl").read_text().splitlines()[-1])
+    assert decision["trigger"].startswith("the daily report of 2026-03-06 says a retrain is due")
+    assert decision["event"] == "deploy", decision["reasons"]
+    assert (root.path / "models" / "current.json").exists()
 
 
 def test_bad_schedule_in_the_config_is_refused_with_its_line(root):
