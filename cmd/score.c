@@ -31,7 +31,8 @@ static const char score_usage[] =
     "\n"
     "Reads candidate trades on stdin, one JSON object per line, with what the bot\n"
     "knows at entry: components (an object of numbers), confidence, score, regime,\n"
-    "time_of_day, day_of_week, side (long/short), timeframe, sector, symbol; an\n"
+    "time_of_day, day_of_week, side (long/short), timeframe, sector, symbol, and\n"
+    "the profile's categories and strategy by name (\"venue\": \"binance\"); an\n"
     "absent key or null is unknown. Prints P(win), one line per input line, with\n"
     "17 significant digits. A line that is not such an object prints null and is\n"
     "named on stderr; the exit status is then 1.\n"
@@ -43,7 +44,7 @@ static const char score_usage[] =
 
 /* Fills c from the object o (borrowed, and c borrows from it). Returns 0, or
  * -1 with what is wrong in why. */
-static int candidate_of(json_t *o, struct learner_candidate *c, char *why, size_t len)
+static int candidate_of(json_t *o, json_t *cats, struct learner_candidate *c, char *why, size_t len)
 {
 	static const struct {
 		const char *key;
@@ -93,6 +94,21 @@ static int candidate_of(json_t *o, struct learner_candidate *c, char *why, size_
 		snprintf(why, len, "components: not an object");
 		return -1;
 	}
+	/* Any other key with a text is a category (a profile's, strategy). */
+	const char *key;
+	json_t *v;
+	json_object_clear(cats);
+	json_object_foreach(o, key, v)
+	{
+		int fixed = 0;
+		for (size_t i = 0; i < sizeof text_fields / sizeof text_fields[0]; i++)
+			fixed |= strcmp(key, text_fields[i].key) == 0;
+		if (!fixed && json_is_string(v) && json_object_set(cats, key, v)) {
+			snprintf(why, len, "out of memory");
+			return -1;
+		}
+	}
+	c->categories = cats;
 	return 0;
 }
 
@@ -220,6 +236,7 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 	const char *which = "online";
 	struct scorer scorer;
 	char *line = NULL;
+	json_t *cats = NULL;
 	size_t cap = 0;
 	ssize_t got;
 	long number = 0;
@@ -262,8 +279,10 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 		json_t *o = json_loadb(line, len, 0, &jerr);
 		if (!o)
 			snprintf(why, sizeof why, "not JSON: %s", jerr.text);
+		else if (!cats && !(cats = json_object()))
+			snprintf(why, sizeof why, "out of memory");
 		else
-			candidate_of(o, &c, why, sizeof why);
+			candidate_of(o, cats, &c, why, sizeof why);
 		if (why[0]) {
 			cmd_error("score: line %ld: %s", number, why);
 			bad = 1;
@@ -281,6 +300,7 @@ int cmd_score(struct cmd_ctx *ctx, int argc, char **argv)
 		json_decref(o);
 	}
 	free(line);
+	json_decref(cats);
 	scorer_close(&scorer);
 	if (ferror(stdin)) {
 		cmd_error("score: reading stdin: %s", strerror(errno));

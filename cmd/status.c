@@ -198,6 +198,13 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 			      "unterminated_tail", (json_int_t)c->tails));
 		json_object_set_new(j, "pnl_sign_mismatch",
 				    json_integer((json_int_t)c->sign_mismatch));
+		json_t *unmapped = json_object();
+		for (size_t i = 0; i < c->n_unmapped; i++)
+			json_object_set_new(unmapped, c->unmapped[i].field,
+					    json_integer((json_int_t)c->unmapped[i].count));
+		json_object_set_new(j, "unmapped", unmapped);
+		json_object_set_new(j, "features_skipped",
+				    json_integer((json_int_t)c->features_skipped));
 		quarantined += c->quarantined;
 		json_object_set_new(sources, profile_source_name((enum profile_source_id)s), j);
 	}
@@ -317,6 +324,18 @@ static void print_human(json_t *o)
 	}
 	printf("(pnl_sign: closes recorded and learned although their P&L sign disagrees "
 	       "with their prices and side)\n");
+	json_object_foreach(json_object_get(o, "sources"), key, s)
+	{
+		const char *field;
+		json_t *n;
+		json_object_foreach(json_object_get(s, "unmapped"), field, n)
+		    printf("unmapped %s %s: %lld values outside its map, read as unknown\n", key,
+			   field, (long long)json_integer_value(n));
+		if (json_integer_value(json_object_get(s, "features_skipped")))
+			printf(
+			    "features %s: %lld values that are not numbers skipped\n", key,
+			    (long long)json_integer_value(json_object_get(s, "features_skipped")));
+	}
 	json_t *m = json_object_get(o, "model");
 	char auc[32], loss[32], brier[32], ece[32], window_auc[32];
 	printf(

@@ -35,7 +35,8 @@ static const char verify_usage[] =
 
 struct tally {
 	uint64_t lines, pending, quarantined, ignored, long_lines, tails, closes;
-	json_t *keys; /* key -> count of rows in the logs (processed part) */
+	json_t *keys;			/* key -> count of rows in the logs (processed part) */
+	struct state_counters unmapped; /* only unmapped and features_skipped */
 };
 
 /* How far a file counts as processed: UINT64_MAX for all of it. */
@@ -78,6 +79,7 @@ static void classify(struct cmd_env *env, enum profile_source_id source, const c
 		t->ignored++;
 		break;
 	case RECORD_OK:
+		state_count_record(&t->unmapped, &r);
 		if (r.kind == PROFILE_KIND_CLOSE || r.kind == PROFILE_KIND_PARTIAL) {
 			json_t *c = json_object_get(t->keys, r.key);
 			t->closes++;
@@ -263,6 +265,18 @@ static int verify_source(struct cmd_env *env, const struct state *st, enum profi
 	if (missing) {
 		bad = 1;
 		why_add(&why, "; %llu closed trades not recorded", (unsigned long long)missing);
+	}
+	/* Values outside a value map are not a mismatch: they are counted, and
+	 * the logs must say the same as the counters. */
+	for (size_t i = 0; i < t.unmapped.n_unmapped; i++) {
+		uint64_t counted = 0;
+		for (size_t k = 0; k < c->n_unmapped; k++)
+			if (strcmp(c->unmapped[k].field, t.unmapped.unmapped[i].field) == 0)
+				counted = c->unmapped[k].count;
+		why_add(&why, "; unmapped %s: %llu in the logs, %llu counted",
+			t.unmapped.unmapped[i].field,
+			(unsigned long long)t.unmapped.unmapped[i].count,
+			(unsigned long long)counted);
 	}
 	printf("%-12s logs %llu records (%llu pending), read %llu: trades %llu, quarantined "
 	       "%llu, skipped %llu%s%s\n",

@@ -26,7 +26,9 @@ struct position {
 	int64_t opened_at;
 	double qty, entry_price, confidence, score;
 	char *regime, *sector, *timeframe; /* NULL when the open had none */
-	json_t *components;		   /* owned, or NULL */
+	char *session;
+	json_t *components; /* owned, or NULL */
+	json_t *categories; /* owned, or NULL: with strategy */
 };
 
 /* Open-addressing set of 64-bit key hashes (0 marks an empty slot; a real
@@ -136,7 +138,9 @@ static void position_free(struct position *p)
 	free(p->regime);
 	free(p->sector);
 	free(p->timeframe);
+	free(p->session);
 	json_decref(p->components);
+	json_decref(p->categories);
 }
 
 void short_term_free(struct short_term *st)
@@ -269,7 +273,10 @@ static int open_position(struct short_term *st, const char *key, const struct re
 	p->regime = strdup_or_null(r->regime, &failed);
 	p->sector = strdup_or_null(r->sector, &failed);
 	p->timeframe = strdup_or_null(r->timeframe, &failed);
+	p->session = strdup_or_null(r->session, &failed);
 	if (r->components && !(p->components = json_deep_copy(r->components)))
+		failed = 1;
+	if (r->categories && !(p->categories = json_deep_copy(r->categories)))
 		failed = 1;
 	if (failed || !p->id || !p->symbol) {
 		position_free(p);
@@ -322,6 +329,21 @@ static void fill_from_open(struct record *r, const struct position *p)
 		r->timeframe = p->timeframe;
 	if (!r->components)
 		r->components = p->components;
+	if (!r->session)
+		r->session = p->session;
+	if (!r->strategy)
+		r->strategy = json_string_value(json_object_get(p->categories, "strategy"));
+	if (!r->categories) {
+		r->categories = json_incref(p->categories);
+	} else if (p->categories) {
+		/* The open's value of a category the close lacks. */
+		const char *name;
+		json_t *v;
+		json_object_foreach(p->categories, name,
+				    v) if (json_is_string(v) &&
+					   json_is_null(json_object_get(r->categories, name)))
+		    json_object_set(r->categories, name, v);
+	}
 	record_derive_trade(r);
 }
 
@@ -537,6 +559,7 @@ int short_term_apply_parsed(struct short_term *st, struct short_term_parsed *par
 	case RECORD_OK:
 		break;
 	}
+	state_count_record(c, &parsed->record);
 	return apply_record(st, &parsed->record, c, out, err);
 }
 
@@ -613,8 +636,11 @@ static int position_load(struct short_term *st, json_t *v, size_t i, struct err 
 	r.regime = json_string_value(json_object_get(v, "regime"));
 	r.sector = json_string_value(json_object_get(v, "sector"));
 	r.timeframe = json_string_value(json_object_get(v, "timeframe"));
+	r.session = json_string_value(json_object_get(v, "session"));
 	json_t *comp = json_object_get(v, "components");
 	r.components = json_is_object(comp) ? comp : NULL;
+	json_t *cats = json_object_get(v, "categories");
+	r.categories = json_is_object(cats) ? cats : NULL;
 	return open_position(st, r.position_id, &r) ? out_of_memory(err) : 0;
 }
 
@@ -650,6 +676,11 @@ json_t *short_term_save(struct short_term *st, struct err *err)
 				    string_or_null(p->regime), "sector", string_or_null(p->sector),
 				    "timeframe", string_or_null(p->timeframe), "components",
 				    p->components));
+		json_t *saved = json_array_get(arr, json_array_size(arr) - 1);
+		if (ok && p->session)
+			ok &= 0 == json_object_set_new(saved, "session", json_string(p->session));
+		if (ok && p->categories)
+			ok &= 0 == json_object_set(saved, "categories", p->categories);
 	}
 	/* Every part or nothing: a part missing from a commit would read as
 	 * "start afresh" on the next start. */

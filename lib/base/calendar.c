@@ -241,11 +241,45 @@ void calendar_local(int64_t us, struct calendar_local *out)
 	out->minute_of_day = tm.tm_hour * 60 + tm.tm_min;
 }
 
+static struct calendar_session sessions[CALENDAR_MAX_SESSIONS];
+static size_t n_sessions;
+static char sessions_text[CALENDAR_MAX_SESSIONS * (CALENDAR_SESSION_NAME + 16) + 32];
+
+void calendar_set_sessions(const struct calendar_session *s, size_t n)
+{
+	size_t used;
+	n_sessions = n < CALENDAR_MAX_SESSIONS ? n : CALENDAR_MAX_SESSIONS;
+	memcpy(sessions, s, n_sessions * sizeof *s);
+	used = (size_t)snprintf(sessions_text, sizeof sessions_text, "exchange time:");
+	for (size_t i = 0; i < n_sessions && used < sizeof sessions_text; i++)
+		used += (size_t)snprintf(
+		    sessions_text + used, sizeof sessions_text - used, "%s %s %02d:%02d-%02d:%02d",
+		    i ? "," : "", sessions[i].name, sessions[i].from / 60, sessions[i].from % 60,
+		    sessions[i].to / 60, sessions[i].to % 60);
+}
+
+size_t calendar_sessions_count(void)
+{
+	return n_sessions;
+}
+
+const char *calendar_sessions_text(void)
+{
+	return sessions_text;
+}
+
 const char *calendar_time_of_day(int64_t us)
 {
 	struct calendar_local l;
 	calendar_local(us, &l);
 	int m = l.minute_of_day;
+	for (size_t i = 0; i < n_sessions; i++) {
+		const struct calendar_session *s = &sessions[i];
+		if (s->from <= s->to ? m >= s->from && m < s->to : m >= s->from || m < s->to)
+			return s->name;
+	}
+	if (n_sessions)
+		return "other";
 	if (m < 9 * 60 + 30)
 		return "pre_market";
 	if (m < 10 * 60 + 30)

@@ -71,8 +71,27 @@ void calendar_local(int64_t us, struct calendar_local *out);
 
 /* Time-of-day bucket of an exchange-local time: "pre_market" (< 9:30),
  * "open" (9:30–10:30), "mid_morning" (10:30–12:00), "lunch" (12:00–13:30),
- * "afternoon" (13:30–15:00), "close" (15:00–16:00), "after_hours" (≥ 16:00). */
+ * "afternoon" (13:30–15:00), "close" (15:00–16:00), "after_hours" (≥ 16:00);
+ * with sessions set, the name of the first session holding the time, or
+ * "other". */
 const char *calendar_time_of_day(int64_t us);
+
+#define CALENDAR_MAX_SESSIONS 16
+#define CALENDAR_SESSION_NAME 32
+
+/* A session of the exchange's day: [from, to) in minutes of the local day;
+ * from > to wraps past midnight. */
+struct calendar_session {
+	char name[CALENDAR_SESSION_NAME];
+	int from, to;
+};
+
+/* Puts sessions (n ≤ CALENDAR_MAX_SESSIONS, copied) in force in place of
+ * the US equity buckets; n = 0 restores those. Process-wide, like the zone. */
+void calendar_set_sessions(const struct calendar_session *sessions, size_t n);
+size_t calendar_sessions_count(void);
+/* "exchange time: asia 00:00-08:00, europe 08:00-16:00, ..." (static). */
+const char *calendar_sessions_text(void);
 
 /* "monday" … "sunday" in exchange-local time. */
 const char *calendar_day_of_week(int64_t us);

@@ -1,5 +1,6 @@
 #include "lib/ingest/profile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ static const char *const field_names[PROFILE_FIELD_COUNT] = {
     [PROFILE_FIELD_STATUS] = "status",
     [PROFILE_FIELD_REASON] = "reason",
     [PROFILE_FIELD_TRADED] = "traded",
+    [PROFILE_FIELD_STRATEGY] = "strategy",
+    [PROFILE_FIELD_SESSION] = "session",
 };
 
 /* tradelearn's own schema (README "Canonical records"). */
@@ -170,41 +173,343 @@ static const char *pointer_problem(const char *s)
 	return NULL;
 }
 
-static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path, struct err *err)
+/* Appends the pointers in v (a string or a non-empty array of them). */
+static int add_pointers(struct profile_pointers *pp, json_t *v, const char *path, struct err *err)
 {
-	json_t *items = v;
 	size_t i;
 	json_t *item;
 
 	if (json_is_string(v)) {
-		items = json_array();
-		json_array_append(items, v);
-	} else if (!json_is_array(v) || json_array_size(v) == 0) {
-		return fail(err, path, "must be a JSON pointer or a list of them");
-	}
-	if (json_array_size(items) > PROFILE_MAX_POINTERS) {
-		if (items != v)
-			json_decref(items);
-		return fail(err, path, "at most 4 JSON pointers");
-	}
-	json_array_foreach(items, i, item)
-	{
-		const char *s = json_string_value(item);
-		const char *problem = s ? pointer_problem(s) : "a JSON pointer must start with '/'";
-		if (problem) {
-			if (items != v)
-				json_decref(items);
+		const char *problem = pointer_problem(json_string_value(v));
+		if (problem)
 			return fail(err, path, problem);
-		}
-		if (!(pp->p[pp->n] = strdup(s))) {
-			if (items != v)
-				json_decref(items);
+		if (!(pp->p[pp->n] = strdup(json_string_value(v))))
 			return out_of_memory(err);
-		}
 		pp->n++;
+		return 0;
 	}
-	if (items != v)
-		json_decref(items);
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return fail(err, path, "must be a JSON pointer or a list of them");
+	if (json_array_size(v) > PROFILE_MAX_POINTERS)
+		return fail(err, path, "at most 4 JSON pointers");
+	json_array_foreach(v, i, item)
+	{
+		if (!json_is_string(item))
+			return fail(err, path, "a JSON pointer must start with '/'");
+		if (add_pointers(pp, item, path, err))
+			return -1;
+	}
+	return 0;
+}
+
+static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path, struct err *err)
+{
+	return add_pointers(pp, v, path, err);
+}
+
+/* Text of a scalar as a value map reads it: a string itself, an integer or
+ * a boolean as its JSON text; NULL for anything else. */
+const char *profile_value_text(json_t *v, char *num, size_t len)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(num, len, "%lld", (long long)json_integer_value(v));
+		return num;
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	return NULL;
+}
+
+/* "equals": {value: to, ...}, non-empty, every "to" a string. */
+static int parse_value_map(struct profile_pointers *pp, json_t *v, const char *path,
+			   struct err *err)
+{
+	const char *from;
+	json_t *to;
+	size_t n = json_is_object(v) ? json_object_size(v) : 0;
+	char sub[1024];
+
+	if (!json_is_object(v))
+		return fail(err, path, "must map the bot's values to canonical ones");
+	if (n == 0)
+		return fail(err, path, "is empty: a map needs at least one entry");
+	if (!(pp->map_from = calloc(n, sizeof *pp->map_from)) ||
+	    !(pp->map_to = calloc(n, sizeof *pp->map_to)))
+		return out_of_memory(err);
+	json_object_foreach(v, from, to)
+	{
+		snprintf(sub, sizeof sub, "%.600s.%.200s", path, from);
+		if (!json_is_string(to) || json_string_length(to) == 0)
+			return fail(err, sub, "must be a non-empty string");
+		if (!(pp->map_from[pp->n_map] = strdup(from)))
+			return out_of_memory(err);
+		pp->map_to[pp->n_map++] = json_incref(to);
+	}
+	return 0;
+}
+
+/* A field: pointers, or {"pointer", "equals"}, {"ratio": [A, B]},
+ * {"difference": [A, B]}. An empty pointer (the whole row) is never a
+ * field's value. */
+static int parse_spec(struct profile_pointers *pp, json_t *v, const char *path, struct err *err)
+{
+	char sub[1024];
+	json_t *operands;
+
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *kv;
+		json_object_foreach(v, key, kv)
+		{
+			snprintf(sub, sizeof sub, "%s.%s", path, key);
+			if (strcmp(key, "pointer") == 0) {
+				if (add_pointers(pp, kv, sub, err))
+					return -1;
+			} else if (strcmp(key, "equals") == 0) {
+				if (parse_value_map(pp, kv, sub, err))
+					return -1;
+			} else if (strcmp(key, "ratio") == 0 || strcmp(key, "difference") == 0) {
+				if (json_object_size(v) != 1)
+					return fail(err, sub,
+						    "stands alone (no other key beside it)");
+				operands = kv;
+				if (!json_is_array(operands) || json_array_size(operands) != 2 ||
+				    !json_is_string(json_array_get(operands, 0)) ||
+				    !json_is_string(json_array_get(operands, 1)))
+					return fail(err, sub,
+						    "must be a list of two JSON pointers");
+				if (add_pointers(pp, operands, sub, err))
+					return -1;
+				pp->derive = key[0] == 'r' ? PROFILE_DERIVE_RATIO
+							   : PROFILE_DERIVE_DIFFERENCE;
+			} else {
+				return fail(err, sub,
+					    "unknown key (pointer, equals; or ratio, difference)");
+			}
+		}
+		if (pp->derive == PROFILE_DERIVE_NONE && pp->n == 0)
+			return fail(err, path, "needs a \"pointer\"");
+		if (pp->derive == PROFILE_DERIVE_NONE && pp->n_map == 0)
+			return fail(err, path, "needs an \"equals\" map beside its \"pointer\"");
+	} else if (add_pointers(pp, v, path, err)) {
+		return -1;
+	}
+	for (size_t i = 0; i < pp->n; i++)
+		if (!pp->p[i][0])
+			return fail(err, path,
+				    "the empty pointer is the whole row, which can never be this "
+				    "field's value");
+	return 0;
+}
+
+/* A name of a feature, category or knob: [A-Za-z0-9_.-], 1 to 47 bytes. */
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= PROFILE_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+/* "components": {name: field} or "categories": {name: field}. */
+static int parse_named(struct profile_named **out, size_t *n_out, size_t max, json_t *v,
+		       const char *path, int categories, struct err *err)
+{
+	const char *name;
+	json_t *fv;
+	char sub[1024];
+
+	if (!json_is_object(v))
+		return fail(err, path,
+			    categories ? "must map category names to fields"
+				       : "must be a JSON pointer to an object of numbers, or map "
+					 "feature names to fields");
+	if (json_object_size(v) == 0)
+		return fail(err, path, "is empty: a map needs at least one entry");
+	if (json_object_size(v) > max)
+		return fail(err, path,
+			    categories ? "at most 16 categories" : "at most 64 named features");
+	if (!(*out = calloc(json_object_size(v), sizeof **out)))
+		return out_of_memory(err);
+	json_object_foreach(v, name, fv)
+	{
+		struct profile_named *f = &(*out)[*n_out];
+		snprintf(sub, sizeof sub, "%s.%s", path, name);
+		if (!name_ok(name))
+			return fail(err, sub, "a name is 1 to 47 letters, digits, '_', '-' or '.'");
+		if (categories) {
+			for (int k = 0; k < PROFILE_FIELD_COUNT; k++)
+				if (strcmp(name, field_names[k]) == 0 ||
+				    strcmp(name, "time_of_day") == 0 ||
+				    strcmp(name, "day_of_week") == 0)
+					return fail(err, sub,
+						    "is a canonical field's name: map it under "
+						    "\"fields\", or name the category otherwise");
+		}
+		snprintf(f->name, sizeof f->name, "%s", name);
+		(*n_out)++;
+		if (parse_spec(&f->at, fv, sub, err))
+			return -1;
+		if (categories && f->at.derive != PROFILE_DERIVE_NONE)
+			return fail(err, sub, "a category is a text, not a derived number");
+	}
+	return 0;
+}
+
+/* Whether the value at pointer outer holds the one at inner ("" and "/"
+ * are the whole row). */
+static int pointer_contains(const char *outer, const char *inner)
+{
+	size_t n = strlen(outer);
+	if (n == 0 || strcmp(outer, "/") == 0)
+		return 1;
+	return strncmp(outer, inner, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
+}
+
+static const enum profile_field outcome_fields[] = {
+    PROFILE_FIELD_PNL_USD, PROFILE_FIELD_PNL_PCT, PROFILE_FIELD_EXIT_PRICE,
+    PROFILE_FIELD_CLOSE_REASON, PROFILE_FIELD_HOLD_MINUTES};
+
+/* The outcome field of src that pp reaches (its value is, or holds, one
+ * that src maps to the outcome), or -1; *feature_at and *outcome_at say
+ * where. A derived outcome's first operand is the outcome (net P&L, exit
+ * time), the second its base (notional, entry time), known at entry; the
+ * same goes for a derived feature's operands. */
+static int leak_of(const struct profile_source *src, const struct profile_pointers *pp,
+		   int contains, const char **feature_at, const char **outcome_at)
+{
+	for (size_t k = 0; k < sizeof outcome_fields / sizeof outcome_fields[0]; k++) {
+		const struct profile_pointers *o = &src->field[outcome_fields[k]];
+		size_t n = o->derive == PROFILE_DERIVE_NONE ? o->n : (o->n ? 1 : 0);
+		size_t m = pp->derive == PROFILE_DERIVE_NONE ? pp->n : (pp->n ? 1 : 0);
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < m; j++)
+				if (contains ? pointer_contains(pp->p[j], o->p[i])
+					     : strcmp(pp->p[j], o->p[i]) == 0) {
+					*feature_at = pp->p[j];
+					*outcome_at = o->p[i];
+					return (int)outcome_fields[k];
+				}
+	}
+	return -1;
+}
+
+static int leak_refused(struct err *err, const char *path, const char *feature_at,
+			const char *outcome_at, int field)
+{
+	char what[400];
+	if (!feature_at[0] || strcmp(feature_at, "/") == 0)
+		snprintf(what, sizeof what,
+			 "\"%s\" is the whole row, which holds %s, the %s this profile maps: "
+			 "the outcome would leak into the features (name the features instead)",
+			 feature_at, outcome_at, field_names[field]);
+	else
+		snprintf(what, sizeof what,
+			 "%s reaches %s, the %s this profile maps: the outcome would leak into "
+			 "the features (a feature must be known when the trade is entered)",
+			 feature_at, outcome_at, field_names[field]);
+	return fail(err, path, what);
+}
+
+/* The leak guard over one source's features. */
+static int check_leaks(const struct profile_source *src, const char *path, struct err *err)
+{
+	static const enum profile_field feature_fields[] = {
+	    PROFILE_FIELD_CONFIDENCE, PROFILE_FIELD_SCORE,     PROFILE_FIELD_REGIME,
+	    PROFILE_FIELD_SECTOR,     PROFILE_FIELD_TIMEFRAME, PROFILE_FIELD_STRATEGY,
+	    PROFILE_FIELD_SESSION,    PROFILE_FIELD_COMPONENTS};
+	char sub[1024];
+	const char *feature_at, *outcome_at;
+	int field;
+
+	for (size_t k = 0; k < sizeof feature_fields / sizeof feature_fields[0]; k++) {
+		enum profile_field f = feature_fields[k];
+		field = leak_of(src, &src->field[f], f == PROFILE_FIELD_COMPONENTS, &feature_at,
+				&outcome_at);
+		if (field >= 0) {
+			snprintf(sub, sizeof sub, "%s.fields.%s", path, field_names[f]);
+			return leak_refused(err, sub, feature_at, outcome_at, field);
+		}
+	}
+	for (int c = 0; c < 2; c++) {
+		size_t n = c ? src->n_categories : src->n_features;
+		const struct profile_named *named = c ? src->categories : src->features;
+		for (size_t i = 0; i < n; i++) {
+			field = leak_of(src, &named[i].at, 1, &feature_at, &outcome_at);
+			if (field < 0)
+				continue;
+			snprintf(sub, sizeof sub, "%s.fields.%s.%s", path,
+				 c ? "categories" : "components", named[i].name);
+			return leak_refused(err, sub, feature_at, outcome_at, field);
+		}
+	}
+	return 0;
+}
+
+/* Whether src can give a close or a partial close. */
+static int gives_closes(const struct profile_source *src)
+{
+	if (src->constant_kind != PROFILE_KIND_NONE)
+		return src->constant_kind == PROFILE_KIND_CLOSE ||
+		       src->constant_kind == PROFILE_KIND_PARTIAL;
+	for (size_t i = 0; i < src->n_kinds; i++)
+		if (src->kind_of[i] == PROFILE_KIND_CLOSE ||
+		    src->kind_of[i] == PROFILE_KIND_PARTIAL)
+			return 1;
+	return src->kind_default == PROFILE_KIND_CLOSE || src->kind_default == PROFILE_KIND_PARTIAL;
+}
+
+/* A side map may only say long or short. */
+static int check_side_map(const struct profile_source *src, const char *path, struct err *err)
+{
+	const struct profile_pointers *pp = &src->field[PROFILE_FIELD_SIDE];
+	char sub[1024];
+	for (size_t i = 0; i < pp->n_map; i++) {
+		const char *to = json_string_value(pp->map_to[i]);
+		if (strcmp(to, "long") != 0 && strcmp(to, "short") != 0) {
+			snprintf(sub, sizeof sub, "%s.fields.side.equals.%s", path,
+				 pp->map_from[i]);
+			return fail(err, sub, "must be \"long\" or \"short\"");
+		}
+	}
+	return 0;
+}
+
+static int copy_pointers(struct profile_pointers *to, const struct profile_pointers *from,
+			 struct err *err)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		if (!(to->p[i] = strdup(from->p[i])))
+			return out_of_memory(err);
+		to->n++;
+	}
+	return 0;
+}
+
+/* What is checked once the whole source is read. */
+static int check_source(struct profile_source *src, const char *path, struct err *err)
+{
+	char sub[1024];
+	const struct profile_pointers *tid = &src->field[PROFILE_FIELD_TRADE_ID];
+
+	if (check_leaks(src, path, err) || check_side_map(src, path, err))
+		return -1;
+	if (gives_closes(src) && src->key.n == 0) {
+		if (tid->n == 0 || tid->derive != PROFILE_DERIVE_NONE || tid->n_map) {
+			snprintf(sub, sizeof sub, "%s.key", path);
+			return fail(err, sub,
+				    "is required: a close needs a stable trade key (give \"key\", "
+				    "e.g. [\"/symbol\", \"/exit_ts\"], or map fields.trade_id)");
+		}
+		/* The trade id is the key; a partial close adds its time. */
+		if (copy_pointers(&src->key, tid, err))
+			return -1;
+	}
 	return 0;
 }
 
@@ -241,6 +546,8 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 			json_t *k;
 			if (!json_is_object(v))
 				return fail(err, sub, "must map values to kinds");
+			if (json_object_size(v) == 0)
+				return fail(err, sub, "is empty: a map needs at least one entry");
 			src->kind_by_prefix = key[0] == 'p';
 			json_object_foreach(v, value, k)
 			{
@@ -312,11 +619,28 @@ static int parse_source(struct profile_source *src, json_t *desc, const char *pa
 				for (f = 0; f < PROFILE_FIELD_COUNT; f++)
 					if (strcmp(fname, field_names[f]) == 0)
 						break;
+				if (strcmp(fname, "categories") == 0) {
+					if (parse_named(&src->categories, &src->n_categories,
+							PROFILE_MAX_CATEGORIES, fv, sub2, 1, err))
+						return -1;
+					continue;
+				}
 				if (f == PROFILE_FIELD_COUNT)
 					return fail(
 					    err, sub2,
 					    "unknown field (see the README's canonical record)");
-				if (set_pointers(&src->field[f], fv, sub2, err))
+				if (f == PROFILE_FIELD_COMPONENTS && json_is_object(fv)) {
+					if (parse_named(&src->features, &src->n_features,
+							PROFILE_MAX_FEATURES, fv, sub2, 0, err))
+						return -1;
+					continue;
+				}
+				if (f == PROFILE_FIELD_COMPONENTS) {
+					if (set_pointers(&src->field[f], fv, sub2, err))
+						return -1;
+					continue;
+				}
+				if (parse_spec(&src->field[f], fv, sub2, err))
 					return -1;
 			}
 		} else {
@@ -327,7 +651,71 @@ static int parse_source(struct profile_source *src, json_t *desc, const char *pa
 		return fail(err, path, "needs a \"file\"");
 	if (src->constant_kind == PROFILE_KIND_NONE && !src->kind_pointer)
 		return fail(err, path, "needs a \"kind\"");
+	return check_source(src, path, err);
+}
+
+/* "knobs": a list of distinct knob names (which knobs exist is the knobs
+ * table's to say: config checks the names against it). */
+static int parse_knobs(struct profile *p, json_t *v, struct err *err)
+{
+	size_t i;
+	json_t *item;
+	char sub[64];
+
+	if (!json_is_array(v))
+		return fail(err, "knobs", "must be a list of knob names ([] for none)");
+	if (json_array_size(v) > PROFILE_MAX_KNOBS)
+		return fail(err, "knobs", "at most 16 knobs");
+	p->knobs_listed = 1;
+	json_array_foreach(v, i, item)
+	{
+		const char *s = json_string_value(item);
+		snprintf(sub, sizeof sub, "knobs[%zu]", i);
+		if (!s || !name_ok(s))
+			return fail(err, sub, "must be a knob name");
+		if (profile_has_knob(p, s))
+			return fail(err, sub, "is listed twice");
+		snprintf(p->knob[p->n_knobs++], PROFILE_NAME_MAX, "%s", s);
+	}
 	return 0;
+}
+
+int profile_has_knob(const struct profile *p, const char *name)
+{
+	if (!p->knobs_listed)
+		return 1;
+	for (size_t k = 0; k < p->n_knobs; k++)
+		if (strcmp(p->knob[k], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void describe_spec(const struct profile_pointers *pp, const char *field, char *buf,
+			  size_t len)
+{
+	if (pp->derive == PROFILE_DERIVE_RATIO)
+		snprintf(buf, len, "%s %s / %s (a ratio)", field, pp->p[0], pp->p[1]);
+	else if (pp->derive == PROFILE_DERIVE_DIFFERENCE)
+		snprintf(buf, len, "%s %s - %s", field, pp->p[0], pp->p[1]);
+	else
+		snprintf(buf, len, "%s %s as logged", field, pp->n ? pp->p[0] : "");
+}
+
+void profile_pnl_basis(const struct profile *p, char *buf, size_t len)
+{
+	const struct profile_source *src = &p->source[PROFILE_SOURCE_ATTRIBUTION];
+	const struct profile_pointers *pct = &src->field[PROFILE_FIELD_PNL_PCT];
+	char what[400];
+
+	if (pct->n == 0) {
+		snprintf(buf, len, "pnl_usd / (entry_price x qty)");
+		return;
+	}
+	describe_spec(pct, "pnl_pct", what, sizeof what);
+	snprintf(buf, len, "%s%s; else pnl_usd / (entry_price x qty)", what,
+		 pct->derive != PROFILE_DERIVE_NONE ? ""
+		 : p->pnl_percent		    ? ", in percent"
+						    : ", a fraction");
 }
 
 int profile_from_json(struct profile *p, const char *name, json_t *desc, struct err *err)
@@ -378,9 +766,12 @@ int profile_from_json(struct profile *p, const char *name, json_t *desc, struct 
 				if (parse_source(&p->source[s], sv, sub, err))
 					goto failed;
 			}
+		} else if (strcmp(key, "knobs") == 0) {
+			if (parse_knobs(p, v, err))
+				goto failed;
 		} else {
 			snprintf(sub, sizeof sub, "%s", key);
-			fail(err, sub, "unknown key (pnl_unit, position, sources)");
+			fail(err, sub, "unknown key (pnl_unit, position, sources, knobs)");
 			goto failed;
 		}
 	}
@@ -444,6 +835,24 @@ static void release_pointers(struct profile_pointers *pp)
 	for (size_t i = 0; i < pp->n; i++)
 		free(pp->p[i]);
 	pp->n = 0;
+	for (size_t i = 0; i < pp->n_map; i++) {
+		free(pp->map_from[i]);
+		json_decref(pp->map_to[i]);
+	}
+	free(pp->map_from);
+	free(pp->map_to);
+	pp->map_from = NULL;
+	pp->map_to = NULL;
+	pp->n_map = 0;
+}
+
+static void release_named(struct profile_named **named, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		release_pointers(&(*named)[i].at);
+	free(*named);
+	*named = NULL;
+	*n = 0;
 }
 
 void profile_release(struct profile *p)
@@ -459,5 +868,7 @@ void profile_release(struct profile *p)
 		release_pointers(&src->partial_key);
 		for (int f = 0; f < PROFILE_FIELD_COUNT; f++)
 			release_pointers(&src->field[f]);
+		release_named(&src->features, &src->n_features);
+		release_named(&src->categories, &src->n_categories);
 	}
 }

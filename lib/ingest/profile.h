@@ -22,7 +22,34 @@
  *   }
  *
  * A field is a JSON pointer or a list of them (the first present, non-null
- * one wins). Kinds: open, close, partial, exit, signal, order, ignore. A row
+ * one wins), or an object:
+ *   {"pointer": P or [P, ...], "equals": {"LONG": "long", ...}}  a value map:
+ *       the value (a string, an integer or a boolean, as its JSON text) is
+ *       looked up exactly; a value not in the map is absent and counted as
+ *       unmapped (record.h);
+ *   {"ratio": [A, B]}          A ÷ B (numbers or numeric strings; B ≠ 0);
+ *   {"difference": [A, B]}     A − B; for hold_minutes A and B are timestamps
+ *                              (ISO-8601 with any offset, or epoch numbers)
+ *                              and the difference is in minutes.
+ * A derived pnl_pct is a fraction whatever pnl_unit says.
+ *
+ * "components" is a pointer to an object of numbers, or an object mapping
+ * feature names to fields as above; "categories" (beside it in "fields")
+ * maps category names to fields whose text values are one-hot features.
+ *
+ * The leak guard: a feature (components, categories, confidence, score,
+ * regime, sector, timeframe, strategy, session) that points at, or at an
+ * object containing, what the same source maps to the outcome (pnl_usd,
+ * pnl_pct, exit_price, close_reason, hold_minutes: their pointers, or the
+ * first operand of a derived one) is refused.
+ *
+ * A source that can give closes or partial closes needs a "key", or a mapped
+ * trade_id that then is the key.
+ *
+ * At the top level beside "sources": "knobs": ["min_confidence", ...], the
+ * knobs the bot reads (absent: every knob of the table; [] none).
+ *
+ * Kinds: open, close, partial, exit, signal, order, ignore. A row
  * whose kind value matches nothing is "ignore" (counted, skipped); a row
  * lacking the kind pointer takes "default", or is quarantined without one.
  */
@@ -83,15 +110,39 @@ enum profile_field {
 	PROFILE_FIELD_STATUS,
 	PROFILE_FIELD_REASON,
 	PROFILE_FIELD_TRADED,
+	PROFILE_FIELD_STRATEGY,
+	PROFILE_FIELD_SESSION, /* the bot's own session label: replaces time_of_day */
 	PROFILE_FIELD_COUNT
 };
 
 #define PROFILE_MAX_POINTERS 4
 #define PROFILE_MAX_KINDS 16
+#define PROFILE_MAX_FEATURES 64	  /* named components of a source */
+#define PROFILE_MAX_CATEGORIES 16 /* categories of a source */
+#define PROFILE_MAX_KNOBS 16
+#define PROFILE_NAME_MAX 48 /* a feature's, category's or knob's name, NUL included */
 
+enum profile_derive {
+	PROFILE_DERIVE_NONE,
+	PROFILE_DERIVE_RATIO,	  /* p[0] ÷ p[1] */
+	PROFILE_DERIVE_DIFFERENCE /* p[0] − p[1] */
+};
+
+/* Where one value is: pointers (the first present, non-null wins), or two
+ * operands of a derived value; and an optional value map. */
 struct profile_pointers {
 	size_t n;
 	char *p[PROFILE_MAX_POINTERS];
+	enum profile_derive derive;
+	size_t n_map;	 /* 0: no map */
+	char **map_from; /* a value's text ... */
+	json_t **map_to; /* ... reads as this string (owned references) */
+};
+
+/* A named feature or category. */
+struct profile_named {
+	char name[PROFILE_NAME_MAX];
+	struct profile_pointers at;
 };
 
 struct profile_source {
@@ -105,6 +156,12 @@ struct profile_source {
 	enum profile_kind kind_default; /* PROFILE_KIND_NONE: a missing kind field quarantines */
 	struct profile_pointers key, partial_key;
 	struct profile_pointers field[PROFILE_FIELD_COUNT];
+	/* "components" as a map of names to fields (field[COMPONENTS] is then
+	 * empty), and "categories". */
+	size_t n_features;
+	struct profile_named *features;
+	size_t n_categories;
+	struct profile_named *categories;
 };
 
 struct profile {
@@ -112,6 +169,9 @@ struct profile {
 	int pnl_percent;	/* 1: pnl_pct is in percent, 0: a fraction */
 	int position_by_symbol; /* 1: closes link to opens by symbol */
 	struct profile_source source[PROFILE_SOURCE_COUNT];
+	int knobs_listed; /* 0: every knob; 1: only knob[0..n_knobs-1] */
+	size_t n_knobs;
+	char knob[PROFILE_MAX_KNOBS][PROFILE_NAME_MAX];
 };
 
 /* Source names, in enum order: "attribution", "exit", "signals", "orders". */
@@ -133,6 +193,19 @@ int profile_builtin(struct profile *p, const char *name, struct err *err);
 
 /* The JSON text of a built-in profile, or NULL (for `--help` and docs). */
 const char *profile_builtin_text(const char *name);
+
+/* Whether the profile lets knob name move: it lists no knobs, or lists this
+ * one. */
+int profile_has_knob(const struct profile *p, const char *name);
+
+/* How the attribution source's P&L fractions are had, for the report:
+ * "pnl_pct as logged, in percent", "ratio of /net_pnl to /notional_size",
+ * "pnl_usd ÷ (entry_price × qty)" ... */
+void profile_pnl_basis(const struct profile *p, char *buf, size_t len);
+
+/* The text of a scalar as a value map reads it: a string itself, an integer
+ * or a boolean as its JSON text (num holds it); NULL for anything else. */
+const char *profile_value_text(json_t *v, char *num, size_t len);
 
 /* Frees the pointer strings. */
 void profile_release(struct profile *p);

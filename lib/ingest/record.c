@@ -1,6 +1,7 @@
 #include "lib/ingest/record.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,33 +53,58 @@ int record_side_from_text(const char *t)
 	return 0;
 }
 
-/* The first present, non-null value among the field's pointers. */
-static json_t *field_value(const struct profile_source *src, json_t *row, enum profile_field f)
+static void note_unmapped(struct record *r, const char *prefix, const char *name)
 {
-	const struct profile_pointers *pp = &src->field[f];
-	for (size_t i = 0; i < pp->n; i++) {
-		json_t *v = record_pointer(row, pp->p[i]);
-		if (v && !json_is_null(v))
-			return v;
+	for (size_t i = 0; i < r->n_unmapped; i++)
+		if (strncmp(r->unmapped[i], prefix, strlen(prefix)) == 0 &&
+		    strcmp(r->unmapped[i] + strlen(prefix), name) == 0)
+			return;
+	if (r->n_unmapped < RECORD_MAX_UNMAPPED)
+		snprintf(r->unmapped[r->n_unmapped++], RECORD_UNMAPPED_NAME, "%s%s", prefix, name);
+}
+
+/* The first present, non-null value among pp's pointers, through its value
+ * map: a value the map does not hold is noted as unmapped (prefix, name)
+ * and is absent. NULL for a derived value. */
+static json_t *spec_value(const struct profile_pointers *pp, json_t *row, struct record *r,
+			  const char *prefix, const char *name)
+{
+	json_t *v = NULL;
+	char num[32];
+
+	if (pp->derive != PROFILE_DERIVE_NONE)
+		return NULL;
+	for (size_t i = 0; i < pp->n && !v; i++) {
+		v = record_pointer(row, pp->p[i]);
+		if (json_is_null(v))
+			v = NULL;
 	}
+	if (!v || pp->n_map == 0)
+		return v;
+	const char *text = profile_value_text(v, num, sizeof num);
+	for (size_t i = 0; text && i < pp->n_map; i++)
+		if (strcmp(text, pp->map_from[i]) == 0)
+			return pp->map_to[i];
+	note_unmapped(r, prefix, name);
 	return NULL;
 }
 
-static const char *field_string(const struct profile_source *src, json_t *row, enum profile_field f)
+static json_t *field_value(const struct profile_source *src, json_t *row, struct record *r,
+			   enum profile_field f)
 {
-	json_t *v = field_value(src, row, f);
+	return spec_value(&src->field[f], row, r, "", profile_field_name(f));
+}
+
+static const char *field_string(const struct profile_source *src, json_t *row, struct record *r,
+				enum profile_field f)
+{
+	json_t *v = field_value(src, row, r, f);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Numbers, and numeric strings ("12.5"), as bots log both. -1 on a value of
- * another type; NAN when absent. */
-static int field_number(const struct profile_source *src, json_t *row, enum profile_field f,
-			double *out)
+/* A number, or a numeric string ("12.5"), as bots log both: 0, else -1. */
+static int number_of(json_t *v, double *out)
 {
-	json_t *v = field_value(src, row, f);
-	*out = NAN;
-	if (!v)
-		return 0;
 	if (json_is_number(v)) {
 		*out = json_number_value(v);
 		return 0;
@@ -95,10 +121,61 @@ static int field_number(const struct profile_source *src, json_t *row, enum prof
 	return -1;
 }
 
-static int field_time(const struct profile_source *src, json_t *row, enum profile_field f,
-		      int64_t *out)
+/* A time: ISO-8601, an epoch number, or an epoch number as a string. */
+static int time_of(json_t *v, int64_t *out)
 {
-	json_t *v = field_value(src, row, f);
+	double d;
+	if (json_is_string(v) && calendar_parse_iso(json_string_value(v), out) == 0)
+		return 0;
+	if (number_of(v, &d) == 0) {
+		*out = calendar_from_epoch_number(d);
+		return 0;
+	}
+	return -1;
+}
+
+/* The number pp gives: NAN when absent (an operand absent, a ratio over
+ * 0), -1 on a value of another type. minutes: a difference is of two times,
+ * in minutes. */
+static int spec_number(const struct profile_pointers *pp, json_t *row, struct record *r,
+		       const char *prefix, const char *name, int minutes, double *out)
+{
+	*out = NAN;
+	if (pp->derive == PROFILE_DERIVE_NONE) {
+		json_t *v = spec_value(pp, row, r, prefix, name);
+		return !v || number_of(v, out) == 0 ? 0 : -1;
+	}
+	json_t *a = record_pointer(row, pp->p[0]), *b = record_pointer(row, pp->p[1]);
+	if (!a || !b || json_is_null(a) || json_is_null(b))
+		return 0;
+	if (pp->derive == PROFILE_DERIVE_DIFFERENCE && minutes) {
+		int64_t ta, tb;
+		if (time_of(a, &ta) || time_of(b, &tb))
+			return -1;
+		*out = (double)(ta - tb) / 60e6;
+		return 0;
+	}
+	double x, y;
+	if (number_of(a, &x) || number_of(b, &y))
+		return -1;
+	if (pp->derive == PROFILE_DERIVE_DIFFERENCE)
+		*out = x - y;
+	else if (y != 0)
+		*out = x / y;
+	return 0;
+}
+
+static int field_number(const struct profile_source *src, json_t *row, struct record *r,
+			enum profile_field f, double *out)
+{
+	return spec_number(&src->field[f], row, r, "", profile_field_name(f),
+			   f == PROFILE_FIELD_HOLD_MINUTES, out);
+}
+
+static int field_time(const struct profile_source *src, json_t *row, struct record *r,
+		      enum profile_field f, int64_t *out)
+{
+	json_t *v = field_value(src, row, r, f);
 	*out = CALENDAR_NONE;
 	if (!v)
 		return 0;
@@ -109,6 +186,114 @@ static int field_time(const struct profile_source *src, json_t *row, enum profil
 	if (json_is_string(v) && calendar_parse_iso(json_string_value(v), out) == 0)
 		return 0;
 	return -1;
+}
+
+/* A feature's value: a number, a numeric string, a boolean (1, 0). -1 for
+ * any other value. */
+static int feature_number(json_t *v, double *out)
+{
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v) ? 1.0 : 0.0;
+		return 0;
+	}
+	return number_of(v, out);
+}
+
+static int set_number(json_t *obj, const char *name, double d)
+{
+	return json_object_set_new(obj, name, json_real(d));
+}
+
+/* components: the map form builds an object; the object form is borrowed
+ * when it holds numbers only, else a copy of its features is made. -1 on
+ * ENOMEM. */
+static int gather_components(const struct profile_source *src, struct record *r)
+{
+	json_t *obj;
+	const char *name;
+	json_t *v;
+	double d;
+
+	if (src->n_features) {
+		if (!(r->own_components = json_object()))
+			return -1;
+		for (size_t i = 0; i < src->n_features; i++) {
+			const struct profile_named *f = &src->features[i];
+			if (f->at.derive != PROFILE_DERIVE_NONE) {
+				if (spec_number(&f->at, r->row, r, "components.", f->name, 0, &d))
+					r->features_skipped++;
+				else if (!isnan(d) && set_number(r->own_components, f->name, d))
+					return -1;
+				continue;
+			}
+			v = spec_value(&f->at, r->row, r, "components.", f->name);
+			if (!v)
+				continue;
+			if (feature_number(v, &d))
+				r->features_skipped++;
+			else if (set_number(r->own_components, f->name, d))
+				return -1;
+		}
+		r->components = r->own_components;
+		return 0;
+	}
+	obj = field_value(src, r->row, r, PROFILE_FIELD_COMPONENTS);
+	if (!json_is_object(obj))
+		return 0;
+	int plain = 1;
+	json_object_foreach(obj, name, v) plain &= json_is_number(v);
+	if (plain) {
+		r->components = obj;
+		return 0;
+	}
+	if (!(r->own_components = json_object()))
+		return -1;
+	json_object_foreach(obj, name, v)
+	{
+		if (json_is_null(v))
+			continue;
+		if (feature_number(v, &d))
+			r->features_skipped++;
+		else if (set_number(r->own_components, name, d))
+			return -1;
+	}
+	r->components = r->own_components;
+	return 0;
+}
+
+/* A category's value as text: a string, an integer or a boolean as its JSON
+ * text, a real as %.15g; NULL (absent) for anything else. */
+static json_t *category_text(json_t *v)
+{
+	char num[40];
+	const char *t;
+	if (json_is_string(v))
+		return json_incref(v);
+	if (json_is_real(v)) {
+		snprintf(num, sizeof num, "%.15g", json_real_value(v));
+		return json_string(num);
+	}
+	t = v ? profile_value_text(v, num, sizeof num) : NULL;
+	return t ? json_string(t) : json_null();
+}
+
+static int gather_categories(const struct profile_source *src, struct record *r)
+{
+	int strategy = src->field[PROFILE_FIELD_STRATEGY].n > 0;
+	if (!src->n_categories && !strategy)
+		return 0;
+	if (!(r->categories = json_object()))
+		return -1;
+	for (size_t i = 0; i < src->n_categories; i++) {
+		const struct profile_named *c = &src->categories[i];
+		json_t *v = spec_value(&c->at, r->row, r, "categories.", c->name);
+		if (json_object_set_new(r->categories, c->name, category_text(v)))
+			return -1;
+	}
+	if (strategy && json_object_set_new(r->categories, "strategy",
+					    r->strategy ? json_string(r->strategy) : json_null()))
+		return -1;
+	return 0;
 }
 
 static enum profile_kind kind_of(const struct profile_source *src, json_t *row, int *missing)
@@ -211,20 +396,20 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 	if (out->kind == PROFILE_KIND_IGNORE)
 		return RECORD_IGNORED;
 
-	if (field_time(src, out->row, PROFILE_FIELD_TS, &out->ts))
+	if (field_time(src, out->row, out, PROFILE_FIELD_TS, &out->ts))
 		return quarantine(reason, "bad_value", detail, detail_len, "%s",
 				  "ts is not an ISO-8601 timestamp or epoch number");
 	if (out->ts == CALENDAR_NONE)
 		return quarantine(reason, "missing_field", detail, detail_len, "%s", "no ts");
-	if (field_time(src, out->row, PROFILE_FIELD_ENTRY_TS, &out->entry_ts))
+	if (field_time(src, out->row, out, PROFILE_FIELD_ENTRY_TS, &out->entry_ts))
 		out->entry_ts = CALENDAR_NONE; /* optional: derived from hold time below */
 
-	out->symbol = field_string(src, out->row, PROFILE_FIELD_SYMBOL);
+	out->symbol = field_string(src, out->row, out, PROFILE_FIELD_SYMBOL);
 	if (!out->symbol || !*out->symbol)
 		return quarantine(reason, "missing_field", detail, detail_len, "%s", "no symbol");
 
 	for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++)
-		if (field_number(src, out->row, numeric[i], &nums[i]))
+		if (field_number(src, out->row, out, numeric[i], &nums[i]))
 			return quarantine(reason, "bad_value", detail, detail_len,
 					  "%s is not a number", profile_field_name(numeric[i]));
 	out->entry_price = nums[0];
@@ -240,23 +425,40 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 	out->price = nums[10];
 	out->stop_loss = nums[11];
 	out->take_profit = nums[12];
-	if (!isnan(out->pnl_frac) && p->pnl_percent)
+	if (!isnan(out->pnl_frac) && p->pnl_percent &&
+	    src->field[PROFILE_FIELD_PNL_PCT].derive == PROFILE_DERIVE_NONE)
 		out->pnl_frac /= 100.0;
 
-	out->trade_id = field_string(src, out->row, PROFILE_FIELD_TRADE_ID);
-	out->position_id = field_string(src, out->row, PROFILE_FIELD_POSITION_ID);
-	out->regime = field_string(src, out->row, PROFILE_FIELD_REGIME);
-	out->sector = field_string(src, out->row, PROFILE_FIELD_SECTOR);
-	out->timeframe = field_string(src, out->row, PROFILE_FIELD_TIMEFRAME);
-	out->close_reason = field_string(src, out->row, PROFILE_FIELD_CLOSE_REASON);
-	out->signal_id = field_string(src, out->row, PROFILE_FIELD_SIGNAL_ID);
-	out->order_id = field_string(src, out->row, PROFILE_FIELD_ORDER_ID);
-	out->status = field_string(src, out->row, PROFILE_FIELD_STATUS);
-	out->reason = field_string(src, out->row, PROFILE_FIELD_REASON);
-	out->side = record_side_from_text(field_string(src, out->row, PROFILE_FIELD_SIDE));
-	json_t *comp = field_value(src, out->row, PROFILE_FIELD_COMPONENTS);
-	out->components = json_is_object(comp) ? comp : NULL;
-	json_t *traded = field_value(src, out->row, PROFILE_FIELD_TRADED);
+	static const struct {
+		enum profile_field f;
+		size_t offset;
+	} texts[] = {
+	    {PROFILE_FIELD_TRADE_ID, offsetof(struct record, trade_id)},
+	    {PROFILE_FIELD_POSITION_ID, offsetof(struct record, position_id)},
+	    {PROFILE_FIELD_REGIME, offsetof(struct record, regime)},
+	    {PROFILE_FIELD_SECTOR, offsetof(struct record, sector)},
+	    {PROFILE_FIELD_TIMEFRAME, offsetof(struct record, timeframe)},
+	    {PROFILE_FIELD_CLOSE_REASON, offsetof(struct record, close_reason)},
+	    {PROFILE_FIELD_SIGNAL_ID, offsetof(struct record, signal_id)},
+	    {PROFILE_FIELD_ORDER_ID, offsetof(struct record, order_id)},
+	    {PROFILE_FIELD_STATUS, offsetof(struct record, status)},
+	    {PROFILE_FIELD_REASON, offsetof(struct record, reason)},
+	    {PROFILE_FIELD_STRATEGY, offsetof(struct record, strategy)},
+	    {PROFILE_FIELD_SESSION, offsetof(struct record, session)},
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		const char *t = field_string(src, out->row, out, texts[i].f);
+		memcpy((char *)out + texts[i].offset, &t, sizeof t);
+	}
+	json_t *side = field_value(src, out->row, out, PROFILE_FIELD_SIDE);
+	char num[32];
+	out->side = record_side_from_text(profile_value_text(side, num, sizeof num));
+	if (side && !out->side)
+		note_unmapped(out, "", "side");
+	if (gather_components(src, out) || gather_categories(src, out))
+		return quarantine(reason, "out_of_memory", detail, detail_len, "%s",
+				  "out of memory");
+	json_t *traded = field_value(src, out->row, out, PROFILE_FIELD_TRADED);
 	if (json_is_boolean(traded))
 		out->traded = json_is_true(traded);
 
@@ -300,7 +502,8 @@ void record_derive_trade(struct record *r)
 
 void record_release(struct record *r)
 {
-	if (r->row)
-		json_decref(r->row);
-	r->row = NULL;
+	json_decref(r->row);
+	json_decref(r->own_components);
+	json_decref(r->categories);
+	r->row = r->own_components = r->categories = NULL;
 }

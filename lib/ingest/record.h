@@ -9,6 +9,12 @@
  * Required fields by kind: every kind needs ts (ISO-8601 or an epoch number)
  * and symbol; close and partial also need their stable key and one of
  * pnl_usd / pnl_pct.
+ *
+ * A value a value map does not hold, and a side that is none of the
+ * spellings of long and short, is absent and named in unmapped[] (the
+ * caller counts it per field). Features: the numbers of components (numeric
+ * strings read as numbers, booleans as 1 and 0); any other value there is
+ * left out and counted in features_skipped.
  */
 #ifndef TRADELEARN_RECORD_H
 #define TRADELEARN_RECORD_H
@@ -17,6 +23,9 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "lib/ingest/profile.h"
+
+#define RECORD_MAX_UNMAPPED 8
+#define RECORD_UNMAPPED_NAME 64 /* "side", "categories.venue", ... */
 
 enum record_status {
 	RECORD_OK,	  /* a record of kind != PROFILE_KIND_IGNORE */
@@ -32,7 +41,15 @@ struct record {
 	/* Strings are borrowed from row (valid until record_release), or NULL. */
 	const char *trade_id, *position_id, *symbol, *regime, *sector, *timeframe;
 	const char *close_reason, *signal_id, *order_id, *status, *reason;
-	json_t *components; /* borrowed object, or NULL */
+	const char *strategy, *session;
+	json_t *components; /* an object of numbers (borrowed from row or owned), or NULL */
+	/* {name: text or null}: the profile's categories, and "strategy" when
+	 * the profile maps it; owned, NULL when the profile has neither. */
+	json_t *categories;
+	json_t *own_components; /* what components points at when it was built */
+	int features_skipped;	/* values of components that are not numbers */
+	size_t n_unmapped;
+	char unmapped[RECORD_MAX_UNMAPPED][RECORD_UNMAPPED_NAME];
 
 	char key[512];	      /* closes and partials: the stable trade key */
 	int side;	      /* +1 long, -1 short, 0 unknown */

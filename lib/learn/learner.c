@@ -96,12 +96,12 @@ struct features {
 	int numeric[LEARNER_MAX_NUMERIC];
 	double x[LEARNER_MAX_NUMERIC], z[LEARNER_MAX_NUMERIC];
 	int n_buckets;
-	uint32_t bucket[FIELD_COUNT_CATEGORICAL];
+	uint32_t bucket[FIELD_COUNT_CATEGORICAL + LEARNER_MAX_CATEGORIES];
 	/* Two fields may share a bucket. A value seen for the first time is
 	 * learned but not yet predicted with: the bot's copy of the model
 	 * does not name it. */
-	int learn_multiplicity[FIELD_COUNT_CATEGORICAL];
-	int predict_multiplicity[FIELD_COUNT_CATEGORICAL];
+	int learn_multiplicity[FIELD_COUNT_CATEGORICAL + LEARNER_MAX_CATEGORIES];
+	int predict_multiplicity[FIELD_COUNT_CATEGORICAL + LEARNER_MAX_CATEGORIES];
 };
 
 #define KEY(f, d, lo, hi) OPTION_NUMBER(struct learner_options, f, d, lo, hi)
@@ -400,13 +400,43 @@ void learner_candidate_from_record(const struct record *r, struct learner_candid
 	c->confidence = r->confidence;
 	c->score = r->score;
 	c->components = r->components;
+	c->categories = r->categories;
 	c->regime = r->regime;
-	c->time_of_day = t == CALENDAR_NONE ? NULL : calendar_time_of_day(t);
+	c->time_of_day = r->session	      ? r->session
+			 : t == CALENDAR_NONE ? NULL
+					      : calendar_time_of_day(t);
 	c->day_of_week = t == CALENDAR_NONE ? NULL : calendar_day_of_week(t);
 	c->side = r->side > 0 ? "long" : r->side < 0 ? "short" : NULL;
 	c->timeframe = r->timeframe;
 	c->sector = r->sector;
 	c->symbol = r->symbol;
+}
+
+/* One categorical "field=value" of a candidate. */
+static void gather_value(const struct learner *l, struct learner *grow, const char *name,
+			 const char *value, struct features *f)
+{
+	uint64_t h = hash_fnv1a64_str(HASH_FNV1A64_INIT, name);
+	h = hash_fnv1a64(h, "=", 1);
+	h = hash_fnv1a64_str(h, value);
+	/* Only values in the table are in the model, the export names
+	 * exactly those: a value never seen (or beyond the table's
+	 * cap) counts 0 rather than the weight of another value that
+	 * shares its bucket. */
+	int known = value_known(l, h, name, value);
+	if (!known && !(grow && value_remember(grow, h, name, value)))
+		return;
+	uint32_t bucket = (uint32_t)h & l->mask;
+	int i = 0;
+	while (i < f->n_buckets && f->bucket[i] != bucket)
+		i++;
+	if (i == f->n_buckets) {
+		f->bucket[i] = bucket;
+		f->learn_multiplicity[i] = f->predict_multiplicity[i] = 0;
+		f->n_buckets++;
+	}
+	f->learn_multiplicity[i]++;
+	f->predict_multiplicity[i] += known;
 }
 
 /* Resolves c's features against l. grow is l itself when new numeric names
@@ -430,30 +460,18 @@ static void gather(const struct learner *l, struct learner *grow, const struct l
 					       first_component, f);
 		}
 	}
-	for (enum categorical_field field = 0; field < FIELD_COUNT_CATEGORICAL; field++) {
-		const char *name = categorical_fields[field];
-		const char *value = categorical_value(c, field);
-		uint64_t h = hash_fnv1a64_str(HASH_FNV1A64_INIT, name);
-		h = hash_fnv1a64(h, "=", 1);
-		h = hash_fnv1a64_str(h, value);
-		/* Only values in the table are in the model, the export names
-		 * exactly those: a value never seen (or beyond the table's
-		 * cap) counts 0 rather than the weight of another value that
-		 * shares its bucket. */
-		int known = value_known(l, h, name, value);
-		if (!known && !(grow && value_remember(grow, h, name, value)))
-			continue;
-		uint32_t bucket = (uint32_t)h & l->mask;
-		int i = 0;
-		while (i < f->n_buckets && f->bucket[i] != bucket)
-			i++;
-		if (i == f->n_buckets) {
-			f->bucket[i] = bucket;
-			f->learn_multiplicity[i] = f->predict_multiplicity[i] = 0;
-			f->n_buckets++;
+	for (enum categorical_field field = 0; field < FIELD_COUNT_CATEGORICAL; field++)
+		gather_value(l, grow, categorical_fields[field], categorical_value(c, field), f);
+	if (json_is_object(c->categories)) {
+		const char *name;
+		json_t *value;
+		int n = 0;
+		json_object_foreach(c->categories, name, value)
+		{
+			const char *text = json_string_value(value);
+			if (n++ < LEARNER_MAX_CATEGORIES)
+				gather_value(l, grow, name, text && *text ? text : "none", f);
 		}
-		f->learn_multiplicity[i]++;
-		f->predict_multiplicity[i] += known;
 	}
 }
 
@@ -1056,7 +1074,7 @@ static int load_values(struct err *err, struct learner *l, json_t *list)
 			return err_set(err, EINVAL, "values[%zu]: not a \"field=value\" string", i);
 		uint64_t h = text_hash(text);
 		size_t field_len = (size_t)(eq - text);
-		char field[32];
+		char field[RECORD_UNMAPPED_NAME];
 		if (field_len >= sizeof field)
 			return err_set(err, EINVAL, "values[%zu]: unknown field", i);
 		memcpy(field, text, field_len);
@@ -1301,6 +1319,18 @@ static json_t *categorical_json(const struct learner *l, int *ok)
 	}
 	for (int i = 0; i < FIELD_COUNT_CATEGORICAL; i++)
 		append(fields, json_string(categorical_fields[i]), ok);
+	/* The categories the values name, in the order first seen. */
+	for (int i = 0; i < l->n_values; i++) {
+		const char *t = l->values[i], *eq = strchr(t, '=');
+		size_t n = eq ? (size_t)(eq - t) : strlen(t), k;
+		json_t *known;
+		int seen = 0;
+		json_array_foreach(fields, k, known) seen |=
+		    strlen(json_string_value(known)) == n &&
+		    strncmp(json_string_value(known), t, n) == 0;
+		if (!seen)
+			append(fields, json_stringn(t, n), ok);
+	}
 	put(j, "fields", fields, ok);
 	put(j, "hash", json_string("fnv1a64 of 'field=value' masked to buckets"), ok);
 	put(j, "buckets", json_integer((json_int_t)l->mask + 1), ok);
@@ -1338,7 +1368,9 @@ json_t *learner_export(const struct learner *l, const char *written_at_iso)
 	}
 	put(j, "numeric", numeric, &ok);
 	put(j, "categorical", categorical_json(l, &ok), &ok);
-	put(j, "time_of_day_buckets", json_string(time_of_day_text), &ok);
+	put(j, "time_of_day_buckets",
+	    json_string(calendar_sessions_count() ? calendar_sessions_text() : time_of_day_text),
+	    &ok);
 	put(j, "metrics", metrics_json(l, &ok), &ok);
 	if (!ok)
 		goto fail;

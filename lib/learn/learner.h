@@ -23,8 +23,10 @@
  *    bucket = fnv1a64("field=value") & (2^hash_bits − 1) for the fields
  *    regime, time_of_day, day_of_week (exchange-local, of the entry time, or
  *    of the exit time when the entry time is unknown), side ("long",
- *    "short"), timeframe, sector, symbol. An absent or empty value (an
- *    unknown side too) is "none". The first LEARNER_MAX_VALUES "field=value"
+ *    "short"), timeframe, sector, symbol, and the record's categories (the
+ *    profile's, and strategy) by their names. An absent or empty value (an
+ *    unknown side too) is "none". time_of_day is the record's session when
+ *    the profile maps one. The first LEARNER_MAX_VALUES "field=value"
  *    strings seen are the model's values, remembered so that the export can
  *    name them; a value not among them (never seen, or seen after the table
  *    filled up) counts 0, whatever its bucket holds, and is not learned. A
@@ -70,9 +72,10 @@
 #include "lib/base/option.h"
 #include "lib/ingest/record.h"
 
-#define LEARNER_MAX_NUMERIC 256 /* numeric feature names learned */
-#define LEARNER_MAX_VALUES 4096 /* "field=value" strings remembered for export */
-#define LEARNER_AUC_BINS 10000	/* histogram bins of the overall AUC */
+#define LEARNER_MAX_NUMERIC 256	  /* numeric feature names learned */
+#define LEARNER_MAX_VALUES 4096	  /* "field=value" strings remembered for export */
+#define LEARNER_MAX_CATEGORIES 17 /* a record's categories learned: a profile's 16, strategy */
+#define LEARNER_AUC_BINS 10000	  /* histogram bins of the overall AUC */
 #define LEARNER_CALIBRATION_BUCKETS 10
 #define LEARNER_Z_CLIP 5.0 /* |z| of a numeric feature is clipped to this */
 /* Page-Hinkley tolerance per trade, in nats of log loss. */
@@ -122,6 +125,9 @@ double learner_predict(const struct learner *l, const struct record *r);
 struct learner_candidate {
 	double confidence, score; /* NAN when unknown */
 	json_t *components;	  /* an object whose numbers are features, or NULL */
+	/* {name: text or null}: further categorical fields (a profile's
+	 * categories, strategy), "name=value" like the fixed ones; NULL. */
+	json_t *categories;
 	/* Categorical values; NULL or "" is "none". side is "long" or "short";
 	 * time_of_day and day_of_week are the names calendar.h gives. */
 	const char *regime, *time_of_day, *day_of_week, *side, *timeframe, *sector, *symbol;

@@ -15,7 +15,8 @@ const char *const model_fields[MODEL_FIELD_COUNT] = {
 
 struct model {
 	double bias, z_clip;
-	int fields[MODEL_FIELD_COUNT]; /* indices into model_fields */
+	int fields[MODEL_MAX_FIELDS];	    /* indices into model_fields; -1: a category */
+	char *field_name[MODEL_MAX_FIELDS]; /* every field's name, owned */
 	size_t n_fields;
 	struct model_numeric *numeric; /* by name; names owned */
 	size_t n_numeric;
@@ -53,6 +54,8 @@ void model_free(struct model *m)
 {
 	if (!m)
 		return;
+	for (size_t i = 0; i < m->n_fields; i++)
+		free(m->field_name[i]);
 	for (size_t i = 0; i < m->n_numeric; i++)
 		free((char *)m->numeric[i].name);
 	for (size_t i = 0; i < m->n_values; i++)
@@ -89,11 +92,12 @@ static int check_numeric(const struct model_numeric *f, struct err *err)
 static int check_value(const struct model *m, const struct model_value *v, struct err *err)
 {
 	const char *eq = strchr(v->text, '=');
-	int field = eq ? field_index(v->text, (size_t)(eq - v->text)) : -1;
+	size_t len = eq ? (size_t)(eq - v->text) : 0;
 	int listed = 0;
-	for (size_t i = 0; i < m->n_fields; i++)
-		listed |= m->fields[i] == field;
-	if (field < 0 || !listed)
+	for (size_t i = 0; eq && i < m->n_fields; i++)
+		listed |=
+		    strlen(m->field_name[i]) == len && strncmp(m->field_name[i], v->text, len) == 0;
+	if (!listed)
 		return err_set(err, EINVAL,
 			       "categorical.weights.%s: not \"field=value\" with a field of "
 			       "categorical.fields",
@@ -106,9 +110,9 @@ static int check_value(const struct model *m, const struct model_value *v, struc
 /* The learner's caps bound what a model holds. */
 static int check_counts(size_t n_fields, size_t n_numeric, size_t n_values, struct err *err)
 {
-	if (n_fields > MODEL_FIELD_COUNT)
-		return err_set(err, EINVAL, "categorical.fields: more than the %d fields",
-			       MODEL_FIELD_COUNT);
+	if (n_fields > MODEL_MAX_FIELDS)
+		return err_set(err, EINVAL, "categorical.fields: more than %d fields",
+			       MODEL_MAX_FIELDS);
 	if (n_numeric > LEARNER_MAX_NUMERIC)
 		return err_set(err, EINVAL, "numeric: more than %d features", LEARNER_MAX_NUMERIC);
 	if (n_values > LEARNER_MAX_VALUES)
@@ -117,22 +121,25 @@ static int check_counts(size_t n_fields, size_t n_numeric, size_t n_values, stru
 	return 0;
 }
 
-/* m->fields from the names; n_fields is at most MODEL_FIELD_COUNT. */
+/* m->fields from the names; n_fields is at most MODEL_MAX_FIELDS. A name
+ * that is not one of model_fields is a category, read from the candidate's
+ * categories. */
 static int set_fields(struct model *m, const char *const *fields, size_t n_fields, struct err *err)
 {
 	for (size_t i = 0; i < n_fields; i++) {
-		int f = field_index(fields[i], strlen(fields[i]));
-		if (f < 0)
+		if (!fields[i][0] || strchr(fields[i], '='))
 			return err_set(err, EINVAL,
-				       "categorical.fields[%zu]: \"%s\" is not a field", i,
+				       "categorical.fields[%zu]: \"%s\" is not a field name", i,
 				       fields[i]);
 		for (size_t k = 0; k < i; k++)
-			if (m->fields[k] == f)
+			if (strcmp(m->field_name[k], fields[i]) == 0)
 				return err_set(err, EINVAL, "categorical.fields[%zu]: \"%s\" twice",
 					       i, fields[i]);
-		m->fields[i] = f;
+		if (!(m->field_name[i] = strdup(fields[i])))
+			return err_set(err, ENOMEM, "model: out of memory");
+		m->fields[i] = field_index(fields[i], strlen(fields[i]));
+		m->n_fields = i + 1;
 	}
-	m->n_fields = n_fields;
 	return 0;
 }
 
@@ -246,7 +253,7 @@ struct model *model_from_json(json_t *j, struct err *err)
 	struct model *m = NULL;
 	struct model_numeric *numeric = NULL;
 	struct model_value *values = NULL;
-	const char *fields[MODEL_FIELD_COUNT];
+	const char *fields[MODEL_MAX_FIELDS];
 	double bias, z_clip;
 	json_t *format = json_object_get(j, "format");
 	if (!json_is_object(j)) {
@@ -355,7 +362,7 @@ json_t *model_to_json(const struct model *m)
 	}
 	put(j, "numeric", numeric, &ok);
 	for (size_t i = 0; i < m->n_fields; i++)
-		if (json_array_append_new(fields, json_string(model_fields[m->fields[i]])))
+		if (json_array_append_new(fields, json_string(m->field_name[i])))
 			ok = 0;
 	put(cat, "fields", fields, &ok);
 	for (size_t i = 0; i < m->n_values; i++)
@@ -440,8 +447,14 @@ double model_logit(const struct model *m, const struct learner_candidate *c)
 	}
 	for (size_t i = 0; i < m->n_fields; i++) {
 		int field = m->fields[i];
-		const struct model_value *v =
-		    find_value(m, model_fields[field], model_candidate_value(c, field));
+		const char *value;
+		if (field >= 0) {
+			value = model_candidate_value(c, field);
+		} else {
+			value = json_string_value(json_object_get(c->categories, m->field_name[i]));
+			value = value && *value ? value : "none";
+		}
+		const struct model_value *v = find_value(m, m->field_name[i], value);
 		if (v)
 			s += v->weight;
 	}
@@ -496,5 +509,5 @@ size_t model_field_count(const struct model *m)
 
 const char *model_field_at(const struct model *m, size_t i)
 {
-	return model_fields[m->fields[i]];
+	return m->field_name[i];
 }

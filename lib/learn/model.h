@@ -13,7 +13,8 @@
  *    number in the candidate's components, plus "confidence" and "score"
  *    when finite, which take the name when a component has the same one.
  *  - categorical, one-hot: for each of the model's fields (the learner's:
- *    regime, time_of_day, day_of_week, side, timeframe, sector, symbol), the
+ *    regime, time_of_day, day_of_week, side, timeframe, sector, symbol, and
+ *    any other name, a category read from the candidate's categories), the
  *    weight of "field=value", value "none" when the candidate's is NULL or
  *    empty; a value the model does not name counts 0.
  *
@@ -37,6 +38,8 @@
 
 #define MODEL_FORMAT 2 /* the "format" of online.json that this reads and writes */
 #define MODEL_FIELD_COUNT 7
+/* The fixed fields and the categories of a profile (learner.h). */
+#define MODEL_MAX_FIELDS (MODEL_FIELD_COUNT + LEARNER_MAX_CATEGORIES)
 
 /* The learner's categorical fields, in the learner's order. */
 extern const char *const model_fields[MODEL_FIELD_COUNT];

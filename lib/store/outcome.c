@@ -63,13 +63,18 @@ json_t *outcome_from_record(const struct record *r)
 	json_object_set_new(o, "regime", string_or_null(r->regime));
 	json_object_set_new(o, "sector", string_or_null(r->sector));
 	json_object_set_new(o, "timeframe", string_or_null(r->timeframe));
-	json_object_set_new(o, "time_of_day", json_string(calendar_time_of_day(at)));
+	json_object_set_new(o, "time_of_day",
+			    json_string(r->session ? r->session : calendar_time_of_day(at)));
 	json_object_set_new(o, "day_of_week", json_string(calendar_day_of_week(at)));
 	json_object_set_new(o, "close_reason", json_string(family));
 	json_object_set_new(
 	    o, "partial", jsontext_real_or_null(r->kind == PROFILE_KIND_CLOSE ? 1.0 : r->fraction));
 	json_object_set_new(o, "components",
 			    r->components ? json_deep_copy(r->components) : json_null());
+	if (r->categories) {
+		json_object_set_new(o, "strategy", string_or_null(r->strategy));
+		json_object_set_new(o, "categories", json_deep_copy(r->categories));
+	}
 	return o;
 }
 

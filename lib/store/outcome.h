@@ -6,8 +6,12 @@
  * exit_ts, entry_price, exit_price, qty, pnl_usd, pnl_frac, hold_minutes,
  * confidence, score, regime, sector, timeframe, time_of_day, day_of_week,
  * close_reason (the family), partial (the fraction closed, 1 for a full
- * close), components; an absent value is null. time_of_day and day_of_week
- * are of the entry, in the exchange's time zone.
+ * close), components, and, only when the profile has categories or a
+ * strategy, strategy and categories ({name: text or null}, strategy among
+ * them); an absent value is null.
+ * time_of_day (the bot's session when the profile maps one, else the
+ * configured sessions' or the US equity buckets) and day_of_week are of the
+ * entry, in the exchange's time zone.
  *
  * Reading them back: outcome_read_committed() hands every committed line to
  * a callback, in the committed order; outcome_decode() reads one line into

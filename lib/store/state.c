@@ -138,6 +138,11 @@ json_t *state_to_json(const struct state *st)
 			      "unterminated_tail", uint_json(c->tails)),
 		    &ok);
 		put(j, "pnl_sign_mismatch", uint_json(c->sign_mismatch), &ok);
+		put(j, "features_skipped", uint_json(c->features_skipped), &ok);
+		json_t *unmapped = json_object();
+		for (size_t i = 0; unmapped && i < c->n_unmapped; i++)
+			put(unmapped, c->unmapped[i].field, uint_json(c->unmapped[i].count), &ok);
+		put(j, "unmapped", unmapped, &ok);
 		put(j, "last_record_ts", time_json(c->last_record_ts), &ok);
 		put(j, "last_record_ts_us",
 		    c->last_record_ts == CALENDAR_NONE ? json_null()
@@ -379,6 +384,54 @@ static int done_from(json_t *o, const char *where, struct follow_done *d, struct
 	return 0;
 }
 
+/* "features_skipped" and "unmapped" ({field: count}): absent in a file
+ * written before them, which then counted none. */
+static int get_unmapped(json_t *o, const char *where, struct state_counters *c, struct err *err)
+{
+	char sub[300];
+	const char *field;
+	json_t *v, *unmapped = json_object_get(o, "unmapped");
+
+	if (json_object_get(o, "features_skipped") &&
+	    get_count(o, where, "features_skipped", &c->features_skipped, err))
+		return -1;
+	if (!unmapped)
+		return 0;
+	if (!json_is_object(unmapped))
+		return damaged(err, where, "unmapped", "is not an object");
+	key_path(sub, sizeof sub, where, "unmapped");
+	json_object_foreach(unmapped, field, v)
+	{
+		struct state_unmapped *u = &c->unmapped[c->n_unmapped];
+		if (c->n_unmapped == STATE_MAX_UNMAPPED ||
+		    strlen(field) >= sizeof c->unmapped[0].field)
+			return damaged(err, sub, field, "is one field too many");
+		if (get_count(unmapped, sub, field, &u->count, err))
+			return -1;
+		snprintf(u->field, sizeof u->field, "%s", field);
+		c->n_unmapped++;
+	}
+	return 0;
+}
+
+void state_count_record(struct state_counters *c, const struct record *r)
+{
+	c->features_skipped += (uint64_t)r->features_skipped;
+	for (size_t i = 0; i < r->n_unmapped; i++) {
+		size_t k = 0;
+		while (k < c->n_unmapped && strcmp(c->unmapped[k].field, r->unmapped[i]) != 0)
+			k++;
+		if (k == c->n_unmapped) {
+			if (k == STATE_MAX_UNMAPPED)
+				k--;
+			else
+				snprintf(c->unmapped[c->n_unmapped++].field,
+					 sizeof c->unmapped[0].field, "%s", r->unmapped[i]);
+		}
+		c->unmapped[k].count++;
+	}
+}
+
 static int source_from(json_t *o, const char *where, struct state_source *src, struct err *err)
 {
 	struct state_counters *c = &src->count;
@@ -404,6 +457,7 @@ static int source_from(json_t *o, const char *where, struct state_source *src, s
 	    get_count(why, why_where, "long_line", &c->long_lines, err) ||
 	    get_count(why, why_where, "unterminated_tail", &c->tails, err) ||
 	    get_count(o, where, "pnl_sign_mismatch", &c->sign_mismatch, err) ||
+	    get_unmapped(o, where, c, err) ||
 	    get_time(o, where, "last_record_ts_us", &c->last_record_ts, err) ||
 	    get_text(o, where, "last_record_id", 1, c->last_record_id, sizeof c->last_record_id,
 		     err))

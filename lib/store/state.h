@@ -22,9 +22,19 @@
 #include "lib/base/err.h"
 #include "lib/ingest/follow.h"
 #include "lib/ingest/profile.h"
+#include "lib/ingest/record.h"
 
 #define STATE_FORMAT 1
 #define STATE_FILE "learning_processing_state.json"
+
+#define STATE_MAX_UNMAPPED 32
+
+/* Values of one field that its value map (or the side's spellings) did not
+ * hold: "side", "regime", "categories.venue", "components.fee"... */
+struct state_unmapped {
+	char field[RECORD_UNMAPPED_NAME];
+	uint64_t count;
+};
 
 struct state_counters {
 	uint64_t read;	      /* lines read (complete lines, long ones included) */
@@ -33,6 +43,10 @@ struct state_counters {
 	uint64_t quarantined; /* not JSON, not an object, missing or bad field */
 	uint64_t skipped;     /* ignored by the profile, duplicates, long lines, tails */
 	uint64_t ignored, duplicates, long_lines, tails, sign_mismatch; /* skipped, by why */
+	uint64_t features_skipped; /* values of components that are not numbers */
+	size_t n_unmapped;	   /* by field, in the order first seen; the fields
+				    * beyond STATE_MAX_UNMAPPED add to the last */
+	struct state_unmapped unmapped[STATE_MAX_UNMAPPED];
 	int64_t last_record_ts; /* CALENDAR_NONE before the first record */
 	char last_record_id[160];
 };
@@ -60,6 +74,9 @@ struct state {
 	uint64_t output_length[STATE_OUTPUT_COUNT];
 	char learner_file[64]; /* "learner.<generation>.json", or "" */
 };
+
+/* Counts what record r had unmapped and skipped in c. */
+void state_count_record(struct state_counters *c, const struct record *r);
 
 /* Paths of the outputs, relative to the state folder. */
 const char *state_output_path(enum state_output_id id);
@@ -99,7 +116,9 @@ json_t *state_to_json(const struct state *st);
 /* Reads j (borrowed) into st, strictly: every key state_to_json writes that
  * the reader uses must be there with its type (a source without a file may be
  * left out; "growing" is written only when true). Returns 0, or -1 with err
- * set to EBADMSG and st state_init's: "damaged: <key> is missing", "damaged:
+ * set to EBADMSG and st state_init's. "unmapped" and "features_skipped",
+ * which files written before them lack, read as none when absent, but
+ * must be counts when present. Errors: "damaged: <key> is missing", "damaged:
  * <key> is not a count", ..., or "format N is newer than this program's". */
 int state_from_json(json_t *j, struct state *st, struct err *err);
 

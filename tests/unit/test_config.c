@@ -524,7 +524,7 @@ static void test_configured_profile_shadows_builtin(void **state)
 	struct err err = {0};
 	write_file(path, "{\"profiles\": {\"canonical\": {\"pnl_unit\": \"percent\", \"sources\": "
 			 "{\"attribution\": {\"file\": \"mine.jsonl\", \"kind\": \"close\", "
-			 "\"fields\": {\"ts\": \"/t\"}}}}}}");
+			 "\"key\": \"/id\", \"fields\": {\"ts\": \"/t\"}}}}}}");
 	config_init(&c);
 	assert_int_equal(config_load(&c, path, 1, &err), 0);
 	assert_int_equal(config_profile(&c, "canonical", &p, &err), 0);
