@@ -45,6 +45,7 @@ int cmd_env_resolve(struct cmd_ctx *ctx, struct cmd_env *env, struct err *e)
 			env->config.exchange_timezone);
 		return EXIT_FAILED;
 	}
+	calendar_set_sessions(env->config.sessions, env->config.n_sessions);
 	profile_name = ctx->profile ? ctx->profile : env->config.profile_name;
 	if (config_profile(&env->config, profile_name, &env->profile, e))
 		return ctx->profile ? EXIT_USAGE : EXIT_FAILED;

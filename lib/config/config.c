@@ -59,22 +59,118 @@ static int keep_json(void *opts, const struct option_key *o, json_t *v, char *su
 	return 0;
 }
 
+/* The profile the config names must exist, and the knobs a configured
+ * profile lists must be knobs of the table. */
+static int check_profile(const struct config *c, const struct knobs_table *t, char *key,
+			 size_t keylen, struct err *e)
+{
+	json_t *desc = c->profiles ? json_object_get(c->profiles, c->profile_name) : NULL;
+	struct profile p;
+	if (!desc) {
+		if (profile_builtin_text(c->profile_name))
+			return 0;
+		snprintf(key, keylen, "profile");
+		return err_set(e, EINVAL,
+			       "unknown profile \"%s\" (built in: canonical, stock-bot; or define "
+			       "it under \"profiles\")",
+			       c->profile_name);
+	}
+	if (profile_from_json(&p, c->profile_name, desc, NULL))
+		return 0; /* read_profiles refused it already */
+	for (size_t i = 0; i < p.n_knobs; i++)
+		if (knobs_find(t, p.knob[i]) < 0) {
+			char known[KNOBS_MAX * KNOBS_NAME_MAX] = "";
+			for (size_t k = 0; k < t->n_knobs; k++)
+				snprintf(known + strlen(known), sizeof known - strlen(known),
+					 "%s%s", k ? ", " : "", t->knobs[k].name);
+			snprintf(key, keylen, "profiles.%s.knobs[%zu]", c->profile_name, i);
+			err_set(e, EINVAL, "unknown knob \"%s\" (%s)", p.knob[i], known);
+			profile_release(&p);
+			return -1;
+		}
+	profile_release(&p);
+	return 0;
+}
+
 static int config_rules(const void *opts, char *key, size_t keylen, struct err *e)
 {
 	const struct config *c = opts;
 	struct knobs_table *t;
 	struct err ke = {0};
-	if (!c->knobs && !c->knob_rules)
-		return 0;
 	t = malloc(sizeof *t);
 	if (!t) {
 		snprintf(key, keylen, "knobs");
 		return err_set(e, ENOMEM, "out of memory");
 	}
 	knobs_table_init(t);
-	int bad = knobs_table_from_json(t, c->knobs, c->knob_rules, &ke);
+	int bad =
+	    (c->knobs || c->knob_rules) && knobs_table_from_json(t, c->knobs, c->knob_rules, &ke);
+	if (bad)
+		split_path(ke.msg, key, keylen, e);
+	else
+		bad = check_profile(c, t, key, keylen, e);
 	free(t);
-	return bad ? split_path(ke.msg, key, keylen, e) : 0;
+	return bad ? -1 : 0;
+}
+
+/* "sessions": [{"name", "from": "HH:MM", "to": "HH:MM"}, ...] */
+static int read_clock(json_t *v, int *minutes)
+{
+	const char *s = json_string_value(v);
+	unsigned h, m;
+	char end;
+	if (!s || sscanf(s, "%2u:%2u%c", &h, &m, &end) != 2 || strlen(s) != 5 || h > 23 || m > 59)
+		return -1;
+	*minutes = (int)(h * 60 + m);
+	return 0;
+}
+
+static int read_sessions(void *opts, const struct option_key *o, json_t *v, char *sub,
+			 size_t sublen, struct err *e)
+{
+	struct config *c = opts;
+	size_t i;
+	json_t *item;
+	(void)o;
+	if (!json_is_array(v) || json_array_size(v) > CALENDAR_MAX_SESSIONS)
+		return err_set(e, EINVAL, "must be a list of at most %d sessions",
+			       CALENDAR_MAX_SESSIONS);
+	c->n_sessions = 0;
+	json_array_foreach(v, i, item)
+	{
+		struct calendar_session *s = &c->sessions[i];
+		const char *name = json_string_value(json_object_get(item, "name"));
+		const char *key;
+		json_t *kv;
+		snprintf(sub, sublen, "[%zu]", i);
+		if (!json_is_object(item))
+			return err_set(e, EINVAL, "must be {\"name\", \"from\", \"to\"}");
+		json_object_foreach(item, key, kv) if (strcmp(key, "name") && strcmp(key, "from") &&
+						       strcmp(key, "to"))
+		{
+			snprintf(sub, sublen, "[%zu].%s", i, key);
+			return err_set(e, EINVAL, "unknown key (name, from, to)");
+		}
+		snprintf(sub, sublen, "[%zu].name", i);
+		if (!name || !name[0] || strlen(name) >= sizeof s->name)
+			return err_set(e, EINVAL, "must be a name of 1 to %d bytes",
+				       CALENDAR_SESSION_NAME - 1);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(c->sessions[k].name, name) == 0)
+				return err_set(e, EINVAL, "\"%s\" twice", name);
+		snprintf(s->name, sizeof s->name, "%s", name);
+		snprintf(sub, sublen, "[%zu].from", i);
+		if (read_clock(json_object_get(item, "from"), &s->from))
+			return err_set(e, EINVAL, "must be \"HH:MM\"");
+		snprintf(sub, sublen, "[%zu].to", i);
+		if (read_clock(json_object_get(item, "to"), &s->to))
+			return err_set(e, EINVAL, "must be \"HH:MM\"");
+		if (s->from == s->to)
+			return err_set(e, EINVAL, "must differ from \"from\"");
+		c->n_sessions++;
+	}
+	sub[0] = '\0';
+	return 0;
 }
 
 #define T struct config
@@ -98,6 +194,7 @@ static const struct option_key config_keys[] = {
     OPTION_CUSTOM("knobs", T, knobs, keep_json, NULL),
     OPTION_CUSTOM("knob_rules", T, knob_rules, keep_json, NULL),
     OPTION_CUSTOM("profiles", T, profiles, read_profiles, NULL),
+    OPTION_CUSTOM("sessions", T, sessions, read_sessions, NULL),
 };
 #undef T
 
@@ -139,6 +236,8 @@ int config_load(struct config *c, const char *path, int required, struct err *e)
 	}
 	snprintf(tmp.path, sizeof tmp.path, "%s", path);
 	tmp.profiles = tmp.knobs = tmp.knob_rules = NULL;
+	/* The profiles are the file's own: so is the name of the one used. */
+	snprintf(tmp.profile_name, sizeof tmp.profile_name, "canonical");
 	struct option_source src = {path, text};
 	if (option_read(&config_option_table, &tmp, root, &src, e)) {
 		config_release(&tmp);
@@ -165,8 +264,8 @@ int config_profile(const struct config *c, const char *name, struct profile *p, 
 	if (profile_builtin(p, name, NULL) == 0)
 		return 0;
 	return err_set(e, EINVAL,
-		       "profile: unknown profile \"%s\" (built in: canonical, stock-bot; or define "
-		       "it under \"profiles\" in the config)",
+		       "--profile: unknown profile \"%s\" (built in: canonical, stock-bot; or "
+		       "define it under \"profiles\" in the config)",
 		       name);
 }
 

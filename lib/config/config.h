@@ -22,6 +22,7 @@
  *   knobs, knob_rules  read by knobs_table_from_json (lib/analyze/knobs.h)
  *   profiles           {name: profile} (lib/ingest/profile.h), added to the
  *                      built-in "canonical" and "stock-bot"
+ *   sessions           [{name, from, to}] the exchange's sessions (calendar.h)
  */
 #ifndef TRADELEARN_CONFIG_H
 #define TRADELEARN_CONFIG_H
@@ -30,6 +31,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "lib/base/calendar.h"
 #include "lib/base/err.h"
 #include "lib/base/hook.h"
 #include "lib/base/option.h"
@@ -61,6 +63,11 @@ struct config {
 	struct retrain_options retrain;
 	json_t *knobs;	    /* owned: the "knobs" object, or NULL (defaults) */
 	json_t *knob_rules; /* owned: the "knob_rules" array, or NULL (defaults) */
+	/* "sessions": the exchange's own, in place of the US equity buckets
+	 * (none: those); the caller puts them in force with
+	 * calendar_set_sessions(), like the zone. */
+	size_t n_sessions;
+	struct calendar_session sessions[CALENDAR_MAX_SESSIONS];
 };
 extern const struct option_table config_option_table;
 

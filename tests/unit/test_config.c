@@ -619,6 +619,79 @@ static const struct {
 };
 
 /* Every case is tried, and every wrong message printed, before failing. */
+/* The profile language's refusals in a config file: FILE:LINE: key: problem,
+ * exactly. */
+static const struct {
+	const char *text;
+	const char *message; /* after FILE */
+} profile_refusals[] = {
+    {"{\n \"profile\": \"nosuch\"\n}",
+     ":2: profile: unknown profile \"nosuch\" (built in: canonical, stock-bot; or define it "
+     "under \"profiles\")"},
+    {"{\"profile\": \"bot\", \"profiles\": {\"bot\": {\n \"knobs\": [\"min_confidence\", "
+     "\"warp\"],\n \"sources\": {\"attribution\": {\"file\": \"a.jsonl\", \"kind\": \"open\", "
+     "\"fields\": {\"ts\": \"/ts\"}}}}}}",
+     ":2: profiles.bot.knobs[1]: unknown knob \"warp\" (min_confidence, max_positions, "
+     "stop_loss_pct, take_profit_pct, position_size_pct, orders_per_cycle, "
+     "min_trade_gap_minutes)"},
+    {"{\"profiles\": {\"bot\": {\"sources\": {\"attribution\": {\"file\": \"a.jsonl\",\n"
+     " \"kind\": \"close\",\n \"fields\": {\"ts\": \"/ts\",\n \"pnl_usd\": \"/pnl\",\n"
+     " \"components\": \"\"}}}}}}",
+     ":5: profiles.bot.sources.attribution.fields.components: \"\" is the whole row, which "
+     "holds /pnl, the pnl_usd this profile maps: the outcome would leak into the features "
+     "(name the features instead)"},
+    {"{\"profiles\": {\"bot\": {\"sources\": {\n \"attribution\": {\"file\": \"a.jsonl\", "
+     "\"kind\": \"close\", \"fields\": {\"ts\": \"/ts\"}}}}}}",
+     ":2: profiles.bot.sources.attribution.key: is required: a close needs a stable trade key "
+     "(give \"key\", e.g. [\"/symbol\", \"/exit_ts\"], or map fields.trade_id)"},
+    {"{\"sessions\": [{\"name\": \"asia\", \"from\": \"00:00\", \"to\": \"08:00\"},\n"
+     " {\"name\": \"eu\", \"from\": \"8:00\", \"to\": \"16:00\"}]}",
+     ":1: sessions[1].from: must be \"HH:MM\""},
+    {"{\"sessions\": [{\"name\": \"asia\", \"from\": \"00:00\", \"to\": \"08:00\"},\n"
+     " {\"name\": \"asia\", \"from\": \"08:00\", \"to\": \"16:00\"}]}",
+     ":1: sessions[1].name: \"asia\" twice"},
+    {"{\"sessions\": [{\"name\": \"all\", \"from\": \"09:00\", \"to\": \"09:00\"}]}",
+     ":1: sessions[0].to: must differ from \"from\""},
+    {"{\"sessions\": [{\"name\": \"a\", \"from\": \"09:00\", \"to\": \"10:00\", "
+     "\"tz\": 1}]}",
+     ":1: sessions[0].tz: unknown key (name, from, to)"},
+    {"{\"sessions\": {\"asia\": 1}}", ":1: sessions: must be a list of at most 16 sessions"},
+};
+
+static void test_profile_language_refusals_name_file_line_and_key(void **state)
+{
+	const char *path = *state;
+	for (size_t i = 0; i < sizeof profile_refusals / sizeof profile_refusals[0]; i++) {
+		struct config c;
+		struct err err = {0};
+		char want[1024];
+		write_file(path, profile_refusals[i].text);
+		config_init(&c);
+		assert_int_equal(config_load(&c, path, 1, &err), -1);
+		snprintf(want, sizeof want, "%s%s", path, profile_refusals[i].message);
+		if (strcmp(err.msg, want) != 0)
+			fail_msg("case %zu:\n  got  %s\n  want %s", i, err.msg, want);
+		config_release(&c);
+	}
+}
+
+static void test_sessions_are_read_in_minutes_of_the_day(void **state)
+{
+	const char *path = *state;
+	struct config c;
+	struct err err = {0};
+	write_file(path, "{\"sessions\": [{\"name\": \"asia\", \"from\": \"00:00\", \"to\": "
+			 "\"08:00\"}, {\"name\": \"late\", \"from\": \"22:30\", \"to\": "
+			 "\"02:00\"}]}");
+	config_init(&c);
+	assert_int_equal(config_load(&c, path, 1, &err), 0);
+	assert_int_equal(c.n_sessions, 2);
+	assert_string_equal(c.sessions[1].name, "late");
+	assert_int_equal(c.sessions[1].from, 22 * 60 + 30);
+	assert_int_equal(c.sessions[1].to, 120);
+	config_release(&c);
+}
+
 static void test_a_value_out_of_its_range_is_refused_naming_key_and_line(void **state)
 {
 	const char *path = *state;
@@ -906,6 +979,8 @@ int main(void)
 	    T(test_missing_required_file_fails),
 	    T(test_config_profile_finds_configured_and_builtin_profiles),
 	    T(test_configured_profile_shadows_builtin),
+	    T(test_profile_language_refusals_name_file_line_and_key),
+	    T(test_sessions_are_read_in_minutes_of_the_day),
 	    T(test_config_profile_names_the_key_of_a_bad_profile),
 	    T(test_a_value_out_of_its_range_is_refused_naming_key_and_line),
 	    T(test_every_number_of_every_table_has_a_range_and_its_ends_are_accepted),
