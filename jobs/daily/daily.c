@@ -41,7 +41,8 @@ struct trade {
 	int32_t day; /* trading day it belongs to */
 	int full;    /* partial == 1 */
 	double pnl_usd, pnl_frac, hold_minutes, confidence;
-	char symbol[32], regime[32], time_of_day[16], day_of_week[12], reason[48], side[8];
+	char symbol[32], regime[32], time_of_day[32], day_of_week[12], reason[48], side[8];
+	json_t *categories; /* owned: the outcome's {name: text} (strategy too), or NULL */
 };
 
 struct job {
@@ -144,9 +145,13 @@ static int add_outcome(void *ctx, const char *line, size_t len, struct err *err)
 		  "unknown");
 	copy_text(t.reason, sizeof t.reason, json_object_get(o, "close_reason"), "unknown");
 	copy_text(t.side, sizeof t.side, json_object_get(o, "side"), "unknown");
+	json_t *cats = json_object_get(o, "categories");
+	t.categories = json_is_object(cats) && json_object_size(cats) ? json_incref(cats) : NULL;
 	json_decref(o);
-	if (BUF_ARRAY_GROW(j->t, j->n + 1, j->cap))
+	if (BUF_ARRAY_GROW(j->t, j->n + 1, j->cap)) {
+		json_decref(t.categories);
 		return err_set(err, ENOMEM, "out of memory");
+	}
 	j->t[j->n++] = t;
 	return 0;
 }
@@ -378,15 +383,67 @@ static void key_of(const struct trade *t, enum dimension d, char *buf, size_t le
 
 struct key_filter {
 	enum dimension d;
+	const char *category; /* a category's name: d is not used */
 	const char *key;
 };
+
+/* A trade's value of a category (the profile's, or strategy). */
+static void category_key(const struct trade *t, const char *name, char *buf, size_t len)
+{
+	const char *v = json_string_value(json_object_get(t->categories, name));
+	jsontext_copy_utf8(buf, len, v && *v ? v : "unknown");
+}
 
 static int has_key(const struct trade *t, const void *arg)
 {
 	const struct key_filter *f = arg;
 	char k[64];
-	key_of(t, f->d, k, sizeof k);
+	if (f->category)
+		category_key(t, f->category, k, sizeof k);
+	else
+		key_of(t, f->d, k, sizeof k);
 	return strcmp(k, f->key) == 0;
+}
+
+/* The breakdowns of the categories the trades carry (strategy first), by
+ * name in all. */
+static void category_breakdowns(const struct job *j, int32_t from, int32_t to, json_t *all)
+{
+	json_t *names = json_object();
+	const char *name;
+	json_t *v;
+	if (!names)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		if (j->t[i].categories && json_object_get(j->t[i].categories, "strategy"))
+			json_object_set(names, "strategy", json_true());
+	}
+	for (size_t i = 0; i < j->n; i++)
+		json_object_foreach(j->t[i].categories, name, v)
+		    json_object_set(names, name, json_true());
+	json_object_foreach(names, name, v)
+	{
+		json_t *keys = json_object(), *out = json_object();
+		char k[64];
+		const char *key;
+		json_t *kv;
+		for (size_t i = 0; i < j->n; i++) {
+			if (!j->t[i].full || j->t[i].day < from || j->t[i].day > to)
+				continue;
+			category_key(&j->t[i], name, k, sizeof k);
+			json_object_set_new(keys, k, json_true());
+		}
+		json_object_foreach(keys, key, kv)
+		{
+			struct key_filter f = {DIM_COUNT, name, key};
+			struct metrics_trades m;
+			trades_metrics(j, from, to, has_key, &f, &m);
+			json_object_set_new(out, key, trades_json(&m));
+		}
+		json_decref(keys);
+		json_object_set_new(all, name, out);
+	}
+	json_decref(names);
 }
 
 static json_t *breakdowns_json(const struct job *j, int32_t from, int32_t to)
@@ -405,7 +462,7 @@ static json_t *breakdowns_json(const struct job *j, int32_t from, int32_t to)
 		}
 		json_object_foreach(keys, key, v)
 		{
-			struct key_filter f = {(enum dimension)d, key};
+			struct key_filter f = {(enum dimension)d, NULL, key};
 			struct metrics_trades m;
 			trades_metrics(j, from, to, has_key, &f, &m);
 			json_object_set_new(out, key, trades_json(&m));
@@ -413,6 +470,7 @@ static json_t *breakdowns_json(const struct job *j, int32_t from, int32_t to)
 		json_decref(keys);
 		json_object_set_new(all, dimension_names[d], out);
 	}
+	category_breakdowns(j, from, to, all);
 	return all;
 }
 
@@ -597,7 +655,27 @@ static json_t *knob_value(const struct knobs_def *k, double v)
 	return jsontext_real_or_null(v);
 }
 
-/* Moves the knobs once per day; returns the report's "knobs" object. */
+static int profile_keeps_knob(const void *ctx, const char *name)
+{
+	return profile_has_knob(ctx, name);
+}
+
+/* A time of knobs.json: microseconds, or null (CALENDAR_NONE). */
+static int64_t evidence_of(json_t *saved, const char *key)
+{
+	json_t *v = json_object_get(saved, key);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : CALENDAR_NONE;
+}
+
+static json_t *evidence_json(int64_t us)
+{
+	return us == CALENDAR_NONE ? json_null() : json_integer((json_int_t)us);
+}
+
+/* Moves the knobs once per day, and only on evidence they have not moved on:
+ * a day without a closed trade newer than those the last adjustment saw
+ * moves nothing. Only the knobs the profile lists are kept. Returns the
+ * report's "knobs" object. */
 static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 {
 	char path[4400], day[16], as_of[16] = "";
@@ -616,6 +694,11 @@ static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 		err_prefix(j->err, "knobs");
 		goto done;
 	}
+	knobs_table_keep(t, profile_keeps_knob, j->o->profile);
+	int64_t newest = CALENDAR_NONE;
+	for (size_t i = 0; i < j->n; i++)
+		if (j->t[i].day <= j->day && j->t[i].exit_us > newest)
+			newest = j->t[i].exit_us;
 	schedule_format_day(j->day, day, sizeof day);
 	snprintf(path, sizeof path, "%s/knobs.json", j->o->state_dir);
 	saved = json_load_file(path, 0, &jerr);
@@ -649,12 +732,29 @@ static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 		}
 		goto done;
 	}
-	/* A re-run for the same day starts again from the values before it. */
-	const double *from = cmp == 0 && json_object_get(saved, "before") ? before : cur;
+	/* A re-run for the same day starts again from the values before it,
+	 * and from the evidence they had seen. */
+	int rerun = cmp == 0 && json_object_get(saved, "before");
+	const double *from = rerun ? before : cur;
 	double start[KNOBS_MAX], now[KNOBS_MAX];
 	for (size_t i = 0; i < t->n_knobs; i++)
 		start[i] = isfinite(from[i]) ? from[i] : t->knobs[i].value;
-	knobs_evaluate(t, start, in, ch);
+	/* A file written before the evidence was kept has none: its next day
+	 * counts as new evidence. */
+	int64_t seen = evidence_of(saved, rerun ? "evidence_before_us" : "evidence_through_us");
+	int known =
+	    saved && json_object_get(saved, rerun ? "evidence_before_us" : "evidence_through_us");
+	int stale = known && (newest == CALENDAR_NONE || (seen != CALENDAR_NONE && newest <= seen));
+	if (stale) {
+		memset(ch, 0, sizeof ch);
+		for (size_t i = 0; i < t->n_knobs; i++) {
+			snprintf(ch[i].name, sizeof ch[i].name, "%s", t->knobs[i].name);
+			ch[i].integer = t->knobs[i].integer;
+			ch[i].previous = ch[i].value = start[i];
+		}
+	} else {
+		knobs_evaluate(t, start, in, ch);
+	}
 	journal = json_array();
 	for (size_t i = 0; i < t->n_knobs; i++) {
 		now[i] = ch[i].value;
@@ -669,8 +769,11 @@ static json_t *adjust_knobs(struct job *j, const struct knobs_inputs *in)
 			json_array_append_new(journal, line);
 		}
 	}
-	json_t *doc = json_pack("{s:i,s:s,s:o,s:o}", "format", KNOBS_FORMAT, "as_of", day, "values",
-				knobs_values_json(t, now), "before", knobs_values_json(t, start));
+	json_t *doc =
+	    json_pack("{s:i,s:s,s:o,s:o,s:o,s:o}", "format", KNOBS_FORMAT, "as_of", day, "values",
+		      knobs_values_json(t, now), "before", knobs_values_json(t, start),
+		      "evidence_through_us", evidence_json(stale ? seen : newest),
+		      "evidence_before_us", evidence_json(known ? seen : CALENDAR_NONE));
 	int rc = write_json(j, path, doc);
 	json_decref(doc);
 	/* The journal gets the day's changes once: a re-run of the same day
@@ -1240,15 +1343,16 @@ int daily_run(const struct daily_options *o, json_t **report_out, struct err *er
 			    trades_json(&w7), "returns", returns_json(&r7), "30d", "trades",
 			    trades_json(&w30), "returns", returns_json(&r30), "all", "trades",
 			    trades_json(&wall), "returns", returns_json(&rall));
-	char first[16];
+	char first[16], basis[512];
 	schedule_format_day(from_all, first, sizeof first);
-	report =
-	    json_pack("{s:i,s:s,s:s,s:s,s:f,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "format",
-		      REPORT_FORMAT, "date", day, "generated_at", gen, "first_day", first,
-		      "capital_usd", capital_of(&j, j.day), "day", trades_json(&day_m), "windows",
-		      windows, "breakdowns", breakdowns_json(&j, from30, j.day), "model",
-		      model_json(&j), "knobs", knobs, "missed", missed, "stale_positions",
-		      stale_positions(&j), "retrain", retrain, "charts", charts_json(&j, from30));
+	profile_pnl_basis(o->profile, basis, sizeof basis);
+	report = json_pack("{s:i,s:s,s:s,s:s,s:f,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			   "format", REPORT_FORMAT, "date", day, "generated_at", gen, "first_day",
+			   first, "capital_usd", capital_of(&j, j.day), "pnl_basis", basis, "day",
+			   trades_json(&day_m), "windows", windows, "breakdowns",
+			   breakdowns_json(&j, from30, j.day), "model", model_json(&j), "knobs",
+			   knobs, "missed", missed, "stale_positions", stale_positions(&j),
+			   "retrain", retrain, "charts", charts_json(&j, from30));
 	if (!report) {
 		fail(&j, ENOMEM, "out of memory");
 		goto out;
@@ -1273,6 +1377,8 @@ out:
 	json_decref(report);
 	json_decref(baseline);
 	json_decref(j.learner_doc);
+	for (size_t i = 0; i < j.n; i++)
+		json_decref(j.t[i].categories);
 	free(j.t);
 	free(j.days);
 	free(j.returns);

@@ -197,6 +197,16 @@ int knobs_find(const struct knobs_table *t, const char *name)
 	return -1;
 }
 
+void knobs_table_keep(struct knobs_table *t, int (*keep)(const void *ctx, const char *name),
+		      const void *ctx)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_knobs; i++)
+		if (keep(ctx, t->knobs[i].name))
+			t->knobs[n++] = t->knobs[i];
+	t->n_knobs = n;
+}
+
 /* ---- evaluation ---------------------------------------------------------- */
 
 static double clamp(double v, double lo, double hi)

@@ -147,6 +147,11 @@ struct knobs_table {
  * in knobs.c). */
 void knobs_table_init(struct knobs_table *t);
 
+/* Keeps only the knobs keep() says yes to (a bot's own: its profile's list),
+ * in their order; the rules on the others then move nothing. */
+void knobs_table_keep(struct knobs_table *t, int (*keep)(const void *ctx, const char *name),
+		      const void *ctx);
+
 /* The index of the knob named name in t, or -1. */
 int knobs_find(const struct knobs_table *t, const char *name);
 

@@ -346,7 +346,8 @@ static int parse_named(struct profile_named **out, size_t *n_out, size_t max, js
 			for (int k = 0; k < PROFILE_FIELD_COUNT; k++)
 				if (strcmp(name, field_names[k]) == 0 ||
 				    strcmp(name, "time_of_day") == 0 ||
-				    strcmp(name, "day_of_week") == 0)
+				    strcmp(name, "day_of_week") == 0 ||
+				    strcmp(name, "exit_reason") == 0)
 					return fail(err, sub,
 						    "is a canonical field's name: map it under "
 						    "\"fields\", or name the category otherwise");

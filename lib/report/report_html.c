@@ -579,6 +579,7 @@ static const char *dimension_title(const char *key)
 	    {"confidence", "Confidence"},
 	    {"exit_reason", "Exit reason"},
 	    {"side", "Side"},
+	    {"strategy", "Strategy"},
 	};
 	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++)
 		if (strcmp(titles[i][0], key) == 0)
@@ -604,7 +605,13 @@ static int put_breakdowns(FILE *out, const json_t *report)
 	const char *dimension, *key;
 	json_t *groups, *trades;
 
+	const char *basis = json_string_value(json_object_get(report, "pnl_basis"));
 	fputs("<section id=\"breakdowns\">\n<h2>Breakdowns, 30 days</h2>\n", out);
+	if (basis) {
+		fputs("<p class=\"basis\">P&amp;L fractions: ", out);
+		put_text(out, basis);
+		fputs("</p>\n", out);
+	}
 	if (json_object_size(breakdowns) == 0)
 		fputs("<p>No breakdowns.</p>\n", out);
 	else
