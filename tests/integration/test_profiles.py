@@ -304,3 +304,18 @@ def test_an_empty_pointer_and_an_empty_map_are_refused(tmp_path):
     err, path = refused(tmp_path, crypto_config(crypto_profile(categories={})), name="m")
     assert (f"{path}:{line_of(path, chr(34) + 'categories' + chr(34))}: "
             "profiles.crypto.sources.attribution.fields.categories: is empty") in err
+
+
+def test_daily_after_the_data_ends_moves_no_knob_of_the_simulated_stock_bot(tmp_path):
+    # The same through the built-in canonical profile: every default knob.
+    root = Root(tmp_path / "sim")
+    root.run("simulate", "--days", 2, "--seed", 4)
+    (root.path / "tradelearn.json").write_text(json.dumps({"knob_rules": ALWAYS_FIRES}))
+    root.run("watch", "--once")
+    root.run("daily", "--date", "2026-01-06")
+    before = json.loads((root.state / "knobs.json").read_text())["values"]
+    assert before["max_positions"] == 12
+    for day in ("2026-01-07", "2026-01-07", "2026-01-08"):
+        root.run("daily", "--date", day)
+        assert json.loads((root.state / "knobs.json").read_text())["values"] == before, day
+        assert all(k["reason"] is None for k in report_of(root, day)["knobs"].values()), day
