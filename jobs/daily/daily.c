@@ -394,83 +394,68 @@ static void category_key(const struct trade *t, const char *name, char *buf, siz
 	jsontext_copy_utf8(buf, len, v && *v ? v : "unknown");
 }
 
+/* A trade's group in dimension d, or in the category named so. */
+static void group_key(const struct trade *t, enum dimension d, const char *category, char *buf,
+		      size_t len)
+{
+	if (category)
+		category_key(t, category, buf, len);
+	else
+		key_of(t, d, buf, len);
+}
+
 static int has_key(const struct trade *t, const void *arg)
 {
 	const struct key_filter *f = arg;
 	char k[64];
-	if (f->category)
-		category_key(t, f->category, k, sizeof k);
-	else
-		key_of(t, f->d, k, sizeof k);
+	group_key(t, f->d, f->category, k, sizeof k);
 	return strcmp(k, f->key) == 0;
 }
 
-/* The breakdowns of the categories the trades carry (strategy first), by
- * name in all. */
-static void category_breakdowns(const struct job *j, int32_t from, int32_t to, json_t *all)
+/* One breakdown: {group: trades} over the full closes of the window. */
+static json_t *breakdown_json(const struct job *j, int32_t from, int32_t to, enum dimension d,
+			      const char *category)
 {
-	json_t *names = json_object();
+	json_t *keys = json_object(), *out = json_object();
+	char k[64];
+	const char *key;
+	json_t *v;
+	for (size_t i = 0; i < j->n; i++) {
+		if (!j->t[i].full || j->t[i].day < from || j->t[i].day > to)
+			continue;
+		group_key(&j->t[i], d, category, k, sizeof k);
+		json_object_set_new(keys, k, json_true());
+	}
+	json_object_foreach(keys, key, v)
+	{
+		struct key_filter f = {d, category, key};
+		struct metrics_trades m;
+		trades_metrics(j, from, to, has_key, &f, &m);
+		json_object_set_new(out, key, trades_json(&m));
+	}
+	json_decref(keys);
+	return out;
+}
+
+/* The fixed dimensions, then strategy and each category the trades carry,
+ * by name. */
+static json_t *breakdowns_json(const struct job *j, int32_t from, int32_t to)
+{
+	json_t *all = json_object(), *names = json_object();
 	const char *name;
 	json_t *v;
-	if (!names)
-		return;
-	for (size_t i = 0; i < j->n; i++) {
-		if (j->t[i].categories && json_object_get(j->t[i].categories, "strategy"))
+	for (int d = 0; d < DIM_COUNT; d++)
+		json_object_set_new(all, dimension_names[d],
+				    breakdown_json(j, from, to, (enum dimension)d, NULL));
+	for (size_t i = 0; i < j->n; i++)
+		if (json_object_get(j->t[i].categories, "strategy"))
 			json_object_set(names, "strategy", json_true());
-	}
 	for (size_t i = 0; i < j->n; i++)
 		json_object_foreach(j->t[i].categories, name, v)
 		    json_object_set(names, name, json_true());
 	json_object_foreach(names, name, v)
-	{
-		json_t *keys = json_object(), *out = json_object();
-		char k[64];
-		const char *key;
-		json_t *kv;
-		for (size_t i = 0; i < j->n; i++) {
-			if (!j->t[i].full || j->t[i].day < from || j->t[i].day > to)
-				continue;
-			category_key(&j->t[i], name, k, sizeof k);
-			json_object_set_new(keys, k, json_true());
-		}
-		json_object_foreach(keys, key, kv)
-		{
-			struct key_filter f = {DIM_COUNT, name, key};
-			struct metrics_trades m;
-			trades_metrics(j, from, to, has_key, &f, &m);
-			json_object_set_new(out, key, trades_json(&m));
-		}
-		json_decref(keys);
-		json_object_set_new(all, name, out);
-	}
+	    json_object_set_new(all, name, breakdown_json(j, from, to, DIM_COUNT, name));
 	json_decref(names);
-}
-
-static json_t *breakdowns_json(const struct job *j, int32_t from, int32_t to)
-{
-	json_t *all = json_object();
-	for (int d = 0; d < DIM_COUNT; d++) {
-		json_t *keys = json_object(), *out = json_object();
-		char k[64];
-		const char *key;
-		json_t *v;
-		for (size_t i = 0; i < j->n; i++) {
-			if (!j->t[i].full || j->t[i].day < from || j->t[i].day > to)
-				continue;
-			key_of(&j->t[i], (enum dimension)d, k, sizeof k);
-			json_object_set_new(keys, k, json_true());
-		}
-		json_object_foreach(keys, key, v)
-		{
-			struct key_filter f = {(enum dimension)d, NULL, key};
-			struct metrics_trades m;
-			trades_metrics(j, from, to, has_key, &f, &m);
-			json_object_set_new(out, key, trades_json(&m));
-		}
-		json_decref(keys);
-		json_object_set_new(all, dimension_names[d], out);
-	}
-	category_breakdowns(j, from, to, all);
 	return all;
 }
 
