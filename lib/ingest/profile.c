@@ -316,6 +316,29 @@ static int name_ok(const char *s)
 	return 1;
 }
 
+/* The fields read as numbers (record.c), which may be derived. */
+static int numeric_field(int f)
+{
+	switch (f) {
+	case PROFILE_FIELD_ENTRY_PRICE:
+	case PROFILE_FIELD_EXIT_PRICE:
+	case PROFILE_FIELD_QTY:
+	case PROFILE_FIELD_PNL_USD:
+	case PROFILE_FIELD_PNL_PCT:
+	case PROFILE_FIELD_HOLD_MINUTES:
+	case PROFILE_FIELD_CONFIDENCE:
+	case PROFILE_FIELD_SCORE:
+	case PROFILE_FIELD_FRACTION:
+	case PROFILE_FIELD_EQUITY:
+	case PROFILE_FIELD_PRICE:
+	case PROFILE_FIELD_STOP_LOSS:
+	case PROFILE_FIELD_TAKE_PROFIT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* "components": {name: field} or "categories": {name: field}. */
 static int parse_named(struct profile_named **out, size_t *n_out, size_t max, json_t *v,
 		       const char *path, int categories, struct err *err)
@@ -643,6 +666,12 @@ static int parse_source(struct profile_source *src, json_t *desc, const char *pa
 				}
 				if (parse_spec(&src->field[f], fv, sub2, err))
 					return -1;
+				if (src->field[f].derive != PROFILE_DERIVE_NONE &&
+				    !numeric_field(f))
+					return fail(
+					    err, sub2,
+					    "is not a number: only a numeric field can be a "
+					    "ratio or a difference");
 			}
 		} else {
 			return fail(err, sub, "unknown key (file, kind, key, partial_key, fields)");

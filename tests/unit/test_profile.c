@@ -325,6 +325,9 @@ static const struct {
      "sources.attribution.fields.qty.ratio: must be a list of two JSON pointers"},
     {SRC(FIELDS(",'qty':{'ratio':['/a','/b'],'pointer':'/c'}")),
      "sources.attribution.fields.qty.ratio: stands alone (no other key beside it)"},
+    {SRC(FIELDS(",'entry_ts':{'difference':['/a','/b']}")),
+     "sources.attribution.fields.entry_ts: is not a number: only a numeric field can be a ratio "
+     "or a difference"},
     {SRC(FIELDS(",'qty':{'sum':['/a','/b']}")),
      "sources.attribution.fields.qty.sum: unknown key (pointer, equals; or ratio, difference)"},
     {SRC(FIELDS(",'categories':{'symbol':'/s'}")),
