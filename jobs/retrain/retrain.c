@@ -236,6 +236,9 @@ static void record_of(const struct data *d, const struct example *e, json_t *com
 	r->sector = c.sector;
 	r->timeframe = c.timeframe;
 	r->symbol = c.symbol;
+	/* The outcome's time of day, which is the bot's session when the
+	 * profile maps one: the learner then reads it as it did. */
+	r->session = c.time_of_day;
 	r->side = record_side_from_text(c.side);
 	r->entry_price = r->exit_price = r->qty = r->hold_minutes = NAN;
 	r->fraction = r->equity = r->price = r->stop_loss = r->take_profit = NAN;
