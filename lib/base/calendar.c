@@ -249,7 +249,8 @@ void calendar_set_sessions(const struct calendar_session *s, size_t n)
 {
 	size_t used;
 	n_sessions = n < CALENDAR_MAX_SESSIONS ? n : CALENDAR_MAX_SESSIONS;
-	memcpy(sessions, s, n_sessions * sizeof *s);
+	if (n_sessions)
+		memcpy(sessions, s, n_sessions * sizeof *s);
 	used = (size_t)snprintf(sessions_text, sizeof sessions_text, "exchange time:");
 	for (size_t i = 0; i < n_sessions && used < sizeof sessions_text; i++)
 		used += (size_t)snprintf(
