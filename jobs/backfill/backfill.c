@@ -22,6 +22,7 @@
 #include "lib/ingest/record.h"
 #include "lib/store/state.h"
 #include "jobs/daily/daily.h"
+#include "jobs/live/parse_pool.h"
 #include "jobs/live/pipeline.h"
 #include "jobs/live/short_term.h"
 
@@ -38,7 +39,8 @@ struct chunk {
 	size_t entry; /* in its source's entries */
 	char *text;   /* the lines' bytes */
 	size_t text_len;
-	struct short_term_parsed *parsed;
+	struct short_term_parsed *parsed; /* batch.line */
+	struct parse_batch batch;
 	size_t n;
 	int ends_entry; /* the entry was read to its end after these lines */
 	uint64_t
@@ -98,6 +100,7 @@ struct backfill {
 	int32_t reported_through; /* the last day reported (the cursor) */
 	int64_t newest;		  /* the newest record time handed out */
 	uint64_t bytes_total, lines;
+	struct parse_pool *parse;
 	/* The reader thread. */
 	int threaded;
 	pthread_t thread;
@@ -407,9 +410,7 @@ static void chunk_free(struct chunk *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n; i++)
-		short_term_parsed_release(&c->parsed[i]);
-	free(c->parsed);
+	parse_batch_release(&c->batch);
 	free(c->text);
 	free(c);
 }
@@ -480,10 +481,9 @@ static struct chunk *produce(struct backfill *b, struct source_feed *f, struct e
 			return c;
 		}
 	}
-	c->parsed = malloc(CHUNK_LINES * sizeof *c->parsed);
 	raw = malloc(CHUNK_LINES * sizeof *raw);
 	c->text = malloc(CHUNK_TEXT + max_line + 1);
-	if (!c->parsed || !raw || !c->text) {
+	if (!raw || !c->text) {
 		free(raw);
 		chunk_free(c);
 		err_set(err, ENOMEM, "out of memory");
@@ -530,10 +530,15 @@ static struct chunk *produce(struct backfill *b, struct source_feed *f, struct e
 		f->reader = NULL;
 		f->p_entry++;
 	}
-	/* The seam where parsing can go parallel: lines in, records out. */
-	short_term_parse_batch(b->o.profile, raw, n, c->parsed);
-	c->n = n;
+	/* Parsed on the pool's threads and this one (jobs/live/parse_pool). */
+	int parsed = parse_pool_parse(b->parse, raw, n, &c->batch, err);
 	free(raw);
+	if (parsed) {
+		chunk_free(c);
+		return NULL;
+	}
+	c->parsed = c->batch.line;
+	c->n = n;
 	return c;
 }
 
@@ -1065,6 +1070,8 @@ struct backfill *backfill_new(const struct backfill_options *o, struct err *err)
 	b->reported_through = SCHEDULE_NO_DAY;
 	b->newest = INT64_MIN;
 	b->feed = (struct pipeline_feed){feed_next, feed_save, feed_cursor, b};
+	if (!(b->parse = parse_pool_new(o->profile, o->jobs, err)))
+		goto fail;
 	snprintf(b->staging, sizeof b->staging, "%s.backfill", o->state_dir);
 	snprintf(b->staging_models, sizeof b->staging_models, "%s/%s", b->staging, STAGING_MODELS);
 	if (durable_mkdirs(b->staging, err))
@@ -1153,6 +1160,7 @@ void backfill_free(struct backfill *b)
 		free(f->entries);
 		json_decref(f->done);
 	}
+	parse_pool_free(b->parse);
 	if (b->staging_lock >= 0)
 		close(b->staging_lock);
 	free(b);

@@ -71,6 +71,10 @@ struct pipeline_options {
 	const struct config *config;
 	const struct profile *profile; /* borrowed; outlives the pipeline */
 	int force_poll;
+	/* Threads that parse the follower's lines (jobs/live/parse_pool), this
+	 * one included; 0: one per online processor. The result does not
+	 * depend on it. */
+	int jobs;
 	follow_log_fn log; /* one-line messages for the operator */
 	void *log_ctx;
 	/* Called for every trade recorded (after its batch is applied, before

@@ -9,7 +9,7 @@
 
 /* A block holds many rows' worth of small allocations; a larger request
  * than LARGE_BYTES gets a malloc() of its own. Reset keeps KEEP_BLOCKS. */
-#define BLOCK_BYTES (256 * 1024)
+#define BLOCK_BYTES (64 * 1024)
 #define LARGE_BYTES (BLOCK_BYTES / 8)
 #define KEEP_BLOCKS 4
 #define ALIGN 16 /* what malloc() promises: jansson stores doubles and pointers */

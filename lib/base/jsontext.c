@@ -10,13 +10,13 @@
 #include "lib/base/calendar.h"
 
 struct out {
-	struct buf text;
+	struct buf *text;
 	int failed; /* out of memory: the rest is not written */
 };
 
 static void put(struct out *o, const char *s, size_t n)
 {
-	if (!o->failed && buf_add(&o->text, s, n))
+	if (!o->failed && buf_add(o->text, s, n))
 		o->failed = 1;
 }
 
@@ -295,10 +295,19 @@ static void dump(struct out *o, const json_t *v, int style, int depth)
 	case JSON_STRING:
 		put_string(o, json_string_value(v), json_string_length(v));
 		break;
-	case JSON_INTEGER:
-		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		puts_(o, num);
+	case JSON_INTEGER: {
+		/* The digits from the last, as "%lld" writes them. */
+		json_int_t i = json_integer_value(v);
+		unsigned long long u = i < 0 ? 0 - (unsigned long long)i : (unsigned long long)i;
+		char *at = num + sizeof num;
+		do
+			*--at = (char)('0' + u % 10);
+		while (u /= 10);
+		if (i < 0)
+			*--at = '-';
+		put(o, at, (size_t)(num + sizeof num - at));
 		break;
+	}
 	case JSON_REAL:
 		jsontext_real(json_real_value(v), num, sizeof num);
 		puts_(o, num);
@@ -317,15 +326,37 @@ static void dump(struct out *o, const json_t *v, int style, int depth)
 
 char *jsontext_dump(const json_t *v, int style, size_t *len)
 {
-	struct out o = {BUF_INIT, 0};
+	struct buf text = BUF_INIT;
+	struct out o = {&text, 0};
 	dump(&o, v, style, 0);
 	if (style == JSONTEXT_PRETTY)
 		put(&o, "\n", 1);
 	if (o.failed) {
-		buf_release(&o.text);
+		buf_release(&text);
 		return NULL;
 	}
-	return buf_detach(&o.text, len);
+	return buf_detach(&text, len);
+}
+
+int jsontext_add(struct buf *b, const json_t *v, int style)
+{
+	struct out o = {b, 0};
+	dump(&o, v, style, 0);
+	return o.failed ? -1 : 0;
+}
+
+int jsontext_add_string(struct buf *b, const char *s, size_t n)
+{
+	struct out o = {b, 0};
+	put_string(&o, s, n);
+	return o.failed ? -1 : 0;
+}
+
+int jsontext_add_real(struct buf *b, double d)
+{
+	char num[40];
+	jsontext_real(d, num, sizeof num);
+	return buf_add(b, num, strlen(num));
 }
 
 void jsontext_copy_utf8(char *dst, size_t size, const char *src)
