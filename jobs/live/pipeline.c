@@ -34,6 +34,7 @@ struct pipeline {
 	struct short_term *job;
 	struct parse_pool *parse; /* the follower's lines are parsed on it */
 	struct jsonarena *arena;  /* documents written at each commit */
+	size_t batch_lines;	  /* 0: the config's */
 	struct framelog *outcomes;
 	int quarantine_fd, keys_fd, weight_log_fd;
 	struct short_term_batch batch;
@@ -536,11 +537,16 @@ int pipeline_commit(struct pipeline *p, struct err *err)
 	return rc;
 }
 
+void pipeline_set_batch_lines(struct pipeline *p, size_t lines)
+{
+	p->batch_lines = lines;
+}
+
 int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 {
 	struct state *next = malloc(sizeof *next);
 	size_t n = 0;
-	long limit = p->config->batch_lines;
+	long limit = p->batch_lines ? (long)p->batch_lines : p->config->batch_lines;
 	int rc = 0;
 
 	if (!next)

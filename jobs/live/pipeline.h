@@ -102,6 +102,12 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
  * should stop (a restart redoes it). */
 int pipeline_step(struct pipeline *p, size_t *lines, struct err *err);
 
+/* Lines per source in one batch from now on; 0: the config's batch_lines.
+ * A replay of history batches more than a live watch does: the result does
+ * not depend on where batches end, and each commit writes the whole
+ * learned state. */
+void pipeline_set_batch_lines(struct pipeline *p, size_t lines);
+
 /* Commits now, even when nothing was read since the last commit (a feed's
  * final positions, or its cursor, must be committed). Returns 0, or -1 as
  * pipeline_step. */
