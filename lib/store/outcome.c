@@ -148,7 +148,8 @@ char *outcome_encode(const struct record *r)
 	add_string_or_null(&b, ",\"regime\":", r->regime, &failed);
 	add_string_or_null(&b, ",\"sector\":", r->sector, &failed);
 	add_string_or_null(&b, ",\"timeframe\":", r->timeframe, &failed);
-	add_string_or_null(&b, ",\"time_of_day\":", calendar_time_of_day(at), &failed);
+	add_string_or_null(
+	    &b, ",\"time_of_day\":", r->session ? r->session : calendar_time_of_day(at), &failed);
 	add_string_or_null(&b, ",\"day_of_week\":", calendar_day_of_week(at), &failed);
 	if (is_utf8(family))
 		add_string_or_null(&b, ",\"close_reason\":", family, &failed);
@@ -157,6 +158,11 @@ char *outcome_encode(const struct record *r)
 	add_key(&b, ",\"components\":", &failed);
 	failed |= r->components ? jsontext_add(&b, r->components, JSONTEXT_COMPACT)
 				: buf_add(&b, "null", 4);
+	if (r->categories) {
+		add_string_or_null(&b, ",\"strategy\":", r->strategy, &failed);
+		add_key(&b, ",\"categories\":", &failed);
+		failed |= jsontext_add(&b, r->categories, JSONTEXT_COMPACT);
+	}
 	failed |= buf_add(&b, "}", 1);
 	if (failed) {
 		buf_release(&b);
