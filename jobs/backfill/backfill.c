@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base/buf.h"
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
 #include "lib/base/hash.h"
@@ -22,12 +23,21 @@
 #include "lib/ingest/record.h"
 #include "lib/store/state.h"
 #include "jobs/daily/daily.h"
+#include "jobs/live/parse_pool.h"
 #include "jobs/live/pipeline.h"
 #include "jobs/live/short_term.h"
 
 #define CHUNK_TEXT (256u * 1024) /* a chunk of lines holds about this much text */
 #define CHUNK_LINES 1024
 #define QUEUE_DEPTH 4 /* chunks read ahead per source */
+/* A commit writes the whole learned state, which grows with the history
+ * (the feed's cursor, the learner's progress, the equity days): the replay
+ * starts with a quarter of the config's batch_lines, so that a kill early
+ * on finds a commit made, and doubles them at each commit up to
+ * REPLAY_BATCH_GROWTH times batch_lines, so that commits cost little beside
+ * the applying. Where batches end does not change the result. */
+#define REPLAY_BATCH_FIRST 4
+#define REPLAY_BATCH_GROWTH 8
 #define MARKER ".backfill.json"
 #define STAGING_MODELS ".models"
 #define NO_START UINT64_MAX /* an entry not to be read (done, or a copy) */
@@ -38,7 +48,8 @@ struct chunk {
 	size_t entry; /* in its source's entries */
 	char *text;   /* the lines' bytes */
 	size_t text_len;
-	struct short_term_parsed *parsed;
+	struct short_term_parsed *parsed; /* batch.line */
+	struct parse_batch batch;
 	size_t n;
 	int ends_entry; /* the entry was read to its end after these lines */
 	uint64_t
@@ -78,6 +89,13 @@ struct source_feed {
 	uint64_t c_offset; /* and where that line ends */
 	uint64_t entry_lines;
 	json_t *done; /* [{head_len, head, length}] of the entries read to their end */
+	/* done[i]'s head_len and head, decoded: an entry read to its end is
+	 * looked for among all the others. */
+	struct done_head {
+		uint32_t len;
+		uint64_t hash;
+	} * done_head;
+	size_t done_head_cap;
 	int has_handoff;
 	struct follow_position handoff;
 	uint64_t disk_done;
@@ -98,6 +116,8 @@ struct backfill {
 	int32_t reported_through; /* the last day reported (the cursor) */
 	int64_t newest;		  /* the newest record time handed out */
 	uint64_t bytes_total, lines;
+	struct parse_pool *parse;
+	size_t batch_lines; /* lines per source in the next batch */
 	/* The reader thread. */
 	int threaded;
 	pthread_t thread;
@@ -318,12 +338,35 @@ static uint64_t hex_u64(const char *s)
 }
 
 /* Does a saved entry ({head_len, head}) describe e's start? */
-static int is_saved_entry(const struct logscan_entry *e, json_t *saved)
+/* saved's head, decoded ({0, 0} when it has none). */
+static struct done_head saved_head(json_t *saved)
 {
 	json_int_t len = json_integer_value(json_object_get(saved, "head_len"));
-	return len > 0 && len <= LOGSCAN_HEAD_BYTES &&
-	       logscan_entry_starts_with(
-		   e, (uint32_t)len, hex_u64(json_string_value(json_object_get(saved, "head"))));
+	if (len <= 0 || len > LOGSCAN_HEAD_BYTES)
+		return (struct done_head){0, 0};
+	return (struct done_head){(uint32_t)len,
+				  hex_u64(json_string_value(json_object_get(saved, "head")))};
+}
+
+static int is_head_of(const struct logscan_entry *e, struct done_head h)
+{
+	return h.len > 0 && logscan_entry_starts_with(e, h.len, h.hash);
+}
+
+static int is_saved_entry(const struct logscan_entry *e, json_t *saved)
+{
+	return is_head_of(e, saved_head(saved));
+}
+
+/* f->done_head made from f->done. -1 on ENOMEM. */
+static int decode_done(struct source_feed *f)
+{
+	size_t n = json_array_size(f->done);
+	if (BUF_ARRAY_GROW(f->done_head, n + 1, f->done_head_cap))
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		f->done_head[k] = saved_head(json_array_get(f->done, k));
+	return 0;
 }
 
 /* Where reading of each entry starts, from the cursor of an interrupted
@@ -392,7 +435,7 @@ static int list_sources(struct backfill *b, json_t *cursor, struct err *err)
 		}
 		plan_source(
 		    f, json_object_get(json_object_get(cursor, "sources"), profile_source_name(s)));
-		if (!f->done)
+		if (!f->done || decode_done(f))
 			return err_set(err, ENOMEM, "out of memory");
 		for (size_t i = 0; i < f->n_entries; i++)
 			if (f->start[i] != NO_START)
@@ -407,9 +450,7 @@ static void chunk_free(struct chunk *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n; i++)
-		short_term_parsed_release(&c->parsed[i]);
-	free(c->parsed);
+	parse_batch_release(&c->batch);
 	free(c->text);
 	free(c);
 }
@@ -480,10 +521,9 @@ static struct chunk *produce(struct backfill *b, struct source_feed *f, struct e
 			return c;
 		}
 	}
-	c->parsed = malloc(CHUNK_LINES * sizeof *c->parsed);
 	raw = malloc(CHUNK_LINES * sizeof *raw);
 	c->text = malloc(CHUNK_TEXT + max_line + 1);
-	if (!c->parsed || !raw || !c->text) {
+	if (!raw || !c->text) {
 		free(raw);
 		chunk_free(c);
 		err_set(err, ENOMEM, "out of memory");
@@ -530,10 +570,15 @@ static struct chunk *produce(struct backfill *b, struct source_feed *f, struct e
 		f->reader = NULL;
 		f->p_entry++;
 	}
-	/* The seam where parsing can go parallel: lines in, records out. */
-	short_term_parse_batch(b->o.profile, raw, n, c->parsed);
-	c->n = n;
+	/* Parsed on the pool's threads and this one (jobs/live/parse_pool). */
+	int parsed = parse_pool_parse(b->parse, raw, n, &c->batch, err);
 	free(raw);
+	if (parsed) {
+		chunk_free(c);
+		return NULL;
+	}
+	c->parsed = c->batch.line;
+	c->n = n;
 	return c;
 }
 
@@ -677,21 +722,26 @@ static int entry_finished(struct backfill *b, struct source_feed *f, const struc
 	}
 	f->in_entry = 0;
 	if (e->head_len && !e->covered) {
-		json_t *v;
-		size_t k;
 		/* What was known of it (a shorter reading of it) is replaced. */
-		for (k = 0; k < json_array_size(f->done);) {
-			v = json_array_get(f->done, k);
-			if (is_saved_entry(e, v))
+		size_t n = json_array_size(f->done);
+		for (size_t k = 0; k < n;) {
+			if (is_head_of(e, f->done_head[k])) {
 				json_array_remove(f->done, k);
-			else
+				memmove(&f->done_head[k], &f->done_head[k + 1],
+					(--n - k) * sizeof *f->done_head);
+			} else {
 				k++;
+			}
 		}
 		json_t *d = saved_entry(e);
-		if (!d ||
+		if (!d || BUF_ARRAY_GROW(f->done_head, n + 1, f->done_head_cap) ||
 		    json_object_set_new(d, "length", json_integer((json_int_t)c->end_offset)) ||
-		    json_array_append_new(f->done, d))
+		    json_array_append(f->done, d)) {
+			json_decref(d);
 			return err_set(NULL, ENOMEM, "out of memory");
+		}
+		f->done_head[n] = saved_head(d);
+		json_decref(d);
 	}
 	if (f->start[c->entry] != NO_START)
 		report_progress(b, f->shown[c->entry], f->entry_lines);
@@ -829,10 +879,13 @@ static int replay_until(struct backfill *b, int64_t limit, struct err *err)
 	b->limit = limit;
 	for (;;) {
 		size_t lines = 0;
+		pipeline_set_batch_lines(b->pipe, b->batch_lines);
 		if (stopped(b, err) || pipeline_step(b->pipe, &lines, err))
 			return -1;
 		if (!lines)
 			return 0;
+		size_t most = (size_t)b->o.config->batch_lines * REPLAY_BATCH_GROWTH;
+		b->batch_lines = b->batch_lines * 2 < most ? b->batch_lines * 2 : most;
 	}
 }
 
@@ -1065,6 +1118,11 @@ struct backfill *backfill_new(const struct backfill_options *o, struct err *err)
 	b->reported_through = SCHEDULE_NO_DAY;
 	b->newest = INT64_MIN;
 	b->feed = (struct pipeline_feed){feed_next, feed_save, feed_cursor, b};
+	b->batch_lines = (size_t)o->config->batch_lines / REPLAY_BATCH_FIRST;
+	if (!b->batch_lines)
+		b->batch_lines = 1;
+	if (!(b->parse = parse_pool_new(o->profile, o->jobs, err)))
+		goto fail;
 	snprintf(b->staging, sizeof b->staging, "%s.backfill", o->state_dir);
 	snprintf(b->staging_models, sizeof b->staging_models, "%s/%s", b->staging, STAGING_MODELS);
 	if (durable_mkdirs(b->staging, err))
@@ -1152,7 +1210,9 @@ void backfill_free(struct backfill *b)
 		free(f->length);
 		free(f->entries);
 		json_decref(f->done);
+		free(f->done_head);
 	}
+	parse_pool_free(b->parse);
 	if (b->staging_lock >= 0)
 		close(b->staging_lock);
 	free(b);

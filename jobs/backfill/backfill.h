@@ -28,10 +28,11 @@
  * exchanged in one rename (renameat2 RENAME_EXCHANGE): readers see the old
  * state or the new one, never a mix, and the old one is removed.
  *
- * Threads: with jobs >= 2 one thread reads, decompresses and parses
- * (short_term_parse_batch, the seam for parsing in parallel) while the
- * calling thread applies and commits; lines of each source are applied in
- * their order either way, so the state does not depend on jobs.
+ * Threads: with jobs >= 2 one thread reads and decompresses, and parses
+ * each chunk together with jobs - 1 threads of a parse pool
+ * (jobs/live/parse_pool), while the calling thread applies and commits;
+ * lines of each source are applied in their order either way, so the state
+ * does not depend on jobs.
  *
  * The caller holds the state folder's lock (durable_lock); the job takes
  * the staging folder's, which becomes the state folder's at the exchange,

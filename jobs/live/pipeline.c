@@ -11,10 +11,12 @@
 
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
+#include "lib/base/jsonarena.h"
 #include "lib/store/framelog.h"
 #include "lib/base/jsontext.h"
 #include "lib/base/logline.h"
 #include "lib/models/registry.h"
+#include "jobs/live/parse_pool.h"
 #include "jobs/live/short_term.h"
 
 struct pipeline {
@@ -30,6 +32,9 @@ struct pipeline {
 	size_t source_index[PROFILE_SOURCE_COUNT]; /* follower source → profile source */
 	size_t n_sources;
 	struct short_term *job;
+	struct parse_pool *parse; /* the follower's lines are parsed on it */
+	struct jsonarena *arena;  /* documents written at each commit */
+	size_t batch_lines;	  /* 0: the config's */
 	struct framelog *outcomes;
 	int quarantine_fd, keys_fd, weight_log_fd;
 	struct short_term_batch batch;
@@ -171,6 +176,7 @@ static void follow_log(void *ctx, const char *msg)
 
 static int open_follower(struct pipeline *p, int loaded, const char *const *files, int force_poll,
 			 struct err *err);
+static int publish_learned(struct pipeline *p, struct err *err);
 
 struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *err)
 {
@@ -194,6 +200,11 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 	p->batch.on_outcome = opt->on_outcome;
 	p->batch.hook_ctx = opt->hook_ctx;
 	p->feed = opt->feed;
+	jsonarena_install();
+	if (!(p->arena = jsonarena_new())) {
+		err_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
 
 	snprintf(dir, sizeof dir, "%s/outcomes", p->state_dir);
 	if (durable_mkdirs(dir, err))
@@ -230,15 +241,15 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 		for (size_t i = 0; i < p->n_sources; i++)
 			snprintf(p->state.source[p->source_index[i]].file,
 				 sizeof p->state.source[0].file, "%s", files[i]);
-	} else if (open_follower(p, loaded, files, opt->force_poll, err)) {
+	} else if (open_follower(p, loaded, files, opt->force_poll, err) ||
+		   !(p->parse = parse_pool_new(p->profile, opt->jobs, err))) {
 		goto fail;
 	}
 	snprintf(p->state.profile, sizeof p->state.profile, "%s", p->profile->name);
 	snprintf(p->state.logs, sizeof p->state.logs, "%s", p->logs_dir);
 	/* Derived files are regenerated from the committed state: a crash
 	 * between the commit and their publication loses nothing. */
-	if (short_term_publish(p->job, p->models_dir, p->state_dir, err) ||
-	    pipeline_publish(p, err))
+	if (publish_learned(p, err) || pipeline_publish(p, err))
 		goto fail;
 	return p;
 fail:
@@ -331,19 +342,41 @@ static int append_and_sync(int fd, const void *data, size_t len, const char *wha
 	return 0;
 }
 
-/* The feed's cursor goes into the learner generation (stolen into it), and
- * becomes the committed one with the state. */
-static int feed_cursor_into(struct pipeline *p, json_t *learner, struct err *err)
+/* The feed's cursor (a new reference, or NULL), committed with the
+ * learner generation as "feed". */
+static int feed_cursor(struct pipeline *p, json_t **cursor, struct err *err)
 {
 	int failed = 0;
-	json_t *cursor = p->feed->cursor ? p->feed->cursor(p->feed->ctx, &failed) : NULL;
-	if (failed || (cursor && json_object_set(learner, "feed", cursor))) {
-		json_decref(cursor);
-		return err_set(err, ENOMEM, "out of memory");
-	}
-	json_decref(p->feed_cursor);
-	p->feed_cursor = cursor;
-	return 0;
+	*cursor = p->feed->cursor ? p->feed->cursor(p->feed->ctx, &failed) : NULL;
+	return failed ? err_set(err, ENOMEM, "out of memory") : 0;
+}
+
+/* The learner generation as text. Its document lives only until then,
+ * for every commit: it is made in the pipeline's arena and dropped at once
+ * (lib/base/jsonarena). The feed's cursor, kept after the commit, is made
+ * outside it. NULL with err set. */
+static char *learner_text(struct pipeline *p, json_t *cursor, size_t *len, struct err *err)
+{
+	struct jsonarena *outside = jsonarena_enter(p->arena);
+	json_t *learner = short_term_save(p->job, err);
+	int failed = !learner || (cursor && json_object_set(learner, "feed", cursor));
+	char *text = failed ? NULL : jsontext_dump(learner, JSONTEXT_COMPACT, len);
+	json_decref(learner);
+	jsonarena_leave(outside);
+	jsonarena_reset(p->arena);
+	if (learner && !text)
+		err_set(err, ENOMEM, "out of memory");
+	return text;
+}
+
+/* The derived files, their documents in the arena as above. */
+static int publish_learned(struct pipeline *p, struct err *err)
+{
+	struct jsonarena *outside = jsonarena_enter(p->arena);
+	int rc = short_term_publish(p->job, p->models_dir, p->state_dir, err);
+	jsonarena_leave(outside);
+	jsonarena_reset(p->arena);
+	return rc;
 }
 
 /* A deployment made since the last batch (by a retrain or a `models`
@@ -398,17 +431,18 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 	next->generation = p->state.generation + 1;
 	snprintf(next->learner_file, sizeof next->learner_file, "learner.%llu.json",
 		 (unsigned long long)next->generation);
-	json_t *learner = short_term_save(p->job, err);
-	if (!learner)
+	json_t *cursor = NULL;
+	if (p->feed && feed_cursor(p, &cursor, err))
 		return -1;
-	if (p->feed && feed_cursor_into(p, learner, err)) {
-		json_decref(learner);
-		return -1;
+	char *text = learner_text(p, cursor, &len, err);
+	if (!text) {
+		json_decref(cursor);
+		return err_prefix(err, "%s", next->learner_file);
 	}
-	char *text = jsontext_dump(learner, JSONTEXT_COMPACT, &len);
-	json_decref(learner);
-	if (!text)
-		return err_set(err, ENOMEM, "%s: out of memory", next->learner_file);
+	if (p->feed) {
+		json_decref(p->feed_cursor);
+		p->feed_cursor = cursor;
+	}
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, next->learner_file);
 	int rc = durable_replace(path, text, len, err);
 	free(text);
@@ -429,7 +463,7 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 	p->state = *next;
 
 	/* 6. and 7. */
-	if (short_term_publish(p->job, p->models_dir, p->state_dir, err))
+	if (publish_learned(p, err))
 		say(p, "publishing the learned files: %s", err->msg);
 	int64_t now = calendar_now();
 	if (now - p->last_publish >= 1000000 && pipeline_publish(p, err))
@@ -438,23 +472,55 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 	return 0;
 }
 
-/* Reads the next line of follower source i (from the feed or the
- * follower) and applies it: 1, 0 when there is none now, -1. */
-static int next_line(struct pipeline *p, size_t i, struct state_counters *c, struct err *err)
+/* Reads and applies up to limit lines of follower source i (*got gets the
+ * count): the feed's, parsed already, or the follower's, parsed by the
+ * pool's threads while they are applied here in their order. A source read
+ * to its end is caught up after its last line is applied. 0, or -1 with
+ * err set. */
+static int read_source(struct pipeline *p, size_t i, size_t limit, struct state_counters *c,
+		       size_t *got, struct err *err)
 {
-	if (p->feed) {
-		struct short_term_parsed *parsed;
-		int got = p->feed->next(p->feed->ctx, p->source_index[i], &parsed, err);
-		if (got <= 0)
-			return got;
-		return short_term_apply_parsed(p->job, parsed, c, &p->batch, err) ? -1 : 1;
+	int at_end = 0;
+	*got = 0;
+	while (!at_end && *got < limit) {
+		if (p->feed) {
+			struct short_term_parsed *parsed;
+			int rc = p->feed->next(p->feed->ctx, p->source_index[i], &parsed, err);
+			if (rc < 0 ||
+			    (rc > 0 && short_term_apply_parsed(p->job, parsed, c, &p->batch, err)))
+				return -1;
+			at_end = rc == 0;
+			*got += (size_t)rc;
+			continue;
+		}
+		if (parse_pool_full(p->parse)) {
+			if (short_term_apply_parsed(p->job, parse_pool_take(p->parse), c, &p->batch,
+						    err))
+				goto fail;
+			continue;
+		}
+		struct follow_line line;
+		int rc = follow_next(p->follow, i, &line, err);
+		if (rc < 0)
+			goto fail;
+		at_end = rc == 0;
+		if (rc == 0)
+			break;
+		line.source = p->source_index[i];
+		if (parse_pool_add(p->parse, &line, err))
+			goto fail;
+		(*got)++;
 	}
-	struct follow_line line;
-	int got = follow_next(p->follow, i, &line, err);
-	if (got <= 0)
-		return got;
-	line.source = p->source_index[i];
-	return short_term_apply(p->job, &line, c, &p->batch, err) ? -1 : 1;
+	struct short_term_parsed *parsed;
+	while (p->parse && (parsed = parse_pool_take(p->parse)))
+		if (short_term_apply_parsed(p->job, parsed, c, &p->batch, err))
+			goto fail;
+	if (at_end)
+		short_term_caught_up(p->job, (int)p->source_index[i]);
+	return 0;
+fail:
+	parse_pool_clear(p->parse);
+	return -1;
 }
 
 int pipeline_commit(struct pipeline *p, struct err *err)
@@ -471,11 +537,16 @@ int pipeline_commit(struct pipeline *p, struct err *err)
 	return rc;
 }
 
+void pipeline_set_batch_lines(struct pipeline *p, size_t lines)
+{
+	p->batch_lines = lines;
+}
+
 int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 {
 	struct state *next = malloc(sizeof *next);
 	size_t n = 0;
-	long limit = p->config->batch_lines;
+	long limit = p->batch_lines ? (long)p->batch_lines : p->config->batch_lines;
 	int rc = 0;
 
 	if (!next)
@@ -497,18 +568,12 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 			}
 			if (pass == 1 && !held[i])
 				continue;
-			for (long k = 0; k < limit; k++) {
-				int got = next_line(p, i, c, err);
-				if (got < 0) {
-					rc = -1;
-					goto out;
-				}
-				if (got == 0) {
-					short_term_caught_up(p->job, source);
-					break;
-				}
-				n++;
+			size_t got;
+			if (read_source(p, i, (size_t)limit, c, &got, err)) {
+				rc = -1;
+				goto out;
 			}
+			n += got;
 		}
 	}
 	if (n)
@@ -571,7 +636,9 @@ void pipeline_free(struct pipeline *p)
 	json_decref(p->last_job);
 	json_decref(p->feed_cursor);
 	follow_free(p->follow);
+	parse_pool_free(p->parse);
 	short_term_free(p->job);
+	jsonarena_free(p->arena);
 	framelog_free(p->outcomes);
 	short_term_batch_release(&p->batch);
 	if (p->quarantine_fd >= 0)

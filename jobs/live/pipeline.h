@@ -71,6 +71,10 @@ struct pipeline_options {
 	const struct config *config;
 	const struct profile *profile; /* borrowed; outlives the pipeline */
 	int force_poll;
+	/* Threads that parse the follower's lines (jobs/live/parse_pool), this
+	 * one included; 0: one per online processor. The result does not
+	 * depend on it. */
+	int jobs;
 	follow_log_fn log; /* one-line messages for the operator */
 	void *log_ctx;
 	/* Called for every trade recorded (after its batch is applied, before
@@ -97,6 +101,12 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
  * on an I/O failure or ENOMEM: the batch was not committed, and the caller
  * should stop (a restart redoes it). */
 int pipeline_step(struct pipeline *p, size_t *lines, struct err *err);
+
+/* Lines per source in one batch from now on; 0: the config's batch_lines.
+ * A replay of history batches more than a live watch does: the result does
+ * not depend on where batches end, and each commit writes the whole
+ * learned state. */
+void pipeline_set_batch_lines(struct pipeline *p, size_t lines);
 
 /* Commits now, even when nothing was read since the last commit (a feed's
  * final positions, or its cursor, must be committed). Returns 0, or -1 as

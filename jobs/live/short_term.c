@@ -518,13 +518,6 @@ void short_term_parse(const struct profile *p, const struct follow_line *line,
 				   &out->record, &out->reason, out->detail, sizeof out->detail);
 }
 
-void short_term_parse_batch(const struct profile *p, const struct follow_line *lines, size_t n,
-			    struct short_term_parsed *out)
-{
-	for (size_t i = 0; i < n; i++)
-		short_term_parse(p, &lines[i], &out[i]);
-}
-
 void short_term_parsed_release(struct short_term_parsed *parsed)
 {
 	record_release(&parsed->record);

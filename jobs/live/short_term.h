@@ -89,22 +89,21 @@ int short_term_apply(struct short_term *st, const struct follow_line *line,
 
 /* A line made into a record, ready to be applied. Parsing needs nothing but
  * the profile, so it may run ahead of applying, in another thread, on many
- * lines at once (short_term_parse_batch); applying the parsed lines in
+ * lines at once (jobs/live/parse_pool); applying the parsed lines in
  * their order gives exactly what short_term_apply of each line gives. */
 struct short_term_parsed {
 	struct follow_line line; /* as given: its data must stay valid until applied */
 	enum record_status status;
 	const char *reason; /* RECORD_QUARANTINE: a static token */
 	char detail[256];
-	struct record record; /* owned: short_term_parsed_release */
+	/* Owned (short_term_parsed_release), or, parsed by a parse pool,
+	 * record.row NULL and the row in the pool's memory. */
+	struct record record;
 };
 
 /* Parses line with profile p into out (to be released whatever the line). */
 void short_term_parse(const struct profile *p, const struct follow_line *line,
 		      struct short_term_parsed *out);
-/* The same for n lines: out[i] from lines[i]. */
-void short_term_parse_batch(const struct profile *p, const struct follow_line *lines, size_t n,
-			    struct short_term_parsed *out);
 /* Applies a parsed line as short_term_apply applies the line (same return). */
 int short_term_apply_parsed(struct short_term *st, struct short_term_parsed *parsed,
 			    struct state_counters *c, struct short_term_batch *out,

@@ -1,6 +1,7 @@
 #include "lib/base/jsontext.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +10,13 @@
 #include "lib/base/calendar.h"
 
 struct out {
-	struct buf text;
+	struct buf *text;
 	int failed; /* out of memory: the rest is not written */
 };
 
 static void put(struct out *o, const char *s, size_t n)
 {
-	if (!o->failed && buf_add(&o->text, s, n))
+	if (!o->failed && buf_add(o->text, s, n))
 		o->failed = 1;
 }
 
@@ -24,23 +25,172 @@ static void puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-void jsontext_real(double d, char *buf, size_t len)
+/* What jsontext_real() writes is defined by this loop: the first of
+ * "%.15g", "%.16g" and "%.17g" that reads back as d. */
+static void real_by_printf(double d, char *buf, size_t len)
 {
-	if (!isfinite(d)) {
-		snprintf(buf, len, "null");
-		return;
-	}
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(buf, len, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)
 			break;
 	}
-	/* Keep it a JSON real: "1" would read back as an integer. */
-	if (!strpbrk(buf, ".eEn")) {
-		size_t n = strlen(buf);
-		if (n + 2 < len)
-			memcpy(buf + n, ".0", 3);
+}
+
+/* The same text, computed without printf or strtod for the doubles
+ * tradelearn mostly writes (about 4e-6 to 9e15 in magnitude). With
+ * d = M·2^-s (M the 53-bit significand) and k = 16 - X (X the decimal
+ * exponent of d), N = M·10^k is exact in 128 bits, and so is everything
+ * below: the p-digit rounding of d is that of N / 2^s to 17 - p fewer
+ * digits, and a rounding c reads back as d exactly when it lies within
+ * half a gap between doubles of d, |c·2^s - N| < 10^k / 2. A rounding tie
+ * and a tie with the half gap (strtod then rounds to even), a power of two
+ * (whose gap below is half the gap above) and other magnitudes leave it to
+ * real_by_printf(): 0 when done, -1 for those. */
+typedef unsigned __int128 u128;
+
+static int real_exact(double d, char *buf)
+{
+	static const uint64_t pow10_64[] = {1,
+					    10,
+					    100,
+					    1000,
+					    10000,
+					    100000,
+					    1000000,
+					    10000000,
+					    100000000,
+					    1000000000,
+					    10000000000ULL,
+					    100000000000ULL,
+					    1000000000000ULL,
+					    10000000000000ULL,
+					    100000000000000ULL,
+					    1000000000000000ULL,
+					    10000000000000000ULL,
+					    100000000000000000ULL,
+					    1000000000000000000ULL,
+					    10000000000000000000ULL};
+	uint64_t bits;
+	memcpy(&bits, &d, sizeof bits);
+	int biased = (int)(bits >> 52 & 0x7ff);
+	uint64_t m = bits & ((UINT64_C(1) << 52) - 1);
+	if (biased == 0 || m == 0)
+		return -1; /* zero, subnormal, or a power of two */
+	m |= UINT64_C(1) << 52;
+	int s = 1075 - biased;
+	if (s < 1 || s > 70)
+		return -1;
+	int x = (int)floor(log10(fabs(d)));
+	u128 n = 0;
+	uint64_t q = 0;
+	for (int tries = 0; tries < 3; tries++) {
+		int k = 16 - x;
+		if (k < 0 || k > 22)
+			return -1;
+		u128 p10 = k > 19 ? (u128)pow10_64[k - 19] * pow10_64[19] : pow10_64[k];
+		n = (u128)m * p10;
+		q = (uint64_t)(n >> s);
+		if (q >= pow10_64[17])
+			x++;
+		else if (q < pow10_64[16])
+			x--;
+		else
+			break;
 	}
+	if (q >= pow10_64[17] || q < pow10_64[16])
+		return -1;
+	int k = 16 - x;
+	u128 ten_k = k > 19 ? (u128)pow10_64[k - 19] * pow10_64[19] : pow10_64[k];
+	u128 low = n & (((u128)1 << s) - 1);
+	uint64_t c = q;
+	int p = 15;
+	for (; p <= 17; p++) {
+		uint64_t unit = pow10_64[17 - p];
+		c = q / unit;
+		u128 rest = ((u128)(q % unit) << s) + low, half = (u128)unit << (s - 1);
+		if (rest == half)
+			return -1;
+		if (rest > half)
+			c++;
+		if (p == 17)
+			break;
+		u128 at = ((u128)c * unit) << s;
+		u128 diff = at > n ? at - n : n - at;
+		if (2 * diff == ten_k)
+			return -1;
+		if (2 * diff < ten_k)
+			break;
+	}
+	/* c has p digits, or p + 1 when rounding carried into a new one. */
+	char digits[24];
+	int nd = 0, exp10 = x;
+	if (c == pow10_64[p]) {
+		c /= 10;
+		exp10++;
+	}
+	for (uint64_t v = c; v; v /= 10)
+		nd++;
+	digits[nd] = '\0';
+	for (int i = nd - 1; i >= 0; i--, c /= 10)
+		digits[i] = (char)('0' + c % 10);
+	while (nd > 1 && digits[nd - 1] == '0')
+		digits[--nd] = '\0';
+	/* "%.{p}g": exponent style below 1e-4 and from 10^p on. */
+	char *at = buf;
+	if (d < 0)
+		*at++ = '-';
+	if (exp10 < -4 || exp10 >= p) {
+		int e = exp10 < 0 ? -exp10 : exp10;
+		*at++ = digits[0];
+		if (nd > 1) {
+			*at++ = '.';
+			memcpy(at, digits + 1, (size_t)nd - 1);
+			at += nd - 1;
+		}
+		*at++ = 'e';
+		*at++ = exp10 < 0 ? '-' : '+';
+		if (e >= 100)
+			*at++ = (char)('0' + e / 100);
+		*at++ = (char)('0' + e / 10 % 10);
+		*at++ = (char)('0' + e % 10);
+	} else if (exp10 >= 0) {
+		int whole = exp10 + 1;
+		for (int i = 0; i < whole; i++)
+			*at++ = i < nd ? digits[i] : '0';
+		if (nd > whole) {
+			*at++ = '.';
+			memcpy(at, digits + whole, (size_t)(nd - whole));
+			at += nd - whole;
+		}
+	} else {
+		*at++ = '0';
+		*at++ = '.';
+		for (int i = 0; i < -exp10 - 1; i++)
+			*at++ = '0';
+		memcpy(at, digits, (size_t)nd);
+		at += nd;
+	}
+	*at = '\0';
+	return 0;
+}
+
+void jsontext_real(double d, char *buf, size_t len)
+{
+	char text[40];
+	if (!isfinite(d)) {
+		snprintf(buf, len, "null");
+		return;
+	}
+	if (real_exact(d, text))
+		real_by_printf(d, text, sizeof text);
+	/* Keep it a JSON real: "1" would read back as an integer. */
+	size_t n = strlen(text);
+	if (!strpbrk(text, ".eEn"))
+		memcpy(text + n, ".0", 3), n += 2;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
 }
 
 json_t *jsontext_real_or_null(double d)
@@ -145,10 +295,19 @@ static void dump(struct out *o, const json_t *v, int style, int depth)
 	case JSON_STRING:
 		put_string(o, json_string_value(v), json_string_length(v));
 		break;
-	case JSON_INTEGER:
-		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		puts_(o, num);
+	case JSON_INTEGER: {
+		/* The digits from the last, as "%lld" writes them. */
+		json_int_t i = json_integer_value(v);
+		unsigned long long u = i < 0 ? 0 - (unsigned long long)i : (unsigned long long)i;
+		char *at = num + sizeof num;
+		do
+			*--at = (char)('0' + u % 10);
+		while (u /= 10);
+		if (i < 0)
+			*--at = '-';
+		put(o, at, (size_t)(num + sizeof num - at));
 		break;
+	}
 	case JSON_REAL:
 		jsontext_real(json_real_value(v), num, sizeof num);
 		puts_(o, num);
@@ -167,15 +326,37 @@ static void dump(struct out *o, const json_t *v, int style, int depth)
 
 char *jsontext_dump(const json_t *v, int style, size_t *len)
 {
-	struct out o = {BUF_INIT, 0};
+	struct buf text = BUF_INIT;
+	struct out o = {&text, 0};
 	dump(&o, v, style, 0);
 	if (style == JSONTEXT_PRETTY)
 		put(&o, "\n", 1);
 	if (o.failed) {
-		buf_release(&o.text);
+		buf_release(&text);
 		return NULL;
 	}
-	return buf_detach(&o.text, len);
+	return buf_detach(&text, len);
+}
+
+int jsontext_add(struct buf *b, const json_t *v, int style)
+{
+	struct out o = {b, 0};
+	dump(&o, v, style, 0);
+	return o.failed ? -1 : 0;
+}
+
+int jsontext_add_string(struct buf *b, const char *s, size_t n)
+{
+	struct out o = {b, 0};
+	put_string(&o, s, n);
+	return o.failed ? -1 : 0;
+}
+
+int jsontext_add_real(struct buf *b, double d)
+{
+	char num[40];
+	jsontext_real(d, num, sizeof num);
+	return buf_add(b, num, strlen(num));
 }
 
 void jsontext_copy_utf8(char *dst, size_t size, const char *src)

@@ -14,12 +14,23 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "lib/base/buf.h"
+
 #define JSONTEXT_COMPACT 0
 #define JSONTEXT_PRETTY 1 /* two-space indent, a newline at the end */
 
 /* Serializes v; returns a malloc'd NUL-terminated string (free it) and its
  * length in *len (may be NULL), or NULL on ENOMEM. */
 char *jsontext_dump(const json_t *v, int style, size_t *len);
+
+/* Appends to b the JSON text of v as jsontext_dump() writes it (without
+ * the newline it ends a JSONTEXT_PRETTY document with); of a string of n
+ * bytes at s, escaped as jsontext_dump() escapes; of a real as
+ * jsontext_real() writes it ("null" when it is not finite). Returns 0, or
+ * -1 on ENOMEM (b then holds part of the text). */
+int jsontext_add(struct buf *b, const json_t *v, int style);
+int jsontext_add_string(struct buf *b, const char *s, size_t n);
+int jsontext_add_real(struct buf *b, double d);
 
 /* Copies src into dst (size bytes, NUL-terminated), cut at a UTF-8
  * character boundary when too long, so a bounded name never becomes invalid

@@ -345,6 +345,7 @@ static int probe(struct history *h, struct logscan_entry *e)
 			break;
 	e->head_len = (uint32_t)(r->len < LOGSCAN_HEAD_BYTES ? r->len : LOGSCAN_HEAD_BYTES);
 	memcpy(e->head, r->buf, e->head_len);
+	e->head_hash = hash_fnv1a64(HASH_FNV1A64_INIT, e->head, e->head_len);
 	while (!err.code && e->first_ts == INT64_MIN && r->at + r->start < PROBE_BYTES &&
 	       (got = logscan_next(r, &line, &err)) > 0)
 		if (line.kind == LOGSCAN_LINE && h->time_fn)
@@ -385,10 +386,11 @@ static int member_found(void *ctx, const char *member, uint64_t size)
 	return 0;
 }
 
-/* Hash of the first len bytes of an entry's content (within its head). */
+/* Hash of the first len bytes of an entry's content (within its head):
+ * of the whole head, kept, as entries are compared with many others. */
 static uint64_t head_hash(const struct logscan_entry *e, uint32_t len)
 {
-	return hash_fnv1a64(HASH_FNV1A64_INIT, e->head, len);
+	return len == e->head_len ? e->head_hash : hash_fnv1a64(HASH_FNV1A64_INIT, e->head, len);
 }
 
 int logscan_entry_starts_with(const struct logscan_entry *e, uint32_t len, uint64_t hash)

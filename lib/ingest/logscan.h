@@ -107,6 +107,7 @@ struct logscan_entry {
 	int64_t first_ts;  /* time of its first line with one (time_fn); INT64_MIN: none */
 	uint32_t head_len; /* the first bytes of its content, up to LOGSCAN_HEAD_BYTES */
 	char head[LOGSCAN_HEAD_BYTES];
+	uint64_t head_hash; /* of the head_len bytes of head (hash_fnv1a64) */
 	/* Its content is a copy of the start of another entry's (a
 	 * copytruncate leftover beside the live file, the same rows in NAME.1
 	 * and NAME.2.gz, a file also kept in an archive): not to be read. */

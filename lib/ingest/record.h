@@ -36,7 +36,7 @@ enum record_status {
 struct record {
 	enum profile_source_id source;
 	enum profile_kind kind;
-	json_t *row; /* owned: the parsed line */
+	json_t *row; /* owned: the parsed line; NULL once its owner took it over */
 
 	/* Strings are borrowed from row (valid until record_release), or NULL. */
 	const char *trade_id, *position_id, *symbol, *regime, *sector, *timeframe;

@@ -78,12 +78,97 @@ json_t *outcome_from_record(const struct record *r)
 	return o;
 }
 
+/* outcome_encode() writes the text jsontext_dump() makes of
+ * outcome_from_record() without building it: one outcome per trade while
+ * history is read. The pieces below are those of outcome_from_record(). */
+static void add_key(struct buf *b, const char *key, int *failed)
+{
+	*failed |= buf_add(b, key, strlen(key));
+}
+
+static void add_string_or_null(struct buf *b, const char *key, const char *s, int *failed)
+{
+	add_key(b, key, failed);
+	*failed |= s ? jsontext_add_string(b, s, strlen(s)) : buf_add(b, "null", 4);
+}
+
+static void add_real_or_null(struct buf *b, const char *key, double d, int *failed)
+{
+	add_key(b, key, failed);
+	*failed |= jsontext_add_real(b, d);
+}
+
+static void add_time_or_null(struct buf *b, const char *key, int64_t us, int *failed)
+{
+	char at[40];
+	if (us != CALENDAR_NONE)
+		calendar_format_iso(us, at, sizeof at);
+	add_string_or_null(b, key, us != CALENDAR_NONE ? at : NULL, failed);
+}
+
+/* jansson refuses a string that is not UTF-8 (a reason family cut inside a
+ * character), and outcome_from_record() then leaves its key out. */
+static int is_utf8(const char *s)
+{
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c >= 0x80) {
+			json_t *j = json_string(s);
+			json_decref(j);
+			return j != NULL;
+		}
+	return 1;
+}
+
 char *outcome_encode(const struct record *r)
 {
-	json_t *o = outcome_from_record(r);
-	char *s = jsontext_dump(o, JSONTEXT_COMPACT, NULL);
-	json_decref(o);
-	return s;
+	struct buf b = BUF_INIT;
+	char family[128];
+	int64_t at = r->entry_ts != CALENDAR_NONE ? r->entry_ts : r->ts;
+	int failed = 0;
+
+	outcome_reason_family(r->close_reason, family, sizeof family);
+	add_string_or_null(&b, "{\"trade_id\":", r->key, &failed);
+	if (r->symbol) /* else jansson refuses it, and the key is left out */
+		add_string_or_null(&b, ",\"symbol\":", r->symbol, &failed);
+	add_string_or_null(&b, ",\"side\":",
+			   r->side > 0	 ? "long"
+			   : r->side < 0 ? "short"
+					 : NULL,
+			   &failed);
+	add_time_or_null(&b, ",\"entry_ts\":", r->entry_ts, &failed);
+	add_time_or_null(&b, ",\"exit_ts\":", r->ts, &failed);
+	add_real_or_null(&b, ",\"entry_price\":", r->entry_price, &failed);
+	add_real_or_null(&b, ",\"exit_price\":", r->exit_price, &failed);
+	add_real_or_null(&b, ",\"qty\":", r->qty, &failed);
+	add_real_or_null(&b, ",\"pnl_usd\":", r->pnl_usd, &failed);
+	add_real_or_null(&b, ",\"pnl_frac\":", r->pnl_frac, &failed);
+	add_real_or_null(&b, ",\"hold_minutes\":", r->hold_minutes, &failed);
+	add_real_or_null(&b, ",\"confidence\":", r->confidence, &failed);
+	add_real_or_null(&b, ",\"score\":", r->score, &failed);
+	add_string_or_null(&b, ",\"regime\":", r->regime, &failed);
+	add_string_or_null(&b, ",\"sector\":", r->sector, &failed);
+	add_string_or_null(&b, ",\"timeframe\":", r->timeframe, &failed);
+	add_string_or_null(
+	    &b, ",\"time_of_day\":", r->session ? r->session : calendar_time_of_day(at), &failed);
+	add_string_or_null(&b, ",\"day_of_week\":", calendar_day_of_week(at), &failed);
+	if (is_utf8(family))
+		add_string_or_null(&b, ",\"close_reason\":", family, &failed);
+	add_real_or_null(&b, ",\"partial\":", r->kind == PROFILE_KIND_CLOSE ? 1.0 : r->fraction,
+			 &failed);
+	add_key(&b, ",\"components\":", &failed);
+	failed |= r->components ? jsontext_add(&b, r->components, JSONTEXT_COMPACT)
+				: buf_add(&b, "null", 4);
+	if (r->categories) {
+		add_string_or_null(&b, ",\"strategy\":", r->strategy, &failed);
+		add_key(&b, ",\"categories\":", &failed);
+		failed |= jsontext_add(&b, r->categories, JSONTEXT_COMPACT);
+	}
+	failed |= buf_add(&b, "}", 1);
+	if (failed) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
 }
 
 /* ---- reading the committed outcomes ------------------------------------------------ */

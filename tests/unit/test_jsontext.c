@@ -109,6 +109,73 @@ static void test_real_round_trips_10000_random_doubles(void **state)
 	}
 }
 
+/* The definition of the text of a real: the first of %.15g, %.16g and
+ * %.17g that reads back as the same double, ".0" added to an integer. */
+static void real_by_definition(double d, char *buf, size_t len)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (!strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+}
+
+/* The value of class i % 9 made from random bits: the magnitudes and
+ * shapes tradelearn writes (prices, weights, fractions, counts) and the
+ * edges (powers of two and their neighbours, ties of decimal rounding,
+ * subnormals, every exponent). */
+static double real_of_class(int i, uint64_t bits)
+{
+	double d;
+	switch (i % 9) {
+	case 0: /* any bit pattern */
+		memcpy(&d, &bits, sizeof d);
+		return isfinite(d) ? d : 1.5;
+	case 1: /* a price in cents */
+		return (double)(int64_t)(bits % 20000000) / 100.0;
+	case 2: /* a power of two, or a neighbour of one */
+		d = ldexp(1.0, (int)(bits % 200) - 100);
+		return bits & 1 ? nextafter(d, (bits & 2) ? INFINITY : -INFINITY) : d;
+	case 3: /* a full significand at a decimal exponent from -12 to 17 */
+		return (double)(bits >> 11) / 9007199254740992.0 *
+		       pow(10.0, (double)(bits % 30) - 12);
+	case 4: /* a short decimal, on the tie of rounding to 15 or 16 digits */
+		return (double)(int64_t)(bits % 100000000000000000ULL) /
+		       pow(10.0, (double)(bits % 20));
+	case 5: /* a neighbour of a short decimal */
+		d = (double)(int64_t)(bits % 1000000) / 1000.0;
+		return nextafter(d, (bits >> 63) ? INFINITY : -INFINITY);
+	case 6: /* a subnormal */
+		bits &= (UINT64_C(1) << 52) - 1;
+		memcpy(&d, &bits, sizeof d);
+		return d;
+	case 7: /* a weight or probability */
+		return (double)(bits >> 11) / 9007199254740992.0 * 8.0 - 4.0;
+	default: /* a whole number up to 2^60 */
+		return (double)(bits >> (4 + bits % 40));
+	}
+}
+
+static void test_real_is_the_first_of_15_16_17_digits_that_reads_back(void **state)
+{
+	uint64_t seed = UINT64_C(0x2545f4914f6cdd1d);
+	(void)state;
+	for (int i = 0; i < 300000; i++) {
+		uint64_t bits = next_random(&seed);
+		double d = real_of_class(i, bits);
+		if (bits >> 62 == 3)
+			d = -d;
+		char got[40], want[48];
+		jsontext_real(d, got, sizeof got);
+		real_by_definition(d, want, sizeof want);
+		if (strcmp(got, want) != 0)
+			fail_msg("%a (class %d): \"%s\", by definition \"%s\"", d, i % 9, got,
+				 want);
+	}
+}
+
 /* ---- strings ------------------------------------------------------------- */
 
 struct string_case {
@@ -267,6 +334,7 @@ int main(void)
 	    cmocka_unit_test(test_real_shortest_round_trip_table),
 	    cmocka_unit_test(test_real_non_finite_is_null),
 	    cmocka_unit_test(test_real_round_trips_10000_random_doubles),
+	    cmocka_unit_test(test_real_is_the_first_of_15_16_17_digits_that_reads_back),
 	    cmocka_unit_test(test_string_escapes_table),
 	    cmocka_unit_test(test_object_keys_keep_insertion_order),
 	    cmocka_unit_test(test_dump_compact_and_pretty_table),

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
+#include "lib/base/jsontext.h"
 #include "lib/store/outcome.h"
 #include "lib/ingest/profile.h"
 #include "lib/ingest/record.h"
@@ -811,6 +812,52 @@ static void test_outcome_encode_exact_line(void **state)
 	}
 }
 
+/* The line is written directly, not built as a document: it must be, byte
+ * for byte, the compact text of outcome_from_record(). Rows with escapes,
+ * non-ASCII text, nested components, every value absent, and a close
+ * reason whose family is cut inside a character (jansson refuses that
+ * string, so the key is left out). */
+static void test_outcome_encode_is_the_text_of_outcome_from_record(void **state)
+{
+	char long_reason[300];
+	memset(long_reason, 'x', sizeof long_reason);
+	memcpy(long_reason + 126, "\xc3\xa9", 2); /* é across the 127-byte cut */
+	long_reason[sizeof long_reason - 1] = '\0';
+	char long_row[600];
+	snprintf(long_row, sizeof long_row,
+		 "{'event':'close','trade_id':'T4','symbol':'SAP','ts':1770303600,"
+		 "'pnl_usd':-1.25e-7,'close_reason':'%s'}",
+		 long_reason);
+	const char *rows[] = {
+	    "{'event':'close','trade_id':'T1','symbol':'AAPL','side':'long',"
+	    "'ts':'2026-02-05T15:00:00Z','entry_price':100.1,'exit_price':101.3,'qty':7,"
+	    "'pnl_usd':8.4,'close_reason':'take_profit(1%) + time'}",
+	    "{'event':'scale','trade_id':'T\\\"2\\\\','symbol':'M\\u00fcnchen\\n','side':'short',"
+	    "'ts':'2026-02-06T19:00:00Z','entry_ts':'2026-02-06T17:15:00Z','entry_price':200,"
+	    "'exit_price':190,'qty':3,'pnl_usd':30,'fraction':0.3333333333333333,"
+	    "'confidence':0.8,'score':2.5,'regime':'tr\\tend','sector':'\\u20ac','timeframe':'5m',"
+	    "'components':{'flow':1.5,'nested':{'a':[1,2.5e-9,null,true,'x']},'iv':-0.23}}",
+	    "{'event':'close','trade_id':'T3','symbol':'IBM','ts':'2026-02-05T15:00:00Z',"
+	    "'pnl_pct':0.004}",
+	    long_row,
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct record r;
+		const char *reason;
+		if (parse_row("canonical", A, rows[i], &r, &reason) != RECORD_OK)
+			fail_msg("row %zu: %s", i, reason);
+		json_t *o = outcome_from_record(&r);
+		char *want = jsontext_dump(o, JSONTEXT_COMPACT, NULL);
+		char *line = outcome_encode(&r);
+		assert_string_equal(line, want);
+		free(line);
+		free(want);
+		json_decref(o);
+		record_release(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -830,6 +877,7 @@ int main(void)
 	    cmocka_unit_test(test_an_outcome_line_has_its_21_keys_in_a_fixed_order),
 	    cmocka_unit_test(test_outcome_encode_writes_null_for_absent_values),
 	    cmocka_unit_test(test_outcome_encode_exact_line),
+	    cmocka_unit_test(test_outcome_encode_is_the_text_of_outcome_from_record),
 	};
 	return cmocka_run_group_tests(tests, load_profiles, release_profiles);
 }
