@@ -27,6 +27,7 @@
 #include "lib/base/durable.h"
 #include "lib/base/notify.h"
 #include "cmd/cmd.h"
+#include "jobs/live/metrics_file.h"
 #include "jobs/live/pipeline.h"
 #include "cmd/progress.h"
 #include "jobs/runner/runner.h"
@@ -43,6 +44,13 @@ static const char watch_usage[] =
     "  --poll   poll the files instead of using inotify\n"
     "\n"
     "exit status: 0 stopped cleanly, 1 failed, 2 usage, 75 another watch holds ROOT/state.\n";
+
+static int64_t monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void log_line(void *ctx, const char *msg)
 {
@@ -62,8 +70,10 @@ struct watch {
 	int jfd; /* timerfd: the scheduled jobs' next wake */
 	int wfd; /* timerfd: the watchdog's keepalive, -1 when none is wanted */
 	struct notify nt;
-	int ready;	     /* READY=1 was sent */
-	int64_t extended_at; /* monotonic µs of the last EXTEND_TIMEOUT_USEC */
+	int ready;		      /* READY=1 was sent */
+	int64_t extended_at;	      /* monotonic µs of the last EXTEND_TIMEOUT_USEC */
+	struct metrics_file *metrics; /* the config's metrics_file, NULL when none */
+	int metrics_failing;	      /* its last write failed (said once) */
 	uint64_t trades_seen;
 	char exe[4096];
 	char *job_args[12];
@@ -108,6 +118,45 @@ static int take_lock(struct watch *w)
 	return EXIT_LOCKED;
 }
 
+/* The config's metrics_file (a relative path is under the root). */
+static int open_metrics(struct watch *w)
+{
+	char path[8200];
+	struct err err;
+	metrics_file_free(w->metrics);
+	w->metrics = NULL;
+	w->metrics_failing = 0;
+	const char *file = w->env.config.metrics_file;
+	if (!file[0])
+		return 0;
+	snprintf(path, sizeof path, "%s%s%s", file[0] == '/' ? "" : w->env.root,
+		 file[0] == '/' ? "" : "/", file);
+	w->metrics = metrics_file_new(path, w->env.state_dir, w->env.models_dir, &err);
+	if (w->metrics)
+		return 0;
+	cmd_error("%s", err.msg);
+	return EXIT_FAILED;
+}
+
+/* Rewrites the metrics file when its figures changed (at most every few
+ * seconds; force: now, as on a stop). A failure is said once, until a
+ * write succeeds again; it never stops watch. */
+static void write_metrics(struct watch *w, int running, int force)
+{
+	struct err err;
+	if (!w->metrics)
+		return;
+	if (metrics_file_update(w->metrics, w->pipe, &w->env.profile, running, monotonic_us(),
+				force, &err)) {
+		if (!w->metrics_failing)
+			cmd_error("%s (trying again while running)", err.msg);
+		w->metrics_failing = 1;
+	} else if (w->metrics_failing) {
+		cmd_error("metrics_file %s: written again", w->env.config.metrics_file);
+		w->metrics_failing = 0;
+	}
+}
+
 static int open_pipeline(struct watch *w)
 {
 	struct err err;
@@ -124,7 +173,7 @@ static int open_pipeline(struct watch *w)
 	};
 	w->pipe = pipeline_new(&opt, &err);
 	if (w->pipe)
-		return 0;
+		return open_metrics(w);
 	cmd_error("%s", err.msg);
 	return EXIT_FAILED;
 }
@@ -150,13 +199,6 @@ static uint64_t lag_bytes(struct watch *w)
 	for (size_t s = 0; s < PROFILE_SOURCE_COUNT; s++)
 		lag += pipeline_lag(w->pipe, s);
 	return lag;
-}
-
-static int64_t monotonic_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* A WATCHDOG=1 when the watchdog's timer has expired: called from the loop
@@ -456,6 +498,7 @@ static void on_tick(struct watch *w)
 		pipeline_refresh(w->pipe);
 		if (pipeline_publish(w->pipe, &err))
 			cmd_error("health.json: %s", err.msg);
+		write_metrics(w, 1, 0);
 	}
 }
 
@@ -505,6 +548,7 @@ static void say_stopped(struct watch *w)
 {
 	struct err err;
 	pipeline_publish(w->pipe, &err);
+	write_metrics(w, 0, 1);
 	const struct state *st = pipeline_state(w->pipe);
 	cmd_error("stopped at generation %llu, %llu trades recorded",
 		  (unsigned long long)st->generation,
@@ -516,6 +560,7 @@ static void watch_release(struct watch *w)
 	runner_stop(w->jobs, calendar_schedule_now());
 	runner_free(w->jobs);
 	pipeline_free(w->pipe);
+	metrics_file_free(w->metrics);
 	cmd_env_release(&w->env);
 	if (w->sfd >= 0)
 		close(w->sfd);
@@ -558,8 +603,10 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 		}
 		if (w.once)
 			break;
-		if (caught_up == 0)
+		if (caught_up == 0) {
 			say_following(&w);
+			write_metrics(&w, 1, 0);
+		}
 		run_jobs(&w);
 		rc = wait_and_dispatch(&w, &stop);
 	}

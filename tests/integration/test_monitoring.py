@@ -133,3 +133,154 @@ def test_check_refuses_limits_that_are_not_whole_numbers(root):
         p = root.run("status", "--check", *args, check=False)
         assert p.returncode == 2, args
         assert "wants a whole number" in p.stderr
+
+
+# ---- the Prometheus textfile (config metrics_file) ------------------------
+
+import math
+import re
+import shutil
+import time
+
+SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)')
+
+
+def parse_prom(text):
+    """Parses the text exposition format strictly: {(name, labels): value}."""
+    assert text.endswith("\n")
+    helps, types, series = {}, {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name, help_ = line[7:].split(" ", 1)
+            assert name not in helps and help_
+            helps[name] = help_
+        elif line.startswith("# TYPE "):
+            name, type_ = line[7:].split(" ")
+            assert name in helps and name not in types, line
+            assert type_ in ("counter", "gauge")
+            assert (type_ == "counter") == name.endswith("_total"), line
+            types[name] = type_
+        else:
+            m = SAMPLE.fullmatch(line)
+            assert m, line
+            name, labels = m.group(1), ()
+            assert name in types, f"{name} has no TYPE line before it"
+            if m.group(3):
+                found = LABEL.findall(m.group(3))
+                assert "".join(f'{k}="{v}"{s}' for k, v, s in found) == m.group(3), line
+                labels = tuple((k, v) for k, v, _ in found)
+            key = (name, labels)
+            assert key not in series, f"{line} twice"
+            value = float(m.group(4))
+            if types[name] == "counter":
+                assert value >= 0 and value == int(value), line
+            series[key] = value
+    assert all(name.startswith("tradelearn_") for name in types)
+    return series
+
+
+def metrics_root(root):
+    (root.path / "textfile").mkdir()
+    (root.path / "tradelearn.json").write_text(
+        '{"metrics_file": "textfile/tradelearn.prom", "rescan_interval_ms": 100}\n')
+    return root.path / "textfile" / "tradelearn.prom"
+
+
+def read_prom(path):
+    return parse_prom(path.read_text()) if path.exists() else {}
+
+
+def test_the_metrics_file_has_every_figure_in_the_prometheus_text_format(root):
+    prom = metrics_root(root)
+    w = watching(root, 10)
+    m = root.wait_for(lambda: read_prom(prom).get(("tradelearn_trades_recorded_total", ())) == 10
+                      and read_prom(prom))
+    assert m, prom.read_text() if prom.exists() else "no file"
+    src = ("source", "attribution")
+    assert m[("tradelearn_watch_running", ())] == 1
+    assert m[("tradelearn_source_lag_bytes", (src,))] == 0
+    assert m[("tradelearn_source_records_read_total", (src,))] == 10
+    assert m[("tradelearn_source_records_learned_total", (src,))] == 10
+    assert m[("tradelearn_source_records_quarantined_total", (src,))] == 0
+    assert m[("tradelearn_source_records_skipped_total", (src,))] == 0
+    assert {labels for name, labels in m if name == "tradelearn_source_lag_bytes"} == {
+        (("source", s),) for s in ("attribution", "exit", "signals", "orders")}
+    assert m[("tradelearn_model_trades_scored_total", ())] == 10
+    for name in ("tradelearn_model_auc", "tradelearn_model_log_loss", "tradelearn_model_brier"):
+        assert (name, ()) in m
+    assert math.isnan(m[("tradelearn_model_auc", ())])  # ten wins: one class, no AUC yet
+    assert 0 < m[("tradelearn_model_log_loss", ())] < 1
+    assert abs(m[("tradelearn_last_commit_timestamp_seconds", ())] - time.time()) < 60
+    assert math.isnan(m[("tradelearn_model_deployed_timestamp_seconds", ())])
+    assert not [k for k in m if k[0] == "tradelearn_model_deployed_info"]
+    assert prom.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in prom.parent.iterdir()) == ["tradelearn.prom"]
+
+    append(root.logs / "attribution.jsonl", closes(10, 15))
+    assert root.wait_for(lambda: read_prom(prom).get(
+        ("tradelearn_trades_recorded_total", ())) == 15, timeout=15)
+    rc, err = root.stop(w)
+    assert rc == 0, err
+    m = read_prom(prom)
+    assert m[("tradelearn_watch_running", ())] == 0
+    # Job runs by job and status, as state/jobs.jsonl has them.
+    runs = {}
+    jobs = root.state / "jobs.jsonl"
+    for line in (jobs.read_text().splitlines() if jobs.exists() else []):
+        j = json.loads(line)
+        key = (("job", j["job"]), ("status", j["status"]))
+        runs[key] = runs.get(key, 0) + 1
+    assert {labels: v for (name, labels), v in m.items()
+            if name == "tradelearn_job_runs_total"} == runs
+
+
+def test_the_metrics_file_is_rewritten_at_most_every_five_seconds_while_trades_arrive(root):
+    prom = metrics_root(root)
+    w = watching(root, 5)
+    assert root.wait_for(lambda: prom.exists())
+    inodes, trades = {prom.stat().st_ino}, set()
+    deadline = time.monotonic() + 6.5
+    i = 5
+    while time.monotonic() < deadline:
+        append(root.logs / "attribution.jsonl", closes(i, i + 1))
+        i += 1
+        time.sleep(0.1)
+        inodes.add(prom.stat().st_ino)  # each write is a rename of a new file
+        trades.add(read_prom(prom)[("tradelearn_trades_recorded_total", ())])
+    # Written at the start, then once or twice in 6.5 s, not after each commit.
+    assert 2 <= len(inodes) <= 3, (len(inodes), sorted(trades))
+    root.stop(w)
+
+
+def test_promtool_accepts_the_metrics_file(root, tmp_path):
+    promtool = shutil.which("promtool")
+    if not promtool:
+        import pytest
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    prom = metrics_root(root)
+    root.stop(watching(root, 10))
+    p = subprocess.run([promtool, "check", "metrics"], input=prom.read_text(),
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_a_metrics_file_not_ending_in_prom_is_refused_with_the_key_and_its_line(root):
+    (root.path / "tradelearn.json").write_text('{\n  "metrics_file": "/var/lib/x/tl.txt"\n}\n')
+    p = root.run("watch", "--once", check=False)
+    assert p.returncode != 0
+    assert f"{root.path}/tradelearn.json:2: metrics_file: " in p.stderr
+    assert "a file path ending in .prom" in p.stderr
+
+
+def test_a_metrics_file_that_cannot_be_written_is_said_once_and_watch_goes_on(root):
+    (root.path / "tradelearn.json").write_text(
+        '{"metrics_file": "missing-folder/tl.prom", "rescan_interval_ms": 100}\n')
+    w = watching(root, 5)
+    append(root.logs / "attribution.jsonl", closes(5, 8))
+    assert root.wait_for(lambda: len(root.outcomes()) == 8)
+    time.sleep(0.5)
+    rc, err = root.stop(w)
+    assert rc == 0
+    said = [l for l in err.splitlines() if "missing-folder/tl.prom" in l]
+    assert len(said) == 1 and said[0].endswith("(trying again while running)"), err
