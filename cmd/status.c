@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +20,21 @@
 #include "lib/store/state.h"
 
 static const char status_usage[] =
-    "usage: tradelearn [global options] status [--json]\n"
+    "usage: tradelearn [global options] status [--json] [--check [--max-lag-bytes N]\n"
+    "                                             [--max-commit-age S]]\n"
     "\n"
     "Per source: the file being read, offset, size, lag in bytes, records read,\n"
     "learned, quarantined and skipped; the online model's progressive metrics and\n"
     "calibration table (all trades and the recent window; n/a when undefined);\n"
     "open positions; the last commit; whether a watch is running; the deployed\n"
     "model (since when, by whom, why) and the last retrain decision. --json prints\n"
-    "the same as one JSON object (undefined figures are null).\n";
+    "the same as one JSON object (undefined figures are null).\n"
+    "\n"
+    "--check is a monitoring plugin: exit 0 with one OK line when healthy, 1 with\n"
+    "one line per problem: watch not running or not responding, a source more than\n"
+    "--max-lag-bytes behind (default 1048576), no commit for more than\n"
+    "--max-commit-age seconds (only when given), a scheduled job or hook whose last\n"
+    "run failed. With --json the object gets \"healthy\" and \"problems\".\n";
 
 static json_t *read_json(const char *path)
 {
@@ -414,13 +423,145 @@ static void print_human(json_t *o)
 	}
 }
 
+/* The limits of --check. */
+struct check_limits {
+	uint64_t max_lag_bytes;
+	int64_t max_commit_age_s; /* -1: not checked */
+};
+
+#define CHECK_DEFAULT_MAX_LAG_BYTES 1048576
+
+/* A job's last status that a monitor must hear about (ok, skipped: a day
+ * older than the catch-up, interrupted: watch stopped it, are not). */
+static int job_failed(const char *status)
+{
+	return status && (strcmp(status, "failed") == 0 || strcmp(status, "crashed") == 0 ||
+			  strcmp(status, "timeout") == 0 || strcmp(status, "missing") == 0);
+}
+
+static void problem(json_t *problems, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(json_t *problems, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	json_array_append_new(problems, json_string(line));
+}
+
+/* How long since watch last wrote state/health.json, in seconds; -1 when
+ * it says nothing readable. */
+static int64_t health_age_s(const struct cmd_env *env, int64_t now)
+{
+	char path[4200];
+	int64_t at;
+	snprintf(path, sizeof path, "%s/health.json", env->state_dir);
+	json_t *h = read_json(path);
+	const char *text = json_string_value(json_object_get(h, "alive_at"));
+	int ok = text && calendar_parse_iso(text, &at) == 0;
+	json_decref(h);
+	return ok ? (now - at) / 1000000 : -1;
+}
+
+/* Every problem of the status o, one line each (a new array). */
+static json_t *check(const struct cmd_env *env, const struct state *st, json_t *o,
+		     const struct check_limits *lim)
+{
+	json_t *problems = json_array(), *src, *run;
+	const char *key;
+	int64_t now = calendar_now();
+	/* watch writes health.json every rescan (or poll) interval. */
+	long interval_ms = env->config.rescan_interval_ms > env->config.poll_interval_ms
+			       ? env->config.rescan_interval_ms
+			       : env->config.poll_interval_ms;
+	int64_t stale_s = interval_ms * 10 / 1000 > 60 ? interval_ms * 10 / 1000 : 60;
+
+	if (!json_is_true(json_object_get(o, "watch_running"))) {
+		problem(problems, "watch is not running on %s", env->root);
+	} else {
+		int64_t age = health_age_s(env, now);
+		if (age > stale_s)
+			problem(
+			    problems,
+			    "watch (pid %lld) is not responding: state/health.json is %lld s old",
+			    (long long)json_integer_value(json_object_get(o, "watch_pid")),
+			    (long long)age);
+	}
+	json_object_foreach(json_object_get(o, "sources"), key, src)
+	{
+		json_int_t lag = json_integer_value(json_object_get(src, "lag_bytes"));
+		if ((uint64_t)lag > lim->max_lag_bytes)
+			problem(problems, "source %s is %lld bytes behind (limit %llu): %s", key,
+				(long long)lag, (unsigned long long)lim->max_lag_bytes,
+				json_string_value(json_object_get(src, "path")));
+	}
+	if (lim->max_commit_age_s >= 0) {
+		int64_t age = st->committed_at ? (now - st->committed_at) / 1000000 : -1;
+		if (age < 0)
+			problem(problems, "nothing committed yet");
+		else if (age > lim->max_commit_age_s)
+			problem(problems, "last commit %lld s ago (limit %lld s)", (long long)age,
+				(long long)lim->max_commit_age_s);
+	}
+	json_object_foreach(json_object_get(o, "jobs"), key, run)
+	{
+		const char *status = json_string_value(json_object_get(run, "status"));
+		const char *day = json_string_value(json_object_get(run, "day"));
+		const char *why = json_string_value(json_object_get(run, "error"));
+		if (json_is_object(run) && job_failed(status))
+			problem(problems, "%s %s%s%s at %s (attempt %lld): %s",
+				strncmp(key, "hook:", 5) == 0 ? "hook" : "job", key, day ? " " : "",
+				day ? day : "", json_string_value(json_object_get(run, "end")),
+				(long long)json_integer_value(json_object_get(run, "attempt")),
+				why ? why : status);
+	}
+	return problems;
+}
+
+/* The one line of a healthy --check. */
+static void print_ok(json_t *o)
+{
+	uint64_t lag = 0;
+	int sources = 0;
+	const char *key;
+	json_t *src;
+	json_object_foreach(json_object_get(o, "sources"), key, src)
+	{
+		lag += (uint64_t)json_integer_value(json_object_get(src, "lag_bytes"));
+		sources++;
+	}
+	const char *commit = json_string_value(json_object_get(o, "last_commit"));
+	printf("OK: watch running (pid %lld), %d sources, lag %llu bytes, last commit %s\n",
+	       (long long)json_integer_value(json_object_get(o, "watch_pid")), sources,
+	       (unsigned long long)lag, commit ? commit : "none yet");
+}
+
+/* "--max-lag-bytes N" and the like: a whole number in [0, max]. */
+static int parse_limit(const char *opt, const char *text, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = text && *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
+	if (!text || *text < '0' || *text > '9' || *end || errno || v > max) {
+		cmd_error("status: %s wants a whole number from 0 to %llu%s%s", opt,
+			  (unsigned long long)max, text ? ", not " : "", text ? text : "");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct cmd_env env;
 	struct state st;
 	struct err err;
 	enum state_origin origin;
-	int as_json = 0, rc;
+	int as_json = 0, checking = 0, rc;
+	struct check_limits lim = {.max_lag_bytes = CHECK_DEFAULT_MAX_LAG_BYTES,
+				   .max_commit_age_s = -1};
+	uint64_t age;
 
 	if (cmd_wants_help(argc, argv)) {
 		fputs(status_usage, stdout);
@@ -429,6 +570,17 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			as_json = 1;
+		} else if (strcmp(argv[i], "--check") == 0) {
+			checking = 1;
+		} else if (strcmp(argv[i], "--max-lag-bytes") == 0) {
+			if (parse_limit(argv[i], argv[i + 1], UINT64_MAX / 2, &lim.max_lag_bytes))
+				return EXIT_USAGE;
+			i++;
+		} else if (strcmp(argv[i], "--max-commit-age") == 0) {
+			if (parse_limit(argv[i], argv[i + 1], 100LL * 365 * 86400, &age))
+				return EXIT_USAGE;
+			lim.max_commit_age_s = (int64_t)age;
+			i++;
 		} else {
 			cmd_error("status: unknown argument %s", argv[i]);
 			return EXIT_USAGE;
@@ -439,20 +591,35 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (state_load(env.state_dir, &st, &origin, &err)) {
 		cmd_error("%s", err.msg);
+		if (checking)
+			printf("the state cannot be read: %s\n", err.msg);
 		cmd_env_release(&env);
 		return EXIT_FAILED;
 	}
 	if (origin == STATE_PREV)
 		cmd_error("%s; showing its previous version", err.msg);
 	json_t *o = build(&env, &st, origin != STATE_NONE);
+	json_t *problems = checking ? check(&env, &st, o, &lim) : NULL;
+	if (problems) {
+		json_object_set_new(o, "healthy", json_boolean(json_array_size(problems) == 0));
+		json_object_set(o, "problems", problems);
+	}
 	if (as_json) {
 		char *text = jsontext_dump(o, JSONTEXT_PRETTY, NULL);
 		fputs(text, stdout);
 		free(text);
+	} else if (problems) {
+		size_t i;
+		json_t *line;
+		json_array_foreach(problems, i, line) printf("%s\n", json_string_value(line));
+		if (!json_array_size(problems))
+			print_ok(o);
 	} else {
 		print_human(o);
 	}
+	rc = problems && json_array_size(problems) ? EXIT_FAILED : EXIT_DONE;
+	json_decref(problems);
 	json_decref(o);
 	cmd_env_release(&env);
-	return EXIT_DONE;
+	return rc;
 }

@@ -4,6 +4,12 @@
  * handler: SIGTERM/SIGINT end the loop after the batch in hand is committed,
  * SIGHUP reloads the config (by committing, closing and reopening the
  * pipeline, which is exactly the restart path).
+ *
+ * Under systemd (Type=notify) it says where it stands through
+ * lib/base/notify: STATUS= while catching up, READY=1 once recovery and the
+ * first catch-up are done and the follower is live, RELOADING=1 / READY=1
+ * around a SIGHUP, STOPPING=1 on SIGTERM/SIGINT, and WATCHDOG=1 keepalives
+ * from the loop's own timer when the unit sets WatchdogSec=.
  */
 #include <errno.h>
 #include <math.h>
@@ -14,11 +20,14 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
+#include "lib/base/notify.h"
 #include "cmd/cmd.h"
+#include "jobs/live/metrics_file.h"
 #include "jobs/live/pipeline.h"
 #include "cmd/progress.h"
 #include "jobs/runner/runner.h"
@@ -36,6 +45,13 @@ static const char watch_usage[] =
     "\n"
     "exit status: 0 stopped cleanly, 1 failed, 2 usage, 75 another watch holds ROOT/state.\n";
 
+static int64_t monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void log_line(void *ctx, const char *msg)
 {
 	(void)ctx;
@@ -52,6 +68,12 @@ struct watch {
 	int sfd; /* signalfd of SIGTERM, SIGINT, SIGHUP, SIGCHLD */
 	int tfd; /* timerfd: the refresh tick (rescan or poll interval) */
 	int jfd; /* timerfd: the scheduled jobs' next wake */
+	int wfd; /* timerfd: the watchdog's keepalive, -1 when none is wanted */
+	struct notify nt;
+	int ready;		      /* READY=1 was sent */
+	int64_t extended_at;	      /* monotonic µs of the last EXTEND_TIMEOUT_USEC */
+	struct metrics_file *metrics; /* the config's metrics_file, NULL when none */
+	int metrics_failing;	      /* its last write failed (said once) */
 	uint64_t trades_seen;
 	char exe[4096];
 	char *job_args[12];
@@ -96,6 +118,45 @@ static int take_lock(struct watch *w)
 	return EXIT_LOCKED;
 }
 
+/* The config's metrics_file (a relative path is under the root). */
+static int open_metrics(struct watch *w)
+{
+	char path[8200];
+	struct err err;
+	metrics_file_free(w->metrics);
+	w->metrics = NULL;
+	w->metrics_failing = 0;
+	const char *file = w->env.config.metrics_file;
+	if (!file[0])
+		return 0;
+	snprintf(path, sizeof path, "%s%s%s", file[0] == '/' ? "" : w->env.root,
+		 file[0] == '/' ? "" : "/", file);
+	w->metrics = metrics_file_new(path, w->env.state_dir, w->env.models_dir, &err);
+	if (w->metrics)
+		return 0;
+	cmd_error("%s", err.msg);
+	return EXIT_FAILED;
+}
+
+/* Rewrites the metrics file when its figures changed (at most every few
+ * seconds; force: now, as on a stop). A failure is said once, until a
+ * write succeeds again; it never stops watch. */
+static void write_metrics(struct watch *w, int running, int force)
+{
+	struct err err;
+	if (!w->metrics)
+		return;
+	if (metrics_file_update(w->metrics, w->pipe, &w->env.profile, running, monotonic_us(),
+				force, &err)) {
+		if (!w->metrics_failing)
+			cmd_error("%s (trying again while running)", err.msg);
+		w->metrics_failing = 1;
+	} else if (w->metrics_failing) {
+		cmd_error("metrics_file %s: written again", w->env.config.metrics_file);
+		w->metrics_failing = 0;
+	}
+}
+
 static int open_pipeline(struct watch *w)
 {
 	struct err err;
@@ -112,7 +173,7 @@ static int open_pipeline(struct watch *w)
 	};
 	w->pipe = pipeline_new(&opt, &err);
 	if (w->pipe)
-		return 0;
+		return open_metrics(w);
 	cmd_error("%s", err.msg);
 	return EXIT_FAILED;
 }
@@ -140,15 +201,74 @@ static uint64_t lag_bytes(struct watch *w)
 	return lag;
 }
 
-/* Commits batches until the logs are caught up or a signal is pending. A
- * large backlog (a first start, a long stop) shows a progress line on a
- * terminal. */
+/* A WATCHDOG=1 when the watchdog's timer has expired: called from the loop
+ * (and between the batches of a long catch-up), never from elsewhere, so a
+ * stuck loop sends none. */
+static void keep_alive(struct watch *w)
+{
+	uint64_t expirations;
+	if (w->wfd >= 0 && read(w->wfd, &expirations, sizeof expirations) > 0)
+		notify_watchdog(&w->nt);
+}
+
+/* Before READY=1: how far the first catch-up is, and more time for it
+ * (TimeoutStartSec= is pushed out 30 s at a time while it makes progress). */
+static void say_catching_up(struct watch *w, uint64_t done, uint64_t total)
+{
+	if (!w->nt.on || w->ready)
+		return;
+	double unit = total >= 1048576 ? 1048576.0 : 1024.0;
+	notify_status(&w->nt, "catching up %d%% (%.1f of %.1f %s)",
+		      total ? (int)(100.0 * (double)done / (double)total) : 100,
+		      (double)done / unit, (double)total / unit, total >= 1048576 ? "MiB" : "KiB");
+	int64_t now = monotonic_us();
+	if (now - w->extended_at >= 5000000) {
+		notify_extend(&w->nt, 30000000);
+		w->extended_at = now;
+	}
+}
+
+/* The STATUS= line of a live watch: what is followed and how far behind. */
+static void status_line(struct watch *w, char *out, size_t len)
+{
+	int sources = 0;
+	for (size_t s = 0; s < PROFILE_SOURCE_COUNT; s++)
+		sources += w->env.profile.source[s].file[0] != 0;
+	const struct state *st = pipeline_state(w->pipe);
+	snprintf(out, len, "%s %d source%s, lag %llu bytes, %llu trades recorded",
+		 pipeline_is_polling(w->pipe) ? "polling" : "following", sources,
+		 sources == 1 ? "" : "s", (unsigned long long)lag_bytes(w),
+		 (unsigned long long)st->source[PROFILE_SOURCE_ATTRIBUTION].count.trades);
+}
+
+/* After a catch-up: READY=1 the first time, then the status when it
+ * changed. */
+static void say_following(struct watch *w)
+{
+	char line[200];
+	if (!w->nt.on || w->once)
+		return;
+	status_line(w, line, sizeof line);
+	if (!w->ready) {
+		notify_ready(&w->nt, line);
+		w->ready = 1;
+	} else {
+		notify_status(&w->nt, "%s", line);
+	}
+}
+
+/* Commits batches until the logs are caught up (0) or a signal is pending
+ * (1); -1 when a commit failed. A large backlog (a first start, a long
+ * stop) shows a progress line on a terminal. */
 static int drain(struct watch *w)
 {
 	struct progress bar;
 	uint64_t backlog = lag_bytes(w);
 	progress_begin(&bar, "catching up", w->ctx->verbose ? 0 : backlog);
+	if (backlog)
+		say_catching_up(w, 0, backlog);
 	for (;;) {
+		keep_alive(w);
 		struct err err;
 		size_t lines = 0;
 		uint64_t before = w->trades_seen;
@@ -162,9 +282,10 @@ static int drain(struct watch *w)
 			progress_end(&bar);
 			return 0;
 		}
-		if (bar.on) {
+		if (bar.on || (w->nt.on && !w->ready)) {
 			uint64_t left = lag_bytes(w);
 			progress_update(&bar, left < backlog ? backlog - left : 0);
+			say_catching_up(w, left < backlog ? backlog - left : 0, backlog);
 		}
 		/* Per-trade lines say what happens live; a summary per large
 		 * batch shows progress while catching up. */
@@ -176,7 +297,7 @@ static int drain(struct watch *w)
 		struct pollfd pf = {.fd = w->sfd, .events = POLLIN};
 		if (w->sfd >= 0 && poll(&pf, 1, 0) > 0) {
 			progress_end(&bar);
-			return 0;
+			return 1;
 		}
 	}
 }
@@ -189,15 +310,28 @@ static int reload(struct watch *w)
 		cmd_error("SIGHUP: the config was not reloaded (the running one stays): %s",
 			  err.msg);
 		cmd_env_release(&next);
+		if (w->ready) {
+			char line[200];
+			status_line(w, line, sizeof line);
+			notify_ready(&w->nt, "the config was not reloaded (see the journal); the "
+					     "running one stays");
+			notify_status(&w->nt, "%s", line);
+		}
 		return 0;
 	}
 	pipeline_free(w->pipe);
 	cmd_env_release(&w->env);
 	w->env = next;
 	int rc = open_pipeline(w);
-	if (rc == 0)
+	if (rc == 0) {
 		cmd_error("SIGHUP: config reloaded (profile %s, logs %s)", w->env.profile.name,
 			  w->env.logs_dir);
+		if (w->ready) {
+			char line[200];
+			status_line(w, line, sizeof line);
+			notify_ready(&w->nt, line);
+		}
+	}
 	return rc;
 }
 
@@ -296,6 +430,17 @@ static int open_event_fds(struct watch *w)
 		cmd_error("signalfd/timerfd: %s", strerror(errno));
 		return EXIT_FAILED;
 	}
+	/* Keepalives at half the interval systemd waits for (sd_watchdog_enabled(3)). */
+	uint64_t usec = w->once ? 0 : notify_watchdog_usec();
+	if (usec) {
+		long ms = (long)(usec / 2000);
+		w->wfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (w->wfd < 0 || arm_timer(w->wfd, ms > 0 ? ms : 1)) {
+			cmd_error("timerfd: %s", strerror(errno));
+			return EXIT_FAILED;
+		}
+		notify_watchdog(&w->nt);
+	}
 	return 0;
 }
 
@@ -328,12 +473,16 @@ static int on_signals(struct watch *w, int *stop)
 		if (si.ssi_signo == SIGCHLD) {
 			runner_reap(w->jobs, calendar_schedule_now());
 		} else if (si.ssi_signo == SIGHUP) {
+			if (w->ready)
+				notify_reloading(&w->nt, "reloading the config");
 			int rc = reload(w);
 			if (rc)
 				return rc;
 			arm_timer(w->tfd, tick_ms(w));
 			runner_replan(w->jobs, calendar_schedule_now());
 		} else {
+			if (!*stop)
+				notify_stopping(&w->nt, "stopping: committing what was read");
 			*stop = 1;
 		}
 	}
@@ -349,6 +498,7 @@ static void on_tick(struct watch *w)
 		pipeline_refresh(w->pipe);
 		if (pipeline_publish(w->pipe, &err))
 			cmd_error("health.json: %s", err.msg);
+		write_metrics(w, 1, 0);
 	}
 }
 
@@ -364,13 +514,14 @@ static void on_job_timer(struct watch *w)
  * it. 0 to go on (*stop set when asked to stop), or the exit status. */
 static int wait_and_dispatch(struct watch *w, int *stop)
 {
-	struct pollfd fds[4] = {
+	struct pollfd fds[5] = {
 	    {.fd = w->sfd, .events = POLLIN},
 	    {.fd = w->tfd, .events = POLLIN},
 	    {.fd = w->jfd, .events = POLLIN},
+	    {.fd = w->wfd, .events = POLLIN}, /* a negative fd is ignored by poll */
 	    {.fd = pipeline_fd(w->pipe), .events = POLLIN},
 	};
-	if (poll(fds, fds[3].fd >= 0 ? 4 : 3, -1) < 0) {
+	if (poll(fds, 5, -1) < 0) {
 		if (errno == EINTR)
 			return 0;
 		cmd_error("poll: %s", strerror(errno));
@@ -385,7 +536,9 @@ static int wait_and_dispatch(struct watch *w, int *stop)
 		on_tick(w);
 	if (fds[2].revents & POLLIN)
 		on_job_timer(w);
-	if (fds[3].fd >= 0 && (fds[3].revents & POLLIN))
+	if (fds[3].revents & POLLIN)
+		keep_alive(w);
+	if (fds[4].fd >= 0 && (fds[4].revents & POLLIN))
 		pipeline_events(w->pipe);
 	return 0;
 }
@@ -395,6 +548,7 @@ static void say_stopped(struct watch *w)
 {
 	struct err err;
 	pipeline_publish(w->pipe, &err);
+	write_metrics(w, 0, 1);
 	const struct state *st = pipeline_state(w->pipe);
 	cmd_error("stopped at generation %llu, %llu trades recorded",
 		  (unsigned long long)st->generation,
@@ -406,6 +560,7 @@ static void watch_release(struct watch *w)
 	runner_stop(w->jobs, calendar_schedule_now());
 	runner_free(w->jobs);
 	pipeline_free(w->pipe);
+	metrics_file_free(w->metrics);
 	cmd_env_release(&w->env);
 	if (w->sfd >= 0)
 		close(w->sfd);
@@ -413,13 +568,15 @@ static void watch_release(struct watch *w)
 		close(w->tfd);
 	if (w->jfd >= 0)
 		close(w->jfd);
+	if (w->wfd >= 0)
+		close(w->wfd);
 	if (w->lock_fd >= 0)
 		close(w->lock_fd);
 }
 
 int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct watch w = {.ctx = ctx, .lock_fd = -1, .sfd = -1, .tfd = -1, .jfd = -1};
+	struct watch w = {.ctx = ctx, .lock_fd = -1, .sfd = -1, .tfd = -1, .jfd = -1, .wfd = -1};
 	int rc, stop = 0;
 
 	if (cmd_wants_help(argc, argv)) {
@@ -433,21 +590,30 @@ int cmd_watch(struct cmd_ctx *ctx, int argc, char **argv)
 	rc = cmd_env_load(ctx, &w.env);
 	if (rc)
 		return rc;
+	if (!w.once)
+		notify_init(&w.nt);
 	rc = open_event_fds(&w);
 	if (!rc)
 		rc = start(&w);
 	while (!rc && !stop) {
-		if (drain(&w)) {
+		int caught_up = drain(&w);
+		if (caught_up < 0) {
 			rc = EXIT_FAILED;
 			break;
 		}
 		if (w.once)
 			break;
+		if (caught_up == 0) {
+			say_following(&w);
+			write_metrics(&w, 1, 0);
+		}
 		run_jobs(&w);
 		rc = wait_and_dispatch(&w, &stop);
 	}
 	if (!rc)
 		say_stopped(&w);
+	else if (!w.once)
+		notify_stopping(&w.nt, "failed (the journal says why)");
 	watch_release(&w);
 	return rc;
 }

@@ -173,6 +173,15 @@ static int read_sessions(void *opts, const struct option_key *o, json_t *v, char
 	return 0;
 }
 
+/* A Prometheus textfile: node_exporter's collector reads only *.prom. */
+static int is_prom_file(const char *path)
+{
+	size_t n = strlen(path);
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return n > 5 && strcmp(path + n - 5, ".prom") == 0 && strlen(base) > 5;
+}
+
 #define T struct config
 static const struct option_key config_keys[] = {
     OPTION_TEXT("profile", T, profile_name, "canonical", "a profile name", NULL),
@@ -184,6 +193,7 @@ static const struct option_key config_keys[] = {
     OPTION_NUMBER(T, batch_lines, 4096, 1, 1000000),
     OPTION_NUMBER(T, rescan_interval_ms, 2000, 10, 3600000),
     OPTION_NUMBER(T, poll_interval_ms, 500, 10, 3600000),
+    OPTION_TEXT("metrics_file", T, metrics_file, NULL, "a file path ending in .prom", is_prom_file),
     OPTION_SECTION(T, learner, learner_option_table),
     OPTION_SECTION(T, weights, weights_option_table),
     OPTION_SECTION(T, signals, signals_option_table),

@@ -53,6 +53,7 @@ struct config {
 	long batch_lines;	 /* lines per commit at most */
 	long rescan_interval_ms; /* the safety-net stat of every file */
 	long poll_interval_ms;	 /* the poll period when inotify cannot work */
+	char metrics_file[4096]; /* the Prometheus textfile watch writes; "" = none */
 	json_t *profiles;	 /* owned: the "profiles" object, or NULL */
 	struct learner_options learner;
 	struct weights_options weights;
