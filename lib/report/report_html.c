@@ -14,20 +14,11 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
-
-/* U+2014 EM DASH, spelled in bytes so the encoding of the output does not
- * depend on the compiler's source or execution character set. */
-#define DASH "\xe2\x80\x94"
+#include "lib/report/html.h"
 
 /* ---- output buffer ---------------------------------------------------- */
 
-struct page {
-	FILE *out;
-	char *text;
-	size_t len;
-};
-
-static int page_open(struct page *p)
+int page_open(struct page *p)
 {
 	p->text = NULL;
 	p->len = 0;
@@ -37,7 +28,7 @@ static int page_open(struct page *p)
 
 /* Closes the stream; returns the text (the caller frees it), or NULL when
  * any write failed or `failed` is set (the text is freed then). */
-static char *page_close(struct page *p, int failed)
+char *page_close(struct page *p, int failed)
 {
 	if (ferror(p->out))
 		failed = 1;
@@ -53,7 +44,7 @@ static char *page_close(struct page *p, int failed)
 /* ---- text and numbers ------------------------------------------------- */
 
 /* Writes s HTML-escaped: safe in element content and in quoted attributes. */
-static void put_text(FILE *out, const char *s)
+void put_text(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
@@ -79,7 +70,7 @@ static void put_text(FILE *out, const char *s)
 }
 
 /* The string at v escaped, or a dash when v is not a non-empty string. */
-static void put_json_text(FILE *out, const json_t *v)
+void put_json_text(FILE *out, const json_t *v)
 {
 	const char *s = json_string_value(v);
 	put_text(out, s && *s ? s : DASH);
@@ -87,7 +78,7 @@ static void put_json_text(FILE *out, const json_t *v)
 
 /* The finite number at v, or NAN when v is null, missing, not a number or
  * not finite: NAN is "cannot be computed" everywhere below. */
-static double num(const json_t *v)
+double num(const json_t *v)
 {
 	double d;
 	if (!json_is_number(v))
@@ -96,21 +87,10 @@ static double num(const json_t *v)
 	return isfinite(d) ? d : NAN;
 }
 
-static double field(const json_t *obj, const char *key)
+double field(const json_t *obj, const char *key)
 {
 	return num(json_object_get(obj, key));
 }
-
-enum fmt {
-	FMT_COUNT,	/* 12 */
-	FMT_MONEY,	/* +$12.34 */
-	FMT_PCT,	/* fraction as 54.3% */
-	FMT_PCT_SIGNED, /* fraction as +1.23% */
-	FMT_RATIO,	/* 1.85 */
-	FMT_SCORE,	/* 0.693 */
-	FMT_MINUTES,	/* 42 min, 3.5 h */
-	FMT_HOURS,	/* 26.5 h, 36.4 d */
-};
 
 /* The value as it will be printed: what rounds to zero at the printed
  * precision becomes +0, so that no "-0.00" or "-$0.00" appears. */
@@ -149,7 +129,7 @@ static int printed_sign(double v, enum fmt f)
 	return (v > 0) - (v < 0);
 }
 
-static void put_num(FILE *out, double v, enum fmt f)
+void put_num(FILE *out, double v, enum fmt f)
 {
 	if (isnan(v)) {
 		fputs(DASH, out);
@@ -194,7 +174,7 @@ static void put_num(FILE *out, double v, enum fmt f)
  * becomes "2026-02-09 20:21 UTC" and an offset is kept ("2026-02-09 15:21
  * -05:00"), inside a <time> element that keeps the full value; anything
  * else is written as it is (escaped), and a missing one as a dash. */
-static void put_timestamp(FILE *out, const json_t *v)
+void put_timestamp(FILE *out, const json_t *v)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd";
 	const char *s = json_string_value(v), *zone;
@@ -225,7 +205,7 @@ static void put_timestamp(FILE *out, const json_t *v)
 
 /* A knob value: integers as integers, reals with up to 6 significant
  * digits (smoothed knobs carry long tails), text escaped. */
-static void put_plain_value(FILE *out, const json_t *v)
+void put_plain_value(FILE *out, const json_t *v)
 {
 	double d = num(v);
 	if (json_is_integer(v))
@@ -238,7 +218,7 @@ static void put_plain_value(FILE *out, const json_t *v)
 		put_json_text(out, v);
 }
 
-static const char *tone(double v, enum fmt f)
+const char *tone(double v, enum fmt f)
 {
 	if (f != FMT_MONEY && f != FMT_PCT_SIGNED)
 		return "";
@@ -252,7 +232,7 @@ static const char *tone(double v, enum fmt f)
 	}
 }
 
-static void put_cell(FILE *out, double v, enum fmt f)
+void put_cell(FILE *out, double v, enum fmt f)
 {
 	fprintf(out, "<td class=\"num%s\">", tone(v, f));
 	put_num(out, v, f);
@@ -317,7 +297,7 @@ static const char style_sheet[] =
 
 /* The document up to <body>; the title is title, then date when not NULL,
  * so that a row of browser tabs shows which day each is. */
-static void put_head(FILE *out, const char *title, const char *date)
+void put_head(FILE *out, const char *title, const char *date)
 {
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -334,12 +314,6 @@ static void put_head(FILE *out, const char *title, const char *date)
 }
 
 /* ---- tables ----------------------------------------------------------- */
-
-struct figure_row {
-	const char *label;
-	const char *key;
-	enum fmt fmt;
-};
 
 static const struct figure_row trade_rows[] = {
     {"Trades", "count", FMT_COUNT},
@@ -369,9 +343,8 @@ static const struct figure_row return_rows[] = {
 
 /* A table with one row per figure and one column per object (a null object
  * gives a column of dashes). */
-static void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_rows,
-			     const char *const *columns, const json_t *const *objects,
-			     size_t n_columns)
+void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_rows,
+		      const char *const *columns, const json_t *const *objects, size_t n_columns)
 {
 	fputs("<table>\n<thead><tr><th></th>", out);
 	for (size_t c = 0; c < n_columns; c++) {
@@ -708,7 +681,7 @@ static void put_knobs(FILE *out, const json_t *report)
 
 /* The strings of array v as list items; non-strings are skipped. Returns
  * how many were written. */
-static size_t put_string_items(FILE *out, const json_t *v)
+size_t put_string_items(FILE *out, const json_t *v)
 {
 	size_t i, written = 0;
 	json_t *item;
@@ -832,36 +805,18 @@ static void put_model(FILE *out, const json_t *report)
  * calibration sit side by side (each wraps under the other on a narrow
  * screen or on paper). Sizes are the natural size in CSS pixels, so the
  * 11px labels read at 11px; the style only ever scales a chart down. */
-#define WIDE_W 960
-#define WIDE_H 260
-#define HALF_W 480
-#define HALF_H 300
-#define PAD_LEFT 60
-#define PAD_RIGHT 20
-#define PAD_TOP 18
-#define PAD_BOTTOM 44
-/* Coordinates are clamped to this far outside the canvas. */
-#define COORD_LIMIT 10000.0
 
-/* A chart's canvas and data ranges; axis_settle() guarantees hi > lo,
- * both finite. */
-struct plot {
-	FILE *out;
-	int w, h;
-	double x_lo, x_hi, y_lo, y_hi;
-};
-
-static double plot_w(const struct plot *p)
+double plot_w(const struct plot *p)
 {
 	return p->w - PAD_LEFT - PAD_RIGHT;
 }
 
-static double plot_h(const struct plot *p)
+double plot_h(const struct plot *p)
 {
 	return p->h - PAD_TOP - PAD_BOTTOM;
 }
 
-static double plot_bottom(const struct plot *p)
+double plot_bottom(const struct plot *p)
 {
 	return PAD_TOP + plot_h(p);
 }
@@ -869,7 +824,7 @@ static double plot_bottom(const struct plot *p)
 /* Makes [lo, hi] a usable axis: finite, ordered, and never of zero width,
  * so the scales below never divide by zero. A flat series gets 5% of its
  * level (or 1) of room either side. */
-static void axis_settle(double *lo, double *hi)
+void axis_settle(double *lo, double *hi)
 {
 	double span, level;
 	if (!isfinite(*lo) || !isfinite(*hi)) {
@@ -896,12 +851,12 @@ static void axis_settle(double *lo, double *hi)
 	}
 }
 
-static double plot_x(const struct plot *p, double x)
+double plot_x(const struct plot *p, double x)
 {
 	return PAD_LEFT + (x - p->x_lo) / (p->x_hi - p->x_lo) * plot_w(p);
 }
 
-static double plot_y(const struct plot *p, double y)
+double plot_y(const struct plot *p, double y)
 {
 	return plot_bottom(p) - (y - p->y_lo) / (p->y_hi - p->y_lo) * plot_h(p);
 }
@@ -909,7 +864,7 @@ static double plot_y(const struct plot *p, double y)
 /* Every coordinate goes through here: whatever went wrong upstream, a
  * non-finite value never reaches the SVG, and a wild one stays near the
  * canvas. */
-static void put_coord(FILE *out, double v)
+void put_coord(FILE *out, double v)
 {
 	if (!isfinite(v))
 		v = 0;
@@ -919,7 +874,7 @@ static void put_coord(FILE *out, double v)
 	fprintf(out, "%.1f", v);
 }
 
-static void put_point(FILE *out, double x, double y)
+void put_point(FILE *out, double x, double y)
 {
 	put_coord(out, x);
 	putc(',', out);
@@ -927,7 +882,7 @@ static void put_point(FILE *out, double x, double y)
 	putc(' ', out);
 }
 
-static void put_line(FILE *out, const char *cls, double x1, double y1, double x2, double y2)
+void put_line(FILE *out, const char *cls, double x1, double y1, double x2, double y2)
 {
 	fprintf(out, "<line class=\"%s\" x1=\"", cls);
 	put_coord(out, x1);
@@ -941,7 +896,7 @@ static void put_line(FILE *out, const char *cls, double x1, double y1, double x2
 }
 
 /* Opens <text> at (x, y); the caller writes the content and "</text>". */
-static void open_text(FILE *out, const char *cls, double x, double y, const char *anchor)
+void open_text(FILE *out, const char *cls, double x, double y, const char *anchor)
 {
 	fputs("<text ", out);
 	if (cls)
@@ -954,7 +909,7 @@ static void open_text(FILE *out, const char *cls, double x, double y, const char
 }
 
 /* Opens the figure with its visible title and the <svg> of p's size. */
-static void chart_open(const struct plot *p, const char *id, const char *title)
+void chart_open(const struct plot *p, const char *id, const char *title)
 {
 	fputs("<figure class=\"chart\">\n<h3>", p->out);
 	put_text(p->out, title);
@@ -966,7 +921,7 @@ static void chart_open(const struct plot *p, const char *id, const char *title)
 	fputs("</title>\n", p->out);
 }
 
-static void chart_close(const struct plot *p, const char *caption)
+void chart_close(const struct plot *p, const char *caption)
 {
 	fputs("<rect class=\"frame\" x=\"", p->out);
 	put_coord(p->out, PAD_LEFT);
@@ -981,14 +936,14 @@ static void chart_close(const struct plot *p, const char *caption)
 	fputs("</figcaption>\n</figure>\n", p->out);
 }
 
-static void chart_no_data(const struct plot *p)
+void chart_no_data(const struct plot *p)
 {
 	open_text(p->out, "empty", PAD_LEFT + plot_w(p) / 2.0, PAD_TOP + plot_h(p) / 2.0, "middle");
 	fputs("no data</text>\n", p->out);
 }
 
 /* Titles of the axes: x under the tick labels, y turned along the left. */
-static void put_axis_titles(const struct plot *p, const char *x_title, const char *y_title)
+void put_axis_titles(const struct plot *p, const char *x_title, const char *y_title)
 {
 	if (x_title) {
 		open_text(p->out, "axis", PAD_LEFT + plot_w(p) / 2.0, p->h - 6, "middle");
@@ -1003,8 +958,6 @@ static void put_axis_titles(const struct plot *p, const char *x_title, const cha
 		fputs("</text>\n", p->out);
 	}
 }
-
-enum axis_fmt { AXIS_PLAIN, AXIS_PCT };
 
 /* The smallest step of 1, 2 or 5 times a power of ten that cuts span into
  * at most seven intervals (so an axis has between three and eight labels),
@@ -1041,7 +994,7 @@ static void put_tick_label(FILE *out, double v, double step, enum axis_fmt fmt)
 }
 
 /* Horizontal grid lines with labels at nice values of the y range. */
-static void put_y_ticks(const struct plot *p, enum axis_fmt fmt)
+void put_y_ticks(const struct plot *p, enum axis_fmt fmt)
 {
 	double step = nice_step(p->y_hi - p->y_lo);
 	double first, v;
@@ -1085,7 +1038,7 @@ static void put_x_ticks(const struct plot *p, enum axis_fmt fmt)
  * first, the last and up to five between, at least 110 px apart (a label
  * is about 60 px wide). The first label starts at its point and the last
  * ends at its point, so that neither runs off the canvas. */
-static void put_date_ticks(const struct plot *p, const json_t *series, size_t n)
+void put_date_ticks(const struct plot *p, const json_t *series, size_t n)
 {
 	size_t last_index = (size_t)-1, labels = (size_t)(plot_w(p) / 110);
 	if (labels > 7)
@@ -1110,7 +1063,7 @@ static void put_date_ticks(const struct plot *p, const json_t *series, size_t n)
 
 /* Counts the points of series whose key is a finite number, and their
  * range. */
-static size_t series_range(const json_t *series, const char *key, double *lo, double *hi)
+size_t series_range(const json_t *series, const char *key, double *lo, double *hi)
 {
 	size_t i, n = 0;
 	json_t *point;
@@ -1128,7 +1081,7 @@ static size_t series_range(const json_t *series, const char *key, double *lo, do
 	return n;
 }
 
-static void chart_equity(FILE *out, const json_t *charts)
+void chart_equity(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "equity");
 	size_t n = json_array_size(series), i;
@@ -1165,7 +1118,7 @@ static void chart_equity(FILE *out, const json_t *charts)
 			"dotted line is the starting level.");
 }
 
-static void chart_drawdown(FILE *out, const json_t *charts)
+void chart_drawdown(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "drawdown");
 	size_t n = json_array_size(series), i;
