@@ -34,6 +34,8 @@
 #define put_head report_html_put_head
 #define put_figure_table report_html_put_figure_table
 #define put_string_items report_html_put_string_items
+#define fold_open report_html_fold_open
+#define fold_close report_html_fold_close
 #define plot_w report_html_plot_w
 #define plot_h report_html_plot_h
 #define plot_bottom report_html_plot_bottom
@@ -122,6 +124,15 @@ void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_rows,
 /* The strings of array v as list items; non-strings are skipped. Returns
  * how many were written. */
 size_t put_string_items(FILE *out, const json_t *v);
+
+/* Lists longer than this many rows are folded into a <details> element
+ * whose summary gives their count ("38 stale positions"). */
+#define FOLD_ROWS 10
+
+/* Opens the fold when n > FOLD_ROWS; what names the rows. Returns whether
+ * it opened one, for fold_close(). */
+int fold_open(FILE *out, size_t n, const char *what);
+void fold_close(FILE *out, int opened);
 
 /* ---- charts ----------------------------------------------------------- */
 

@@ -239,6 +239,22 @@ void put_cell(FILE *out, double v, enum fmt f)
 	fputs("</td>", out);
 }
 
+int fold_open(FILE *out, size_t n, const char *what)
+{
+	if (n <= FOLD_ROWS)
+		return 0;
+	fprintf(out, "<details>\n<summary>%zu ", n);
+	put_text(out, what);
+	fputs("</summary>\n", out);
+	return 1;
+}
+
+void fold_close(FILE *out, int opened)
+{
+	if (opened)
+		fputs("</details>\n", out);
+}
+
 /* ---- the page frame --------------------------------------------------- */
 
 static const char style_sheet[] =
@@ -255,16 +271,18 @@ static const char style_sheet[] =
     ".headline dt{font-size:12px;color:#5b6670}\n"
     ".headline dd{margin:0;font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}\n"
     "table{border-collapse:collapse;margin:4px 0 12px}\n"
+    ".wrap{overflow-x:auto;max-width:100%}\n"
     "th,td{padding:3px 10px;border-bottom:1px solid #e6e9ed;text-align:left;vertical-align:top}\n"
     "table.group{font-size:13px}\n"
     "table.group th,table.group td{padding:3px 6px}\n"
+    "table.group thead th{white-space:normal;vertical-align:bottom}\n"
     "th{font-weight:600;background:#f4f6f8}\n"
     "tbody th{background:none;font-weight:normal}\n"
     ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     ".pos{color:#1a7f37}\n"
     ".neg{color:#c62828}\n"
     ".groups{columns:2 420px;column-gap:40px}\n"
-    ".groups>div{break-inside:avoid}\n"
+    ".groups>div{break-inside:avoid;overflow-x:auto;min-width:0}\n"
     ".groups h3{margin-top:4px}\n"
     "table.group{width:100%}\n"
     "tbody th{overflow-wrap:break-word}\n"
@@ -290,9 +308,14 @@ static const char style_sheet[] =
     "svg .line.thin{stroke-width:1.25;stroke-opacity:.6}\n"
     "svg .dot{fill:#1f6feb;stroke:#fff;stroke-width:1}\n"
     "svg text.empty{font-size:14px;fill:#9aa5b1}\n"
+    "details{margin:4px 0 12px}\n"
+    "summary{cursor:pointer;color:#0b57d0;font-weight:600;padding:2px 0}\n"
     "footer{margin-top:32px;color:#5b6670;font-size:12px}\n"
     "@media print{body{max-width:none;padding:0;font-size:11px}"
-    "h2,h3{break-after:avoid}figure,table,.groups>div{break-inside:avoid}"
+    "h2,h3{break-after:avoid}figure,tr,.groups>div{break-inside:avoid}"
+    ".wrap,.groups>div{overflow:visible}"
+    "details::details-content{content-visibility:visible;display:contents}"
+    "summary{color:inherit;list-style:none}"
     "*{print-color-adjust:exact;-webkit-print-color-adjust:exact}a{color:inherit}}\n";
 
 /* The document up to <body>; the title is title, then date when not NULL,
@@ -346,7 +369,7 @@ static const struct figure_row return_rows[] = {
 void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_rows,
 		      const char *const *columns, const json_t *const *objects, size_t n_columns)
 {
-	fputs("<table>\n<thead><tr><th></th>", out);
+	fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th></th>", out);
 	for (size_t c = 0; c < n_columns; c++) {
 		fputs("<th class=\"num\">", out);
 		put_text(out, columns[c]);
@@ -361,7 +384,7 @@ void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_rows,
 			put_cell(out, field(objects[c], rows[r].key), rows[r].fmt);
 		fputs("</tr>\n", out);
 	}
-	fputs("</tbody>\n</table>\n", out);
+	fputs("</tbody>\n</table>\n</div>\n", out);
 }
 
 static const json_t *window_part(const json_t *report, const char *window, const char *part)
@@ -616,10 +639,13 @@ static int put_breakdowns(FILE *out, const json_t *report)
 			qsort(rows, n, sizeof(*rows), by_pnl_desc);
 		else if (strcmp(dimension, "confidence") == 0)
 			qsort(rows, n, sizeof(*rows), by_key);
+		int folded = fold_open(out, n, "rows");
 		put_group_head(out, dimension_title(dimension));
 		for (size_t i = 0; i < n; i++)
 			put_group_row(out, rows[i].key, rows[i].trades);
-		fputs("</tbody>\n</table>\n</div>\n", out);
+		fputs("</tbody>\n</table>\n", out);
+		fold_close(out, folded);
+		fputs("</div>\n", out);
 		free(rows);
 	}
 	if (json_object_size(breakdowns) > 0)
@@ -658,7 +684,8 @@ static void put_knobs(FILE *out, const json_t *report)
 		if (!knob_changed(knob))
 			continue;
 		if (!any)
-			fputs("<table>\n<thead><tr><th>Knob</th><th class=\"num\">Previous</th>"
+			fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Knob</th><th "
+			      "class=\"num\">Previous</th>"
 			      "<th class=\"num\">New</th><th>Reason</th></tr></thead>\n<tbody>\n",
 			      out);
 		any = 1;
@@ -673,7 +700,7 @@ static void put_knobs(FILE *out, const json_t *report)
 		fputs("</td></tr>\n", out);
 	}
 	if (any)
-		fputs("</tbody>\n</table>\n", out);
+		fputs("</tbody>\n</table>\n</div>\n", out);
 	else
 		fputs("<p>No change.</p>\n", out);
 	fputs("</section>\n", out);
@@ -734,7 +761,9 @@ static void put_missed(FILE *out, const json_t *report)
 	put_num(out, pnl, FMT_MONEY);
 	fputs("</span>.</p>\n", out);
 	if (json_object_size(by_reason) > 0) {
-		fputs("<table>\n<thead><tr><th>Reason not traded</th><th class=\"num\">Signals</th>"
+		int folded = fold_open(out, json_object_size(by_reason), "reasons not traded");
+		fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Reason not traded</th><th "
+		      "class=\"num\">Signals</th>"
 		      "<th class=\"num\">Hypothetical P&amp;L</th></tr></thead>\n<tbody>\n",
 		      out);
 		json_object_foreach((json_t *)by_reason, reason, entry)
@@ -746,7 +775,8 @@ static void put_missed(FILE *out, const json_t *report)
 			put_cell(out, field(entry, "pnl_usd"), FMT_MONEY);
 			fputs("</tr>\n", out);
 		}
-		fputs("</tbody>\n</table>\n", out);
+		fputs("</tbody>\n</table>\n</div>\n", out);
+		fold_close(out, folded);
 	}
 	if (json_array_size(json_object_get(missed, "suggestions")) > 0) {
 		fputs("<h3>Suggestions</h3>\n", out);
@@ -758,15 +788,17 @@ static void put_missed(FILE *out, const json_t *report)
 static void put_stale(FILE *out, const json_t *report)
 {
 	const json_t *stale = json_object_get(report, "stale_positions");
-	size_t i;
+	size_t i, n = json_array_size(stale);
 	json_t *position;
 
 	fputs("<section id=\"stale\">\n<h2>Stale positions</h2>\n", out);
-	if (json_array_size(stale) == 0) {
+	if (n == 0) {
 		fputs("<p>None.</p>\n</section>\n", out);
 		return;
 	}
-	fputs("<table>\n<thead><tr><th>Symbol</th><th>Opened</th><th class=\"num\">Age</th></tr>"
+	int folded = fold_open(out, n, n == 1 ? "stale position" : "stale positions");
+	fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Symbol</th><th>Opened</th><th "
+	      "class=\"num\">Age</th></tr>"
 	      "</thead>\n<tbody>\n",
 	      out);
 	json_array_foreach(stale, i, position)
@@ -779,7 +811,9 @@ static void put_stale(FILE *out, const json_t *report)
 		put_cell(out, field(position, "age_hours"), FMT_HOURS);
 		fputs("</tr>\n", out);
 	}
-	fputs("</tbody>\n</table>\n</section>\n", out);
+	fputs("</tbody>\n</table>\n</div>\n", out);
+	fold_close(out, folded);
+	fputs("</section>\n", out);
 }
 
 static void put_model(FILE *out, const json_t *report)
@@ -1348,6 +1382,7 @@ char *report_html_page(const json_t *report, struct err *err)
 	put_head(page.out, "Post-market report", date);
 	put_header(page.out, report, date);
 	fputs("<main>\n", page.out);
+	put_charts(page.out, report);
 	put_windows(page.out, report);
 	if (put_symbols(page.out, report) != 0)
 		failed = 1;
@@ -1356,7 +1391,6 @@ char *report_html_page(const json_t *report, struct err *err)
 	put_missed(page.out, report);
 	put_stale(page.out, report);
 	put_model(page.out, report);
-	put_charts(page.out, report);
 	if (put_breakdowns(page.out, report) != 0)
 		failed = 1;
 	fputs("</main>\n<footer>The figures of this page are in post_market_", page.out);
@@ -1449,7 +1483,7 @@ char *report_html_index(const json_t *days, struct err *err)
 			listed == 1 ? "" : "s");
 	fputs("</p>\n</header>\n<main>\n", page.out);
 	if (listed > 0) {
-		fputs("<table>\n<thead><tr><th>Date</th>", page.out);
+		fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Date</th>", page.out);
 		if (with_summaries)
 			fputs("<th class=\"num\">Trades</th><th class=\"num\">Win rate</th>"
 			      "<th class=\"num\">P&amp;L</th>",
@@ -1475,7 +1509,7 @@ char *report_html_index(const json_t *days, struct err *err)
 		fputs(".json\">JSON</a></td></tr>\n", page.out);
 	}
 	if (listed > 0)
-		fputs("</tbody>\n</table>\n", page.out);
+		fputs("</tbody>\n</table>\n</div>\n", page.out);
 	fputs("</main>\n</body>\n</html>\n", page.out);
 	free(entries);
 	entries = NULL;
