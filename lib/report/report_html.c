@@ -289,6 +289,10 @@ static const char style_sheet[] =
     ".badge{display:inline-block;padding:2px 8px;border-radius:4px;font-weight:600}\n"
     ".warn{background:#fff4e0;color:#8a4b00;border:1px solid #f0c27a}\n"
     ".ok{background:#eef6ee;color:#1a7f37;border:1px solid #b7dcb9}\n"
+    ".plain{background:#f4f6f8;color:#1d2329;border:1px solid #d8dde3;font-weight:normal}\n"
+    "td.moved{font-weight:700}\n"
+    "td time{white-space:nowrap}\n"
+    "tr.current th,tr.current td{background:#eef6ee}\n"
     "figure.chart{margin:16px 0 24px}\n"
     "figure.chart h3{margin:0 0 6px}\n"
     "figure.chart svg{display:block;max-width:100%;height:auto}\n"
@@ -1401,124 +1405,6 @@ char *report_html_page(const json_t *report, struct err *err)
 		goto fail;
 	return text;
 fail:
-	err_set(err, ENOMEM, "report_html: out of memory");
-	return NULL;
-}
-
-struct day_entry {
-	const char *date;
-	const json_t *summary; /* NULL when the element was a bare date */
-	size_t position;       /* in the input, so a repeated date keeps its first */
-};
-
-/* Newest first; the same date in input order. */
-static int by_date_desc(const void *a, const void *b)
-{
-	const struct day_entry *x = a, *y = b;
-	int c = strcmp(y->date, x->date);
-	if (c != 0)
-		return c;
-	return (x->position > y->position) - (x->position < y->position);
-}
-
-/* A date that exists, as strict YYYY-MM-DD: the date becomes part of a
- * file name in a link, so nothing else may pass. */
-static int is_iso_date(const char *s)
-{
-	int64_t days;
-	return calendar_parse_date(s, &days) == 0;
-}
-
-char *report_html_index(const json_t *days, struct err *err)
-{
-	size_t n = json_array_size(days), i, listed = 0;
-	struct day_entry *entries = NULL;
-	int with_summaries = 0;
-	struct page page;
-	json_t *element;
-	char *text;
-
-	if (!json_is_array(days)) {
-		err_set(err, EINVAL, "report_html: the days are not a JSON array");
-		return NULL;
-	}
-	if (n > 0) {
-		entries = calloc(n, sizeof(*entries));
-		if (!entries)
-			goto nomem;
-	}
-	json_array_foreach(days, i, element)
-	{
-		const json_t *summary = json_is_object(element) ? element : NULL;
-		const char *date =
-		    json_string_value(summary ? json_object_get(summary, "date") : element);
-		if (!date || !is_iso_date(date)) {
-			err_set(err, EINVAL,
-				"report_html: days[%zu] is not a YYYY-MM-DD date or a summary "
-				"object with one",
-				i);
-			free(entries);
-			return NULL;
-		}
-		entries[i].date = date;
-		entries[i].summary = summary;
-		entries[i].position = i;
-		if (summary)
-			with_summaries = 1;
-	}
-	if (n > 1)
-		qsort(entries, n, sizeof(*entries), by_date_desc);
-	for (i = 0; i < n; i++)
-		if (i == 0 || strcmp(entries[i].date, entries[i - 1].date) != 0)
-			listed++;
-
-	if (page_open(&page) != 0)
-		goto nomem;
-	put_head(page.out, "Post-market reports", NULL);
-	fputs("<header>\n<h1>Post-market reports</h1>\n<p class=\"sub\">", page.out);
-	if (listed == 0)
-		fputs("No reports yet.", page.out);
-	else
-		fprintf(page.out, "%zu trading day%s, newest first.", listed,
-			listed == 1 ? "" : "s");
-	fputs("</p>\n</header>\n<main>\n", page.out);
-	if (listed > 0) {
-		fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Date</th>", page.out);
-		if (with_summaries)
-			fputs("<th class=\"num\">Trades</th><th class=\"num\">Win rate</th>"
-			      "<th class=\"num\">P&amp;L</th>",
-			      page.out);
-		fputs("<th>Data</th></tr></thead>\n<tbody>\n", page.out);
-	}
-	for (i = 0; i < n; i++) {
-		const struct day_entry *d = &entries[i];
-		if (i > 0 && strcmp(d->date, entries[i - 1].date) == 0)
-			continue;
-		fputs("<tr><th scope=\"row\"><a href=\"post_market_", page.out);
-		put_text(page.out, d->date);
-		fputs(".html\">", page.out);
-		put_text(page.out, d->date);
-		fputs("</a></th>", page.out);
-		if (with_summaries) {
-			put_cell(page.out, field(d->summary, "trades"), FMT_COUNT);
-			put_cell(page.out, field(d->summary, "win_rate"), FMT_PCT);
-			put_cell(page.out, field(d->summary, "pnl_usd"), FMT_MONEY);
-		}
-		fputs("<td><a href=\"post_market_", page.out);
-		put_text(page.out, d->date);
-		fputs(".json\">JSON</a></td></tr>\n", page.out);
-	}
-	if (listed > 0)
-		fputs("</tbody>\n</table>\n</div>\n", page.out);
-	fputs("</main>\n</body>\n</html>\n", page.out);
-	free(entries);
-	entries = NULL;
-	text = page_close(&page, 0);
-	if (!text)
-		goto nomem;
-	return text;
-nomem:
-	free(entries);
 	err_set(err, ENOMEM, "report_html: out of memory");
 	return NULL;
 }
