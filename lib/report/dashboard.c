@@ -150,7 +150,7 @@ static json_t *day_summary(const char *date, const json_t *r)
 }
 
 /* Every report's summary into doc.days (oldest first) and the newest
- * report whole into doc.latest. */
+ * report that reads whole into doc.latest. */
 static int gather_days(json_t *doc, const char *reports_dir, struct err *err)
 {
 	DIR *d = opendir(reports_dir);
@@ -197,7 +197,7 @@ static int gather_days(json_t *doc, const char *reports_dir, struct err *err)
 			err_set(err, ENOMEM, "out of memory");
 			goto out;
 		}
-		if (i + 1 == n && r)
+		if (r) /* the newest that reads */
 			json_object_set(doc, "latest", r);
 		json_decref(r);
 	}

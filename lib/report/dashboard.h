@@ -50,7 +50,7 @@ struct dashboard_options {
  * reference), or NULL with err set (ENOMEM; the reports folder cannot be
  * listed: its errno). Keys: generated_at, days [{date, trades, win_rate,
  * pnl_usd, sharpe, auc, log_loss, missed, missed_pnl_usd, retrain}] oldest
- * first, latest (the newest report, or null), knobs [{name, value,
+ * first, latest (the newest report that reads, or null), knobs [{name, value,
  * default, change: {day, previous, value, reason} or null}], knobs_as_of,
  * health (health.json or null), jobs [the last runs, newest first, at most
  * 10], last_jobs {job: its last run}, registry (or null). */

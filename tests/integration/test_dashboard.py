@@ -95,6 +95,25 @@ def test_make_run_live_appends_continue_the_history_from_now(newcomer, tmp_path)
     assert all(s["lag_bytes"] == 0 for s in status["sources"].values())
 
 
+def rows_of(r):
+    return [json.loads(line) for line in (r.logs / "attribution.jsonl").read_text().splitlines()]
+
+
+def test_simulate_end_places_the_history_before_it_cut_at_that_time(root):
+    root.run("simulate", "--days", "3", "--seed", "2", "--end", "2026-03-04T17:00:00Z",
+             "--malformed", "0")
+    stamps = [row["ts"] for row in rows_of(root)]
+    assert min(stamps)[:10] == "2026-03-02" and max(stamps)[:10] == "2026-03-04"
+    assert max(stamps) < "2026-03-04T17:00:00Z"
+    # A date is the whole day; a Saturday ends with Friday's session.
+    root.run("simulate", "--days", "2", "--seed", "2", "--end", "2026-03-07", "--malformed", "0")
+    days = sorted({row["ts"][:10] for row in rows_of(root) })
+    assert days == ["2026-03-05", "2026-03-06"]
+    assert max(row["ts"] for row in rows_of(root)) > "2026-03-06T20:00"
+    p = root.run("simulate", "--start", "2026-03-02", "--end", "now", check=False)
+    assert p.returncode == 2 and "--start and --end" in p.stderr
+
+
 # ---- the pages, read as HTML -------------------------------------------------------------
 
 
@@ -305,12 +324,14 @@ LAYOUT_PROBE = """<script>
         left = Math.max(left, c.left); right = Math.min(right, c.right);
       }
     }
-    return {left, right, top: r.top, bottom: r.bottom,
+    const block = t.parentElement.getBoundingClientRect();
+    return {left, right, top: r.top, bottom: r.bottom, block_right: block.right,
             name: (t.closest('section') || {}).id + ':' + (t.querySelector('th') || {}).textContent};
   });
   const bad = [];
   boxes.forEach((a, i) => {
     if (a.right > page + 1) bad.push('past the page: ' + a.name);
+    if (a.right > a.block_right + 1) bad.push('out of its block: ' + a.name);
     boxes.slice(i + 1).forEach(b => {
       const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
       const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
@@ -348,7 +369,9 @@ def test_no_table_runs_under_another_in_chromium_at_any_width(stock_bot, newcome
                                                               tmp_path):
     browser = chromium()
     rep = latest_report(stock_bot)
+    own = latest_report(newcomer)["date"]
     for page in (stock_bot.state / "reports" / f"post_market_{rep['date']}.html",
+                 newcomer.state / "reports" / f"post_market_{own}.html",
                  newcomer.state / "reports" / "index.html"):
         result = layout_in_chromium(browser, page, width, tmp_path)
         assert result["tables"] > 5
