@@ -291,7 +291,7 @@ static const char style_sheet[] =
     ".ok{background:#eef6ee;color:#1a7f37;border:1px solid #b7dcb9}\n"
     ".plain{background:#f4f6f8;color:#1d2329;border:1px solid #d8dde3;font-weight:normal}\n"
     "td.moved{font-weight:700}\n"
-    "td time{white-space:nowrap}\n"
+    "td time,th a,td a{white-space:nowrap}\n"
     "tr.current th,tr.current td{background:#eef6ee}\n"
     "figure.chart{margin:16px 0 24px}\n"
     "figure.chart h3{margin:0 0 6px}\n"
