@@ -1142,17 +1142,6 @@ static json_t *retrain_json(struct job *j, const struct metrics_trades *all,
 
 /* ---- reports ----------------------------------------------------------------------- */
 
-static int report_name_day(const char *name, char *day, size_t len)
-{
-	int32_t d;
-	size_t n = strlen(name);
-	if (n != strlen("post_market_YYYY-MM-DD.json") || strncmp(name, "post_market_", 12) != 0 ||
-	    strcmp(name + n - 5, ".json") != 0)
-		return -1;
-	snprintf(day, len, "%.10s", name + 12);
-	return schedule_parse_day(day, &d);
-}
-
 /* post_market_latest.json when D is the newest report. */
 static int write_latest(struct job *j, const char *dir, json_t *report)
 {
@@ -1164,7 +1153,8 @@ static int write_latest(struct job *j, const char *dir, json_t *report)
 	if (!d)
 		return err_fail(j->err, "%s: %s", dir, strerror(errno));
 	while ((de = readdir(d)))
-		if (report_name_day(de->d_name, day, sizeof day) == 0 && strcmp(day, newest) > 0)
+		if (dashboard_report_day(de->d_name, day, sizeof day) == 0 &&
+		    strcmp(day, newest) > 0)
 			snprintf(newest, sizeof newest, "%s", day);
 	closedir(d);
 	if (strcmp(newest, today) != 0)

@@ -101,8 +101,7 @@ static void each_line(char *text, void (*each)(json_t *line, void *ctx), void *c
 
 /* ---- the days ---------------------------------------------------------- */
 
-/* "post_market_YYYY-MM-DD.json" (a real date) into day. */
-static int report_day(const char *name, char *day, size_t len)
+int dashboard_report_day(const char *name, char *day, size_t len)
 {
 	int64_t d;
 	size_t n = strlen(name);
@@ -169,7 +168,7 @@ static int gather_days(json_t *doc, const char *reports_dir, struct err *err)
 	}
 	while ((de = readdir(d))) {
 		char day[16];
-		if (report_day(de->d_name, day, sizeof day))
+		if (dashboard_report_day(de->d_name, day, sizeof day))
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;

@@ -63,6 +63,10 @@ json_t *dashboard_gather(const struct dashboard_options *o, struct err *err);
  * YYYY-MM-DD. */
 char *dashboard_page(const json_t *doc, struct err *err);
 
+/* The day of a report's file name "post_market_YYYY-MM-DD.json" (a real
+ * date) into day (len >= 11). Returns 0, or -1 for any other name. */
+int dashboard_report_day(const char *name, char *day, size_t len);
+
 /* Gathers, renders, and replaces state/reports/index.html atomically and
  * durably. Returns 0, or -1 with err set. */
 int dashboard_write(const struct dashboard_options *o, struct err *err);
