@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "jobs/daily/daily.h"
 #include "lib/base/calendar.h"
 #include "lib/base/hook.h"
 #include "lib/base/jsontext.h"
@@ -281,6 +282,9 @@ static int change(struct cmd_env *env, int rollback, const char *id)
 			       NULL, &err))
 		cmd_error("models: %s", err.msg);
 	json_decref(event);
+	/* The dashboard shows the deployed version: it follows the registry. */
+	if (daily_write_dashboard(&env->config, env->state_dir, env->root, calendar_now(), &err))
+		cmd_error("models: %s", err.msg);
 	if (rollback)
 		printf("rolled back from %s to %s: %s/current.json is %s's again\n", before, target,
 		       env->models_dir, target);

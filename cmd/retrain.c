@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "jobs/daily/daily.h"
 #include "jobs/retrain/retrain.h"
 #include "lib/base/calendar.h"
 #include "lib/base/jsontext.h"
@@ -84,6 +85,10 @@ int cmd_retrain(struct cmd_ctx *ctx, int argc, char **argv)
 		cmd_env_release(&env);
 		return err.code == EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILED;
 	}
+	/* The dashboard's model history follows the registry. */
+	if (!o.dry_run &&
+	    daily_write_dashboard(&env.config, env.state_dir, env.root, calendar_now(), &err))
+		cmd_error("retrain: %s", err.msg);
 	if (as_json) {
 		json_t *out = res.event ? json_incref(res.event)
 					: json_pack("{s:s,s:s}", "event", "skip", "line", res.line);

@@ -25,6 +25,8 @@ static const char usage[] =
     "  --seed S               random seed (default 1); same seed, same bytes\n"
     "  --profile P            canonical (default) or stock-bot\n"
     "  --start YYYY-MM-DD     first trading day (default 2026-01-05)\n"
+    "  --end now|DATE|TIME    instead of --start: the history ends then (its last\n"
+    "                         day cut at that time, its first N trading days back)\n"
     "  --malformed SHARE      share of malformed lines, 0 to <1 (default 0.005)\n"
     "  --truth FILE           write the ground truth (weights, counts, P&L) as JSON\n"
     "  --live                 append in real time until SIGTERM/SIGINT\n"
@@ -120,7 +122,8 @@ enum {
 	OPT_MALFORMED,
 	OPT_AFTER_EXISTING,
 	OPT_LOGS,
-	OPT_ROOT
+	OPT_ROOT,
+	OPT_END
 };
 
 static const struct option longopts[] = {
@@ -128,6 +131,7 @@ static const struct option longopts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"start", required_argument, NULL, OPT_START},
+    {"end", required_argument, NULL, OPT_END},
     {"live", no_argument, NULL, OPT_LIVE},
     {"rate", required_argument, NULL, OPT_RATE},
     {"rotate-every", required_argument, NULL, OPT_ROTATE},
@@ -174,6 +178,15 @@ static int take_option(struct simulate_args *a, int c, const char *value)
 	case OPT_START:
 		if (parse_day(value, &opt->start_us) < 0)
 			return bad_value("start", "a date YYYY-MM-DD", value);
+		return 0;
+	case OPT_END:
+		if (strcmp(value, "now") == 0)
+			opt->end_us = calendar_now();
+		else if (parse_day(value, &opt->end_us) == 0)
+			opt->end_us += 86400 * CALENDAR_US_PER_S; /* the whole day */
+		else if (calendar_parse_iso(value, &opt->end_us) < 0)
+			return bad_value("end", "now, a date YYYY-MM-DD or an ISO-8601 time",
+					 value);
 		return 0;
 	case OPT_LIVE:
 		a->live = 1;
@@ -237,6 +250,10 @@ static int parse_args(struct cmd_ctx *ctx, int argc, char **argv, struct simulat
 		rc = take_option(a, c, optarg);
 		if (rc)
 			return rc;
+	}
+	if (a->opt.start_us && a->opt.end_us) {
+		cmd_error("simulate: --start and --end both place the history: give one");
+		return EXIT_USAGE;
 	}
 	if (optind < argc) {
 		cmd_error("simulate: unexpected argument '%s' (see tradelearn simulate --help)",

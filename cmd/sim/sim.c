@@ -1918,6 +1918,22 @@ void sim_options_init(struct sim_options *opt)
 	opt->stop = NULL;
 }
 
+/* The first of `days` trading days whose last one is the latest that has
+ * begun by end_us (UTC midnight of that day). */
+static int64_t first_day_before(int64_t end_us, int days)
+{
+	const int64_t day_us = 86400 * CALENDAR_US_PER_S;
+	int64_t day = end_us - ((end_us % day_us) + day_us) % day_us;
+	while (!is_weekday(day) || session_open_us(day) >= end_us)
+		day -= day_us;
+	for (int left = days - 1; left > 0;) {
+		day -= day_us;
+		if (is_weekday(day))
+			left--;
+	}
+	return day;
+}
+
 int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, struct err *err)
 {
 	struct sim s;
@@ -1936,6 +1952,8 @@ int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, struct
 	s.next_trade = s.next_signal = s.next_order = 1;
 
 	int64_t day = opt->start_us ? opt->start_us : DEFAULT_START_US;
+	if (opt->end_us)
+		day = first_day_before(opt->end_us, opt->days);
 	day -= ((day % (86400 * CALENDAR_US_PER_S)) + 86400 * CALENDAR_US_PER_S) %
 	       (86400 * CALENDAR_US_PER_S);
 	for (int d = 0; d < opt->days; day += 86400 * CALENDAR_US_PER_S) {
@@ -1943,6 +1961,9 @@ int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, struct
 			continue;
 		int64_t open_us = session_open_us(day);
 		for (int m = 0; m < STEPS_PER_DAY; m++) {
+			if (opt->end_us &&
+			    open_us + (int64_t)m * 60 * CALENDAR_US_PER_S >= opt->end_us)
+				break;
 			s.step++;
 			s.minute = m;
 			s.minute_start = open_us + (int64_t)m * 60 * CALENDAR_US_PER_S;

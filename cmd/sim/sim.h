@@ -42,7 +42,11 @@ struct sim_options {
 	enum sim_profile profile;
 	int days; /* trading days of history (batch) */
 	uint64_t seed;
-	int64_t start_us;	/* first trading day (UTC midnight); 0 = 2026-01-05 */
+	int64_t start_us; /* first trading day (UTC midnight); 0 = 2026-01-05 */
+	/* batch: when not 0, the history ends here instead: its last day is the
+	 * latest whose session began before end_us, cut at end_us, its first day
+	 * `days` trading days back (start_us is then not read) */
+	int64_t end_us;
 	double malformed_share; /* share of malformed lines, default 0.005 */
 	/* live mode */
 	double rate;	       /* records per second (all sources together) */

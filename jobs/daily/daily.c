@@ -27,6 +27,7 @@
 #include "lib/analyze/postmarket.h"
 #include "lib/ingest/record.h"
 #include "lib/store/outcome.h"
+#include "lib/report/dashboard.h"
 #include "lib/report/report_html.h"
 #include "lib/base/schedule.h"
 #include "lib/store/state.h"
@@ -1141,69 +1142,26 @@ static json_t *retrain_json(struct job *j, const struct metrics_trades *all,
 
 /* ---- reports ----------------------------------------------------------------------- */
 
-static int report_name_day(const char *name, char *day, size_t len)
-{
-	int32_t d;
-	size_t n = strlen(name);
-	if (n != strlen("post_market_YYYY-MM-DD.json") || strncmp(name, "post_market_", 12) != 0 ||
-	    strcmp(name + n - 5, ".json") != 0)
-		return -1;
-	snprintf(day, len, "%.10s", name + 12);
-	return schedule_parse_day(day, &d);
-}
-
-/* index.html from every report in the folder; post_market_latest.json is
- * the newest of them. */
-static int write_index(struct job *j, const char *dir, json_t *report)
+/* post_market_latest.json when D is the newest report. */
+static int write_latest(struct job *j, const char *dir, json_t *report)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	json_t *days = json_array();
 	char newest[16] = "", path[4400], day[16], today[16];
-	int rc = 0;
 
 	schedule_format_day(j->day, today, sizeof today);
-	if (!d) {
-		json_decref(days);
+	if (!d)
 		return err_fail(j->err, "%s: %s", dir, strerror(errno));
-	}
-	while ((de = readdir(d))) {
-		json_error_t jerr;
-		if (report_name_day(de->d_name, day, sizeof day))
-			continue;
-		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
-			continue; /* not a name this job writes */
-		if (strcmp(day, newest) > 0)
+	while ((de = readdir(d)))
+		if (dashboard_report_day(de->d_name, day, sizeof day) == 0 &&
+		    strcmp(day, newest) > 0)
 			snprintf(newest, sizeof newest, "%s", day);
-		json_t *r =
-		    strcmp(day, today) == 0 ? json_incref(report) : json_load_file(path, 0, &jerr);
-		json_t *dd = json_object_get(r, "day");
-		json_array_append_new(days,
-				      r ? json_pack("{s:s,s:O,s:O,s:O}", "date", day, "trades",
-						    json_object_get(dd, "count"), "pnl_usd",
-						    json_object_get(dd, "pnl_usd"), "win_rate",
-						    json_object_get(dd, "win_rate"))
-					: json_string(day));
-		json_decref(r);
-	}
 	closedir(d);
-	char *html = report_html_index(days, j->err);
-	json_decref(days);
-	if (!html)
-		return err_prefix(j->err, "index");
-	if (snprintf(path, sizeof path, "%s/index.html", dir) >= (int)sizeof path)
-		rc = fail(j, ENAMETOOLONG, "%s: path too long", dir);
-	else
-		rc = durable_replace(path, html, strlen(html), j->err);
-	free(html);
-	if (rc == 0 && strcmp(newest, today) == 0) {
-		if (snprintf(path, sizeof path, "%s/post_market_latest.json", dir) >=
-		    (int)sizeof path)
-			rc = fail(j, ENAMETOOLONG, "%s: path too long", dir);
-		else
-			rc = write_json(j, path, report);
-	}
-	return rc;
+	if (strcmp(newest, today) != 0)
+		return 0;
+	if (snprintf(path, sizeof path, "%s/post_market_latest.json", dir) >= (int)sizeof path)
+		return fail(j, ENAMETOOLONG, "%s: path too long", dir);
+	return write_json(j, path, report);
 }
 
 static int write_reports(struct job *j, json_t *report)
@@ -1222,7 +1180,10 @@ static int write_reports(struct job *j, json_t *report)
 	if (rc == 0)
 		rc = write_json(j, path, report);
 	if (rc == 0)
-		rc = write_index(j, dir, report);
+		rc = write_latest(j, dir, report);
+	if (rc == 0)
+		rc = daily_write_dashboard(j->cfg, j->o->state_dir, j->o->root_dir, j->o->now_us,
+					   j->err);
 	return rc;
 }
 
@@ -1251,6 +1212,43 @@ static void fire_retrain_triggered(const struct job *j, json_t *retrain)
 		(void)hook_fire(&j->cfg->hooks, j->o->root_dir, j->o->state_dir,
 				HOOK_RETRAIN_TRIGGERED, fields, NULL, NULL);
 	json_decref(fields);
+}
+
+int daily_write_dashboard(const struct config *c, const char *state_dir, const char *root_dir,
+			  int64_t now_us, struct err *err)
+{
+	char models[4400];
+	struct knobs_table *t = malloc(sizeof *t);
+	json_t *defaults = json_object();
+	int rc = -1;
+
+	if (!t || !defaults) {
+		err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	knobs_table_init(t);
+	if (knobs_table_from_json(t, c->knobs, c->knob_rules, err)) {
+		err_prefix(err, "knobs");
+		goto out;
+	}
+	for (size_t i = 0; i < t->n_knobs; i++)
+		json_object_set_new(defaults, t->knobs[i].name,
+				    t->knobs[i].integer
+					? json_integer((json_int_t)t->knobs[i].value)
+					: json_real(t->knobs[i].value));
+	if (root_dir)
+		snprintf(models, sizeof models, "%s/models", root_dir);
+	struct dashboard_options d = {.state_dir = state_dir,
+				      .models_dir = root_dir ? models : NULL,
+				      .knob_defaults = defaults,
+				      .now_us = now_us};
+	rc = dashboard_write(&d, err);
+	if (rc)
+		err_prefix(err, "dashboard");
+out:
+	free(t);
+	json_decref(defaults);
+	return rc;
 }
 
 int32_t daily_default_day(const struct config *c, int64_t now_us)

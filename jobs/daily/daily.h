@@ -8,7 +8,7 @@
  *
  * Outputs, each replaced atomically (temp, fsync, rename) or appended once:
  *   state/reports/post_market_D.json, .html, post_market_latest.json (when D
- *     is the newest report), index.html;
+ *     is the newest report), index.html (the dashboard, daily_write_dashboard);
  *   state/knobs.json ({format, as_of, values, before}) and
  *     state/knob_adjustments.jsonl (one line per change);
  *   state/missed_signals.jsonl.zst (one frame per day, each line with "day");
@@ -78,6 +78,15 @@ struct daily_options {
  * file that cannot be read or written (its errno), ENOMEM. Files already
  * replaced stay valid on their own. */
 int daily_run(const struct daily_options *o, json_t **report, struct err *err);
+
+/* Writes state_dir/reports/index.html, the dashboard (lib/report/dashboard.h),
+ * with the knob defaults of config c and the model history of
+ * root_dir/models (none when root_dir is NULL). The daily job calls it
+ * after every report; `models deploy`, `models rollback`, `retrain` and
+ * `backfill` after they change the registry. Returns 0, or -1 with err
+ * set. */
+int daily_write_dashboard(const struct config *c, const char *state_dir, const char *root_dir,
+			  int64_t now_us, struct err *err);
 
 /* The trading day a report is for when none is given: the last trading day
  * whose daily slot (config schedule.daily) is at or before now. */

@@ -14,20 +14,11 @@
 #include <string.h>
 
 #include "lib/base/calendar.h"
-
-/* U+2014 EM DASH, spelled in bytes so the encoding of the output does not
- * depend on the compiler's source or execution character set. */
-#define DASH "\xe2\x80\x94"
+#include "lib/report/html.h"
 
 /* ---- output buffer ---------------------------------------------------- */
 
-struct page {
-	FILE *out;
-	char *text;
-	size_t len;
-};
-
-static int page_open(struct page *p)
+int page_open(struct page *p)
 {
 	p->text = NULL;
 	p->len = 0;
@@ -37,7 +28,7 @@ static int page_open(struct page *p)
 
 /* Closes the stream; returns the text (the caller frees it), or NULL when
  * any write failed or `failed` is set (the text is freed then). */
-static char *page_close(struct page *p, int failed)
+char *page_close(struct page *p, int failed)
 {
 	if (ferror(p->out))
 		failed = 1;
@@ -53,7 +44,7 @@ static char *page_close(struct page *p, int failed)
 /* ---- text and numbers ------------------------------------------------- */
 
 /* Writes s HTML-escaped: safe in element content and in quoted attributes. */
-static void put_text(FILE *out, const char *s)
+void put_text(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
@@ -79,7 +70,7 @@ static void put_text(FILE *out, const char *s)
 }
 
 /* The string at v escaped, or a dash when v is not a non-empty string. */
-static void put_json_text(FILE *out, const json_t *v)
+void put_json_text(FILE *out, const json_t *v)
 {
 	const char *s = json_string_value(v);
 	put_text(out, s && *s ? s : DASH);
@@ -87,7 +78,7 @@ static void put_json_text(FILE *out, const json_t *v)
 
 /* The finite number at v, or NAN when v is null, missing, not a number or
  * not finite: NAN is "cannot be computed" everywhere below. */
-static double num(const json_t *v)
+double num(const json_t *v)
 {
 	double d;
 	if (!json_is_number(v))
@@ -96,21 +87,10 @@ static double num(const json_t *v)
 	return isfinite(d) ? d : NAN;
 }
 
-static double field(const json_t *obj, const char *key)
+double field(const json_t *obj, const char *key)
 {
 	return num(json_object_get(obj, key));
 }
-
-enum fmt {
-	FMT_COUNT,	/* 12 */
-	FMT_MONEY,	/* +$12.34 */
-	FMT_PCT,	/* fraction as 54.3% */
-	FMT_PCT_SIGNED, /* fraction as +1.23% */
-	FMT_RATIO,	/* 1.85 */
-	FMT_SCORE,	/* 0.693 */
-	FMT_MINUTES,	/* 42 min, 3.5 h */
-	FMT_HOURS,	/* 26.5 h, 36.4 d */
-};
 
 /* The value as it will be printed: what rounds to zero at the printed
  * precision becomes +0, so that no "-0.00" or "-$0.00" appears. */
@@ -149,7 +129,7 @@ static int printed_sign(double v, enum fmt f)
 	return (v > 0) - (v < 0);
 }
 
-static void put_num(FILE *out, double v, enum fmt f)
+void put_num(FILE *out, double v, enum fmt f)
 {
 	if (isnan(v)) {
 		fputs(DASH, out);
@@ -194,7 +174,7 @@ static void put_num(FILE *out, double v, enum fmt f)
  * becomes "2026-02-09 20:21 UTC" and an offset is kept ("2026-02-09 15:21
  * -05:00"), inside a <time> element that keeps the full value; anything
  * else is written as it is (escaped), and a missing one as a dash. */
-static void put_timestamp(FILE *out, const json_t *v)
+void put_timestamp(FILE *out, const json_t *v)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd";
 	const char *s = json_string_value(v), *zone;
@@ -225,7 +205,7 @@ static void put_timestamp(FILE *out, const json_t *v)
 
 /* A knob value: integers as integers, reals with up to 6 significant
  * digits (smoothed knobs carry long tails), text escaped. */
-static void put_plain_value(FILE *out, const json_t *v)
+void put_plain_value(FILE *out, const json_t *v)
 {
 	double d = num(v);
 	if (json_is_integer(v))
@@ -238,7 +218,7 @@ static void put_plain_value(FILE *out, const json_t *v)
 		put_json_text(out, v);
 }
 
-static const char *tone(double v, enum fmt f)
+const char *tone(double v, enum fmt f)
 {
 	if (f != FMT_MONEY && f != FMT_PCT_SIGNED)
 		return "";
@@ -252,11 +232,27 @@ static const char *tone(double v, enum fmt f)
 	}
 }
 
-static void put_cell(FILE *out, double v, enum fmt f)
+void put_cell(FILE *out, double v, enum fmt f)
 {
 	fprintf(out, "<td class=\"num%s\">", tone(v, f));
 	put_num(out, v, f);
 	fputs("</td>", out);
+}
+
+int fold_open(FILE *out, size_t n, const char *what)
+{
+	if (n <= FOLD_ROWS)
+		return 0;
+	fprintf(out, "<details>\n<summary>%zu ", n);
+	put_text(out, what);
+	fputs("</summary>\n", out);
+	return 1;
+}
+
+void fold_close(FILE *out, int opened)
+{
+	if (opened)
+		fputs("</details>\n", out);
 }
 
 /* ---- the page frame --------------------------------------------------- */
@@ -275,22 +271,28 @@ static const char style_sheet[] =
     ".headline dt{font-size:12px;color:#5b6670}\n"
     ".headline dd{margin:0;font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}\n"
     "table{border-collapse:collapse;margin:4px 0 12px}\n"
+    ".wrap{overflow-x:auto;max-width:100%}\n"
     "th,td{padding:3px 10px;border-bottom:1px solid #e6e9ed;text-align:left;vertical-align:top}\n"
     "table.group{font-size:13px}\n"
     "table.group th,table.group td{padding:3px 6px}\n"
+    "table.group thead th{white-space:normal;vertical-align:bottom}\n"
     "th{font-weight:600;background:#f4f6f8}\n"
     "tbody th{background:none;font-weight:normal}\n"
     ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     ".pos{color:#1a7f37}\n"
     ".neg{color:#c62828}\n"
     ".groups{columns:2 420px;column-gap:40px}\n"
-    ".groups>div{break-inside:avoid}\n"
+    ".groups>div{break-inside:avoid;overflow-x:auto;min-width:0}\n"
     ".groups h3{margin-top:4px}\n"
     "table.group{width:100%}\n"
     "tbody th{overflow-wrap:break-word}\n"
     ".badge{display:inline-block;padding:2px 8px;border-radius:4px;font-weight:600}\n"
     ".warn{background:#fff4e0;color:#8a4b00;border:1px solid #f0c27a}\n"
     ".ok{background:#eef6ee;color:#1a7f37;border:1px solid #b7dcb9}\n"
+    ".plain{background:#f4f6f8;color:#1d2329;border:1px solid #d8dde3;font-weight:normal}\n"
+    "td.moved{font-weight:700}\n"
+    "td time,th a,td a{white-space:nowrap}\n"
+    "tr.current th,tr.current td{background:#eef6ee}\n"
     "figure.chart{margin:16px 0 24px}\n"
     "figure.chart h3{margin:0 0 6px}\n"
     "figure.chart svg{display:block;max-width:100%;height:auto}\n"
@@ -310,14 +312,19 @@ static const char style_sheet[] =
     "svg .line.thin{stroke-width:1.25;stroke-opacity:.6}\n"
     "svg .dot{fill:#1f6feb;stroke:#fff;stroke-width:1}\n"
     "svg text.empty{font-size:14px;fill:#9aa5b1}\n"
+    "details{margin:4px 0 12px}\n"
+    "summary{cursor:pointer;color:#0b57d0;font-weight:600;padding:2px 0}\n"
     "footer{margin-top:32px;color:#5b6670;font-size:12px}\n"
     "@media print{body{max-width:none;padding:0;font-size:11px}"
-    "h2,h3{break-after:avoid}figure,table,.groups>div{break-inside:avoid}"
+    "h2,h3{break-after:avoid}figure,tr,.groups>div{break-inside:avoid}"
+    ".wrap,.groups>div{overflow:visible}"
+    "details::details-content{content-visibility:visible;display:contents}"
+    "summary{color:inherit;list-style:none}"
     "*{print-color-adjust:exact;-webkit-print-color-adjust:exact}a{color:inherit}}\n";
 
 /* The document up to <body>; the title is title, then date when not NULL,
  * so that a row of browser tabs shows which day each is. */
-static void put_head(FILE *out, const char *title, const char *date)
+void put_head(FILE *out, const char *title, const char *date)
 {
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -334,12 +341,6 @@ static void put_head(FILE *out, const char *title, const char *date)
 }
 
 /* ---- tables ----------------------------------------------------------- */
-
-struct figure_row {
-	const char *label;
-	const char *key;
-	enum fmt fmt;
-};
 
 static const struct figure_row trade_rows[] = {
     {"Trades", "count", FMT_COUNT},
@@ -369,11 +370,10 @@ static const struct figure_row return_rows[] = {
 
 /* A table with one row per figure and one column per object (a null object
  * gives a column of dashes). */
-static void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_rows,
-			     const char *const *columns, const json_t *const *objects,
-			     size_t n_columns)
+void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_rows,
+		      const char *const *columns, const json_t *const *objects, size_t n_columns)
 {
-	fputs("<table>\n<thead><tr><th></th>", out);
+	fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th></th>", out);
 	for (size_t c = 0; c < n_columns; c++) {
 		fputs("<th class=\"num\">", out);
 		put_text(out, columns[c]);
@@ -388,7 +388,7 @@ static void put_figure_table(FILE *out, const struct figure_row *rows, size_t n_
 			put_cell(out, field(objects[c], rows[r].key), rows[r].fmt);
 		fputs("</tr>\n", out);
 	}
-	fputs("</tbody>\n</table>\n", out);
+	fputs("</tbody>\n</table>\n</div>\n", out);
 }
 
 static const json_t *window_part(const json_t *report, const char *window, const char *part)
@@ -643,10 +643,13 @@ static int put_breakdowns(FILE *out, const json_t *report)
 			qsort(rows, n, sizeof(*rows), by_pnl_desc);
 		else if (strcmp(dimension, "confidence") == 0)
 			qsort(rows, n, sizeof(*rows), by_key);
+		int folded = fold_open(out, n, "rows");
 		put_group_head(out, dimension_title(dimension));
 		for (size_t i = 0; i < n; i++)
 			put_group_row(out, rows[i].key, rows[i].trades);
-		fputs("</tbody>\n</table>\n</div>\n", out);
+		fputs("</tbody>\n</table>\n", out);
+		fold_close(out, folded);
+		fputs("</div>\n", out);
 		free(rows);
 	}
 	if (json_object_size(breakdowns) > 0)
@@ -685,7 +688,8 @@ static void put_knobs(FILE *out, const json_t *report)
 		if (!knob_changed(knob))
 			continue;
 		if (!any)
-			fputs("<table>\n<thead><tr><th>Knob</th><th class=\"num\">Previous</th>"
+			fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Knob</th><th "
+			      "class=\"num\">Previous</th>"
 			      "<th class=\"num\">New</th><th>Reason</th></tr></thead>\n<tbody>\n",
 			      out);
 		any = 1;
@@ -700,7 +704,7 @@ static void put_knobs(FILE *out, const json_t *report)
 		fputs("</td></tr>\n", out);
 	}
 	if (any)
-		fputs("</tbody>\n</table>\n", out);
+		fputs("</tbody>\n</table>\n</div>\n", out);
 	else
 		fputs("<p>No change.</p>\n", out);
 	fputs("</section>\n", out);
@@ -708,7 +712,7 @@ static void put_knobs(FILE *out, const json_t *report)
 
 /* The strings of array v as list items; non-strings are skipped. Returns
  * how many were written. */
-static size_t put_string_items(FILE *out, const json_t *v)
+size_t put_string_items(FILE *out, const json_t *v)
 {
 	size_t i, written = 0;
 	json_t *item;
@@ -761,7 +765,9 @@ static void put_missed(FILE *out, const json_t *report)
 	put_num(out, pnl, FMT_MONEY);
 	fputs("</span>.</p>\n", out);
 	if (json_object_size(by_reason) > 0) {
-		fputs("<table>\n<thead><tr><th>Reason not traded</th><th class=\"num\">Signals</th>"
+		int folded = fold_open(out, json_object_size(by_reason), "reasons not traded");
+		fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Reason not traded</th><th "
+		      "class=\"num\">Signals</th>"
 		      "<th class=\"num\">Hypothetical P&amp;L</th></tr></thead>\n<tbody>\n",
 		      out);
 		json_object_foreach((json_t *)by_reason, reason, entry)
@@ -773,7 +779,8 @@ static void put_missed(FILE *out, const json_t *report)
 			put_cell(out, field(entry, "pnl_usd"), FMT_MONEY);
 			fputs("</tr>\n", out);
 		}
-		fputs("</tbody>\n</table>\n", out);
+		fputs("</tbody>\n</table>\n</div>\n", out);
+		fold_close(out, folded);
 	}
 	if (json_array_size(json_object_get(missed, "suggestions")) > 0) {
 		fputs("<h3>Suggestions</h3>\n", out);
@@ -785,15 +792,17 @@ static void put_missed(FILE *out, const json_t *report)
 static void put_stale(FILE *out, const json_t *report)
 {
 	const json_t *stale = json_object_get(report, "stale_positions");
-	size_t i;
+	size_t i, n = json_array_size(stale);
 	json_t *position;
 
 	fputs("<section id=\"stale\">\n<h2>Stale positions</h2>\n", out);
-	if (json_array_size(stale) == 0) {
+	if (n == 0) {
 		fputs("<p>None.</p>\n</section>\n", out);
 		return;
 	}
-	fputs("<table>\n<thead><tr><th>Symbol</th><th>Opened</th><th class=\"num\">Age</th></tr>"
+	int folded = fold_open(out, n, n == 1 ? "stale position" : "stale positions");
+	fputs("<div class=\"wrap\">\n<table>\n<thead><tr><th>Symbol</th><th>Opened</th><th "
+	      "class=\"num\">Age</th></tr>"
 	      "</thead>\n<tbody>\n",
 	      out);
 	json_array_foreach(stale, i, position)
@@ -806,7 +815,9 @@ static void put_stale(FILE *out, const json_t *report)
 		put_cell(out, field(position, "age_hours"), FMT_HOURS);
 		fputs("</tr>\n", out);
 	}
-	fputs("</tbody>\n</table>\n</section>\n", out);
+	fputs("</tbody>\n</table>\n</div>\n", out);
+	fold_close(out, folded);
+	fputs("</section>\n", out);
 }
 
 static void put_model(FILE *out, const json_t *report)
@@ -832,36 +843,18 @@ static void put_model(FILE *out, const json_t *report)
  * calibration sit side by side (each wraps under the other on a narrow
  * screen or on paper). Sizes are the natural size in CSS pixels, so the
  * 11px labels read at 11px; the style only ever scales a chart down. */
-#define WIDE_W 960
-#define WIDE_H 260
-#define HALF_W 480
-#define HALF_H 300
-#define PAD_LEFT 60
-#define PAD_RIGHT 20
-#define PAD_TOP 18
-#define PAD_BOTTOM 44
-/* Coordinates are clamped to this far outside the canvas. */
-#define COORD_LIMIT 10000.0
 
-/* A chart's canvas and data ranges; axis_settle() guarantees hi > lo,
- * both finite. */
-struct plot {
-	FILE *out;
-	int w, h;
-	double x_lo, x_hi, y_lo, y_hi;
-};
-
-static double plot_w(const struct plot *p)
+double plot_w(const struct plot *p)
 {
 	return p->w - PAD_LEFT - PAD_RIGHT;
 }
 
-static double plot_h(const struct plot *p)
+double plot_h(const struct plot *p)
 {
 	return p->h - PAD_TOP - PAD_BOTTOM;
 }
 
-static double plot_bottom(const struct plot *p)
+double plot_bottom(const struct plot *p)
 {
 	return PAD_TOP + plot_h(p);
 }
@@ -869,7 +862,7 @@ static double plot_bottom(const struct plot *p)
 /* Makes [lo, hi] a usable axis: finite, ordered, and never of zero width,
  * so the scales below never divide by zero. A flat series gets 5% of its
  * level (or 1) of room either side. */
-static void axis_settle(double *lo, double *hi)
+void axis_settle(double *lo, double *hi)
 {
 	double span, level;
 	if (!isfinite(*lo) || !isfinite(*hi)) {
@@ -896,12 +889,12 @@ static void axis_settle(double *lo, double *hi)
 	}
 }
 
-static double plot_x(const struct plot *p, double x)
+double plot_x(const struct plot *p, double x)
 {
 	return PAD_LEFT + (x - p->x_lo) / (p->x_hi - p->x_lo) * plot_w(p);
 }
 
-static double plot_y(const struct plot *p, double y)
+double plot_y(const struct plot *p, double y)
 {
 	return plot_bottom(p) - (y - p->y_lo) / (p->y_hi - p->y_lo) * plot_h(p);
 }
@@ -909,7 +902,7 @@ static double plot_y(const struct plot *p, double y)
 /* Every coordinate goes through here: whatever went wrong upstream, a
  * non-finite value never reaches the SVG, and a wild one stays near the
  * canvas. */
-static void put_coord(FILE *out, double v)
+void put_coord(FILE *out, double v)
 {
 	if (!isfinite(v))
 		v = 0;
@@ -919,7 +912,7 @@ static void put_coord(FILE *out, double v)
 	fprintf(out, "%.1f", v);
 }
 
-static void put_point(FILE *out, double x, double y)
+void put_point(FILE *out, double x, double y)
 {
 	put_coord(out, x);
 	putc(',', out);
@@ -927,7 +920,7 @@ static void put_point(FILE *out, double x, double y)
 	putc(' ', out);
 }
 
-static void put_line(FILE *out, const char *cls, double x1, double y1, double x2, double y2)
+void put_line(FILE *out, const char *cls, double x1, double y1, double x2, double y2)
 {
 	fprintf(out, "<line class=\"%s\" x1=\"", cls);
 	put_coord(out, x1);
@@ -941,7 +934,7 @@ static void put_line(FILE *out, const char *cls, double x1, double y1, double x2
 }
 
 /* Opens <text> at (x, y); the caller writes the content and "</text>". */
-static void open_text(FILE *out, const char *cls, double x, double y, const char *anchor)
+void open_text(FILE *out, const char *cls, double x, double y, const char *anchor)
 {
 	fputs("<text ", out);
 	if (cls)
@@ -954,7 +947,7 @@ static void open_text(FILE *out, const char *cls, double x, double y, const char
 }
 
 /* Opens the figure with its visible title and the <svg> of p's size. */
-static void chart_open(const struct plot *p, const char *id, const char *title)
+void chart_open(const struct plot *p, const char *id, const char *title)
 {
 	fputs("<figure class=\"chart\">\n<h3>", p->out);
 	put_text(p->out, title);
@@ -966,7 +959,7 @@ static void chart_open(const struct plot *p, const char *id, const char *title)
 	fputs("</title>\n", p->out);
 }
 
-static void chart_close(const struct plot *p, const char *caption)
+void chart_close(const struct plot *p, const char *caption)
 {
 	fputs("<rect class=\"frame\" x=\"", p->out);
 	put_coord(p->out, PAD_LEFT);
@@ -981,14 +974,14 @@ static void chart_close(const struct plot *p, const char *caption)
 	fputs("</figcaption>\n</figure>\n", p->out);
 }
 
-static void chart_no_data(const struct plot *p)
+void chart_no_data(const struct plot *p)
 {
 	open_text(p->out, "empty", PAD_LEFT + plot_w(p) / 2.0, PAD_TOP + plot_h(p) / 2.0, "middle");
 	fputs("no data</text>\n", p->out);
 }
 
 /* Titles of the axes: x under the tick labels, y turned along the left. */
-static void put_axis_titles(const struct plot *p, const char *x_title, const char *y_title)
+void put_axis_titles(const struct plot *p, const char *x_title, const char *y_title)
 {
 	if (x_title) {
 		open_text(p->out, "axis", PAD_LEFT + plot_w(p) / 2.0, p->h - 6, "middle");
@@ -1003,8 +996,6 @@ static void put_axis_titles(const struct plot *p, const char *x_title, const cha
 		fputs("</text>\n", p->out);
 	}
 }
-
-enum axis_fmt { AXIS_PLAIN, AXIS_PCT };
 
 /* The smallest step of 1, 2 or 5 times a power of ten that cuts span into
  * at most seven intervals (so an axis has between three and eight labels),
@@ -1041,7 +1032,7 @@ static void put_tick_label(FILE *out, double v, double step, enum axis_fmt fmt)
 }
 
 /* Horizontal grid lines with labels at nice values of the y range. */
-static void put_y_ticks(const struct plot *p, enum axis_fmt fmt)
+void put_y_ticks(const struct plot *p, enum axis_fmt fmt)
 {
 	double step = nice_step(p->y_hi - p->y_lo);
 	double first, v;
@@ -1085,7 +1076,7 @@ static void put_x_ticks(const struct plot *p, enum axis_fmt fmt)
  * first, the last and up to five between, at least 110 px apart (a label
  * is about 60 px wide). The first label starts at its point and the last
  * ends at its point, so that neither runs off the canvas. */
-static void put_date_ticks(const struct plot *p, const json_t *series, size_t n)
+void put_date_ticks(const struct plot *p, const json_t *series, size_t n)
 {
 	size_t last_index = (size_t)-1, labels = (size_t)(plot_w(p) / 110);
 	if (labels > 7)
@@ -1110,7 +1101,7 @@ static void put_date_ticks(const struct plot *p, const json_t *series, size_t n)
 
 /* Counts the points of series whose key is a finite number, and their
  * range. */
-static size_t series_range(const json_t *series, const char *key, double *lo, double *hi)
+size_t series_range(const json_t *series, const char *key, double *lo, double *hi)
 {
 	size_t i, n = 0;
 	json_t *point;
@@ -1128,7 +1119,7 @@ static size_t series_range(const json_t *series, const char *key, double *lo, do
 	return n;
 }
 
-static void chart_equity(FILE *out, const json_t *charts)
+void chart_equity(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "equity");
 	size_t n = json_array_size(series), i;
@@ -1165,7 +1156,7 @@ static void chart_equity(FILE *out, const json_t *charts)
 			"dotted line is the starting level.");
 }
 
-static void chart_drawdown(FILE *out, const json_t *charts)
+void chart_drawdown(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "drawdown");
 	size_t n = json_array_size(series), i;
@@ -1395,6 +1386,7 @@ char *report_html_page(const json_t *report, struct err *err)
 	put_head(page.out, "Post-market report", date);
 	put_header(page.out, report, date);
 	fputs("<main>\n", page.out);
+	put_charts(page.out, report);
 	put_windows(page.out, report);
 	if (put_symbols(page.out, report) != 0)
 		failed = 1;
@@ -1403,7 +1395,6 @@ char *report_html_page(const json_t *report, struct err *err)
 	put_missed(page.out, report);
 	put_stale(page.out, report);
 	put_model(page.out, report);
-	put_charts(page.out, report);
 	if (put_breakdowns(page.out, report) != 0)
 		failed = 1;
 	fputs("</main>\n<footer>The figures of this page are in post_market_", page.out);
@@ -1414,124 +1405,6 @@ char *report_html_page(const json_t *report, struct err *err)
 		goto fail;
 	return text;
 fail:
-	err_set(err, ENOMEM, "report_html: out of memory");
-	return NULL;
-}
-
-struct day_entry {
-	const char *date;
-	const json_t *summary; /* NULL when the element was a bare date */
-	size_t position;       /* in the input, so a repeated date keeps its first */
-};
-
-/* Newest first; the same date in input order. */
-static int by_date_desc(const void *a, const void *b)
-{
-	const struct day_entry *x = a, *y = b;
-	int c = strcmp(y->date, x->date);
-	if (c != 0)
-		return c;
-	return (x->position > y->position) - (x->position < y->position);
-}
-
-/* A date that exists, as strict YYYY-MM-DD: the date becomes part of a
- * file name in a link, so nothing else may pass. */
-static int is_iso_date(const char *s)
-{
-	int64_t days;
-	return calendar_parse_date(s, &days) == 0;
-}
-
-char *report_html_index(const json_t *days, struct err *err)
-{
-	size_t n = json_array_size(days), i, listed = 0;
-	struct day_entry *entries = NULL;
-	int with_summaries = 0;
-	struct page page;
-	json_t *element;
-	char *text;
-
-	if (!json_is_array(days)) {
-		err_set(err, EINVAL, "report_html: the days are not a JSON array");
-		return NULL;
-	}
-	if (n > 0) {
-		entries = calloc(n, sizeof(*entries));
-		if (!entries)
-			goto nomem;
-	}
-	json_array_foreach(days, i, element)
-	{
-		const json_t *summary = json_is_object(element) ? element : NULL;
-		const char *date =
-		    json_string_value(summary ? json_object_get(summary, "date") : element);
-		if (!date || !is_iso_date(date)) {
-			err_set(err, EINVAL,
-				"report_html: days[%zu] is not a YYYY-MM-DD date or a summary "
-				"object with one",
-				i);
-			free(entries);
-			return NULL;
-		}
-		entries[i].date = date;
-		entries[i].summary = summary;
-		entries[i].position = i;
-		if (summary)
-			with_summaries = 1;
-	}
-	if (n > 1)
-		qsort(entries, n, sizeof(*entries), by_date_desc);
-	for (i = 0; i < n; i++)
-		if (i == 0 || strcmp(entries[i].date, entries[i - 1].date) != 0)
-			listed++;
-
-	if (page_open(&page) != 0)
-		goto nomem;
-	put_head(page.out, "Post-market reports", NULL);
-	fputs("<header>\n<h1>Post-market reports</h1>\n<p class=\"sub\">", page.out);
-	if (listed == 0)
-		fputs("No reports yet.", page.out);
-	else
-		fprintf(page.out, "%zu trading day%s, newest first.", listed,
-			listed == 1 ? "" : "s");
-	fputs("</p>\n</header>\n<main>\n", page.out);
-	if (listed > 0) {
-		fputs("<table>\n<thead><tr><th>Date</th>", page.out);
-		if (with_summaries)
-			fputs("<th class=\"num\">Trades</th><th class=\"num\">Win rate</th>"
-			      "<th class=\"num\">P&amp;L</th>",
-			      page.out);
-		fputs("<th>Data</th></tr></thead>\n<tbody>\n", page.out);
-	}
-	for (i = 0; i < n; i++) {
-		const struct day_entry *d = &entries[i];
-		if (i > 0 && strcmp(d->date, entries[i - 1].date) == 0)
-			continue;
-		fputs("<tr><th scope=\"row\"><a href=\"post_market_", page.out);
-		put_text(page.out, d->date);
-		fputs(".html\">", page.out);
-		put_text(page.out, d->date);
-		fputs("</a></th>", page.out);
-		if (with_summaries) {
-			put_cell(page.out, field(d->summary, "trades"), FMT_COUNT);
-			put_cell(page.out, field(d->summary, "win_rate"), FMT_PCT);
-			put_cell(page.out, field(d->summary, "pnl_usd"), FMT_MONEY);
-		}
-		fputs("<td><a href=\"post_market_", page.out);
-		put_text(page.out, d->date);
-		fputs(".json\">JSON</a></td></tr>\n", page.out);
-	}
-	if (listed > 0)
-		fputs("</tbody>\n</table>\n", page.out);
-	fputs("</main>\n</body>\n</html>\n", page.out);
-	free(entries);
-	entries = NULL;
-	text = page_close(&page, 0);
-	if (!text)
-		goto nomem;
-	return text;
-nomem:
-	free(entries);
 	err_set(err, ENOMEM, "report_html: out of memory");
 	return NULL;
 }

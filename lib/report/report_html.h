@@ -1,6 +1,6 @@
 /*
- * report_html — the daily post-market report as one
- * self-contained HTML page, and the index page that lists every day.
+ * report_html — the daily post-market report as one self-contained HTML
+ * page (the dashboard that lists every day is lib/report/dashboard.h).
  *
  * A page needs nothing but itself: the style is embedded, the four charts
  * are inline SVG, and there is no script, font, stylesheet or image to
@@ -9,12 +9,12 @@
  *
  * The page reads the report object the daily job builds (its keys are listed
  * below) and prints, in the order a trader reads them: a header with the
- * date and the day's trades, win rate, P&L and profit factor; the day's
- * trade figures beside the 7-day, 30-day and all-time ones; the return
- * figures of each window; the 30-day best and worst symbols; the knob
- * changes; the retrain decision and its reasons; missed opportunities and
- * suggestions; stale positions; model health; four charts (equity curve,
- * drawdown, win rate by hour, calibration); and the 30-day breakdowns.
+ * date and the day's trades, win rate, P&L and profit factor; four charts
+ * (equity curve, drawdown, win rate by hour, calibration); the day's trade
+ * figures beside the 7-day, 30-day and all-time ones; the return figures of
+ * each window; the 30-day best and worst symbols; the knob changes; the
+ * retrain decision and its reasons; missed opportunities and suggestions;
+ * stale positions; model health; and the 30-day breakdowns.
  *
  * Report keys read (anything missing or of the wrong type reads as null):
  *
@@ -56,17 +56,22 @@
  * point (a series that never fell shows 0 to -1%). Calibration dots grow
  * with their bucket's trades. Breakdowns flow in two columns; symbols are
  * sorted by P&L (best first), confidence buckets by key, the others keep
- * the report's order. Nothing in the page names an address (no http:, no
+ * the report's order. Every table sits in a wrapper that scrolls sideways
+ * (class "wrap", or a breakdown's block of the two-column flow), so a wide
+ * one never runs under its neighbour at any width; a list of more than 10
+ * rows (stale positions, a breakdown, reasons not traded) is folded into a
+ * <details> whose summary gives its count. On paper (@media print) folds
+ * are open and nothing scrolls. Nothing in the page names an address (no http:, no
  * src=, no url(): inline SVG goes without its xmlns).
  *
- * Every string taken from the report or the index input (symbols, reasons,
+ * Every string taken from the report (symbols, reasons,
  * suggestions, keys, dates) is HTML-escaped (& < > " '): they come from a
  * bot's logs. No coordinate written into the SVG is ever NaN or infinite:
  * series with fewer than two points (fewer than one bar or calibration
  * point) draw an empty chart that says "no data", null points are left out,
  * and flat series get a padded axis.
  *
- * Both functions only read their json argument (borrowed reference; the
+ * The function only reads its json argument (borrowed reference; the
  * caller keeps ownership), do no I/O, and are safe to call from several
  * threads on different inputs.
  */
@@ -82,20 +87,5 @@
  * when report is not an object or its date is not a string, ENOMEM when
  * memory runs out. */
 char *report_html_page(const json_t *report, struct err *err);
-
-/* Renders the index page of every reported day. days (borrowed) is a JSON
- * array whose elements are either a date string "YYYY-MM-DD" or a day's
- * summary object {date, trades, pnl_usd, win_rate} (win_rate a fraction; any
- * figure may be null or missing); the two may be mixed, in any order. Each
- * day links to post_market_DATE.html and post_market_DATE.json (relative
- * links: the index sits beside the reports), newest first; a date given
- * twice is listed once, with its first summary. The trades, win rate and
- * P&L columns appear only when at least one element is a summary object.
- * Returns a malloc'd NUL-terminated page that the caller frees, or NULL with
- * err set: EINVAL when days is not an array, an element is neither a string
- * nor an object, or a date is not a valid YYYY-MM-DD (it becomes part of a
- * file name); ENOMEM when memory runs out. An empty array gives a page that
- * says there are no reports yet. */
-char *report_html_index(const json_t *days, struct err *err);
 
 #endif

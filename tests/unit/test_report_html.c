@@ -615,115 +615,6 @@ static void test_page_rejects_a_report_without_date(void **state)
 	json_decref(array);
 }
 
-/* ---- the index ---------------------------------------------------------- */
-
-static void test_index_lists_dates_newest_first_with_links(void **state)
-{
-	(void)state;
-	json_t *days =
-	    json_pack("[s, s, s, s]", "2026-02-09", "2026-02-10", "2025-12-31", "2026-01-30");
-	struct err err = {0};
-	char *page = report_html_index(days, &err);
-	const char *d10, *d09, *d30, *d31;
-	assert_non_null(page);
-	d10 = strstr(page, "<a href=\"post_market_2026-02-10.html\">2026-02-10</a>");
-	d09 = strstr(page, "<a href=\"post_market_2026-02-09.html\">2026-02-09</a>");
-	d30 = strstr(page, "<a href=\"post_market_2026-01-30.html\">2026-01-30</a>");
-	d31 = strstr(page, "<a href=\"post_market_2025-12-31.html\">2025-12-31</a>");
-	assert_non_null(d10);
-	assert_non_null(d09);
-	assert_non_null(d30);
-	assert_non_null(d31);
-	assert_true(d10 < d09 && d09 < d30 && d30 < d31);
-	assert_non_null(strstr(page, "<a href=\"post_market_2026-02-10.json\">"));
-	assert_non_null(strstr(page, "4 trading days"));
-	assert_null(strstr(page, "Win rate")); /* bare dates: no summary columns */
-	assert_int_equal(strncmp(page, "<!DOCTYPE html>", 15), 0);
-	free(page);
-	json_decref(days);
-}
-
-static void test_index_shows_summaries_and_lists_a_date_once(void **state)
-{
-	(void)state;
-	json_t *days = json_loads("[{\"date\": \"2026-02-09\", \"trades\": 8, \"pnl_usd\": -42.5,"
-				  " \"win_rate\": 0.375},"
-				  " \"2026-02-10\","
-				  " {\"date\": \"2026-02-10\", \"trades\": 12, \"pnl_usd\": 231.45,"
-				  " \"win_rate\": null}]",
-				  0, NULL);
-	char *page = report_html_index(days, NULL);
-	assert_non_null(page);
-	assert_int_equal(count_of(page, "post_market_2026-02-10.html"), 1);
-	assert_non_null(strstr(page, "2 trading days"));
-	assert_non_null(strstr(page, "<td class=\"num\">8</td><td class=\"num\">37.5%</td>"
-				     "<td class=\"num neg\">-$42.50</td>"));
-	/* The first entry of 2026-02-10 was a bare date. */
-	assert_non_null(strstr(page, "2026-02-10</a></th><td class=\"num\">" DASH "</td>"));
-	free(page);
-	json_decref(days);
-}
-
-static void test_index_rejects_a_date_that_is_not_yyyy_mm_dd(void **state)
-{
-	(void)state;
-	static const char *const bad[] = {"[\"../../etc/passwd\"]",
-					  "[\"2026-2-10\"]",
-					  "[\"2026-13-01\"]",
-					  "[{\"trades\": 3}]",
-					  "[7]",
-					  "[\"2026-02-10\\\"><b>\"]"};
-	struct err err = {0};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		json_t *days = json_loads(bad[i], 0, NULL);
-		assert_non_null(days);
-		err_clear(&err);
-		assert_null(report_html_index(days, &err));
-		assert_non_null(strstr(err.msg, "days[0]"));
-		json_decref(days);
-	}
-	assert_null(report_html_index(NULL, &err));
-}
-
-/* A date of the right shape that is not on the calendar names no report:
- * it is refused like any other bad date. */
-static void test_index_rejects_a_date_that_does_not_exist(void **state)
-{
-	(void)state;
-	static const char *const bad[] = {"[\"2026-02-30\"]", "[\"2025-02-29\"]",
-					  "[\"2026-04-31\"]", "[{\"date\": \"1900-02-29\"}]"};
-	struct err err = {0};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		json_t *days = json_loads(bad[i], 0, NULL);
-		assert_non_null(days);
-		err_clear(&err);
-		char *page = report_html_index(days, &err);
-		if (page)
-			fail_msg("%s made an index page", bad[i]);
-		assert_non_null(strstr(err.msg, "days[0]"));
-		json_decref(days);
-	}
-	/* Leap days that exist still pass. */
-	json_t *days = json_loads("[\"2024-02-29\", \"2000-02-29\"]", 0, NULL);
-	char *page = report_html_index(days, &err);
-	assert_non_null(page);
-	assert_non_null(strstr(page, "post_market_2024-02-29.html"));
-	free(page);
-	json_decref(days);
-}
-
-static void test_index_of_no_days_says_no_reports_yet(void **state)
-{
-	(void)state;
-	json_t *days = json_array();
-	char *page = report_html_index(days, NULL);
-	assert_non_null(page);
-	assert_non_null(strstr(page, "No reports yet."));
-	assert_null(strstr(page, "<table>"));
-	free(page);
-	json_decref(days);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -745,11 +636,6 @@ int main(void)
 	    cmocka_unit_test(test_page_shows_best_and_worst_symbols_by_pnl),
 	    cmocka_unit_test(test_page_shows_retrain_reasons_missed_and_stale),
 	    cmocka_unit_test(test_page_rejects_a_report_without_date),
-	    cmocka_unit_test(test_index_lists_dates_newest_first_with_links),
-	    cmocka_unit_test(test_index_shows_summaries_and_lists_a_date_once),
-	    cmocka_unit_test(test_index_rejects_a_date_that_is_not_yyyy_mm_dd),
-	    cmocka_unit_test(test_index_rejects_a_date_that_does_not_exist),
-	    cmocka_unit_test(test_index_of_no_days_says_no_reports_yet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
