@@ -444,6 +444,8 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (origin == STATE_PREV)
 		cmd_error("%s; showing its previous version", err.msg);
+	/* Shown all the same, but a state watch would refuse is a failure. */
+	int refused = cmd_check_outputs(env.state_dir, &st, "status");
 	json_t *o = build(&env, &st, origin != STATE_NONE);
 	if (as_json) {
 		char *text = jsontext_dump(o, JSONTEXT_PRETTY, NULL);
@@ -454,5 +456,5 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	json_decref(o);
 	cmd_env_release(&env);
-	return EXIT_DONE;
+	return refused ? refused : EXIT_DONE;
 }

@@ -126,26 +126,16 @@ static int load_learner(struct pipeline *p, struct err *err)
 	return rc ? err_prefix(err, "%s: damaged", path) : 0;
 }
 
+static void say_line(void *ctx, const char *line)
+{
+	say((struct pipeline *)ctx, "%s", line);
+}
+
 static int open_outputs(struct pipeline *p, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 64];
-	for (int i = 0; i < STATE_OUTPUT_COUNT; i++) {
-		uint64_t actual = 0;
-		output_path(p, (enum state_output_id)i, path, sizeof path);
-		if (durable_cut_back(path, p->state.output_length[i], &actual, err)) {
-			if (err->code == ERANGE)
-				return err_set(err, ERANGE,
-					       "%s is shorter (%llu bytes) than committed (%llu): "
-					       "it was cut or replaced; restore it, or move the "
-					       "state folder away to start over",
-					       path, (unsigned long long)actual,
-					       (unsigned long long)p->state.output_length[i]);
-			return -1;
-		}
-		if (actual > p->state.output_length[i])
-			say(p, "%s: cut back %llu uncommitted bytes", state_output_path(i),
-			    (unsigned long long)(actual - p->state.output_length[i]));
-	}
+	if (state_check_outputs(p->state_dir, &p->state, say_line, p, 1, err))
+		return -1;
 	output_path(p, STATE_OUTPUT_OUTCOMES, path, sizeof path);
 	p->outcomes = framelog_new(path, 0, err);
 	if (!p->outcomes)
@@ -205,6 +195,8 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 	int loaded = origin != STATE_NONE;
 	if (origin == STATE_PREV)
 		say(p, "%s; resumed from its previous version", err->msg);
+	else if (origin == STATE_UNSEALED)
+		say(p, "%s", err->msg);
 	if (loaded && strcmp(p->state.logs, p->logs_dir) != 0)
 		say(p, "the logs folder changed from %s to %s: files are matched by content",
 		    p->state.logs, p->logs_dir);
