@@ -300,7 +300,10 @@ static int verify_source(struct cmd_env *env, const struct state *st, enum profi
 		json_decref(t.keys);
 		return 1;
 	}
-	*quarantined += c->quarantined;
+	/* Rows dropped once quarantine.jsonl was full are counted, not kept. */
+	*quarantined +=
+	    c->quarantined -
+	    (c->quarantine_dropped < c->quarantined ? c->quarantine_dropped : c->quarantined);
 	if (t.lines > c->read) {
 		bad = 1;
 		why_add(&why, "; %llu records in the logs were not processed",

@@ -475,6 +475,10 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 	*next = p->state;
 	note_deployment(p);
 	short_term_batch_reset(&p->batch);
+	uint64_t q_len = p->state.output_length[STATE_OUTPUT_QUARANTINE];
+	p->batch.quarantine_bounded = 1;
+	p->batch.quarantine_room =
+	    q_len < p->config->quarantine_max_bytes ? p->config->quarantine_max_bytes - q_len : 0;
 	/* A source ahead of the others in time waits while many observations
 	 * do (short_term_holding); if nothing else had anything to read, it is
 	 * read after all, in a second pass. */

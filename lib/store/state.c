@@ -136,6 +136,7 @@ json_t *state_to_json(const struct state *st)
 		put(j, "records_learned", uint_json(c->learned), &ok);
 		put(j, "trades_recorded", uint_json(c->trades), &ok);
 		put(j, "records_quarantined", uint_json(c->quarantined), &ok);
+		put(j, "quarantine_dropped", uint_json(c->quarantine_dropped), &ok);
 		put(j, "records_skipped", uint_json(c->skipped), &ok);
 		put(j, "skipped_by_reason",
 		    json_pack("{s:o,s:o,s:o,s:o}", "ignored", uint_json(c->ignored), "duplicate",
@@ -466,6 +467,11 @@ static int source_from(json_t *o, const char *where, struct state_source *src, s
 	    get_time(o, where, "last_record_ts_us", &c->last_record_ts, err) ||
 	    get_text(o, where, "last_record_id", 1, c->last_record_id, sizeof c->last_record_id,
 		     err))
+		return -1;
+	/* Written since quarantine.jsonl is capped: a count, absent (0) in the
+	 * files of earlier versions. */
+	if (json_object_get(o, "quarantine_dropped") &&
+	    get_count(o, where, "quarantine_dropped", &c->quarantine_dropped, err))
 		return -1;
 	src->follow.has_current = current != NULL;
 	if (current && position_from(current, key_path(item, sizeof item, where, "current"),

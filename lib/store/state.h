@@ -37,11 +37,12 @@ struct state_unmapped {
 };
 
 struct state_counters {
-	uint64_t read;	      /* lines read (complete lines, long ones included) */
-	uint64_t learned;     /* records applied */
-	uint64_t trades;      /* of those, closes and partial closes recorded as outcomes */
-	uint64_t quarantined; /* not JSON, not an object, missing or bad field */
-	uint64_t skipped;     /* ignored by the profile, duplicates, long lines, tails */
+	uint64_t read;		     /* lines read (complete lines, long ones included) */
+	uint64_t learned;	     /* records applied */
+	uint64_t trades;	     /* of those, closes and partial closes recorded as outcomes */
+	uint64_t quarantined;	     /* not JSON, not an object, missing or bad field */
+	uint64_t quarantine_dropped; /* of those, not kept: quarantine.jsonl was full */
+	uint64_t skipped;	     /* ignored by the profile, duplicates, long lines, tails */
 	uint64_t ignored, duplicates, long_lines, tails, sign_mismatch; /* skipped, by why */
 	uint64_t features_skipped; /* values of components that are not numbers */
 	size_t n_unmapped;	   /* by field, in the order first seen; the fields

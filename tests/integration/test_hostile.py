@@ -84,3 +84,58 @@ def test_a_daemon_with_a_fifo_at_a_logs_name_says_it_once_stops_on_sigterm_and_t
     assert err.count("is a FIFO, not a regular file") == 1, err
     # The lock is free: another watch starts at once.
     root.run("watch", "--once", timeout=20)
+
+
+def test_hostile_lines_are_quarantined_or_learned_as_documented_and_every_outcome_loads_in_python(root):
+    from conftest import trade_ids
+    def close(i, text=None):
+        return text or canonical_close(i)
+    deep = '{"n": ' * 1000 + '{}' + '}' * 1000
+    lines = [
+        "[" * 100000 + "]" * 100000,                                     # nested past the parser's depth
+        canonical_close(2)[:-1] + ', "x": "\x00"}',                     # a raw NUL byte
+        canonical_close(3).replace("AAPL", "AA\udcffPL"),                 # a byte that is not UTF-8
+        canonical_close(4).replace('"pnl_usd": 1.5', '"pnl_usd": 1e999'),  # out of range
+        canonical_close(5).replace('"pnl_usd": 1.5', '"pnl_usd": NaN'),    # NaN, bare
+        canonical_close(6).replace('"pnl_usd": 1.5', '"pnl_usd": "NaN"'),  # NaN as text
+        canonical_close(7)[:-1] + ', "pnl_usd": -3.0}',                  # a key given twice: the last
+        canonical_close(8).replace('"order_flow": -0.2}', '"order_flow": -0.2, "deep": ' + deep + '}'),
+    ]
+    with open(root.logs / "attribution.jsonl", "wb") as f:
+        f.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    root.run("watch", "--once")
+    reasons = [(q["reason"], q["line_bytes"]) for q in root.quarantine()]
+    assert [r for r, _ in reasons] == ["not_json"] * 5 + ["bad_value"], reasons
+    outcomes = root.outcomes()  # json.loads of every line: none too deep
+    assert trade_ids(outcomes) == ["T000007", "T000008"]
+    assert [o["pnl_usd"] for o in outcomes if o["trade_id"] == "T000007"] == [-3.0]
+    assert root.run("verify", check=False).returncode == 0
+
+
+def test_quarantine_keeps_a_bounded_prefix_of_a_rejected_line_with_its_length_and_hash_and_control_bytes_compact(root):
+    import hashlib
+    import json
+    long_bad = "x" * 500000
+    controls = "\x01" * 10000
+    append(root.logs / "attribution.jsonl", long_bad + "\n" + controls + "\n")
+    root.run("watch", "--once")
+    rows = root.quarantine()
+    assert [r["line_bytes"] for r in rows] == [500000, 10000]
+    assert rows[0]["line_sha256"] == hashlib.sha256(long_bad.encode()).hexdigest()
+    assert rows[0]["line"] == "x" * 1024
+    assert rows[1]["line"] == "?" * 1024
+    assert (root.state / "quarantine.jsonl").stat().st_size < 4096
+
+
+def test_quarantine_is_capped_at_quarantine_max_bytes_and_what_was_dropped_is_counted(root):
+    import json
+    (root.path / "tradelearn.json").write_text(json.dumps({"quarantine_max_bytes": 65536}))
+    append(root.logs / "attribution.jsonl", "".join(f"not json {i}\n" for i in range(2000)))
+    root.run("watch", "--once")
+    size = (root.state / "quarantine.jsonl").stat().st_size
+    src = root.source("attribution")
+    assert size <= 65536
+    assert src["records_quarantined"] == 2000
+    assert src["quarantine_dropped"] > 0
+    assert len(root.quarantine()) + src["quarantine_dropped"] == 2000
+    assert root.run("verify", check=False).returncode == 0
