@@ -51,6 +51,12 @@ int cmd_env_load(struct cmd_ctx *ctx, struct cmd_env *env);
 int cmd_env_resolve(struct cmd_ctx *ctx, struct cmd_env *env, struct err *e);
 void cmd_env_release(struct cmd_env *env);
 
+struct state;
+/* Checks the outputs under state_dir as a start of watch would (read
+ * only): says on stderr what a start would cut back, and when a start would
+ * refuse, why; returns EXIT_FAILED then, else 0. who prefixes each line. */
+int cmd_check_outputs(const char *state_dir, const struct state *st, const char *who);
+
 /* "tradelearn: <message>" on stderr, one line: newlines in the message
  * become spaces. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

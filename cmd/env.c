@@ -12,6 +12,7 @@
 #include "lib/base/calendar.h"
 #include "cmd/cmd.h"
 #include "lib/base/durable.h"
+#include "lib/store/state.h"
 
 static int is_dir(const char *path)
 {
@@ -99,4 +100,18 @@ void cmd_env_release(struct cmd_env *env)
 {
 	profile_release(&env->profile);
 	config_release(&env->config);
+}
+
+static void say_output(void *ctx, const char *line)
+{
+	cmd_error("%s: %s", (const char *)ctx, line);
+}
+
+int cmd_check_outputs(const char *state_dir, const struct state *st, const char *who)
+{
+	struct err err = {0};
+	if (state_check_outputs(state_dir, st, say_output, (void *)who, 0, &err) == 0)
+		return 0;
+	cmd_error("%s: %s", who, err.msg);
+	return EXIT_FAILED;
 }

@@ -598,6 +598,8 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (origin == STATE_PREV)
 		cmd_error("%s; showing its previous version", err.msg);
+	/* Shown all the same, but a state watch would refuse is a failure. */
+	int refused = cmd_check_outputs(env.state_dir, &st, "status");
 	json_t *o = build(&env, &st, origin != STATE_NONE);
 	json_t *problems = checking ? check(&env, &st, o, &lim) : NULL;
 	if (problems) {
@@ -621,5 +623,5 @@ int cmd_status(struct cmd_ctx *ctx, int argc, char **argv)
 	json_decref(problems);
 	json_decref(o);
 	cmd_env_release(&env);
-	return rc;
+	return refused ? refused : rc;
 }

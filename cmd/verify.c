@@ -12,11 +12,13 @@
  * been deleted are reported, not counted as a mismatch.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "lib/base/durable.h"
@@ -229,6 +231,59 @@ static uint64_t count_unrecorded(const char *name, json_t *logged, json_t *recor
 	return missing;
 }
 
+/* Is p's offset where reading stopped? The file at p's path, when it is
+ * still p's file (same device and inode, same first bytes), must hold the
+ * bytes last read just before the offset: an offset moved back (edited by
+ * hand, or a state of another folder) would have the records after it
+ * learned twice, one moved forward skip records. 1 when it was moved. */
+static int position_moved(const struct follow_position *p)
+{
+	struct follow_position now, head;
+	struct stat sb;
+	struct err err;
+	int moved = 0;
+	if (p->compressed || p->tail_len == 0)
+		return 0;
+	int fd = open(p->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* A file cut and regrown since has other first bytes: not a moved
+	 * offset, the follower's case to handle. */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_dev == p->dev &&
+	    (uint64_t)sb.st_ino == p->ino && (uint64_t)sb.st_size >= p->offset &&
+	    (uint64_t)sb.st_size >= p->head_len &&
+	    follow_position_of_fd(fd, p->path, p->head_len, &head, &err) == 0 &&
+	    head.head_hash == p->head_hash &&
+	    follow_position_of_fd(fd, p->path, p->offset, &now, &err) == 0)
+		moved = now.tail_len != p->tail_len || now.tail_hash != p->tail_hash;
+	close(fd);
+	return moved;
+}
+
+/* Every position the state holds for source s is where reading stopped;
+ * a moved one is named on stderr. 1 on a mismatch. */
+static int check_positions(const struct state_source *src, const char *name, struct why *why)
+{
+	const struct follow_saved *fs = &src->follow;
+	int bad = 0;
+	for (size_t i = 0; i <= fs->n_draining; i++) {
+		const struct follow_position *p = i < fs->n_draining ? &fs->draining[i]
+						  : fs->has_current  ? &fs->current
+								     : NULL;
+		if (!p || !position_moved(p))
+			continue;
+		cmd_error(
+		    "verify: %s: the committed offset %llu in %s is not where reading stopped "
+		    "(the bytes before it are not the ones read): the records after it "
+		    "would be learned twice, or skipped",
+		    name, (unsigned long long)p->offset, p->path);
+		bad = 1;
+	}
+	if (bad)
+		why_add(why, "; a committed offset is not where reading stopped");
+	return bad;
+}
+
 /* Compares what the logs of one source hold with its committed counters,
  * and prints the source's line. Returns 1 on a mismatch, else 0. Adds the
  * source's quarantined count to *quarantined once its logs were read. */
@@ -245,7 +300,10 @@ static int verify_source(struct cmd_env *env, const struct state *st, enum profi
 		json_decref(t.keys);
 		return 1;
 	}
-	*quarantined += c->quarantined;
+	/* Rows dropped once quarantine.jsonl was full are counted, not kept. */
+	*quarantined +=
+	    c->quarantined -
+	    (c->quarantine_dropped < c->quarantined ? c->quarantine_dropped : c->quarantined);
 	if (t.lines > c->read) {
 		bad = 1;
 		why_add(&why, "; %llu records in the logs were not processed",
@@ -260,6 +318,7 @@ static int verify_source(struct cmd_env *env, const struct state *st, enum profi
 		why_add(&why, "; %llu malformed rows in the logs, %llu quarantined",
 			(unsigned long long)t.quarantined, (unsigned long long)c->quarantined);
 	}
+	bad |= check_positions(&st->source[s], name, &why);
 	/* Every close in the processed logs is recorded, exactly once. */
 	uint64_t missing = count_unrecorded(name, t.keys, ok->count);
 	if (missing) {
@@ -353,6 +412,11 @@ int cmd_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (origin == STATE_PREV)
 		cmd_error("verify: %s; checking its previous version", err.msg);
+	rc = cmd_check_outputs(env.state_dir, &st, "verify");
+	if (rc) {
+		cmd_env_release(&env);
+		return rc;
+	}
 	ok.count = json_object();
 	if (collect_outcomes(&env, &st, &ok))
 		mismatch = 1;

@@ -131,26 +131,16 @@ static int load_learner(struct pipeline *p, struct err *err)
 	return rc ? err_prefix(err, "%s: damaged", path) : 0;
 }
 
+static void say_line(void *ctx, const char *line)
+{
+	say((struct pipeline *)ctx, "%s", line);
+}
+
 static int open_outputs(struct pipeline *p, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 64];
-	for (int i = 0; i < STATE_OUTPUT_COUNT; i++) {
-		uint64_t actual = 0;
-		output_path(p, (enum state_output_id)i, path, sizeof path);
-		if (durable_cut_back(path, p->state.output_length[i], &actual, err)) {
-			if (err->code == ERANGE)
-				return err_set(err, ERANGE,
-					       "%s is shorter (%llu bytes) than committed (%llu): "
-					       "it was cut or replaced; restore it, or move the "
-					       "state folder away to start over",
-					       path, (unsigned long long)actual,
-					       (unsigned long long)p->state.output_length[i]);
-			return -1;
-		}
-		if (actual > p->state.output_length[i])
-			say(p, "%s: cut back %llu uncommitted bytes", state_output_path(i),
-			    (unsigned long long)(actual - p->state.output_length[i]));
-	}
+	if (state_check_outputs(p->state_dir, &p->state, say_line, p, 1, err))
+		return -1;
 	output_path(p, STATE_OUTPUT_OUTCOMES, path, sizeof path);
 	p->outcomes = framelog_new(path, 0, err);
 	if (!p->outcomes)
@@ -216,6 +206,8 @@ struct pipeline *pipeline_new(const struct pipeline_options *opt, struct err *er
 	int loaded = origin != STATE_NONE;
 	if (origin == STATE_PREV)
 		say(p, "%s; resumed from its previous version", err->msg);
+	else if (origin == STATE_UNSEALED)
+		say(p, "%s", err->msg);
 	if (loaded && strcmp(p->state.logs, p->logs_dir) != 0)
 		say(p, "the logs folder changed from %s to %s: files are matched by content",
 		    p->state.logs, p->logs_dir);
@@ -554,6 +546,10 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 	*next = p->state;
 	note_deployment(p);
 	short_term_batch_reset(&p->batch);
+	uint64_t q_len = p->state.output_length[STATE_OUTPUT_QUARANTINE];
+	p->batch.quarantine_bounded = 1;
+	p->batch.quarantine_room =
+	    q_len < p->config->quarantine_max_bytes ? p->config->quarantine_max_bytes - q_len : 0;
 	/* A source ahead of the others in time waits while many observations
 	 * do (short_term_holding); if nothing else had anything to read, it is
 	 * read after all, in a second pass. */

@@ -11,6 +11,7 @@
 #include "lib/base/hash.h"
 #include "lib/base/schedule.h"
 #include "lib/base/jsontext.h"
+#include "lib/base/sha256.h"
 #include "lib/learn/learner.h"
 #include "lib/learn/signals.h"
 #include "lib/learn/weights.h"
@@ -167,41 +168,64 @@ int short_term_add_key(struct short_term *st, uint64_t h, struct err *err)
 	return keyset_add(&st->keys, h) < 0 ? out_of_memory(err) : 0;
 }
 
-/* JSON strings must be UTF-8: a line that is not is kept with its bad bytes
- * replaced, so the quarantine file stays valid JSONL. */
+/* What quarantine.jsonl keeps of a rejected line: at most
+ * SHORT_TERM_QUARANTINE_LINE_BYTES of its start (cut at a character), each
+ * control byte but a tab as "?" (escaped, one would take six bytes), and
+ * each byte of it that is not UTF-8 as "?" too: the file stays valid JSONL
+ * of a bounded size whatever the bot wrote. NULL on ENOMEM. */
 static json_t *line_text(const char *data, size_t len)
 {
-	json_t *s = json_stringn(data, len);
-	if (s)
-		return s;
-	char *copy = malloc(len + 1);
+	size_t n = len < SHORT_TERM_QUARANTINE_LINE_BYTES ? len : SHORT_TERM_QUARANTINE_LINE_BYTES;
+	if (n < len)
+		while (n > 0 && ((unsigned char)data[n] & 0xC0) == 0x80)
+			n--;
+	char *copy = malloc(n + 1);
 	if (!copy)
-		return json_null();
-	for (size_t i = 0; i < len; i++)
-		copy[i] = (data[i] & 0x80) ? '?' : data[i];
-	s = json_stringn(copy, len);
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)data[i];
+		copy[i] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+	}
+	json_t *s = json_stringn(copy, n);
+	if (!s) {
+		for (size_t i = 0; i < n; i++)
+			if (copy[i] & 0x80)
+				copy[i] = '?';
+		s = json_stringn(copy, n);
+	}
 	free(copy);
-	return s ? s : json_null();
+	return s;
 }
 
-static int quarantine(struct short_term_batch *out, const struct follow_line *line,
-		      const char *reason, const char *detail)
+static int quarantine(struct short_term_batch *out, struct state_counters *c,
+		      const struct follow_line *line, const char *reason, const char *detail)
 {
-	char at[40];
+	char at[40], hex[SHA256_HEX_BYTES];
+	unsigned char digest[SHA256_DIGEST_BYTES];
 	json_t *q = json_object();
 	calendar_format_iso(calendar_now(), at, sizeof at);
+	sha256_digest(line->data, line->len, digest);
+	sha256_hex(digest, hex);
 	json_object_set_new(q, "source", json_string(profile_source_name(line->source)));
-	json_object_set_new(q, "file", json_string(line->path));
+	json_object_set_new(q, "file", line_text(line->path, strlen(line->path)));
 	json_object_set_new(q, "offset", json_integer((json_int_t)line->offset));
 	json_object_set_new(q, "reason", json_string(reason));
-	json_object_set_new(q, "detail", json_string(detail));
+	json_object_set_new(q, "detail", line_text(detail, strlen(detail)));
 	json_object_set_new(q, "line", line_text(line->data, line->len));
+	json_object_set_new(q, "line_bytes", json_integer((json_int_t)line->len));
+	json_object_set_new(q, "line_sha256", json_string(hex));
 	json_object_set_new(q, "quarantined_at", json_string(at));
 	size_t n;
-	char *text = q ? jsontext_dump(q, JSONTEXT_COMPACT, &n) : NULL;
+	char *text = q && json_object_size(q) == 9 ? jsontext_dump(q, JSONTEXT_COMPACT, &n) : NULL;
 	json_decref(q);
 	if (!text)
 		return -1;
+	if (out->quarantine_bounded && out->quarantine.len + n + 1 > out->quarantine_room) {
+		/* The file is full: counted, not kept. */
+		c->quarantine_dropped++;
+		free(text);
+		return 0;
+	}
 	int rc = buf_add(&out->quarantine, text, n);
 	rc |= buf_add(&out->quarantine, "\n", 1);
 	free(text);
@@ -542,7 +566,7 @@ int short_term_apply_parsed(struct short_term *st, struct short_term_parsed *par
 	switch (parsed->status) {
 	case RECORD_QUARANTINE:
 		c->quarantined++;
-		if (quarantine(out, line, parsed->reason, parsed->detail))
+		if (quarantine(out, c, line, parsed->reason, parsed->detail))
 			return out_of_memory(err);
 		return 0;
 	case RECORD_IGNORED:

@@ -54,12 +54,20 @@ struct short_term;
 
 #define SHORT_TERM_MAX_OPEN 10000     /* open positions tracked */
 #define SHORT_TERM_DEPLOYMENT_MAX 160 /* bytes of a deployment id, NUL included */
+/* Bytes of a rejected line kept in quarantine.jsonl ("line"), beside its
+ * full length ("line_bytes") and the SHA-256 of all of it ("line_sha256"). */
+#define SHORT_TERM_QUARANTINE_LINE_BYTES 1024
 
 /* What one batch produced, to be appended by the caller. */
 struct short_term_batch {
 	struct framelog *outcomes; /* borrowed: outcome lines are added to it */
 	struct buf quarantine;	   /* state/quarantine.jsonl lines */
-	uint64_t *keys;		   /* new trade-key hashes (BUF_ARRAY_GROW) */
+	/* With quarantine_bounded, quarantine lines that would take the batch's
+	 * past quarantine_room bytes are dropped (counted in the source's
+	 * quarantine_dropped) instead: the file is capped. */
+	int quarantine_bounded;
+	uint64_t quarantine_room;
+	uint64_t *keys; /* new trade-key hashes (BUF_ARRAY_GROW) */
 	size_t n_keys, keys_cap;
 	struct buf weight_log; /* state/weight_learning.jsonl lines */
 	void (*on_outcome)(void *ctx, const struct record *r); /* may be NULL */

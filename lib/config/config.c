@@ -190,6 +190,7 @@ static const struct option_key config_keys[] = {
 		"an IANA time zone such as \"America/New_York\" or \"UTC\"", calendar_zone_exists),
     OPTION_NUMBER(T, capital_usd, 100000, 0.01, 1e12),
     OPTION_NUMBER(T, max_line_bytes, 1 << 20, 64, 1 << 30),
+    OPTION_NUMBER(T, quarantine_max_bytes, 64 << 20, 1 << 16, 1099511627776.0),
     OPTION_NUMBER(T, batch_lines, 4096, 1, 1000000),
     OPTION_NUMBER(T, rescan_interval_ms, 2000, 10, 3600000),
     OPTION_NUMBER(T, poll_interval_ms, 500, 10, 3600000),

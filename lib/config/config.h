@@ -48,13 +48,14 @@ struct config {
 	char profile_name[64];
 	char logs[4096]; /* "" = <root>/logs */
 	char exchange_timezone[64];
-	double capital_usd;	 /* for daily returns when the bot logs no equity */
-	uint64_t max_line_bytes; /* longer lines are skipped and counted */
-	long batch_lines;	 /* lines per commit at most */
-	long rescan_interval_ms; /* the safety-net stat of every file */
-	long poll_interval_ms;	 /* the poll period when inotify cannot work */
-	char metrics_file[4096]; /* the Prometheus textfile watch writes; "" = none */
-	json_t *profiles;	 /* owned: the "profiles" object, or NULL */
+	double capital_usd;	       /* for daily returns when the bot logs no equity */
+	uint64_t max_line_bytes;       /* longer lines are skipped and counted */
+	uint64_t quarantine_max_bytes; /* quarantine.jsonl's cap: rows past it are counted */
+	long batch_lines;	       /* lines per commit at most */
+	long rescan_interval_ms;       /* the safety-net stat of every file */
+	long poll_interval_ms;	       /* the poll period when inotify cannot work */
+	char metrics_file[4096];       /* the Prometheus textfile watch writes; "" = none */
+	json_t *profiles;	       /* owned: the "profiles" object, or NULL */
 	struct learner_options learner;
 	struct weights_options weights;
 	struct signals_options signals;

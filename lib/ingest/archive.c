@@ -15,10 +15,59 @@
 
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+const char *archive_file_kind(unsigned mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a folder";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "not a file";
+	}
+}
+
+int archive_open_regular(const char *path, struct stat *st, struct err *err)
+{
+	struct stat own;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (!st)
+		st = &own;
+	if (fd < 0)
+		return err_fail(err, "%s: %s", path, strerror(errno));
+	if (fstat(fd, st) != 0) {
+		err_fail(err, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return err_set(err, EINVAL, "%s: is %s, not a regular file", path,
+			       archive_file_kind((unsigned)st->st_mode));
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+		err_fail(err, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 struct archive_stream {
 	struct archive *archive; /* the decompressed bytes */
@@ -97,12 +146,12 @@ static int raw_open(struct archive_stream *s, struct err *err)
 	int rc;
 	if (support_raw(s, err))
 		return -1;
+	if (!s->outer && s->fd < 0 && (s->fd = archive_open_regular(s->path, NULL, err)) < 0)
+		return -1;
 	if (s->outer)
 		rc = archive_read_open(s->archive, s, NULL, member_read, NULL);
-	else if (s->fd >= 0)
-		rc = archive_read_open_fd(s->archive, s->fd, 64 * 1024);
 	else
-		rc = archive_read_open_filename(s->archive, s->path, 64 * 1024);
+		rc = archive_read_open_fd(s->archive, s->fd, 64 * 1024);
 	if (rc != ARCHIVE_OK)
 		return fail_from(s->archive, err, "open", s->path);
 	return first_entry(s, err);
@@ -137,20 +186,33 @@ struct archive_stream *archive_stream_fd(const char *path, int fd, struct err *e
 }
 
 /* Opens path as an archive of any format libarchive reads (tar, and the
- * others it knows), under any compression. */
-static struct archive *open_archive(const char *path, struct err *err)
+ * others it knows), under any compression; *fd is the file's descriptor,
+ * for the caller to close after archive_read_free. */
+static struct archive *open_archive(const char *path, int *fd, struct err *err)
 {
 	struct archive *a = archive_read_new();
+	*fd = -1;
 	if (!a) {
 		errno = ENOMEM;
 		err_fail(err, "open %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
-	    archive_read_support_format_all(a) != ARCHIVE_OK ||
-	    archive_read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK) {
+	    archive_read_support_format_all(a) != ARCHIVE_OK) {
 		fail_from(a, err, "open", path);
 		archive_read_free(a);
+		return NULL;
+	}
+	*fd = archive_open_regular(path, NULL, err);
+	if (*fd < 0) {
+		archive_read_free(a);
+		return NULL;
+	}
+	if (archive_read_open_fd(a, *fd, 64 * 1024) != ARCHIVE_OK) {
+		fail_from(a, err, "open", path);
+		archive_read_free(a);
+		close(*fd);
+		*fd = -1;
 		return NULL;
 	}
 	return a;
@@ -158,9 +220,9 @@ static struct archive *open_archive(const char *path, struct err *err)
 
 int archive_list_members(const char *path, archive_member_fn fn, void *ctx, struct err *err)
 {
-	struct archive *a = open_archive(path, err);
+	int fd, rc, ret = 0;
+	struct archive *a = open_archive(path, &fd, err);
 	struct archive_entry *entry;
-	int rc;
 
 	if (!a)
 		return -1;
@@ -169,19 +231,15 @@ int archive_list_members(const char *path, archive_member_fn fn, void *ctx, stru
 		if (archive_entry_filetype(entry) != AE_IFREG || !name)
 			continue;
 		int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
-		int stop = fn(ctx, name, size > 0 ? (uint64_t)size : 0);
-		if (stop) {
-			archive_read_free(a);
-			return stop;
-		}
+		ret = fn(ctx, name, size > 0 ? (uint64_t)size : 0);
+		if (ret)
+			break;
 	}
-	if (rc != ARCHIVE_EOF) {
-		fail_from(a, err, "read", path);
-		archive_read_free(a);
-		return -1;
-	}
+	if (!ret && rc != ARCHIVE_EOF)
+		ret = fail_from(a, err, "read", path);
 	archive_read_free(a);
-	return 0;
+	close(fd);
+	return ret;
 }
 
 /* The member's stored bytes, block by block, for the stream that
@@ -212,7 +270,8 @@ struct archive_stream *archive_stream_member(const char *path, const char *membe
 
 	if (!s)
 		return NULL;
-	s->outer = open_archive(path, err);
+	/* The archive's descriptor is the stream's to close. */
+	s->outer = open_archive(path, &s->fd, err);
 	if (!s->outer)
 		goto fail;
 	while ((rc = archive_read_next_header(s->outer, &entry)) == ARCHIVE_OK ||

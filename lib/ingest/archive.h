@@ -21,6 +21,19 @@
 #include "lib/base/err.h"
 
 struct archive_stream;
+struct stat;
+
+/* Opens path (a symbolic link followed) for reading only when it is a
+ * regular file: O_NONBLOCK and O_NOCTTY so that a FIFO or a device at the
+ * name cannot hang the open or become a terminal, fstat after the open
+ * (st, when not NULL, receives it), then made blocking again. Every reader
+ * of logs opens through it. Returns the descriptor, or -1 with err set:
+ * EINVAL "PATH: is a FIFO, not a regular file" (a character device, a
+ * folder…) with st filled, or the open's errno. */
+int archive_open_regular(const char *path, struct stat *st, struct err *err);
+
+/* What a file of this mode is, in words: "a FIFO", "a folder"… */
+const char *archive_file_kind(unsigned mode);
 
 /* Opens path. Returns NULL with err set when it cannot be opened or its
  * compression is not recognised. */

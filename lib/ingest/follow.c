@@ -64,8 +64,10 @@ struct source {
 	size_t n_draining;
 	struct follow_done done[FOLLOW_MAX_DONE];
 	size_t n_done;
-	int dirty;	     /* an event named it: re-examine before reading */
-	int rotated_written; /* an event says one of its rotated files was written to */
+	int dirty;		/* an event named it: re-examine before reading */
+	int rotated_written;	/* an event says one of its rotated files was written to */
+	int refused;		/* what holds the name is not a regular file, and was said */
+	struct stat refused_st; /* that thing, to say it again only when it changes */
 };
 
 struct follow {
@@ -124,9 +126,8 @@ static struct reader *reader_open_plain(const char *path, struct err *err)
 	struct reader *r = reader_alloc(path);
 	if (!r)
 		return NULL;
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0 || fstat(r->fd, &st) != 0) {
-		err_fail(err, "%s: %s", path, strerror(errno));
+	r->fd = archive_open_regular(path, &st, err);
+	if (r->fd < 0) {
 		reader_free(r);
 		return NULL;
 	}
@@ -135,6 +136,28 @@ static struct reader *reader_open_plain(const char *path, struct err *err)
 	r->pos.size = (uint64_t)st.st_size;
 	r->pos.mtime_us = mtime_us(&st);
 	return r;
+}
+
+/* Opens the file at s's name as its current file. Only a regular file is
+ * followed: anything else there (a FIFO, a device, a folder) is said once,
+ * and again only when another takes its place, and left alone until a
+ * regular file takes the name. */
+static struct reader *open_named(struct follow *f, struct source *s, struct err *err)
+{
+	struct stat st;
+	struct reader *r = reader_open_plain(s->path, err);
+	if (r) {
+		s->refused = 0;
+		return r;
+	}
+	if (err->code != EINVAL || stat(s->path, &st) != 0 || S_ISREG(st.st_mode))
+		return NULL;
+	if (!s->refused || st.st_dev != s->refused_st.st_dev || st.st_ino != s->refused_st.st_ino ||
+	    st.st_mode != s->refused_st.st_mode || st.st_rdev != s->refused_st.st_rdev)
+		say(f, "%s: ignored until a regular file takes its name", err->msg);
+	s->refused = 1;
+	s->refused_st = st;
+	return NULL;
 }
 
 static int reader_grow(struct reader *r, size_t want)
@@ -400,7 +423,7 @@ static int is_finished(const struct follow_done *list, size_t n, struct logscan_
 					return 1;
 			}
 		} else if ((uint64_t)sb->st.st_size == d->size) {
-			int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
+			int fd = archive_open_regular(sb->path, NULL, NULL);
 			uint64_t h;
 			int same =
 			    fd >= 0 && hash_at(fd, 0, d->head_len, &h) == 0 && h == d->head_hash;
@@ -489,7 +512,7 @@ static int whole_file_signature(struct logscan_file *sb, struct follow_done *out
 	out->head_len = 0;
 	out->head_hash = HASH_FNV1A64_INIT;
 	if (!sb->compressed) {
-		int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
+		int fd = archive_open_regular(sb->path, NULL, NULL);
 		struct stat st;
 		int rc = -1;
 		if (fd < 0)
@@ -541,7 +564,7 @@ static int is_copy_of_followed(struct source *s, struct logscan_file *sb)
 			}
 			continue;
 		}
-		int fd = open(sb->path, O_RDONLY | O_CLOEXEC);
+		int fd = archive_open_regular(sb->path, NULL, NULL);
 		uint64_t h;
 		int same = fd >= 0 && hash_at(fd, 0, r->head_len, &h) == 0 && h == r->head_hash;
 		if (fd >= 0)
@@ -760,7 +783,7 @@ static void restore_from(struct follow *f, struct source *s, const struct follow
 		for (size_t k = 0; k < s->n_draining; k++)
 			taken |= same_file(s->draining[k], &st);
 		if (!taken) {
-			s->current = reader_open_plain(s->path, err);
+			s->current = open_named(f, s, err);
 			if (s->current && reader_fill(s->current, err) < 0)
 				say(f, "%s: %s", s->name, err->msg);
 		}
@@ -1008,7 +1031,7 @@ static void handle_truncation(struct follow *f, struct source *s, int renamed)
 	}
 	if (!renamed) {
 		close(cut_fd);
-		s->current = reader_open_plain(s->path, &err);
+		s->current = open_named(f, s, &err);
 		return;
 	}
 	/* What it holds now, from its start, as the file renamed away it is. */
@@ -1098,7 +1121,7 @@ static void examine(struct follow *f, struct source *s)
 		for (size_t k = 0; k < s->n_draining; k++)
 			if (same_file(s->draining[k], &st))
 				return; /* the old file came back under the name: rare */
-		s->current = reader_open_plain(s->path, &err);
+		s->current = open_named(f, s, &err);
 		return;
 	}
 	if (cut_since_read(s->current))

@@ -134,18 +134,11 @@ struct logscan_reader *logscan_open(const char *path, const char *member, uint64
 	struct stat st;
 	if (member && *member)
 		return reader_new(archive_stream_member(path, member, err), max_line, path, err);
-	/* Only regular files are read as logs; non-blocking, so a FIFO put
-	 * under a log's name cannot hang the reader before fstat says so. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		err_fail(err, "%s: %s", path, strerror(errno));
+	/* Only regular files are read as logs: a FIFO or a device put under
+	 * a log's name can neither hang the reader nor feed it forever. */
+	int fd = archive_open_regular(path, &st, err);
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		err_set(err, EINVAL, "%s: not a regular file", path);
-		return NULL;
-	}
 	int keep = dup(fd);
 	struct logscan_reader *r =
 	    reader_new(archive_stream_fd(path, fd, err), max_line, path, err);

@@ -565,11 +565,16 @@ struct registry *registry_open(const struct registry_options *o, struct err *err
 		goto fail;
 	r->lock = durable_lock(r->models_dir, &holder, err);
 	if (r->lock < 0) {
-		if (errno == EWOULDBLOCK)
+		if (errno == EWOULDBLOCK && holder > 0)
 			err_set(err, EWOULDBLOCK,
 				"%s/.lock is held by pid %ld (a retrain or a models command is "
 				"running)",
 				r->models_dir, (long)holder);
+		else if (errno == EWOULDBLOCK)
+			err_set(err, EWOULDBLOCK,
+				"%s/.lock is held by another process (a retrain or a models "
+				"command is running)",
+				r->models_dir);
 		goto fail;
 	}
 	durable_sweep_temps(r->models_dir, NULL);

@@ -32,6 +32,37 @@ void outcome_reason_family(const char *reason, char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 }
 
+/* A copy of v (at nesting level depth) with what lies deeper than
+ * OUTCOME_COMPONENTS_DEPTH as null; NULL on ENOMEM. */
+static json_t *copy_bounded(json_t *v, int depth)
+{
+	const char *key;
+	json_t *item, *out;
+	size_t i;
+	if (!json_is_object(v) && !json_is_array(v))
+		return json_copy(v);
+	if (depth > OUTCOME_COMPONENTS_DEPTH)
+		return json_null();
+	out = json_is_object(v) ? json_object() : json_array();
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+		{
+			if (json_object_set_new(out, key, copy_bounded(item, depth + 1)))
+				goto fail;
+		}
+	} else {
+		json_array_foreach(v, i, item)
+		{
+			if (json_array_append_new(out, copy_bounded(item, depth + 1)))
+				goto fail;
+		}
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
 static json_t *string_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -70,10 +101,10 @@ json_t *outcome_from_record(const struct record *r)
 	json_object_set_new(
 	    o, "partial", jsontext_real_or_null(r->kind == PROFILE_KIND_CLOSE ? 1.0 : r->fraction));
 	json_object_set_new(o, "components",
-			    r->components ? json_deep_copy(r->components) : json_null());
+			    r->components ? copy_bounded(r->components, 1) : json_null());
 	if (r->categories) {
 		json_object_set_new(o, "strategy", string_or_null(r->strategy));
-		json_object_set_new(o, "categories", json_deep_copy(r->categories));
+		json_object_set_new(o, "categories", copy_bounded(r->categories, 1));
 	}
 	return o;
 }

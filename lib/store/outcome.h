@@ -60,6 +60,12 @@ typedef int (*outcome_line_fn)(void *ctx, const char *line, size_t len, struct e
 long outcome_read_committed(const char *state_dir, struct state *st, enum state_origin *origin,
 			    outcome_line_fn fn, void *ctx, uint64_t *valid, struct err *err);
 
+/* How deep the components a close carries are copied into its outcome:
+ * "components" itself is level 1, and a value nested deeper is written as
+ * null, so that every outcome line loads in any JSON reader (Python's json
+ * module stops near 1,000 levels). */
+#define OUTCOME_COMPONENTS_DEPTH 16
+
 /* A number-valued member of an outcome's components. */
 struct outcome_component {
 	const char *name;

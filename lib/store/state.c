@@ -7,9 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
 #include "lib/base/jsontext.h"
+#include "lib/base/sha256.h"
+#include "lib/store/framelog.h"
 
 static const char *const output_paths[STATE_OUTPUT_COUNT] = {
     [STATE_OUTPUT_OUTCOMES] = "outcomes/trade_outcomes.jsonl.zst",
@@ -131,6 +136,7 @@ json_t *state_to_json(const struct state *st)
 		put(j, "records_learned", uint_json(c->learned), &ok);
 		put(j, "trades_recorded", uint_json(c->trades), &ok);
 		put(j, "records_quarantined", uint_json(c->quarantined), &ok);
+		put(j, "quarantine_dropped", uint_json(c->quarantine_dropped), &ok);
 		put(j, "records_skipped", uint_json(c->skipped), &ok);
 		put(j, "skipped_by_reason",
 		    json_pack("{s:o,s:o,s:o,s:o}", "ignored", uint_json(c->ignored), "duplicate",
@@ -462,6 +468,11 @@ static int source_from(json_t *o, const char *where, struct state_source *src, s
 	    get_text(o, where, "last_record_id", 1, c->last_record_id, sizeof c->last_record_id,
 		     err))
 		return -1;
+	/* Written since quarantine.jsonl is capped: a count, absent (0) in the
+	 * files of earlier versions. */
+	if (json_object_get(o, "quarantine_dropped") &&
+	    get_count(o, where, "quarantine_dropped", &c->quarantine_dropped, err))
+		return -1;
 	src->follow.has_current = current != NULL;
 	if (current && position_from(current, key_path(item, sizeof item, where, "current"),
 				     &src->follow.current, err))
@@ -532,8 +543,62 @@ damaged:
 	return -1;
 }
 
-/* Reads one state file. -1 with err set: ENOENT when it is absent. */
-static int load_one(const char *path, struct state *st, struct err *err)
+/* ---- the checksum ---------------------------------------------------------------------
+ *
+ * The last key of the file is "checksum": "sha256:<64 hex digits>", the
+ * SHA-256 of the file's bytes as written with those 64 digits replaced by
+ * 64 zeros ("0"). Any change to the bytes, even of white space, fails it. */
+
+#define SEAL_KEY "\"checksum\": \"sha256:"
+#define SEAL_ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* Where the 64 digits of the seal are in text, or NULL. */
+static char *seal_digits(char *text, size_t len)
+{
+	char *at = memmem(text, len, SEAL_KEY, sizeof SEAL_KEY - 1);
+	if (!at || (size_t)(at - text) + sizeof SEAL_KEY - 1 + 65 > len)
+		return NULL;
+	at += sizeof SEAL_KEY - 1;
+	return at[64] == '"' ? at : NULL;
+}
+
+/* The digest of text with its 64 digits (at digits) read as zeros. */
+static void seal_digest(char *text, size_t len, char *digits, char hex[SHA256_HEX_BYTES])
+{
+	unsigned char d[SHA256_DIGEST_BYTES];
+	char saved[64];
+	memcpy(saved, digits, 64);
+	memcpy(digits, SEAL_ZEROS, 64);
+	sha256_digest(text, len, d);
+	memcpy(digits, saved, 64);
+	sha256_hex(d, hex);
+}
+
+/* Checks j's seal against text: 1 when j carries none, 0 when it matches,
+ * -1 with err set (EBADMSG) when it is not what the bytes give. */
+static int check_seal(json_t *j, char *text, size_t len, struct err *err)
+{
+	json_t *v = json_object_get(j, "checksum");
+	const char *s = json_string_value(v);
+	char *digits, hex[SHA256_HEX_BYTES];
+	if (!v)
+		return 1;
+	if (!s || strlen(s) != 7 + 64 || strncmp(s, "sha256:", 7) != 0)
+		return damaged(err, "", "checksum", "is not \"sha256:\" and 64 hexadecimal digits");
+	digits = seal_digits(text, len);
+	if (!digits || memcmp(digits, s + 7, 64) != 0)
+		return damaged(err, "", "checksum", "is not where it is written (edited)");
+	seal_digest(text, len, digits, hex);
+	if (memcmp(hex, s + 7, 64) != 0)
+		return err_set(err, EBADMSG,
+			       "damaged: the checksum does not match the content (edited or "
+			       "corrupted)");
+	return 0;
+}
+
+/* Reads one state file; *sealed says whether it carried a checksum. -1 with
+ * err set: ENOENT when it is absent. */
+static int load_one(const char *path, struct state *st, int *sealed, struct err *err)
 {
 	char *text;
 	size_t len;
@@ -541,14 +606,21 @@ static int load_one(const char *path, struct state *st, struct err *err)
 	json_t *j;
 	int rc;
 
+	*sealed = 0;
 	if (durable_read_all(path, &text, &len, err))
 		return -1;
-	j = json_loadb(text, len, 0, &jerr);
-	free(text);
-	if (!j)
+	/* A key given twice is damage, not "the last one wins". */
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		free(text);
 		return err_set(err, EBADMSG, "%s: damaged (%s at line %d)", path, jerr.text,
 			       jerr.line);
-	rc = state_from_json(j, st, err);
+	}
+	rc = check_seal(j, text, len, err);
+	free(text);
+	*sealed = rc == 0;
+	if (rc >= 0)
+		rc = state_from_json(j, st, err);
 	json_decref(j);
 	if (rc)
 		return err_prefix(err, "%s", path);
@@ -559,15 +631,36 @@ int state_load(const char *dir, struct state *st, enum state_origin *origin, str
 {
 	char path[FOLLOW_PATH_MAX + 64], prev[FOLLOW_PATH_MAX + 64];
 	struct err main_err = {0}, prev_err = {0};
+	int main_sealed, prev_sealed;
 
 	*origin = STATE_NONE;
 	snprintf(path, sizeof path, "%s/%s", dir, STATE_FILE);
 	snprintf(prev, sizeof prev, "%s/%s.prev", dir, STATE_FILE);
-	if (load_one(path, st, &main_err) == 0) {
+	if (load_one(path, st, &main_sealed, &main_err) == 0) {
 		*origin = STATE_MAIN;
+		if (main_sealed)
+			return 0;
+		/* No checksum: a file of an earlier version, accepted once (the
+		 * next commit seals it), unless a sealed .prev says this folder
+		 * was already written by this one: then the key was removed. */
+		struct state *p = malloc(sizeof *p);
+		if (p && load_one(prev, p, &prev_sealed, &prev_err) == 0 && prev_sealed) {
+			*st = *p;
+			*origin = STATE_PREV;
+			err_set(err, EBADMSG,
+				"%s: damaged: checksum is missing (its previous version has one)",
+				path);
+		} else {
+			*origin = STATE_UNSEALED;
+			err_set(err, 0,
+				"%s has no checksum (written by an earlier version): accepted, and "
+				"the next commit adds one",
+				path);
+		}
+		free(p);
 		return 0;
 	}
-	if (load_one(prev, st, &prev_err) == 0) {
+	if (load_one(prev, st, &prev_sealed, &prev_err) == 0) {
 		/* Why the main file was passed over, for the caller to say. */
 		*err = main_err;
 		*origin = STATE_PREV;
@@ -606,10 +699,21 @@ int state_save(const char *dir, const struct state *st, struct err *err)
 	char path[FOLLOW_PATH_MAX + 64], prev[FOLLOW_PATH_MAX + 64];
 	json_t *j = state_to_json(st);
 	size_t len;
-	char *text = j ? jsontext_dump(j, JSONTEXT_PRETTY, &len) : NULL;
+	char *text = NULL, *digits, hex[SHA256_HEX_BYTES];
 	int rc;
 
+	/* Sealed last: the digest of the text with 64 zeros in its place. */
+	if (j && json_object_set_new(j, "checksum", json_string("sha256:" SEAL_ZEROS)) == 0)
+		text = jsontext_dump(j, JSONTEXT_PRETTY, &len);
 	json_decref(j);
+	digits = text ? seal_digits(text, len) : NULL;
+	if (digits) {
+		seal_digest(text, len, digits, hex);
+		memcpy(digits, hex, 64);
+	} else {
+		free(text);
+		text = NULL;
+	}
 	if (!text)
 		return err_set(err, ENOMEM,
 			       "%s: cannot be written (out of memory, or a path that is not UTF-8)",
@@ -631,4 +735,168 @@ int state_save(const char *dir, const struct state *st, struct err *err)
 	rc = durable_replace(path, text, len, err);
 	free(text);
 	return rc;
+}
+
+/* ---- the outputs against their committed lengths ------------------------------------- */
+
+/* Bytes a start removes from one output: those written after the last
+ * commit, said as what they are. */
+struct tail {
+	uint64_t bytes;
+	char what[160];
+};
+
+/* What each output holds: zstd frames, lines, or 8-byte keys. */
+static int output_unit(enum state_output_id id)
+{
+	return id == STATE_OUTPUT_OUTCOMES ? 'z' : id == STATE_OUTPUT_TRADE_KEYS ? 'k' : 'l';
+}
+
+static int refuse(struct err *err, const char *path, const char *problem, uint64_t committed)
+{
+	return err_set(err, EBADMSG,
+		       "%s: %s (committed length %llu): the state file or the output is "
+		       "damaged, and nothing was cut; restore them from a backup, or move the "
+		       "state folder away to start over",
+		       path, problem, (unsigned long long)committed);
+}
+
+/* The newlines in bytes [from, to) of fd (or -1 on a read error), and
+ * whether the last byte is one. */
+static long count_newlines(int fd, uint64_t from, uint64_t to, int *ends_line)
+{
+	char buf[65536];
+	long n = 0;
+	*ends_line = 0;
+	while (from < to) {
+		size_t want = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
+		ssize_t got = pread(fd, buf, want, (off_t)from);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		for (ssize_t i = 0; i < got; i++)
+			n += buf[i] == '\n';
+		*ends_line = buf[got - 1] == '\n';
+		from += (uint64_t)got;
+	}
+	return n;
+}
+
+/* Checks one output (read only); fills t with what a start would remove. */
+static int check_output(const char *path, enum state_output_id id, uint64_t committed,
+			struct tail *t, struct err *err)
+{
+	struct stat sb;
+	int fd, ends;
+	long lines;
+	uint64_t size;
+
+	t->bytes = 0;
+	t->what[0] = '\0';
+	if (lstat(path, &sb) != 0) {
+		if (errno != ENOENT)
+			return err_fail(err, "stat %s: %s", path, strerror(errno));
+		if (committed == 0)
+			return 0;
+		return err_set(err, ERANGE,
+			       "%s is missing, while %llu bytes of it are committed: restore it, "
+			       "or move the state folder away to start over",
+			       path, (unsigned long long)committed);
+	}
+	if (S_ISLNK(sb.st_mode))
+		return err_set(err, ELOOP,
+			       "%s: is a symbolic link (tradelearn writes only regular files of "
+			       "its own under its root)",
+			       path);
+	if (!S_ISREG(sb.st_mode))
+		return err_set(err, EINVAL, "%s: not a regular file", path);
+	size = (uint64_t)sb.st_size;
+	if (size < committed)
+		return err_set(err, ERANGE,
+			       "%s is shorter (%llu bytes) than committed (%llu): it was cut or "
+			       "replaced; restore it, or move the state folder away to start over",
+			       path, (unsigned long long)size, (unsigned long long)committed);
+	if (output_unit(id) == 'z') {
+		uint64_t upto = 0, all = 0;
+		long frames_lines;
+		if (framelog_read(path, committed, NULL, NULL, &upto, err) < 0)
+			return -1;
+		if (upto != committed)
+			return refuse(err, path,
+				      "the committed length does not fall on a frame boundary of a "
+				      "file that decodes up to it",
+				      committed);
+		if (size == committed)
+			return 0;
+		frames_lines = framelog_read(path, UINT64_MAX, NULL, NULL, &all, err);
+		if (frames_lines < 0)
+			return -1;
+		t->bytes = size - committed;
+		if (all == size)
+			snprintf(t->what, sizeof t->what,
+				 "whole frames of %llu bytes written after the last commit",
+				 (unsigned long long)t->bytes);
+		else if (all == committed)
+			snprintf(t->what, sizeof t->what,
+				 "a torn frame of %llu bytes after the last commit",
+				 (unsigned long long)t->bytes);
+		else
+			snprintf(t->what, sizeof t->what,
+				 "%llu bytes after the last commit (whole frames, then a torn one "
+				 "of %llu bytes)",
+				 (unsigned long long)t->bytes, (unsigned long long)(size - all));
+		return 0;
+	}
+	if (output_unit(id) == 'k' && committed % 8 != 0)
+		return refuse(err, path, "the committed length is not a whole number of keys",
+			      committed);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return err_fail(err, "open %s: %s", path, strerror(errno));
+	if (output_unit(id) == 'l' && committed > 0 &&
+	    (count_newlines(fd, committed - 1, committed, &ends) < 0 || !ends)) {
+		close(fd);
+		return refuse(err, path, "the committed length does not end a line", committed);
+	}
+	t->bytes = size - committed;
+	lines = output_unit(id) == 'l' ? count_newlines(fd, committed, size, &ends) : 0;
+	close(fd);
+	if (lines < 0)
+		return err_fail(err, "read %s: %s", path, strerror(errno ? errno : EIO));
+	if (t->bytes == 0)
+		return 0;
+	if (output_unit(id) == 'k')
+		snprintf(t->what, sizeof t->what, "%llu bytes of keys after the last commit",
+			 (unsigned long long)t->bytes);
+	else
+		snprintf(t->what, sizeof t->what, "%llu bytes after the last commit (%ld lines%s)",
+			 (unsigned long long)t->bytes, lines, ends ? "" : ", then a torn one");
+	return 0;
+}
+
+int state_check_outputs(const char *dir, const struct state *st, state_say_fn say, void *ctx,
+			int cut, struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 64], line[FOLLOW_PATH_MAX + 300];
+	struct tail t[STATE_OUTPUT_COUNT];
+
+	/* Every output first: nothing is cut when any one is refused. */
+	for (int i = 0; i < STATE_OUTPUT_COUNT; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, output_paths[i]);
+		if (check_output(path, (enum state_output_id)i, st->output_length[i], &t[i], err))
+			return -1;
+	}
+	for (int i = 0; i < STATE_OUTPUT_COUNT; i++) {
+		uint64_t actual = 0;
+		snprintf(path, sizeof path, "%s/%s", dir, output_paths[i]);
+		if (cut && durable_cut_back(path, st->output_length[i], &actual, err))
+			return -1;
+		if (t[i].bytes && say) {
+			snprintf(line, sizeof line, "%s: %s %s", output_paths[i],
+				 cut ? "cut back" : "a start cuts back", t[i].what);
+			say(ctx, line);
+		}
+	}
+	return 0;
 }

@@ -37,11 +37,12 @@ struct state_unmapped {
 };
 
 struct state_counters {
-	uint64_t read;	      /* lines read (complete lines, long ones included) */
-	uint64_t learned;     /* records applied */
-	uint64_t trades;      /* of those, closes and partial closes recorded as outcomes */
-	uint64_t quarantined; /* not JSON, not an object, missing or bad field */
-	uint64_t skipped;     /* ignored by the profile, duplicates, long lines, tails */
+	uint64_t read;		     /* lines read (complete lines, long ones included) */
+	uint64_t learned;	     /* records applied */
+	uint64_t trades;	     /* of those, closes and partial closes recorded as outcomes */
+	uint64_t quarantined;	     /* not JSON, not an object, missing or bad field */
+	uint64_t quarantine_dropped; /* of those, not kept: quarantine.jsonl was full */
+	uint64_t skipped;	     /* ignored by the profile, duplicates, long lines, tails */
 	uint64_t ignored, duplicates, long_lines, tails, sign_mismatch; /* skipped, by why */
 	uint64_t features_skipped; /* values of components that are not numbers */
 	size_t n_unmapped;	   /* by field, in the order first seen; the fields
@@ -85,14 +86,22 @@ void state_init(struct state *st);
 
 /* Where state_load found the committed state. */
 enum state_origin {
-	STATE_NONE, /* neither file exists: a first start, st is state_init's */
-	STATE_MAIN, /* learning_processing_state.json */
-	STATE_PREV  /* the main file is damaged or missing: its .prev was used */
+	STATE_NONE,    /* neither file exists: a first start, st is state_init's */
+	STATE_MAIN,    /* learning_processing_state.json */
+	STATE_PREV,    /* the main file is damaged or missing: its .prev was used */
+	STATE_UNSEALED /* the main file, written by an earlier version without a
+			* checksum (accepted once: the next commit seals it) */
 };
 
 /* Reads the committed state from dir into st and returns 0, with *origin
  * saying from where; with STATE_PREV, err holds why the main file was passed
- * over ("<path>: damaged: outputs is missing"), for the caller to say once.
+ * over ("<path>: damaged: outputs is missing"), for the caller to say once;
+ * with STATE_UNSEALED, the note to say.
+ *
+ * The file's last key is its checksum (see state_save); one that does not
+ * match is damage. A file without one is accepted (STATE_UNSEALED) only
+ * when its .prev has none either: once a sealed commit exists, a missing
+ * checksum is damage too.
  *
  * A file is used only when it is whole (state_from_json). Without a whole
  * .prev, returns -1 with err set and st state_init's: when the main file is
@@ -103,7 +112,9 @@ enum state_origin {
  * would be cut back to the zero lengths it would then say. */
 int state_load(const char *dir, struct state *st, enum state_origin *origin, struct err *err);
 
-/* Commits st: writes the temp file, fsyncs, keeps the current file as .prev,
+/* Commits st: the file's last key is "checksum": "sha256:<64 hex digits>",
+ * the SHA-256 of the file's bytes with those 64 digits as zeros. Writes the
+ * temp file, fsyncs, keeps the current file as .prev,
  * renames, fsyncs the folder. Returns 0, or -1 with err set (the file system's
  * errno, or ENOMEM when state_to_json fails); the committed state is then the
  * one before. */
@@ -121,5 +132,21 @@ json_t *state_to_json(const struct state *st);
  * must be counts when present. Errors: "damaged: <key> is missing", "damaged:
  * <key> is not a count", ..., or "format N is newer than this program's". */
 int state_from_json(json_t *j, struct state *st, struct err *err);
+
+/* Called with one line to say (no newline). */
+typedef void (*state_say_fn)(void *ctx, const char *line);
+
+/* Checks the outputs in dir against st's committed lengths, and with cut
+ * removes what was written after the last commit. Bytes are removed only
+ * after a committed length that is a boundary of what the file holds: a
+ * zstd frame boundary of an outcomes file that decodes up to it, the end of
+ * a line, a whole number of keys. Each removal (or, without cut, each that
+ * a start would make) is said as what it is ("a torn frame of 37 bytes
+ * after the last commit"). Returns 0, or -1 with err set and nothing cut:
+ * ERANGE for an output shorter than committed (or missing), EBADMSG for a
+ * length that is not a boundary, ELOOP/EINVAL for a link or a non-regular
+ * file, each with the path and what to do. */
+int state_check_outputs(const char *dir, const struct state *st, state_say_fn say, void *ctx,
+			int cut, struct err *err);
 
 #endif

@@ -5,7 +5,7 @@ import math
 import subprocess
 import tarfile
 
-from conftest import Root
+from conftest import Root, sealed
 
 
 def simulated_root(tmp_path, name="sim", days=60, seed=3, config=None):
@@ -112,4 +112,4 @@ def rewrite_outcomes(r, outcomes):
         if path.exists():
             st = json.loads(path.read_text())
             st["outputs"]["outcomes/trade_outcomes.jsonl.zst"]["length"] = len(frame)
-            path.write_text(json.dumps(st))
+            path.write_text(sealed(st))

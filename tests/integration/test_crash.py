@@ -1,4 +1,5 @@
-"""kill -9 at random moments while the simulator appends and rotates."""
+"""kill -9 at random moments while the simulator appends and rotates; a
+damaged state file or output at start."""
 import json
 import random
 import signal
@@ -7,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Root
+from conftest import BIN, Root, sealed
 
 KILLS = 50
 
@@ -136,13 +137,13 @@ def two_commits(root):
 
 def damage(root, how):
     """Rewrites the state file as the last commit with one key removed or of
-    the wrong type."""
+    the wrong type, sealed again (as a tool that rewrote it would)."""
     st = root.state_json()
     if how == "missing outputs":
         del st["outputs"]
     else:
         st["sources"]["attribution"]["current"]["offset"] = "4113"
-    (root.state / STATE).write_text(json.dumps(st))
+    (root.state / STATE).write_text(sealed(st))
 
 
 def output_bytes(root):
@@ -202,3 +203,138 @@ def test_a_damaged_state_file_without_prev_is_refused_by_watch_status_and_verify
         assert str(root.state / STATE) in p.stderr, (command, p.stderr)
         assert "restore it from a backup, or remove it to start over" in p.stderr, p.stderr
         assert output_bytes(root) == before, command
+
+
+def test_a_state_file_edited_by_hand_fails_its_checksum_and_the_start_resumes_from_prev(root):
+    from conftest import trade_ids
+    two_commits(root)
+    prev = json.loads((root.state / (STATE + ".prev")).read_text())
+    text = (root.state / STATE).read_text()
+    length = root.state_json()["outputs"][OUTCOMES]["length"]
+    # One digit dropped from the outcomes' length, nothing else touched.
+    edited = text.replace(f'"length": {length}', f'"length": {str(length)[:-1]}')
+    assert edited != text
+    (root.state / STATE).write_text(edited)
+    p = root.run("watch", "--once")
+    said = [line for line in p.stderr.splitlines() if "previous version" in line]
+    assert len(said) == 1 and "checksum" in said[0], p.stderr
+    assert trade_ids(root.outcomes()) == ["T000000", "T000001", "T000002"]
+    assert subprocess.run(["zstd", "-tq", str(root.state / OUTCOMES)]).returncode == 0
+    assert root.state_json()["generation"] == prev["generation"] + 1
+
+
+def test_a_state_file_keeps_its_checksum_as_the_readme_describes(root):
+    from conftest import append, canonical_close
+    append(root.logs / "attribution.jsonl", canonical_close(0) + "\n")
+    root.run("watch", "--once")
+    text = (root.state / STATE).read_text()
+    assert sealed(json.loads(text)) == text
+
+
+@pytest.mark.parametrize("cut", [1, 5])
+def test_an_outcomes_length_that_is_not_a_frame_boundary_is_refused_by_watch_status_and_verify_and_nothing_is_cut(
+        root, cut):
+    two_commits(root)
+    (root.state / (STATE + ".prev")).unlink()
+    st = root.state_json()
+    st["outputs"][OUTCOMES]["length"] -= cut
+    (root.state / STATE).write_text(sealed(st))
+    before = output_bytes(root)
+    for args in (("watch", "--once"), ("status",), ("verify",)):
+        p = root.run(*args, check=False)
+        assert p.returncode == 1, (args, p.stdout, p.stderr)
+        assert "frame boundary" in p.stderr and str(root.state / OUTCOMES) in p.stderr, p.stderr
+        assert "nothing was cut" in p.stderr, p.stderr
+        assert output_bytes(root) == before, args
+
+
+def test_a_quarantine_length_that_does_not_end_a_line_is_refused_and_nothing_is_cut(root):
+    two_commits(root)
+    (root.state / (STATE + ".prev")).unlink()
+    st = root.state_json()
+    st["outputs"][QUARANTINE]["length"] -= 3
+    (root.state / STATE).write_text(sealed(st))
+    before = output_bytes(root)
+    p = root.run("watch", "--once", check=False)
+    assert p.returncode == 1, p.stderr
+    assert "does not end a line" in p.stderr, p.stderr
+    assert output_bytes(root) == before
+
+
+def test_a_torn_frame_after_the_last_commit_is_cut_back_and_reported_as_a_torn_frame_of_its_size(root):
+    from conftest import trade_ids
+    two_commits(root)
+    whole = (root.state / OUTCOMES).read_bytes()
+    with open(root.state / OUTCOMES, "ab") as f:
+        f.write(whole[:37])  # the start of a frame, as a crash mid-append leaves it
+    p = root.run("watch", "--once")
+    assert f"{OUTCOMES}: cut back a torn frame of 37 bytes after the last commit" in p.stderr, p.stderr
+    assert (root.state / OUTCOMES).read_bytes() == whole
+    assert trade_ids(root.outcomes()) == ["T000000", "T000001", "T000002"]
+
+
+def test_status_says_what_a_start_would_cut_back_and_cuts_nothing(root):
+    two_commits(root)
+    with open(root.state / QUARANTINE, "ab") as f:
+        f.write(b'{"half a line')
+    before = output_bytes(root)
+    p = root.run("status")
+    assert f"{QUARANTINE}: a start cuts back 13 bytes after the last commit (0 lines, then a torn one)" in p.stderr, p.stderr
+    assert output_bytes(root) == before
+
+
+def test_a_state_file_without_a_checksum_is_accepted_once_and_sealed_by_the_next_commit(root):
+    from conftest import append, canonical_close, trade_ids
+    att = root.logs / "attribution.jsonl"
+    append(att, canonical_close(0) + "\n")
+    root.run("watch", "--once")
+    st = root.state_json()
+    del st["checksum"]
+    (root.state / STATE).write_text(json.dumps(st, indent=2))  # as an earlier version wrote it
+    append(att, canonical_close(1) + "\n")
+    p = root.run("watch", "--once")
+    assert "has no checksum (written by an earlier version): accepted" in p.stderr, p.stderr
+    assert trade_ids(root.outcomes()) == ["T000000", "T000001"]
+    text = (root.state / STATE).read_text()
+    assert sealed(json.loads(text)) == text
+
+
+def test_a_checksum_removed_beside_a_sealed_prev_is_damage_and_the_start_resumes_from_prev(root):
+    from conftest import trade_ids
+    two_commits(root)
+    st = root.state_json()
+    del st["checksum"]
+    (root.state / STATE).write_text(json.dumps(st, indent=2))
+    p = root.run("watch", "--once")
+    assert "checksum is missing (its previous version has one); resumed from its previous version" in p.stderr, p.stderr
+    assert trade_ids(root.outcomes()) == ["T000000", "T000001", "T000002"]
+
+
+def test_a_state_file_with_a_key_given_twice_is_damaged(root):
+    two_commits(root)
+    (root.state / (STATE + ".prev")).unlink()
+    text = (root.state / STATE).read_text()
+    text = text.replace('"generation":', '"generation": 0,\n  "generation":', 1)
+    (root.state / STATE).write_text(text)
+    p = root.run("watch", "--once", check=False)
+    assert p.returncode == 1 and "duplicate" in p.stderr, p.stderr
+
+
+def test_verify_fails_when_a_committed_offset_was_moved_back_by_hand(root):
+    from conftest import append
+    sig = root.logs / "signals.jsonl"
+    lines = [json.dumps({"ts": f"2026-11-20T14:{i:02d}:00Z", "signal_id": f"S{i}", "symbol": "AAPL",
+                         "confidence": 0.7, "price": 100.0 + i}) for i in range(6)]
+    append(sig, "".join(line + "\n" for line in lines))
+    root.run("watch", "--once")
+    assert root.run("verify", check=False).returncode == 0
+    st = root.state_json()
+    cur = st["sources"]["signals"]["current"]
+    # Back to the start of the third line: those after it would be learned twice.
+    cur["offset"] = sum(len(line) + 1 for line in lines[:2])
+    (root.state / STATE).write_text(sealed(st))
+    (root.state / (STATE + ".prev")).unlink(missing_ok=True)
+    v = root.run("verify", check=False)
+    assert v.returncode == 1, v.stdout + v.stderr
+    assert "is not where reading stopped" in v.stderr, v.stderr
+    assert "signals" in v.stdout and "MISMATCH" in v.stdout, v.stdout

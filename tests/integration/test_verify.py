@@ -1,7 +1,7 @@
 """verify: the coverage audit agrees after normal runs and catches a skipped record."""
 import json
 
-from conftest import append, canonical_close, canonical_open
+from conftest import append, canonical_close, canonical_open, sealed
 
 
 def test_verify_reports_no_mismatch_after_rotation_and_malformed_lines(root):
@@ -26,7 +26,7 @@ def test_verify_reports_a_record_skipped_on_purpose(root):
     path = root.state / "learning_processing_state.json"
     st = json.loads(path.read_text())
     st["sources"]["attribution"]["current"]["offset"] += len(lines[1]) + 1
-    path.write_text(json.dumps(st))
+    path.write_text(sealed(st))
     p = root.run("verify", check=False)
     assert p.returncode == 1
     assert "MISMATCH" in p.stdout

@@ -570,6 +570,77 @@ static void test_from_json_refuses_a_missing_or_wrong_typed_key_naming_it(void *
 	}
 }
 
+/* Reads the main state file into *text (malloc'd). */
+static void read_main(const char *dir, char **text)
+{
+	char path[512];
+	size_t len;
+	struct err err = {0};
+	file_path(path, sizeof(path), dir, "");
+	assert_int_equal(durable_read_all(path, text, &len, &err), 0);
+}
+
+/* Any byte of a committed file changed (here one digit of a length, or a
+ * space) fails its checksum: the start falls back to .prev. */
+static void test_a_byte_changed_in_a_sealed_file_fails_its_checksum(void **state)
+{
+	const char *dir = *state;
+	static struct state st, back;
+	struct err err = {0};
+	enum state_origin origin;
+	fill_state(&st);
+	st.generation = 1;
+	assert_int_equal(state_save(dir, &st, &err), 0);
+	st.generation = 2;
+	assert_int_equal(state_save(dir, &st, &err), 0);
+	char *text;
+	read_main(dir, &text);
+	assert_non_null(strstr(text, "\"checksum\": \"sha256:"));
+	const char *key = strstr(text, "\"length\": ");
+	assert_non_null(key);
+	size_t at = (size_t)(key - text) + strlen("\"length\": ");
+	text[at] = text[at] == '9' ? '8' : (char)(text[at] + 1);
+	write_main(dir, text);
+	free(text);
+	assert_int_equal(state_load(dir, &back, &origin, &err), 0);
+	assert_int_equal(origin, STATE_PREV);
+	assert_non_null(strstr(err.msg, "checksum does not match"));
+	assert_int_equal(back.generation, 1);
+}
+
+/* An earlier version's file, without a checksum, is read once; beside a
+ * sealed .prev the same file is damage. */
+static void test_a_file_without_checksum_is_accepted_only_without_a_sealed_prev(void **state)
+{
+	const char *dir = *state;
+	static struct state st, back;
+	struct err err = {0};
+	enum state_origin origin;
+	char path[512];
+	fill_state(&st);
+	st.generation = 1;
+	json_t *j = state_to_json(&st);
+	char *text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	write_main(dir, text);
+	assert_int_equal(state_load(dir, &back, &origin, &err), 0);
+	assert_int_equal(origin, STATE_UNSEALED);
+	assert_non_null(strstr(err.msg, "has no checksum"));
+	assert_state_equal(&st, &back);
+
+	st.generation = 2;
+	assert_int_equal(state_save(dir, &st, &err), 0); /* sealed; .prev is the old one */
+	file_path(path, sizeof(path), dir, ".prev");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(state_save(dir, &st, &err), 0); /* .prev sealed too */
+	write_main(dir, text);
+	free(text);
+	assert_int_equal(state_load(dir, &back, &origin, &err), 0);
+	assert_int_equal(origin, STATE_PREV);
+	assert_non_null(strstr(err.msg, "checksum is missing"));
+	assert_int_equal(back.generation, 2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, make_folder, remove_folder)
@@ -589,6 +660,8 @@ int main(void)
 	    T(test_a_state_file_with_a_wrong_typed_key_falls_back_to_a_whole_prev),
 	    T(test_a_state_file_missing_outputs_without_prev_is_refused_saying_what_to_do),
 	    cmocka_unit_test(test_from_json_refuses_a_missing_or_wrong_typed_key_naming_it),
+	    T(test_a_byte_changed_in_a_sealed_file_fails_its_checksum),
+	    T(test_a_file_without_checksum_is_accepted_only_without_a_sealed_prev),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
