@@ -1924,7 +1924,7 @@ static int64_t first_day_before(int64_t end_us, int days)
 {
 	const int64_t day_us = 86400 * CALENDAR_US_PER_S;
 	int64_t day = end_us - ((end_us % day_us) + day_us) % day_us;
-	while (!is_weekday(day) || session_open_us(day) >= end_us)
+	while (!is_weekday(day) || session_open_us(day) + 60 * CALENDAR_US_PER_S > end_us)
 		day -= day_us;
 	for (int left = days - 1; left > 0;) {
 		day -= day_us;
@@ -1961,8 +1961,10 @@ int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, struct
 			continue;
 		int64_t open_us = session_open_us(day);
 		for (int m = 0; m < STEPS_PER_DAY; m++) {
+			/* Only whole minutes before the end: a minute's rows are
+			 * stamped anywhere in it. */
 			if (opt->end_us &&
-			    open_us + (int64_t)m * 60 * CALENDAR_US_PER_S >= opt->end_us)
+			    open_us + (int64_t)(m + 1) * 60 * CALENDAR_US_PER_S > opt->end_us)
 				break;
 			s.step++;
 			s.minute = m;

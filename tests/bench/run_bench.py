@@ -29,6 +29,7 @@ import argparse
 import ctypes
 import datetime
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -73,6 +74,16 @@ FIGURES = [
 ]
 
 results = []
+
+
+def sealed_state(doc):
+    """The text of a state file holding doc, sealed as the README's "What it
+    writes" describes: the SHA-256 of the bytes with its 64 digits as zeros."""
+    doc = {k: v for k, v in doc.items() if k != "checksum"}
+    doc["checksum"] = "sha256:" + "0" * 64
+    text = json.dumps(doc, indent=2) + "\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return text.replace('"sha256:' + "0" * 64, '"sha256:' + digest)
 
 
 def figure(name, value, target, result, command):
@@ -428,7 +439,7 @@ class Bench:
         state = root / "state/learning_processing_state.json"
         st = json.loads(state.read_text())
         st["outputs"]["outcomes/trade_outcomes.jsonl.zst"]["length"] = path.stat().st_size
-        state.write_text(json.dumps(st))
+        state.write_text(sealed_state(st))
         argv = self.tl("--root", root, "retrain", "--force")
         wall, cpu, rss = self.timed(argv)
         figure(name,
