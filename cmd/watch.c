@@ -53,6 +53,7 @@ struct watch {
 	int tfd; /* timerfd: the refresh tick (rescan or poll interval) */
 	int jfd; /* timerfd: the scheduled jobs' next wake */
 	uint64_t trades_seen;
+	int health_errno; /* of the failing health.json write said last, 0 when it works */
 	char exe[4096];
 	char *job_args[12];
 };
@@ -347,8 +348,16 @@ static void on_tick(struct watch *w)
 	if (read(w->tfd, &expirations, sizeof expirations) > 0) {
 		struct err err;
 		pipeline_refresh(w->pipe);
-		if (pipeline_publish(w->pipe, &err))
-			cmd_error("health.json: %s", err.msg);
+		/* A failure that lasts (a full disk) is said once, not at every tick,
+		 * and its end is said too. */
+		if (pipeline_publish(w->pipe, &err)) {
+			if (err.code != w->health_errno)
+				cmd_error("health.json: %s (said once while it lasts)", err.msg);
+			w->health_errno = err.code;
+		} else if (w->health_errno) {
+			cmd_error("health.json: written again");
+			w->health_errno = 0;
+		}
 	}
 }
 
