@@ -75,6 +75,7 @@ struct watch {
 	struct metrics_file *metrics; /* the config's metrics_file, NULL when none */
 	int metrics_failing;	      /* its last write failed (said once) */
 	uint64_t trades_seen;
+	int health_errno; /* of the failing health.json write said last, 0 when it works */
 	char exe[4096];
 	char *job_args[12];
 };
@@ -496,8 +497,16 @@ static void on_tick(struct watch *w)
 	if (read(w->tfd, &expirations, sizeof expirations) > 0) {
 		struct err err;
 		pipeline_refresh(w->pipe);
-		if (pipeline_publish(w->pipe, &err))
-			cmd_error("health.json: %s", err.msg);
+		/* A failure that lasts (a full disk) is said once, not at every tick,
+		 * and its end is said too. */
+		if (pipeline_publish(w->pipe, &err)) {
+			if (err.code != w->health_errno)
+				cmd_error("health.json: %s (said once while it lasts)", err.msg);
+			w->health_errno = err.code;
+		} else if (w->health_errno) {
+			cmd_error("health.json: written again");
+			w->health_errno = 0;
+		}
 		write_metrics(w, 1, 0);
 	}
 }

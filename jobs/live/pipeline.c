@@ -106,6 +106,11 @@ static int load_keys(struct pipeline *p, struct err *err)
 	return 0;
 }
 
+/* What to do about a committed generation that cannot be used. */
+#define LEARNER_ADVICE                                                                             \
+	"restore it from a backup, or run `tradelearn backfill` to rebuild the learned state "     \
+	"from the logs"
+
 static int load_learner(struct pipeline *p, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 128], *text;
@@ -116,19 +121,26 @@ static int load_learner(struct pipeline *p, struct err *err)
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, p->state.learner_file);
 	if (durable_read_all(path, &text, &len, err))
 		return err->code == ENOENT
-			   ? err_set(err, ENOENT, "%s: the committed generation is missing", path)
+			   ? err_set(err, ENOENT, "%s: the committed generation is missing: %s",
+				     path, LEARNER_ADVICE)
 			   : -1;
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	free(text);
 	if (!j)
-		return err_set(err, EBADMSG, "%s: damaged (%s at line %d)", path, jerr.text,
-			       jerr.line);
+		return err_set(err, EBADMSG, "%s: damaged (%s at line %d): %s", path, jerr.text,
+			       jerr.line, LEARNER_ADVICE);
 	int rc = short_term_load(p->job, j, err);
 	json_t *cursor = json_object_get(j, "feed");
 	if (cursor)
 		p->feed_cursor = json_incref(cursor);
 	json_decref(j);
-	return rc ? err_prefix(err, "%s: damaged", path) : 0;
+	if (rc) {
+		char why[sizeof err->msg];
+		snprintf(why, sizeof why, "%s", err->msg);
+		return err_set(err, err->code ? err->code : EBADMSG, "%s: damaged: %s: %s", path,
+			       why, LEARNER_ADVICE);
+	}
+	return 0;
 }
 
 static void say_line(void *ctx, const char *line)
