@@ -106,7 +106,7 @@ class Bench:
         self.work.mkdir(parents=True, exist_ok=True)
         self.floor = args.floor or str(pathlib.Path(self.bin).parent / "tests/bench/parse_floor")
         if not os.access(self.floor, os.X_OK):
-            self.floor = str(REPO / ".build/tests/bench/parse_floor")
+            self.floor = str(REPO / ".build/plain/tests/bench/parse_floor")
 
     def shown(self, argv):
         """A command as printed: the binary as `tradelearn`, the work
@@ -573,7 +573,7 @@ def synthetic_outcomes(n, seed=1, days=59):
 
 def options(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("bin", nargs="?", default=str(REPO / "tradelearn"))
+    ap.add_argument("bin", nargs="?", default=str(REPO / ".build/tradelearn"))
     ap.add_argument("--floor", help="the parse_floor program (default: beside the binary's build)")
     ap.add_argument("--smoke", action="store_true",
                     help="every benchmark on tiny inputs (make check runs it)")

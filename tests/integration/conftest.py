@@ -11,7 +11,7 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
-BIN = os.environ.get("TRADELEARN_BIN") or str(PROJECT / "tradelearn")
+BIN = os.environ.get("TRADELEARN_BIN") or str(PROJECT / ".build/tradelearn")
 FIXTURE = PROJECT.parent / "shared" / "fixtures" / "stock-bot-2026-02-10"
 
 

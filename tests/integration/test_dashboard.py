@@ -26,7 +26,7 @@ def make_run_history_commands():
     recipe = text[text.index("\nrun: "):]
     recipe = recipe[:recipe.index("\n\n")]
     commands = []
-    for line in re.findall(r"\./tradelearn ([^&;\n]+?)\s*(?:&&|;|\\\n|$)", recipe):
+    for line in re.findall(r"\.build/tradelearn ([^&;\n]+?)\s*(?:&&|;|\\\n|$)", recipe):
         if "--live" in line or line.startswith("watch"):
             continue
         commands.append(line.replace("$(RUN_DAYS)", days).split())
@@ -36,7 +36,7 @@ def make_run_history_commands():
 
 def live_command():
     text = (PROJECT / "GNUmakefile").read_text()
-    line = re.search(r"\./tradelearn (simulate --live [^&]+?)\s*&", text).group(1)
+    line = re.search(r"\.build/tradelearn (simulate --live [^&]+?)\s*&", text).group(1)
     return line.split()
 
 

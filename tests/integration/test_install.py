@@ -19,7 +19,7 @@ EXPECTED = {
 
 
 def make(*args):
-    flavour = ["SANITIZE=1"] if ".build-san" in BIN else []
+    flavour = ["SANITIZE=1"] if "/.build/san/" in BIN else []
     p = subprocess.run(["make", "--no-print-directory", "-s", *flavour, *args], cwd=PROJECT,
                        capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stdout + p.stderr
