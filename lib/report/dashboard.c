@@ -464,37 +464,12 @@ static void put_days(FILE *out, const json_t *doc)
 static void chart_days_line(FILE *out, const json_t *days, const char *key, const char *id,
 			    const char *title, const char *caption)
 {
-	size_t n = json_array_size(days), i;
 	struct plot p = {.out = out, .w = HALF_W, .h = HALF_H};
-	json_t *d;
-	int open = 0;
 
-	chart_open(&p, id, title);
-	if (series_range(days, key, &p.y_lo, &p.y_hi) < 2 || n < 2) {
-		chart_no_data(&p);
-		chart_close(&p, caption);
+	if (!series_chart_open(&p, days, key, id, title, caption))
 		return;
-	}
-	double pad = (p.y_hi - p.y_lo) * 0.08;
-	p.y_lo -= pad;
-	p.y_hi += pad;
-	axis_settle(&p.y_lo, &p.y_hi);
-	p.x_lo = 0;
-	p.x_hi = (double)(n - 1);
-	put_y_ticks(&p, AXIS_PLAIN);
-	put_date_ticks(&p, days, n);
-	json_array_foreach(days, i, d)
-	{
-		double v = field(d, key);
-		if (isnan(v))
-			continue;
-		if (!open)
-			fputs("<polyline class=\"line\" points=\"", out);
-		open = 1;
-		put_point(out, plot_x(&p, (double)i), plot_y(&p, v));
-	}
-	if (open)
-		fputs("\"/>\n", out);
+	series_chart_axes(&p, days, 0.08, AXIS_PLAIN);
+	series_polyline(&p, days, key);
 	chart_close(&p, caption);
 }
 

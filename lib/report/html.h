@@ -53,6 +53,9 @@
 #define put_y_ticks report_html_put_y_ticks
 #define put_date_ticks report_html_put_date_ticks
 #define series_range report_html_series_range
+#define series_chart_open report_html_series_chart_open
+#define series_chart_axes report_html_series_chart_axes
+#define series_polyline report_html_series_polyline
 #define chart_equity report_html_chart_equity
 #define chart_drawdown report_html_chart_drawdown
 
@@ -184,6 +187,17 @@ void put_date_ticks(const struct plot *p, const json_t *series, size_t n);
 /* Counts the points of series whose key is a finite number, and their
  * range. */
 size_t series_range(const json_t *series, const char *key, double *lo, double *hi);
+/* Opens the chart of series[key], one point per element placed by index:
+ * 1 with p's y range the data's (to adjust before series_chart_axes) and its
+ * x range the indexes; 0 when fewer than two points can be drawn, the chart
+ * then closed saying so with empty_caption. */
+int series_chart_open(struct plot *p, const json_t *series, const char *key, const char *id,
+		      const char *title, const char *empty_caption);
+/* Widens the y range by pad (a fraction of it) on both sides, settles it,
+ * and draws the y ticks (fmt) and the date ticks under the series. */
+void series_chart_axes(struct plot *p, const json_t *series, double pad, enum axis_fmt fmt);
+/* The line through series[key]'s finite points (nothing when there is none). */
+void series_polyline(const struct plot *p, const json_t *series, const char *key);
 /* The equity and drawdown charts of charts.equity [{date, equity}] and
  * charts.drawdown [{date, drawdown}]. */
 void chart_equity(FILE *out, const json_t *charts);

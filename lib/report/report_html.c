@@ -1119,39 +1119,63 @@ size_t series_range(const json_t *series, const char *key, double *lo, double *h
 	return n;
 }
 
+int series_chart_open(struct plot *p, const json_t *series, const char *key, const char *id,
+		      const char *title, const char *empty_caption)
+{
+	size_t n = json_array_size(series);
+	chart_open(p, id, title);
+	if (series_range(series, key, &p->y_lo, &p->y_hi) < 2 || n < 2) {
+		chart_no_data(p);
+		chart_close(p, empty_caption);
+		return 0;
+	}
+	p->x_lo = 0;
+	p->x_hi = (double)(n - 1);
+	return 1;
+}
+
+void series_chart_axes(struct plot *p, const json_t *series, double pad, enum axis_fmt fmt)
+{
+	double margin = (p->y_hi - p->y_lo) * pad;
+	p->y_lo -= margin;
+	p->y_hi += margin;
+	axis_settle(&p->y_lo, &p->y_hi);
+	put_y_ticks(p, fmt);
+	put_date_ticks(p, series, json_array_size(series));
+}
+
+void series_polyline(const struct plot *p, const json_t *series, const char *key)
+{
+	size_t i;
+	json_t *point;
+	int open = 0;
+	json_array_foreach(series, i, point)
+	{
+		double v = field(point, key);
+		if (isnan(v))
+			continue;
+		if (!open)
+			fputs("<polyline class=\"line\" points=\"", p->out);
+		open = 1;
+		put_point(p->out, plot_x(p, (double)i), plot_y(p, v));
+	}
+	if (open)
+		fputs("\"/>\n", p->out);
+}
+
 void chart_equity(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "equity");
-	size_t n = json_array_size(series), i;
 	struct plot p = {.out = out, .w = WIDE_W, .h = WIDE_H};
-	json_t *point;
 
-	chart_open(&p, "chart-equity", "Equity curve, all time (compounded, 1.00 at the start)");
-	if (series_range(series, "equity", &p.y_lo, &p.y_hi) < 2 || n < 2) {
-		chart_no_data(&p);
-		chart_close(&p, "Equity: not enough trading days to draw.");
+	if (!series_chart_open(&p, series, "equity", "chart-equity",
+			       "Equity curve, all time (compounded, 1.00 at the start)",
+			       "Equity: not enough trading days to draw."))
 		return;
-	}
-	if (p.y_hi > p.y_lo) {
-		double pad = (p.y_hi - p.y_lo) * 0.05;
-		p.y_lo -= pad;
-		p.y_hi += pad;
-	}
-	axis_settle(&p.y_lo, &p.y_hi);
-	p.x_lo = 0;
-	p.x_hi = (double)(n - 1);
-	put_y_ticks(&p, AXIS_PLAIN);
+	series_chart_axes(&p, series, 0.05, AXIS_PLAIN);
 	if (p.y_lo < 1 && 1 < p.y_hi)
 		put_line(out, "ref", PAD_LEFT, plot_y(&p, 1), PAD_LEFT + plot_w(&p), plot_y(&p, 1));
-	put_date_ticks(&p, series, n);
-	fputs("<polyline class=\"line\" points=\"", out);
-	json_array_foreach(series, i, point)
-	{
-		double v = field(point, "equity");
-		if (!isnan(v))
-			put_point(out, plot_x(&p, (double)i), plot_y(&p, v));
-	}
-	fputs("\"/>\n", out);
+	series_polyline(&p, series, "equity");
 	chart_close(&p, "Equity, compounded from daily returns, one point per trading day; the "
 			"dotted line is the starting level.");
 }
@@ -1159,27 +1183,21 @@ void chart_equity(FILE *out, const json_t *charts)
 void chart_drawdown(FILE *out, const json_t *charts)
 {
 	const json_t *series = json_object_get(charts, "drawdown");
-	size_t n = json_array_size(series), i;
+	size_t i;
 	struct plot p = {.out = out, .w = WIDE_W, .h = WIDE_H};
 	json_t *point;
 	double first_x = NAN, last_x = NAN;
 
-	chart_open(&p, "chart-drawdown", "Drawdown from the running peak, all time");
-	if (series_range(series, "drawdown", &p.y_lo, &p.y_hi) < 2 || n < 2) {
-		chart_no_data(&p);
-		chart_close(&p, "Drawdown: not enough trading days to draw.");
+	if (!series_chart_open(&p, series, "drawdown", "chart-drawdown",
+			       "Drawdown from the running peak, all time",
+			       "Drawdown: not enough trading days to draw."))
 		return;
-	}
 	/* The area hangs from zero, and the deepest point sits a tenth of the
 	 * height above the bottom, however shallow it is (the labels give the
 	 * scale); a series that never fell shows a 1% scale. */
 	p.y_hi = fmax(p.y_hi, 0);
 	p.y_lo = p.y_lo < 0 ? p.y_lo * 1.1 : -0.01;
-	axis_settle(&p.y_lo, &p.y_hi);
-	p.x_lo = 0;
-	p.x_hi = (double)(n - 1);
-	put_y_ticks(&p, AXIS_PCT);
-	put_date_ticks(&p, series, n);
+	series_chart_axes(&p, series, 0, AXIS_PCT);
 	fputs("<polygon class=\"area\" points=\"", out);
 	json_array_foreach(series, i, point)
 	{
