@@ -8,6 +8,7 @@
 
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
+#include "lib/base/schedule.h"
 #include "lib/analyze/knobs.h"
 
 /* "PATH: problem" from a module that reports both in one text (the first
@@ -113,16 +114,12 @@ static int config_rules(const void *opts, char *key, size_t keylen, struct err *
 	return bad ? -1 : 0;
 }
 
-/* "sessions": [{"name", "from": "HH:MM", "to": "HH:MM"}, ...] */
+/* "sessions": [{"name", "from": "HH:MM", "to": "HH:MM"}, ...]: a clock
+ * time read as minutes of the day, -1 when it is not one. */
 static int read_clock(json_t *v, int *minutes)
 {
-	const char *s = json_string_value(v);
-	unsigned h, m;
-	char end;
-	if (!s || sscanf(s, "%2u:%2u%c", &h, &m, &end) != 2 || strlen(s) != 5 || h > 23 || m > 59)
-		return -1;
-	*minutes = (int)(h * 60 + m);
-	return 0;
+	*minutes = schedule_parse_hhmm(json_string_value(v));
+	return *minutes < 0 ? -1 : 0;
 }
 
 static int read_sessions(void *opts, const struct option_key *o, json_t *v, char *sub,
