@@ -1202,8 +1202,9 @@ def main():
         outside = sorted(p for p in set(after) | set(before) if before.get(p) != after.get(p))
         outside += sorted((tradelearn_named("/tmp") | tradelearn_named(tempfile.gettempdir()))
                           - shared_before)
-        print(f"torture outside: {len(before)} entries of the working folder, HOME, TMPDIR, /dev/shm "
-              f"and /var/tmp compared before and after: {len(outside)} changed"
+        print(f"torture outside: the processes' working folder, HOME and TMPDIR, /dev/shm, /var/tmp "
+              f"and tradelearn's names in /tmp: {len(before)} entries before, {len(after)} after, "
+              f"{len(outside)} new or changed"
               + (f" ({', '.join(outside[:5])})" if outside else ""), flush=True)
         failures += bool(outside)
     finally:
