@@ -65,11 +65,20 @@ struct parse_pool {
 static void parse_unit(const struct parse_pool *pp, struct unit *u)
 {
 	struct jsonarena *previous = jsonarena_enter(u->arena);
-	for (size_t i = 0; i < u->n; i++) {
+	for (size_t i = 0; i < u->n; i++)
 		short_term_parse(pp->profile, &u->in[i], &u->out[i]);
-		/* The row is the arena's: releasing the record must not free it. */
-		u->out[i].record.row = NULL;
-	}
+	jsonarena_leave(previous);
+}
+
+/* Releases records parsed in arena a, before its reset. Entered, so that
+ * what they came to reference outside it (an open position's category
+ * value, set into a close's categories when applied) is let go as well;
+ * the arena's own memory goes with the reset. */
+static void release_parsed(struct jsonarena *a, struct short_term_parsed *line, size_t n)
+{
+	struct jsonarena *previous = jsonarena_enter(a);
+	for (size_t i = 0; i < n; i++)
+		short_term_parsed_release(&line[i]);
 	jsonarena_leave(previous);
 }
 
@@ -204,6 +213,8 @@ void parse_pool_free(struct parse_pool *pp)
 {
 	if (!pp)
 		return;
+	if (pp->ring && pp->ring[pp->n_ring - 1].u.arena)
+		parse_pool_clear(pp); /* the stream's records, released */
 	pthread_mutex_lock(&pp->lock);
 	pp->stop = 1;
 	pthread_cond_broadcast(&pp->work);
@@ -240,6 +251,11 @@ void parse_batch_release(struct parse_batch *b)
 	struct parse_pool *pp = b->pool;
 	for (size_t i = 0; i < b->n_arenas; i++) {
 		struct jsonarena *a = b->arena[i];
+		size_t first = i * PARSE_POOL_UNIT;
+		if (first < b->n)
+			release_parsed(a, b->line + first,
+				       b->n - first < PARSE_POOL_UNIT ? b->n - first
+								      : PARSE_POOL_UNIT);
 		jsonarena_reset(a);
 		pthread_mutex_lock(&pp->lock);
 		if (pp->n_spare < SPARE_ARENAS) {
@@ -381,6 +397,7 @@ static void recycle_head(struct parse_pool *pp)
 		pp->fill = NULL;
 	if (s == pp->taking)
 		pp->taking = NULL;
+	release_parsed(s->u.arena, s->out, s->u.n);
 	s->n = s->taken = s->u.n = 0;
 	s->queued = 0;
 	s->u.state = UNIT_IDLE;

@@ -34,12 +34,15 @@
  *     live trickle of lines) is parsed by the caller when taken, with no
  *     handover to a thread.
  *
- * Memory: a parsed record's row is made in an arena of the pool
- * (lib/base/jsonarena) and its record.row is NULL: short_term_parsed_release
- * of it does nothing, and its fields live as long as the batch (until
- * parse_batch_release) or the stream line (until the next take). The pool
- * installs jsonarena's allocation functions when created: create the first
- * pool before other threads use jansson.
+ * Memory: a parsed record's jansson values (components, categories) are
+ * made in an arena of the pool (lib/base/jsonarena), its strings in a
+ * buffer of its own; the pool releases the records (never the caller:
+ * short_term_parsed_release is not for them) when the batch is released
+ * (parse_batch_release) or the stream line's unit is done with (the next
+ * take after its last line, parse_pool_clear, parse_pool_free), so its
+ * fields live until then. The pool installs jsonarena's allocation
+ * functions when created: create the first pool before other threads use
+ * jansson.
  *
  * Threads start at the first unit handed to them and sleep when there is
  * nothing to parse. With jobs 1 no thread starts and the caller parses

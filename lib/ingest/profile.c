@@ -748,6 +748,37 @@ void profile_pnl_basis(const struct profile *p, char *buf, size_t len)
 						    : ", a fraction");
 }
 
+static int compile_pointers(struct jscan_query *q, struct profile_pointers *pp)
+{
+	for (size_t i = 0; i < pp->n; i++)
+		if ((pp->slot[i] = jscan_query_add(q, pp->p[i])) < 0)
+			return -1;
+	return 0;
+}
+
+/* The source's pointers as one jscan query (a source the profile does not
+ * describe gets an empty one: its rows are only checked). */
+static int compile_source(struct profile_source *src, const char *path, struct err *err)
+{
+	int failed;
+	if (!(src->query = jscan_query_new()))
+		return out_of_memory(err);
+	src->kind_slot = jscan_query_add(src->query, src->kind_pointer);
+	failed = src->kind_slot < 0 || compile_pointers(src->query, &src->key) ||
+		 compile_pointers(src->query, &src->partial_key);
+	for (int f = 0; !failed && f < PROFILE_FIELD_COUNT; f++)
+		failed = compile_pointers(src->query, &src->field[f]);
+	for (size_t i = 0; !failed && i < src->n_features; i++)
+		failed = compile_pointers(src->query, &src->features[i].at);
+	for (size_t i = 0; !failed && i < src->n_categories; i++)
+		failed = compile_pointers(src->query, &src->categories[i].at);
+	if (!failed)
+		return 0;
+	if (errno == ENOSPC)
+		return fail(err, path, "too many JSON pointers (at most 1024 steps in all)");
+	return out_of_memory(err);
+}
+
 int profile_from_json(struct profile *p, const char *name, json_t *desc, struct err *err)
 {
 	const char *key;
@@ -816,6 +847,9 @@ int profile_from_json(struct profile *p, const char *name, json_t *desc, struct 
 			fail(err, sub, "is required (the row's timestamp)");
 			goto failed;
 		}
+		snprintf(sub, sizeof sub, "sources.%s", source_names[s]);
+		if (compile_source(src, sub, err))
+			goto failed;
 	}
 	return 0;
 bad_unit:
@@ -900,5 +934,7 @@ void profile_release(struct profile *p)
 			release_pointers(&src->field[f]);
 		release_named(&src->features, &src->n_features);
 		release_named(&src->categories, &src->n_categories);
+		jscan_query_free(src->query);
+		src->query = NULL;
 	}
 }

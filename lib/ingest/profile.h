@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "lib/base/err.h"
+#include "lib/ingest/jscan.h"
 
 enum profile_source_id {
 	PROFILE_SOURCE_ATTRIBUTION,
@@ -133,6 +134,7 @@ enum profile_derive {
 struct profile_pointers {
 	size_t n;
 	char *p[PROFILE_MAX_POINTERS];
+	int slot[PROFILE_MAX_POINTERS]; /* p[i]'s slot in its source's query */
 	enum profile_derive derive;
 	size_t n_map;	 /* 0: no map */
 	char **map_from; /* a value's text ... */
@@ -162,6 +164,10 @@ struct profile_source {
 	struct profile_named *features;
 	size_t n_categories;
 	struct profile_named *categories;
+	/* Every pointer above, compiled for jscan (lib/ingest/jscan.h); the
+	 * kind pointer's slot (the whole row without one). */
+	struct jscan_query *query;
+	int kind_slot;
 };
 
 struct profile {

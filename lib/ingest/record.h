@@ -2,6 +2,9 @@
  * record — one log line becomes one canonical record, or a reason to
  * quarantine it.
  *
+ * record_parse() reads the line once with jscan (lib/ingest/jscan.h), taking
+ * only the values at the profile's pointers: no tree of the line is built.
+ *
  * record_parse() never fails on data: a line that is not JSON, not an object,
  * lacks a field its kind requires, or holds a value of the wrong type gets
  * RECORD_QUARANTINE with a reason and a detail for state/quarantine.jsonl.
@@ -36,13 +39,17 @@ enum record_status {
 struct record {
 	enum profile_source_id source;
 	enum profile_kind kind;
-	json_t *row; /* owned: the parsed line; NULL once its owner took it over */
+	/* Owned, released with the record: NULL from record_parse (a record
+	 * built by hand may hang the values it points at on it). */
+	json_t *row;
+	char *text; /* owned: the line's strings the fields below point into */
 
-	/* Strings are borrowed from row (valid until record_release), or NULL. */
+	/* Strings point into text or the profile's value maps (valid until
+	 * record_release), or are NULL. */
 	const char *trade_id, *position_id, *symbol, *regime, *sector, *timeframe;
 	const char *close_reason, *signal_id, *order_id, *status, *reason;
 	const char *strategy, *session;
-	json_t *components; /* an object of numbers (borrowed from row or owned), or NULL */
+	json_t *components; /* an object of numbers (own_components, or borrowed), or NULL */
 	/* {name: text or null}: the profile's categories, and "strategy" when
 	 * the profile maps it; owned, NULL when the profile has neither. */
 	json_t *categories;
@@ -80,7 +87,9 @@ void record_derive_trade(struct record *r);
 /* Drops the row. Safe on a zeroed or already-released record. */
 void record_release(struct record *r);
 
-/* Resolves an RFC 6901 JSON pointer in doc; NULL when absent. Borrowed. */
+/* Resolves an RFC 6901 JSON pointer in doc; NULL when absent. Borrowed.
+ * jscan resolves a profile's pointers in a line as this does in the line's
+ * jansson tree (the tests hold one to the other). */
 json_t *record_pointer(json_t *doc, const char *pointer);
 
 /* +1 for long/buy/bullish, -1 for short/sell/bearish, 0 otherwise. */
