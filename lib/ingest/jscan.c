@@ -518,6 +518,21 @@ static void set_span(struct scan *s, int node, enum jscan_type type, const unsig
 	v->len = (size_t)(s->p - start);
 }
 
+/* After a member or an element: 1 past a ',', 0 past the closing
+ * bracket, -1 on anything else. */
+static int next_member(struct scan *s, unsigned char close)
+{
+	skip_space(s);
+	if (s->p == s->end)
+		return -1;
+	if (*s->p == ',') {
+		s->p++;
+		skip_space(s);
+		return 1;
+	}
+	return *s->p++ == close ? 0 : -1;
+}
+
 static int scan_object(struct scan *s, int depth, int node)
 {
 	const unsigned char *start = s->p++;
@@ -544,17 +559,11 @@ static int scan_object(struct scan *s, int depth, int node)
 			clear_slots(s, child);
 		if (scan_value(s, depth + 1, child))
 			return -1;
-		skip_space(s);
-		if (s->p == s->end)
+		int more = next_member(s, '}');
+		if (more < 0)
 			return -1;
-		if (*s->p == ',') {
-			s->p++;
-			skip_space(s);
-			continue;
-		}
-		if (*s->p++ != '}')
-			return -1;
-		break;
+		if (!more)
+			break;
 	}
 done:
 	if (node >= 0)
@@ -574,17 +583,11 @@ static int scan_array(struct scan *s, int depth, int node)
 	for (unsigned long i = 0;; i++) {
 		if (scan_value(s, depth + 1, track ? index_child(s, node, i) : -1))
 			return -1;
-		skip_space(s);
-		if (s->p == s->end)
+		int more = next_member(s, ']');
+		if (more < 0)
 			return -1;
-		if (*s->p == ',') {
-			s->p++;
-			skip_space(s);
-			continue;
-		}
-		if (*s->p++ != ']')
-			return -1;
-		break;
+		if (!more)
+			break;
 	}
 done:
 	if (node >= 0)

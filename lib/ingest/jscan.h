@@ -67,9 +67,13 @@ struct jscan_query;
 struct jscan_query *jscan_query_new(void);
 
 /* Adds pointer (borrowed) and returns its slot: the index of its value in
- * what jscan_parse() fills (the same slot for pointers that name the same
- * place, "/a/1" and "/a/01"). -1 when the query already has
- * JSCAN_MAX_SLOTS steps, or on ENOMEM (errno says which: ENOSPC, ENOMEM). */
+ * what jscan_parse() fills (the same slot for the same pointer again, and
+ * for every pointer that shares its first steps a slot per step). A
+ * pointer whose array index another spells otherwise ("/a/01" beside
+ * "/a/1": two keys of an object, one element of an array) is looked up
+ * after the pass from the whole value, reading the line again. -1 when the
+ * query already has JSCAN_MAX_SLOTS steps, or on ENOMEM (errno says which:
+ * ENOSPC, ENOMEM). */
 int jscan_query_add(struct jscan_query *q, const char *pointer);
 
 /* The number of slots (what jscan_parse() fills). */
