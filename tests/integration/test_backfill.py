@@ -226,7 +226,8 @@ def files_of(state):
 
 def test_a_backfill_killed_at_random_moments_resumes_to_the_same_state_and_the_old_state_stays_untouched(
         tmp_path):
-    src = simulated(tmp_path, 16, 5)
+    # Enough history that a backfill outlasts the kill windows below.
+    src = simulated(tmp_path, 48, 5)
     whole = Root(tmp_path / "whole")
     shutil.rmtree(whole.logs)
     shutil.copytree(src.logs, whole.logs)
