@@ -941,6 +941,7 @@ static int run_daily(struct backfill *b, int32_t day, int64_t slot, struct err *
 	    .now_us = slot,
 	    .records_until_us = slot,
 	    .no_hooks = 1,
+	    .no_dashboard = 1,
 	};
 	char text[16];
 	day_entries(b, &d, schedule_local_instant(day, 0), slot);
@@ -1165,6 +1166,12 @@ int backfill_run(struct backfill *b, struct backfill_result *res, struct err *er
 		if (rc)
 			return -1;
 		fill_rings(b);
+		/* The dashboard once, over every day reported (by this run or
+		 * the one it resumes), before the commit that completes the
+		 * replay. */
+		if (b->reported_through != SCHEDULE_NO_DAY &&
+		    daily_write_dashboard(b->o.config, b->staging, b->o.root_dir, b->o.now_us, err))
+			return -1;
 		b->final = 1;
 		if (pipeline_commit(b->pipe, err))
 			return -1;

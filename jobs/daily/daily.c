@@ -1181,7 +1181,7 @@ static int write_reports(struct job *j, json_t *report)
 		rc = write_json(j, path, report);
 	if (rc == 0)
 		rc = write_latest(j, dir, report);
-	if (rc == 0)
+	if (rc == 0 && !j->o->no_dashboard)
 		rc = daily_write_dashboard(j->cfg, j->o->state_dir, j->o->root_dir, j->o->now_us,
 					   j->err);
 	return rc;

@@ -63,12 +63,15 @@ struct daily_options {
 	 * read from those n_day_entries[s] entries (logscan_history) instead of
 	 * the files the logs folder holds now; records at or after
 	 * records_until_us (when not 0) are left out, as they were not written
-	 * yet when a watch ran the day; and the retrain_triggered hook, whose
-	 * moment has passed, is not fired when no_hooks is set. */
+	 * yet when a watch ran the day; the retrain_triggered hook, whose
+	 * moment has passed, is not fired when no_hooks is set; and the
+	 * dashboard, which reads every report, is left to the caller when
+	 * no_dashboard is set (backfill writes it once, after its last day). */
 	const struct logscan_entry *day_entries[PROFILE_SOURCE_COUNT];
 	size_t n_day_entries[PROFILE_SOURCE_COUNT];
 	int64_t records_until_us;
 	int no_hooks;
+	int no_dashboard;
 };
 
 /* Runs the job. On success returns 0 and, when report is not NULL, the

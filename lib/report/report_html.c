@@ -316,7 +316,7 @@ static const char style_sheet[] =
     "summary{cursor:pointer;color:#0b57d0;font-weight:600;padding:2px 0}\n"
     "footer{margin-top:32px;color:#5b6670;font-size:12px}\n"
     "@media print{body{max-width:none;padding:0;font-size:11px}"
-    "h2,h3{break-after:avoid}figure,tr,.groups>div{break-inside:avoid}"
+    "h2,h3{break-after:avoid}figure,tr,.groups>div,.chart-pair{break-inside:avoid}"
     ".wrap,.groups>div{overflow:visible}"
     "details::details-content{content-visibility:visible;display:contents}"
     "summary{color:inherit;list-style:none}"

@@ -376,3 +376,48 @@ def test_no_table_runs_under_another_in_chromium_at_any_width(stock_bot, newcome
         result = layout_in_chromium(browser, page, width, tmp_path)
         assert result["tables"] > 5
         assert result["bad"] == [], (page.name, width, result["bad"])
+
+
+# ---- on paper ----------------------------------------------------------------------------
+
+
+def printed_pages(browser, page, tmp_path):
+    """The page printed by Chromium to PDF, as the text of each sheet."""
+    pdftotext = shutil.which("pdftotext")
+    if not pdftotext:
+        pytest.skip("pdftotext is not installed (Debian's poppler-utils package): "
+                    "the printed pages are not read back")
+    pdf = tmp_path / (page.stem + ".pdf")
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+    return [p for p in text.split("\f") if p.strip()]
+
+
+def headings(page):
+    return [html.unescape(re.sub(r"<[^>]+>", "", h)).strip()
+            for h in re.findall(r"<h[23][^>]*>(.*?)</h[23]>", page.read_text(), re.S)]
+
+
+def test_printed_pages_show_every_folded_row_and_no_heading_ends_a_sheet(stock_bot, newcomer,
+                                                                         tmp_path):
+    browser = chromium()
+    rep = latest_report(stock_bot)
+    day = stock_bot.state / "reports" / f"post_market_{rep['date']}.html"
+    index = newcomer.state / "reports" / "index.html"
+    for page in (day, index):
+        sheets = printed_pages(browser, page, tmp_path)
+        assert len(sheets) > 1, page.name
+        titles = set(headings(page))
+        for n, sheet in enumerate(sheets[:-1]):
+            last = [line.strip() for line in sheet.splitlines() if line.strip()][-1]
+            assert last not in titles, f"{page.name}: sheet {n + 1} ends with heading {last!r}"
+    # The folded lists are open on paper: every stale position is printed.
+    text = "".join(printed_pages(browser, day, tmp_path))
+    stale = rep["stale_positions"]
+    assert len(stale) > 10
+    for p in stale:
+        opened = p["opened_at"][:16].replace("T", " ") + " UTC"
+        assert re.search(rf"{p['symbol']}\s+{opened}", text), opened
