@@ -584,7 +584,13 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 			n += got;
 		}
 	}
-	if (n)
+	/* Trades whose context is now decided (jobs/live/join). */
+	int settled = short_term_settle(p->job, next, &p->batch, calendar_now(), err);
+	if (settled < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (n || settled)
 		rc = commit(p, next, err);
 	p->lines_total += n;
 out:

@@ -251,9 +251,9 @@ static void test_json_keeps_the_original_learner_keys(void **state)
 		if (!json_is_integer(v) || json_integer_value(v) != totals[i].value)
 			fail_msg("%s: expected %lld", totals[i].key, (long long)totals[i].value);
 	}
-	/* The latest record of any source (the orders', 3 s after the first). */
+	/* The latest record of any source (the context's, 4 s after the first). */
 	assert_string_equal(json_string_value(json_object_get(j, "last_processed_ts")),
-			    "2026-02-05T14:31:57.466025Z");
+			    "2026-02-05T14:31:58.466025Z");
 	assert_int_equal(json_integer_value(json_object_get(j, "format")), STATE_FORMAT);
 	json_decref(j);
 }
