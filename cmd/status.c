@@ -53,32 +53,6 @@ static uint64_t lag_of(const struct follow_position *p, uint64_t *size_now)
 	return *size_now > p->offset ? *size_now - p->offset : 0;
 }
 
-/* A segmented learner's models: {"by", "shared": metrics of the shared
- * model, "models": {value: {"trades_scored", "auc", "log_loss", "in_use"}}};
- * NULL when not segmented. */
-static json_t *segment_metrics(const struct learner *l)
-{
-	struct learner_metrics m;
-	if (!learner_segment_by(l))
-		return NULL;
-	json_t *models = json_object();
-	learner_shared_metrics(l, &m);
-	json_t *o = json_pack("{s:s,s:{s:I,s:o,s:o},s:o}", "by", learner_segment_by(l), "shared",
-			      "trades_scored", (json_int_t)m.trades_scored, "auc",
-			      jsontext_real_or_null(m.auc), "log_loss",
-			      jsontext_real_or_null(m.log_loss), "models", models);
-	for (int i = 0; i < learner_segment_count(l); i++) {
-		learner_metrics(learner_segment_model(l, i), &m);
-		json_object_set_new(models, learner_segment_value(l, i),
-				    json_pack("{s:I,s:o,s:o,s:b}", "trades_scored",
-					      (json_int_t)m.trades_scored, "auc",
-					      jsontext_real_or_null(m.auc), "log_loss",
-					      jsontext_real_or_null(m.log_loss), "in_use",
-					      learner_segment_in_use(l, i)));
-	}
-	return o;
-}
-
 /* The context join's counts in the committed state, or NULL without one. */
 static json_t *join_json(json_t *saved)
 {
@@ -107,7 +81,7 @@ static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 	if (saved && learner_load(l, saved, &err))
 		cmd_info("status: the learner's state: %s", err.msg);
 	learner_metrics(l, &m);
-	json_t *segments = segment_metrics(l);
+	json_t *segments = learner_segments_health(l);
 	learner_free(l);
 	if (segments)
 		json_object_set_new(o, "segments", segments);

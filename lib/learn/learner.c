@@ -834,6 +834,50 @@ int learner_segment_in_use(const struct learner *l, int i)
 	return m && m->trades >= l->opt.segment_min_trades;
 }
 
+static void put(json_t *o, const char *key, json_t *v, int *ok);
+
+static json_t *health_of(const struct learner_metrics *m, int *ok)
+{
+	json_t *o = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "trades_scored",
+			      (json_int_t)m->trades_scored, "auc", jsontext_real_or_null(m->auc),
+			      "log_loss", jsontext_real_or_null(m->log_loss), "brier",
+			      jsontext_real_or_null(m->brier), "ece", jsontext_real_or_null(m->ece),
+			      "accuracy", jsontext_real_or_null(m->accuracy));
+	if (!o)
+		*ok = 0;
+	return o;
+}
+
+json_t *learner_segments_health(const struct learner *l)
+{
+	struct learner_metrics m;
+	int ok = 1;
+	if (!l->seg)
+		return NULL;
+	json_t *o = json_object(), *models = json_object();
+	if (!o || !models) {
+		json_decref(o);
+		json_decref(models);
+		return NULL;
+	}
+	learner_shared_metrics(l, &m);
+	put(o, "by", json_string(categorical_fields[l->seg->field]), &ok);
+	put(o, "min_trades", json_integer(l->opt.segment_min_trades), &ok);
+	put(o, "shared", health_of(&m, &ok), &ok);
+	for (int i = 0; i < l->seg->n; i++) {
+		learner_metrics(l->seg->model[i], &m);
+		json_t *h = health_of(&m, &ok);
+		put(h, "in_use", json_boolean(learner_segment_in_use(l, i)), &ok);
+		put(models, l->seg->value[i], h, &ok);
+	}
+	put(o, "models", models, &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static void own_metrics(const struct learner *l, struct learner_metrics *m)
 {
 	long n = l->trades;

@@ -257,6 +257,12 @@ const char *learner_segment_value(const struct learner *l, int i);
 const struct learner *learner_segment_model(const struct learner *l, int i);
 int learner_segment_in_use(const struct learner *l, int i);
 
+/* Model health per segment, for status and the daily report: {"by",
+ * "min_trades", "shared": H, "models": {value: H + "in_use"}} with H =
+ * {"trades_scored", "auc", "log_loss", "brier", "ece", "accuracy"}
+ * (null where undefined). NULL when not segmented, or on ENOMEM. */
+json_t *learner_segments_health(const struct learner *l);
+
 /* The learned weight of numeric feature name, or NAN when the name is not a
  * feature (yet). */
 double learner_numeric_weight(const struct learner *l, const char *name);
