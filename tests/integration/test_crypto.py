@@ -1,0 +1,270 @@
+"""The crypto futures bot of `simulate --profile crypto`, mapped by the README's
+worked example (cmd/sim/crypto.json): context rows joined to trades by symbol
+and time, one online model per timeframe."""
+import json
+import math
+import random
+import shutil
+import signal
+import subprocess
+import time
+from datetime import datetime
+
+from conftest import BIN, PROJECT, Root
+
+CONFIG = PROJECT / "cmd" / "sim" / "crypto.json"
+SIGNALS = ["trend", "volume_z", "book_imbalance", "volatility", "funding_z", "rsi_dev"]
+
+
+def crypto_root(path, days=20, seed=5, config=None):
+    """A root with the worked example's config and the simulated bot's two files."""
+    r = Root(path, profile="crypto")
+    (r.path / "tradelearn.json").write_text(json.dumps(config) if config else CONFIG.read_text())
+    truth = r.path / "truth.json"
+    r.run("simulate", "--profile", "crypto", "--days", days, "--seed", seed, "--truth", truth)
+    return r, json.loads(truth.read_text())
+
+
+def config_with(**learner):
+    c = json.loads(CONFIG.read_text())
+    c["learner"].update(learner)
+    return c
+
+
+def ranks(values):
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2
+        i = j + 1
+    return out
+
+
+def spearman(a, b):
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    return cov / math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
+
+
+def online(r):
+    return json.loads((r.path / "models" / "online.json").read_text())
+
+
+def learned_state(r):
+    """The committed learned state, without what a commit stamps on it."""
+    st = r.state_json()
+    gen = json.loads((r.state / st["learner_file"]).read_text())
+    return {k: gen[k] for k in ("learner", "weights", "open_positions", "join", "equity")}
+
+
+def test_the_crypto_bot_with_its_readme_config_learns_every_trade_once_with_the_simulators_wins_and_pnl(tmp_path):
+    r, truth = crypto_root(tmp_path / "root")
+    r.run("watch", "--once")
+    got = r.outcomes()
+    assert len(got) == truth["closes"]
+    assert len({o["trade_id"] for o in got}) == truth["closes"]
+    assert sum(o["pnl_usd"] > 0 for o in got) == truth["wins"]
+    assert round(sum(o["pnl_usd"] for o in got), 2) == round(truth["closes_pnl_usd"], 2)
+    # mixed-case sides and both timestamp forms were read
+    assert {o["side"] for o in got} == {"long", "short"}
+    assert all(o["entry_ts"] and o["exit_ts"] for o in got)
+    for name, seg in truth["segments"].items():
+        mine = [o for o in got if o["timeframe"] == name]
+        assert len(mine) == seg["trades"]
+        assert round(sum(o["pnl_usd"] for o in mine), 2) == round(seg["pnl_usd"], 2)
+    status = json.loads(r.run("status", "--json").stdout)
+    assert status["context"]["matched"] == truth["closes"]
+    assert status["context"]["unmatched"] == 0
+    assert status["context"]["pending"] == 0
+    assert status["sources"]["context"]["records_read"] == truth["contexts"]
+
+
+def test_context_fields_are_learned_from_and_each_timeframes_model_recovers_its_planted_weights(tmp_path):
+    r, truth = crypto_root(tmp_path / "root")
+    r.run("watch", "--once")
+    got = r.outcomes()
+    # the context row's signals and regime reached every trade
+    assert all(set(SIGNALS) <= set(o["components"]) for o in got)
+    assert all(o["regime"] for o in got)
+    model = online(r)
+    assert model["segments"]["by"] == "timeframe"
+    for name, seg in truth["segments"].items():
+        m = model["segments"]["models"][name]
+        assert m["in_use"] is True
+        assert m["trades_learned"] == seg["trades"]
+        planted = [seg["components"][n] for n in SIGNALS]
+        learned = [m["numeric"][n]["weight"] for n in SIGNALS]
+        rho = spearman(learned, planted)
+        print(f"{name}: Spearman {rho:.3f}, learned {[round(w, 2) for w in learned]}")
+        assert rho >= 0.8, (name, rho, learned, planted)
+
+
+def test_the_segmented_models_progressive_auc_is_above_one_model_of_both_timeframes(tmp_path):
+    seg, truth = crypto_root(tmp_path / "segmented")
+    seg.run("watch", "--once")
+    one, _ = crypto_root(tmp_path / "single", config=config_with(segment_by="none"))
+    one.run("watch", "--once")
+    segmented = online(seg)["metrics"]["auc"]
+    single = online(one)["metrics"]["auc"]
+    shared = online(seg)["segments"]["shared_metrics"]["auc"]
+    print(f"progressive AUC: segmented {segmented:.4f}, single {single:.4f}, "
+          f"oracle {truth['oracle_auc']:.4f}")
+    assert "segments" not in online(one)
+    assert shared == single  # the shared model is the unsegmented one
+    assert segmented > single + 0.05
+    # the daily report shows each segment's health
+    seg.run("daily", "--date", "2026-01-20")
+    report = json.loads((seg.state / "reports" / "post_market_2026-01-20.json").read_text())
+    health = report["model"]["segments"]
+    assert set(health["models"]) == set(truth["segments"])
+    assert health["shared"]["auc"] == shared
+
+
+def test_score_uses_the_model_of_the_candidates_timeframe(tmp_path):
+    r, _ = crypto_root(tmp_path / "root")
+    r.run("watch", "--once")
+    model = online(r)
+    lines = []
+    for tf in ("5m", "1h"):
+        lines.append(json.dumps({"symbol": "BTCUSDT", "side": "long", "timeframe": tf,
+                                 "components": {"trend": 2.0, "rsi_dev": 0.0}}))
+    p = subprocess.run([BIN, "--root", str(r.path), "score"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    p5, p1 = (float(x) for x in p.stdout.split())
+    # trend is planted positive in 5m and negative in 1h
+    assert p5 > 0.5 > p1
+
+    def by_formula(m, c):  # the README's scorer over a segment's model
+        s = m["bias"]
+        for name, f in m["numeric"].items():
+            x = c["components"].get(name)
+            if x is not None and f["sd"]:
+                s += f["weight"] * max(-m["z_clip"], min(m["z_clip"], (x - f["mean"]) / f["sd"]))
+        return s
+    seg = model["segments"]["models"]["5m"]
+    assert seg["in_use"]
+    logit = by_formula(seg, json.loads(lines[0]))
+    cat = seg["categorical"]["weights"]
+    for key in ("symbol=BTCUSDT", "side=long", "timeframe=5m", "regime=none", "sector=none",
+                "time_of_day=none", "day_of_week=none"):
+        logit += cat.get(key, 0.0)
+    assert abs(p5 - 1 / (1 + math.exp(-logit))) < 1e-9
+
+
+def split_files(r):
+    trades = r.logs / "trades.jsonl"
+    context = r.logs / "context.jsonl"
+    return trades.read_bytes(), context.read_bytes(), trades, context
+
+
+def test_joined_sources_give_the_same_trades_and_learned_state_whichever_file_is_read_first(tmp_path):
+    both, truth = crypto_root(tmp_path / "both", days=6)
+    both.run("watch", "--once")
+    trades_bytes, context_bytes, _, _ = split_files(both)
+    results = {}
+    for first in ("trades", "context"):
+        r = Root(tmp_path / f"{first}-first", profile="crypto")
+        shutil.copy(both.path / "tradelearn.json", r.path / "tradelearn.json")
+        order = [("trades.jsonl", trades_bytes), ("context.jsonl", context_bytes)]
+        if first == "context":
+            order.reverse()
+        (r.logs / order[0][0]).write_bytes(order[0][1])
+        r.run("watch", "--once")
+        status = json.loads(r.run("status", "--json").stdout)
+        if first == "trades":
+            # no context row has come yet: every trade waits, none is learned
+            assert r.outcomes() == []
+            assert status["context"]["pending"] == truth["closes"]
+        else:
+            assert status["context"]["contexts_waiting"] == truth["contexts"]
+        (r.logs / order[1][0]).write_bytes(order[1][1])
+        r.run("watch", "--once")
+        results[first] = r
+    want = both.outcomes()
+    assert len(want) == truth["closes"]
+    for first, r in results.items():
+        assert r.outcomes() == want, first
+        assert learned_state(r) == learned_state(both), first
+
+
+def test_joined_sources_survive_20_kill_9_restarts_exactly(tmp_path):
+    config = json.loads(CONFIG.read_text())
+    config["batch_lines"] = 3
+    steady, truth = crypto_root(tmp_path / "steady", days=6, config=config)
+    steady.run("watch", "--once")
+    killed = Root(tmp_path / "killed", profile="crypto")
+    shutil.copy(steady.path / "tradelearn.json", killed.path / "tradelearn.json")
+    trades_bytes, context_bytes, _, _ = split_files(steady)
+    rng = random.Random(11)
+    trades = [(datetime.fromisoformat(json.loads(l)["closed_at"]).timestamp(), l)
+              for l in trades_bytes.decode().splitlines(keepends=True)]
+    contexts = [(json.loads(l)["time"], l) for l in context_bytes.decode().splitlines(keepends=True)]
+    start, end = contexts[0][0], trades[-1][0]
+    # the two files grow as a bot writes them (each row when it happens: a
+    # trade's context at its entry, the trade at its close) while tradelearn
+    # is killed again and again
+    pieces = 20
+    for k in range(pieces):
+        now = start + (end - start) * (k + 1) / pieces
+        for name, rows in (("trades.jsonl", trades), ("context.jsonl", contexts)):
+            (killed.logs / name).write_text("".join(l for t, l in rows if t <= now))
+        w = killed.start_watch()
+        time.sleep(rng.uniform(0.01, 0.2))
+        w.send_signal(signal.SIGKILL)
+        w.wait(timeout=30)
+        assert w.returncode == -signal.SIGKILL
+    killed.run("watch", "--once")
+    got = killed.outcomes()
+    assert len(got) == truth["closes"]
+    assert got == steady.outcomes()
+    assert learned_state(killed) == learned_state(steady)
+    status = json.loads(killed.run("status", "--json").stdout)
+    assert status["context"]["matched"] == truth["closes"]
+
+
+def test_a_context_source_matched_by_key_attaches_its_fields_to_the_trade_of_that_key(root):
+    config = {
+        "profile": "keyed",
+        "profiles": {"keyed": {
+            "pnl_unit": "fraction",
+            "sources": {
+                "attribution": {"file": "fills.jsonl", "kind": "close", "key": ["/id"],
+                                "fields": {"ts": "/ts", "symbol": "/sym", "pnl_usd": "/pnl",
+                                           "side": "/side"}},
+                "context": {"file": "why.jsonl", "kind": "context", "match": "key",
+                            "key": ["/fill"],
+                            "fields": {"ts": "/ts", "symbol": "/sym", "regime": "/regime",
+                                       "components": "/f"}}}}}}
+    (root.path / "tradelearn.json").write_text(json.dumps(config))
+    root.profile = "keyed"
+    fills = [{"ts": f"2026-02-05T15:00:0{i}Z", "id": f"F{i}", "sym": "ETHUSD", "side": "buy",
+              "pnl": 1.0 - i} for i in range(3)]
+    # the context rows come in another order, all dated after their fills
+    why = [{"ts": "2026-02-05T15:10:00Z", "fill": f"F{i}", "sym": "ETHUSD",
+            "regime": f"r{i}", "f": {"edge": i / 10}} for i in (2, 0, 1)]
+    (root.logs / "why.jsonl").write_text("".join(json.dumps(w) + "\n" for w in why))
+    (root.logs / "fills.jsonl").write_text("".join(json.dumps(f) + "\n" for f in fills))
+    root.run("watch", "--once")
+    got = root.outcomes()
+    assert [o["trade_id"] for o in got] == ["F0", "F1", "F2"]
+    assert [o["regime"] for o in got] == ["r0", "r1", "r2"]
+    assert [o["components"]["edge"] for o in got] == [0.0, 0.1, 0.2]
+
+
+def test_a_context_source_matched_by_key_without_a_key_is_refused_naming_the_line(root):
+    text = json.dumps({"profile": "p", "profiles": {"p": {"sources": {
+        "attribution": {"file": "a.jsonl", "kind": "close", "key": ["/id"],
+                        "fields": {"ts": "/ts", "symbol": "/s", "pnl_usd": "/p"}},
+        "context": {"file": "c.jsonl", "kind": "context", "match": "key",
+                    "fields": {"ts": "/ts", "symbol": "/s"}}}}}}, indent=1)
+    (root.path / "tradelearn.json").write_text(text)
+    p = root.run("status", check=False)
+    assert p.returncode == 2 or p.returncode == 1
+    assert "sources.context.key: is required with \"match\": \"key\"" in p.stderr
+    assert "tradelearn.json:" in p.stderr
