@@ -4,6 +4,7 @@ and time, one online model per timeframe."""
 import json
 import math
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 from datetime import datetime
 
 from conftest import BIN, PROJECT, Root
+from test_scoring import readme_scorer
 
 CONFIG = PROJECT / "cmd" / "sim" / "crypto.json"
 SIGNALS = ["trend", "volume_z", "book_imbalance", "volatility", "funding_z", "rsi_dev"]
@@ -140,21 +142,17 @@ def test_score_uses_the_model_of_the_candidates_timeframe(tmp_path):
     # trend is planted positive in 5m and negative in 1h
     assert p5 > 0.5 > p1
 
-    def by_formula(m, c):  # the README's scorer over a segment's model
-        s = m["bias"]
-        for name, f in m["numeric"].items():
-            x = c["components"].get(name)
-            if x is not None and f["sd"]:
-                s += f["weight"] * max(-m["z_clip"], min(m["z_clip"], (x - f["mean"]) / f["sd"]))
-        return s
-    seg = model["segments"]["models"]["5m"]
-    assert seg["in_use"]
-    logit = by_formula(seg, json.loads(lines[0]))
-    cat = seg["categorical"]["weights"]
-    for key in ("symbol=BTCUSDT", "side=long", "timeframe=5m", "regime=none", "sector=none",
-                "time_of_day=none", "day_of_week=none"):
-        logit += cat.get(key, 0.0)
-    assert abs(p5 - 1 / (1 + math.exp(-logit))) < 1e-9
+    # the README's scorer picks the same segment and gives the same probability
+    score = readme_scorer()["score"]
+    for line, p in zip(lines, (p5, p1)):
+        assert abs(score(model, json.loads(line)) - p) < 1e-12
+
+
+def test_the_readmes_worked_example_is_the_config_that_ships(tmp_path):
+    text = (PROJECT / "README.md").read_text()
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", text, re.S)
+              if '"profiles"' in b and '"crypto"' in b]
+    assert blocks == [json.loads(CONFIG.read_text())]
 
 
 def split_files(r):
