@@ -2,7 +2,6 @@
 worked example (cmd/sim/crypto.json): context rows joined to trades by symbol
 and time, one online model per timeframe."""
 import json
-import math
 import random
 import re
 import shutil
@@ -12,6 +11,7 @@ import time
 from datetime import datetime
 
 from conftest import BIN, PROJECT, Root
+from test_learning import spearman
 from test_scoring import readme_scorer
 
 CONFIG = PROJECT / "cmd" / "sim" / "crypto.json"
@@ -31,27 +31,6 @@ def config_with(**learner):
     c = json.loads(CONFIG.read_text())
     c["learner"].update(learner)
     return c
-
-
-def ranks(values):
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2
-        i = j + 1
-    return out
-
-
-def spearman(a, b):
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    return cov / math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
 
 
 def online(r):
