@@ -1429,15 +1429,20 @@ static int load_progress(struct err *err, struct learner *l, json_t *j)
 
 /* The segments saved (segments_save) into l's empty ones. None saved,
  * or saved by another field (the config changed), starts every segment
- * afresh; the shared model keeps what it learned. */
-static int segments_load(struct err *err, struct learner *l, json_t *j)
+ * afresh; the shared model keeps what it learned, and the metrics of the
+ * predictions made start from its own. */
+static int segments_load(struct err *err, struct learner *l, json_t *j, json_t *shared_progress)
 {
 	struct segments *g = l->seg;
 	const char *by = json_string_value(json_object_get(j, "by"));
 	json_t *models = json_object_get(j, "models"), *v;
 	size_t i;
-	if (!j || !by || strcmp(by, categorical_fields[g->field]) != 0)
-		return 0;
+	if (!j || !by || strcmp(by, categorical_fields[g->field]) != 0) {
+		/* Until the segments have their own, the predictions made are
+		 * the shared model's: its metrics carry on. */
+		g->used->trades = l->trades;
+		return load_progress(err, g->used, shared_progress);
+	}
 	if (load_count(err, json_object_get(j, "trades"), "segments.trades", &g->used->trades) ||
 	    load_count(err, json_object_get(j, "beyond_cap"), "segments.beyond_cap",
 		       &g->beyond_cap) ||
@@ -1526,7 +1531,8 @@ int learner_load(struct learner *l, json_t *saved, struct err *err)
 	if (format == 1)
 		for (int i = 0; i < fresh->n_numeric; i++)
 			fresh->numeric[i].weight = fresh->numeric[i].g2 = 0.0;
-	if (fresh->seg && segments_load(err, fresh, json_object_get(saved, "segments")))
+	if (fresh->seg && segments_load(err, fresh, json_object_get(saved, "segments"),
+					json_object_get(saved, "progress")))
 		goto done;
 	struct learner swap = *l;
 	*l = *fresh;
