@@ -216,13 +216,11 @@ static void drop_context(struct join *j, size_t i)
 	j->counts.contexts_unused++;
 }
 
-int join_context(struct join *j, struct record *r, struct err *err)
+int join_context(struct join *j, const struct record *r, struct err *err)
 {
 	struct record own;
 	if (record_own(r, &own))
 		return out_of_memory(err);
-	record_release(r);
-	memset(r, 0, sizeof *r);
 	if (j->n_ctx == JOIN_MAX_CONTEXTS)
 		drop_context(j, 0);
 	if (BUF_ARRAY_GROW(j->ctx, j->n_ctx + 1, j->cap_ctx)) {

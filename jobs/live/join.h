@@ -77,8 +77,9 @@ struct join *join_new(const struct profile *p, struct err *err);
 void join_free(struct join *j);
 int join_active(const struct join *j);
 
-/* A context row (stolen: *r is zeroed). 0, or -1 with err ENOMEM. */
-int join_context(struct join *j, struct record *r, struct err *err);
+/* A context row (copied, as join_trade: r stays its owner's, which may be
+ * a parse pool's arena). 0, or -1 with err ENOMEM. */
+int join_context(struct join *j, const struct record *r, struct err *err);
 /* A trade, completed from its open (copied: r may borrow from anything;
  * it is left as it was). now_us: the wall clock. 0, or -1 with err. */
 int join_trade(struct join *j, const struct record *r, struct err *err);

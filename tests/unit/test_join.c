@@ -93,6 +93,7 @@ static void feed(const struct profile *p, struct join *j, int trades_first, char
 			} else {
 				parse(p, PROFILE_SOURCE_CONTEXT, contexts[i], &r);
 				assert_int_equal(join_context(j, &r, &err), 0);
+				record_release(&r);
 			}
 			drain(j, out, len);
 		}
@@ -144,6 +145,7 @@ test_a_trade_waits_until_the_context_file_is_past_its_window_or_read_to_its_end(
 	/* A context row within the window, not past it: still waits. */
 	parse(&p, PROFILE_SOURCE_CONTEXT, contexts[1], &r);
 	assert_int_equal(join_context(j, &r, &err), 0);
+	record_release(&r);
 	join_end_batch(j);
 	assert_int_equal(join_next(j, INT64_MAX, &out, &err), 0);
 	/* Read to its end, the wall clock before close + window: waits. */
@@ -176,6 +178,7 @@ static void test_a_saved_join_reloaded_midway_decides_the_same(void **state)
 	struct record r;
 	parse(&p, PROFILE_SOURCE_CONTEXT, contexts[0], &r);
 	assert_int_equal(join_context(j, &r, &err), 0);
+	record_release(&r);
 	/* Through text, as the learner generation holds it. */
 	json_t *saved = join_save(j);
 	size_t len;
@@ -191,6 +194,7 @@ static void test_a_saved_join_reloaded_midway_decides_the_same(void **state)
 	for (size_t i = 1; i < 5; i++) {
 		parse(&p, PROFILE_SOURCE_CONTEXT, contexts[i], &r);
 		assert_int_equal(join_context(j, &r, &err), 0);
+		record_release(&r);
 		drain(j, got, sizeof got);
 	}
 	assert_string_equal(got, want);
@@ -218,10 +222,12 @@ static void test_a_context_matched_by_key_takes_the_first_row_of_that_key(void *
 	      "{\"ts\": \"2026-02-05T12:00:00Z\", \"s\": \"X\", \"trade\": 7, \"r\": \"first\"}",
 	      &r);
 	assert_int_equal(join_context(j, &r, &err), 0);
+	record_release(&r);
 	parse(&p, PROFILE_SOURCE_CONTEXT,
 	      "{\"ts\": \"2026-02-05T12:00:01Z\", \"s\": \"X\", \"trade\": 7, \"r\": \"second\"}",
 	      &r);
 	assert_int_equal(join_context(j, &r, &err), 0);
+	record_release(&r);
 	parse(&p, PROFILE_SOURCE_ATTRIBUTION,
 	      "{\"ts\": \"2026-02-05T13:00:00Z\", \"s\": \"X\", \"id\": 7, \"p\": 1}", &r);
 	assert_int_equal(join_trade(j, &r, &err), 0);
