@@ -245,3 +245,53 @@ def test_a_context_source_matched_by_key_without_a_key_is_refused_naming_the_lin
     assert p.returncode == 2 or p.returncode == 1
     assert "sources.context.key: is required with \"match\": \"key\"" in p.stderr
     assert "tradelearn.json:" in p.stderr
+
+
+def close_to(a, b, tol=1e-12):
+    """a and b equal, their numbers to tol."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close_to(a[k], b[k], tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close_to(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= tol
+    return a == b
+
+
+def test_backfill_with_a_context_source_gives_the_outcomes_and_learned_state_of_watch(tmp_path):
+    watched, truth = crypto_root(tmp_path / "watched", days=8)
+    watched.run("watch", "--once")
+    for jobs in ("1", "2"):
+        filled = Root(tmp_path / f"filled-{jobs}", profile="crypto")
+        shutil.copy(watched.path / "tradelearn.json", filled.path / "tradelearn.json")
+        for name in ("trades.jsonl", "context.jsonl"):
+            shutil.copy(watched.logs / name, filled.logs / name)
+        filled.run("backfill", "--jobs", jobs, "--quiet")
+        got = filled.outcomes()
+        assert len(got) == truth["closes"]
+        assert close_to(got, watched.outcomes()), jobs
+        assert close_to(learned_state(filled), learned_state(watched)), jobs
+        status = json.loads(filled.run("status", "--json").stdout)
+        assert status["context"]["matched"] == truth["closes"]
+
+
+def test_the_daily_report_breaks_trades_down_by_the_configs_sessions_and_moves_no_knob(tmp_path):
+    r, truth = crypto_root(tmp_path / "root", days=8)
+    r.run("watch", "--once")
+    sessions = {s["name"] for s in json.loads(CONFIG.read_text())["sessions"]}
+    seen = set()
+    for day in range(5, 13):
+        date = f"2026-01-{day:02d}"
+        r.run("daily", "--date", date)
+        report = json.loads((r.state / "reports" / f"post_market_{date}.json").read_text())
+        by_session = report["breakdowns"]["time_of_day"]
+        assert set(by_session) <= sessions | {"other"}, by_session.keys()
+        seen |= set(by_session)
+        # the trade file's strategy and venue, the context's regime
+        assert report["breakdowns"]["strategy"] and report["breakdowns"]["venue"]
+        assert report["breakdowns"]["regime"]
+        # "knobs": [] in the profile: no knob to report, none moved
+        assert report["knobs"] == {}
+        knobs = json.loads((r.state / "knobs.json").read_text())
+        assert knobs["values"] == {} and knobs["before"] == {}
+    assert seen == sessions
