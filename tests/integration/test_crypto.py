@@ -295,3 +295,49 @@ def test_the_daily_report_breaks_trades_down_by_the_configs_sessions_and_moves_n
         knobs = json.loads((r.state / "knobs.json").read_text())
         assert knobs["values"] == {} and knobs["before"] == {}
     assert seen == sessions
+
+
+def test_a_context_rows_mapped_categories_strategy_session_and_named_components_reach_its_trade(root):
+    config = {
+        "profile": "keyed",
+        "profiles": {"keyed": {
+            "knobs": [],
+            "sources": {
+                "attribution": {"file": "fills.jsonl", "kind": "close", "key": ["/id"],
+                                "fields": {"ts": "/ts", "symbol": "/sym", "pnl_usd": "/pnl",
+                                           "side": "/side", "categories": {"venue": "/venue"},
+                                           "components": {"size": "/size"}}},
+                "context": {"file": "why.jsonl", "kind": "context", "match": "key",
+                            "key": ["/fill"],
+                            "fields": {"ts": "/ts", "symbol": "/sym", "strategy": "/plan",
+                                       "session": "/when",
+                                       "side": {"pointer": "/dir", "equals": {"UP": "long"}},
+                                       "categories": {"venue": "/venue", "desk": "/desk"},
+                                       "components": {"edge": "/f/edge", "size": "/f/size"}}}}}}}
+    (root.path / "tradelearn.json").write_text(json.dumps(config))
+    root.profile = "keyed"
+    fills = [{"ts": f"2026-02-05T15:00:0{i}Z", "id": f"F{i}", "sym": "ETHUSD",
+              "pnl": 1.0 - i, "size": 5, "venue": "okx" if i else None} for i in range(3)]
+    fills[2]["side"] = "sell"
+    why = [{"ts": "2026-02-05T15:10:00Z", "fill": f"F{i}", "sym": "ETHUSD", "plan": f"s{i}",
+            "when": "asia", "dir": "UP" if i < 2 else "DOWN", "venue": "binance",
+            "desk": f"d{i}", "f": {"edge": i / 10, "size": 9}} for i in (2, 0, 1)]
+    (root.logs / "why.jsonl").write_text("".join(json.dumps(w) + "\n" for w in why))
+    (root.logs / "fills.jsonl").write_text("".join(json.dumps(f) + "\n" for f in fills))
+    root.run("watch", "--once")
+    got = root.outcomes()
+    assert [o["trade_id"] for o in got] == ["F0", "F1", "F2"]
+    assert [o["strategy"] for o in got] == ["s0", "s1", "s2"]
+    assert [o["time_of_day"] for o in got] == ["asia"] * 3
+    # the trade's own values first: its venue where it has one, its side, its size
+    assert [o["categories"]["venue"] for o in got] == ["binance", "okx", "okx"]
+    assert [o["categories"]["desk"] for o in got] == ["d0", "d1", "d2"]
+    assert [o["categories"]["strategy"] for o in got] == ["s0", "s1", "s2"]
+    assert [o["side"] for o in got] == ["long", "long", "short"]
+    assert [o["components"] for o in got] == [{"edge": i / 10, "size": 5} for i in range(3)]
+    # the context row's value outside its map is counted as unmapped
+    status = json.loads(root.run("status", "--json").stdout)
+    assert status["sources"]["context"]["unmapped"] == {"side": 1}
+    # the categories are learned as one-hot features
+    weights = online(root)["categorical"]["weights"]
+    assert {"desk=d0", "venue=binance", "strategy=s1"} <= set(weights)
