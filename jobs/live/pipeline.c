@@ -15,6 +15,7 @@
 #include "lib/store/framelog.h"
 #include "lib/base/jsontext.h"
 #include "lib/base/logline.h"
+#include "lib/base/sha256.h"
 #include "lib/models/registry.h"
 #include "jobs/live/parse_pool.h"
 #include "jobs/live/short_term.h"
@@ -124,6 +125,19 @@ static int load_learner(struct pipeline *p, struct err *err)
 			   ? err_set(err, ENOENT, "%s: the committed generation is missing: %s",
 				     path, LEARNER_ADVICE)
 			   : -1;
+	if (p->state.learner_sha256[0]) {
+		unsigned char d[SHA256_DIGEST_BYTES];
+		char hex[SHA256_HEX_BYTES];
+		sha256_digest(text, len, d);
+		sha256_hex(d, hex);
+		if (strcmp(hex, p->state.learner_sha256) != 0) {
+			free(text);
+			return err_set(err, EBADMSG,
+				       "%s: damaged: its SHA-256 is not the one the state file "
+				       "names (edited or damaged): %s",
+				       path, LEARNER_ADVICE);
+		}
+	}
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	free(text);
 	if (!j)
@@ -447,6 +461,9 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 		json_decref(p->feed_cursor);
 		p->feed_cursor = cursor;
 	}
+	unsigned char digest[SHA256_DIGEST_BYTES];
+	sha256_digest(text, len, digest);
+	sha256_hex(digest, next->learner_sha256);
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, next->learner_file);
 	int rc = durable_replace(path, text, len, err);
 	free(text);

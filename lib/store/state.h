@@ -74,6 +74,12 @@ struct state {
 	struct state_source source[PROFILE_SOURCE_COUNT];
 	uint64_t output_length[STATE_OUTPUT_COUNT];
 	char learner_file[64]; /* "learner.<generation>.json", or "" */
+	/* The SHA-256 of learner_file's bytes as 64 hexadecimal digits, so the
+	 * seal of this file covers the learned state it names (the learner,
+	 * the positions, the trades and context rows waiting for their join);
+	 * "" in a state of an earlier version (its generation is read as it
+	 * is, and the next commit names one with its digest). */
+	char learner_sha256[65];
 };
 
 /* Counts what record r had unmapped and skipped in c. */

@@ -341,3 +341,23 @@ def test_a_context_rows_mapped_categories_strategy_session_and_named_components_
     # the categories are learned as one-hot features
     weights = online(root)["categorical"]["weights"]
     assert {"desk=d0", "venue=binance", "strategy=s1"} <= set(weights)
+
+
+def test_a_trade_waiting_for_its_context_edited_in_the_learned_state_is_refused_by_the_seal(tmp_path):
+    r, truth = crypto_root(tmp_path / "root", days=2)
+    (r.logs / "context.jsonl").rename(tmp_path / "context.jsonl")
+    r.run("watch", "--once")
+    st = r.state_json()
+    assert len(st["learner_sha256"]) == 64
+    gen_path = r.state / st["learner_file"]
+    gen = json.loads(gen_path.read_text())
+    assert len(gen["join"]["pending"]) == truth["closes"]
+    # a waiting trade's P&L changed in place: the state file's seal covers it
+    gen["join"]["pending"][0]["pnl_usd"] += 1000
+    gen_path.write_text(json.dumps(gen, separators=(",", ":")))
+    (tmp_path / "context.jsonl").rename(r.logs / "context.jsonl")
+    p = r.run("watch", "--once", check=False)
+    assert p.returncode == 1
+    assert f"{st['learner_file']}: damaged: its SHA-256 is not the one the state file names" in p.stderr
+    assert "backfill" in p.stderr
+    assert r.outcomes() == []
