@@ -205,6 +205,17 @@ def test_joined_sources_survive_20_kill_9_restarts_exactly(tmp_path):
     assert status["context"]["matched"] == truth["closes"]
 
 
+def keyed_outcomes(root, fills, why):
+    """The outcomes of watch --once over fills.jsonl and why.jsonl, the
+    trades F0, F1, F2 in that order."""
+    (root.logs / "why.jsonl").write_text("".join(json.dumps(w) + "\n" for w in why))
+    (root.logs / "fills.jsonl").write_text("".join(json.dumps(f) + "\n" for f in fills))
+    root.run("watch", "--once")
+    got = root.outcomes()
+    assert [o["trade_id"] for o in got] == ["F0", "F1", "F2"]
+    return got
+
+
 def test_a_context_source_matched_by_key_attaches_its_fields_to_the_trade_of_that_key(root):
     config = {
         "profile": "keyed",
@@ -225,11 +236,7 @@ def test_a_context_source_matched_by_key_attaches_its_fields_to_the_trade_of_tha
     # the context rows come in another order, all dated after their fills
     why = [{"ts": "2026-02-05T15:10:00Z", "fill": f"F{i}", "sym": "ETHUSD",
             "regime": f"r{i}", "f": {"edge": i / 10}} for i in (2, 0, 1)]
-    (root.logs / "why.jsonl").write_text("".join(json.dumps(w) + "\n" for w in why))
-    (root.logs / "fills.jsonl").write_text("".join(json.dumps(f) + "\n" for f in fills))
-    root.run("watch", "--once")
-    got = root.outcomes()
-    assert [o["trade_id"] for o in got] == ["F0", "F1", "F2"]
+    got = keyed_outcomes(root, fills, why)
     assert [o["regime"] for o in got] == ["r0", "r1", "r2"]
     assert [o["components"]["edge"] for o in got] == [0.0, 0.1, 0.2]
 
@@ -322,11 +329,7 @@ def test_a_context_rows_mapped_categories_strategy_session_and_named_components_
     why = [{"ts": "2026-02-05T15:10:00Z", "fill": f"F{i}", "sym": "ETHUSD", "plan": f"s{i}",
             "when": "asia", "dir": "UP" if i < 2 else "DOWN", "venue": "binance",
             "desk": f"d{i}", "f": {"edge": i / 10, "size": 9}} for i in (2, 0, 1)]
-    (root.logs / "why.jsonl").write_text("".join(json.dumps(w) + "\n" for w in why))
-    (root.logs / "fills.jsonl").write_text("".join(json.dumps(f) + "\n" for f in fills))
-    root.run("watch", "--once")
-    got = root.outcomes()
-    assert [o["trade_id"] for o in got] == ["F0", "F1", "F2"]
+    got = keyed_outcomes(root, fills, why)
     assert [o["strategy"] for o in got] == ["s0", "s1", "s2"]
     assert [o["time_of_day"] for o in got] == ["asia"] * 3
     # the trade's own values first: its venue where it has one, its side, its size
