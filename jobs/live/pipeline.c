@@ -107,42 +107,21 @@ static int load_keys(struct pipeline *p, struct err *err)
 	return 0;
 }
 
-/* What to do about a committed generation that cannot be used. */
-#define LEARNER_ADVICE                                                                             \
-	"restore it from a backup, or run `tradelearn backfill` to rebuild the learned state "     \
-	"from the logs"
-
 static int load_learner(struct pipeline *p, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 128], *text;
 	size_t len;
 	json_error_t jerr;
-	if (!p->state.learner_file[0])
+	if (state_read_learner(p->state_dir, &p->state, &text, &len, err))
+		return -1;
+	if (!text)
 		return 0;
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, p->state.learner_file);
-	if (durable_read_all(path, &text, &len, err))
-		return err->code == ENOENT
-			   ? err_set(err, ENOENT, "%s: the committed generation is missing: %s",
-				     path, LEARNER_ADVICE)
-			   : -1;
-	if (p->state.learner_sha256[0]) {
-		unsigned char d[SHA256_DIGEST_BYTES];
-		char hex[SHA256_HEX_BYTES];
-		sha256_digest(text, len, d);
-		sha256_hex(d, hex);
-		if (strcmp(hex, p->state.learner_sha256) != 0) {
-			free(text);
-			return err_set(err, EBADMSG,
-				       "%s: damaged: its SHA-256 is not the one the state file "
-				       "names (edited or damaged): %s",
-				       path, LEARNER_ADVICE);
-		}
-	}
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	free(text);
 	if (!j)
 		return err_set(err, EBADMSG, "%s: damaged (%s at line %d): %s", path, jerr.text,
-			       jerr.line, LEARNER_ADVICE);
+			       jerr.line, STATE_LEARNER_ADVICE);
 	int rc = short_term_load(p->job, j, err);
 	json_t *cursor = json_object_get(j, "feed");
 	if (cursor)
@@ -152,7 +131,7 @@ static int load_learner(struct pipeline *p, struct err *err)
 		char why[sizeof err->msg];
 		snprintf(why, sizeof why, "%s", err->msg);
 		return err_set(err, err->code ? err->code : EBADMSG, "%s: damaged: %s: %s", path,
-			       why, LEARNER_ADVICE);
+			       why, STATE_LEARNER_ADVICE);
 	}
 	return 0;
 }

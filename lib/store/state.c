@@ -914,3 +914,34 @@ int state_check_outputs(const char *dir, const struct state *st, state_say_fn sa
 	}
 	return 0;
 }
+
+int state_read_learner(const char *dir, const struct state *st, char **text, size_t *len,
+		       struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 128];
+	*text = NULL;
+	*len = 0;
+	if (!st->learner_file[0])
+		return 0;
+	snprintf(path, sizeof path, "%s/%s", dir, st->learner_file);
+	if (durable_read_all(path, text, len, err))
+		return err->code == ENOENT
+			   ? err_set(err, ENOENT, "%s: the committed generation is missing: %s",
+				     path, STATE_LEARNER_ADVICE)
+			   : -1;
+	if (!st->learner_sha256[0])
+		return 0;
+	unsigned char d[SHA256_DIGEST_BYTES];
+	char hex[SHA256_HEX_BYTES];
+	sha256_digest(*text, *len, d);
+	sha256_hex(d, hex);
+	if (strcmp(hex, st->learner_sha256) == 0)
+		return 0;
+	free(*text);
+	*text = NULL;
+	*len = 0;
+	return err_set(err, EBADMSG,
+		       "%s: damaged: its SHA-256 is not the one the state file names (edited or "
+		       "damaged): %s",
+		       path, STATE_LEARNER_ADVICE);
+}

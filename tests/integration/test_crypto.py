@@ -364,3 +364,8 @@ def test_a_trade_waiting_for_its_context_edited_in_the_learned_state_is_refused_
     assert f"{st['learner_file']}: damaged: its SHA-256 is not the one the state file names" in p.stderr
     assert "backfill" in p.stderr
     assert r.outcomes() == []
+    # status and verify fail where watch refuses
+    for cmd in ("status", "verify"):
+        p = r.run(cmd, check=False)
+        assert p.returncode == 1, cmd
+        assert "its SHA-256 is not the one the state file names" in p.stderr, cmd
