@@ -110,8 +110,13 @@ static void say_output(void *ctx, const char *line)
 int cmd_check_outputs(const char *state_dir, const struct state *st, const char *who)
 {
 	struct err err = {0};
-	if (state_check_outputs(state_dir, st, say_output, (void *)who, 0, &err) == 0)
+	char *learner;
+	size_t len;
+	if (state_check_outputs(state_dir, st, say_output, (void *)who, 0, &err) == 0 &&
+	    state_read_learner(state_dir, st, &learner, &len, &err) == 0) {
+		free(learner);
 		return 0;
+	}
 	cmd_error("%s: %s", who, err.msg);
 	return EXIT_FAILED;
 }

@@ -23,7 +23,11 @@ static const char usage[] =
     "\n"
     "  --days N               trading days of history (batch; default 20)\n"
     "  --seed S               random seed (default 1); same seed, same bytes\n"
-    "  --profile P            canonical (default) or stock-bot\n"
+    "  --profile P            canonical (default), stock-bot, or crypto: a crypto\n"
+    "                         futures bot trading every day (UTC), two files:\n"
+    "                         trades.jsonl (finished trades without ids) and\n"
+    "                         context.jsonl (one row per trade, matched by symbol\n"
+    "                         and time), one planted model per timeframe\n"
     "  --start YYYY-MM-DD     first trading day (default 2026-01-05)\n"
     "  --end now|DATE|TIME    instead of --start: the history ends then (its last\n"
     "                         day cut at that time, its first N trading days back)\n"
@@ -81,6 +85,10 @@ static int parse_profile(const char *name, enum sim_profile *out)
 	}
 	if (strcmp(name, "stock-bot") == 0 || strcmp(name, "stock_bot") == 0) {
 		*out = SIM_STOCK_BOT;
+		return 0;
+	}
+	if (strcmp(name, "crypto") == 0) {
+		*out = SIM_CRYPTO;
 		return 0;
 	}
 	return -1;
@@ -271,8 +279,13 @@ static int parse_args(struct cmd_ctx *ctx, int argc, char **argv, struct simulat
 		a->opt.logs_dir = a->logs_buf;
 	}
 	if (parse_profile(a->profile, &a->opt.profile) < 0) {
-		cmd_error("simulate: profile '%s' is not built in (canonical or stock-bot)",
+		cmd_error("simulate: profile '%s' is not built in (canonical, stock-bot or crypto)",
 			  a->profile);
+		return EXIT_USAGE;
+	}
+	if (a->live && a->opt.profile == SIM_CRYPTO) {
+		cmd_error("simulate: --live writes the canonical or stock-bot profile; crypto is "
+			  "written as history only");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -306,7 +319,9 @@ int cmd_simulate(struct cmd_ctx *ctx, int argc, char **argv)
 	int rc = parse_args(ctx, argc, argv, &a);
 	if (rc)
 		return rc;
-	if ((a.live ? run_live(&a.opt, &truth, &err) : sim_run_batch(&a.opt, &truth, &err)) < 0 ||
+	if ((a.live			   ? run_live(&a.opt, &truth, &err)
+	     : a.opt.profile == SIM_CRYPTO ? sim_run_crypto(&a.opt, &truth, &err)
+					   : sim_run_batch(&a.opt, &truth, &err)) < 0 ||
 	    (a.truth_path && sim_write_truth(&truth, a.truth_path, &err) < 0)) {
 		cmd_error("simulate: %s", err.msg);
 		return EXIT_FAILED;

@@ -16,6 +16,7 @@
 #include "lib/base/durable.h"
 #include "lib/base/jsontext.h"
 #include "lib/learn/learner.h"
+#include "jobs/live/join.h"
 #include "lib/models/registry.h"
 #include "lib/store/state.h"
 
@@ -52,6 +53,18 @@ static uint64_t lag_of(const struct follow_position *p, uint64_t *size_now)
 	return *size_now > p->offset ? *size_now - p->offset : 0;
 }
 
+/* The context join's counts in the committed state, or NULL without one. */
+static json_t *join_json(json_t *saved)
+{
+	struct join_counts c;
+	if (!saved || join_counts_of(saved, &c))
+		return NULL;
+	return json_pack("{s:I,s:I,s:I,s:I,s:I}", "matched", (json_int_t)c.matched, "unmatched",
+			 (json_int_t)c.unmatched, "pending", (json_int_t)c.pending,
+			 "contexts_waiting", (json_int_t)c.contexts_waiting, "contexts_unused",
+			 (json_int_t)c.contexts_unused);
+}
+
 /* The progressive metrics of the committed learner. */
 static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 {
@@ -68,7 +81,10 @@ static json_t *model_metrics(struct cmd_env *env, json_t *saved)
 	if (saved && learner_load(l, saved, &err))
 		cmd_info("status: the learner's state: %s", err.msg);
 	learner_metrics(l, &m);
+	json_t *segments = learner_segments_health(l);
 	learner_free(l);
+	if (segments)
+		json_object_set_new(o, "segments", segments);
 	json_object_set_new(o, "trades_scored", json_integer(m.trades_scored));
 	json_object_set_new(o, "auc", jsontext_real_or_null(m.auc));
 	json_object_set_new(o, "log_loss", jsontext_real_or_null(m.log_loss));
@@ -248,6 +264,9 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 		}
 	}
 	json_object_set_new(o, "model", model_metrics(env, json_object_get(learner, "learner")));
+	json_t *join = join_json(json_object_get(learner, "join"));
+	if (join)
+		json_object_set_new(o, "context", join);
 	json_decref(learner);
 	json_object_set_new(o, "open_positions", positions);
 
@@ -305,6 +324,30 @@ static void print_calibration(json_t *m)
 	}
 }
 
+static void print_segments(json_t *seg)
+{
+	const char *value;
+	json_t *v;
+	char auc[32], loss[32];
+	if (!seg)
+		return;
+	json_t *shared = json_object_get(seg, "shared");
+	printf("segments by %s; shared model: %lld trades, AUC %s, log loss %s\n",
+	       json_string_value(json_object_get(seg, "by")),
+	       (long long)json_integer_value(json_object_get(shared, "trades_scored")),
+	       figure(json_object_get(shared, "auc"), auc, sizeof auc),
+	       figure(json_object_get(shared, "log_loss"), loss, sizeof loss));
+	json_object_foreach(json_object_get(seg, "models"), value, v)
+	{
+		printf("  %-12s %7lld trades, AUC %s, log loss %s%s\n", value,
+		       (long long)json_integer_value(json_object_get(v, "trades_scored")),
+		       figure(json_object_get(v, "auc"), auc, sizeof auc),
+		       figure(json_object_get(v, "log_loss"), loss, sizeof loss),
+		       json_is_true(json_object_get(v, "in_use")) ? ""
+								  : " (the shared model predicts)");
+	}
+}
+
 static void print_human(json_t *o)
 {
 	const char *key;
@@ -359,6 +402,16 @@ static void print_human(json_t *o)
 	    figure(json_object_get(json_object_get(m, "window"), "auc"), window_auc,
 		   sizeof window_auc));
 	print_calibration(m);
+	print_segments(json_object_get(m, "segments"));
+	json_t *ctx = json_object_get(o, "context");
+	if (ctx)
+		printf("\ncontext  %lld trades matched, %lld unmatched, %lld waiting; %lld context "
+		       "rows waiting, %lld let go unused\n",
+		       (long long)json_integer_value(json_object_get(ctx, "matched")),
+		       (long long)json_integer_value(json_object_get(ctx, "unmatched")),
+		       (long long)json_integer_value(json_object_get(ctx, "pending")),
+		       (long long)json_integer_value(json_object_get(ctx, "contexts_waiting")),
+		       (long long)json_integer_value(json_object_get(ctx, "contexts_unused")));
 	json_t *jobs = json_object_get(o, "jobs");
 	const char *job;
 	json_t *run;

@@ -1,4 +1,5 @@
 #include "cmd/sim/sim.h"
+#include "cmd/sim/rng.h"
 #include "lib/base/buf.h"
 #include "lib/base/calendar.h"
 #include "lib/base/durable.h"
@@ -195,13 +196,6 @@ static const struct profile_def stock_bot_profile = {
     .size_hi = 600.0,
 };
 
-/* xoshiro256** seeded through splitmix64; Box–Muller keeps its spare. */
-struct rng {
-	uint64_t s[4];
-	int has_spare;
-	double spare;
-};
-
 struct position {
 	int active;
 	char trade_id[96];
@@ -299,65 +293,6 @@ static int mkpath(struct sim *s, char *buf, const char *fmt, ...)
 	if (n < 0 || n >= PATH_MAX)
 		return err_set(s->err, ENAMETOOLONG, "path too long in %s", s->opt->logs_dir);
 	return SIM_OK;
-}
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-	r->has_spare = 0;
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-/* Uniform in [0, 1). */
-static double rng_uniform(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-static double rng_range(struct rng *r, double lo, double hi)
-{
-	return lo + (hi - lo) * rng_uniform(r);
-}
-
-static double rng_normal(struct rng *r)
-{
-	if (r->has_spare) {
-		r->has_spare = 0;
-		return r->spare;
-	}
-	double u1 = 1.0 - rng_uniform(r); /* (0, 1]: log() stays finite */
-	double u2 = rng_uniform(r);
-	double radius = sqrt(-2.0 * log(u1));
-	r->spare = radius * sin(2.0 * M_PI * u2);
-	r->has_spare = 1;
-	return radius * cos(2.0 * M_PI * u2);
 }
 
 static double round_to(double x, int decimals)
@@ -2067,6 +2002,36 @@ out:
 	return rc == SIM_OK ? 0 : -1;
 }
 
+/* The crypto profile's planted model per segment: "segment_by",
+ * "segments": {name: {"components": {name: weight}, "intercept",
+ * "oracle_auc", "trades", "wins", "pnl_usd"}}, "contexts",
+ * "decoy_contexts". 1, or 0 on ENOMEM. */
+static int segments_into(json_t *root, const struct sim_truth *t)
+{
+	json_t *segs = json_object();
+	int ok = segs != NULL;
+	for (size_t k = 0; ok && k < t->n_segments && k < SIM_MAX_SEGMENTS; k++) {
+		json_t *seg = json_object(), *w = json_object();
+		ok = seg && w;
+		for (size_t i = 0; ok && i < t->n_components && i < 16; i++)
+			set_real(w, t->component_names[i], t->segment_weights[k][i]);
+		if (!ok || json_object_set_new(seg, "components", w)) {
+			json_decref(seg);
+			break;
+		}
+		set_real(seg, "intercept", t->segment_intercept[k]);
+		set_real(seg, "oracle_auc", t->segment_oracle_auc[k]);
+		set_int(seg, "trades", t->segment_trades[k]);
+		set_int(seg, "wins", t->segment_wins[k]);
+		set_real(seg, "pnl_usd", t->segment_pnl_usd[k]);
+		ok = json_object_set_new(segs, t->segment_names[k], seg) == 0;
+	}
+	set_str(root, "segment_by", "timeframe");
+	set_int(root, "contexts", t->contexts);
+	set_int(root, "decoy_contexts", t->decoy_contexts);
+	return json_object_set_new(root, "segments", segs) == 0 && ok;
+}
+
 /* The truth as a JSON object (see sim_write_truth), a new reference; NULL
  * on ENOMEM. */
 static json_t *truth_json(const struct sim_truth *t)
@@ -2120,7 +2085,13 @@ static json_t *truth_json(const struct sim_truth *t)
 	set_int(root, "lines_written", t->lines_written);
 	for (int i = 0; i < SRC_COUNT; i++)
 		set_int(by_source, source_names[i], t->lines_by_source[i]);
+	if (t->n_segments)
+		set_int(by_source, "context", t->contexts);
 	json_object_set_new(root, "lines_by_source", by_source);
+	if (t->n_segments && !segments_into(root, t)) {
+		json_decref(root);
+		return NULL;
+	}
 	return root;
 }
 
@@ -2147,6 +2118,11 @@ int sim_write_truth(const struct sim_truth *t, const char *path, struct err *err
 
 const char *sim_source_file(enum sim_profile profile, const char *source)
 {
+	if (profile == SIM_CRYPTO)
+		return !source				? NULL
+		       : !strcmp(source, "attribution") ? "trades.jsonl"
+		       : !strcmp(source, "context")	? "context.jsonl"
+							: NULL;
 	const struct profile_def *prof =
 	    profile == SIM_STOCK_BOT ? &stock_bot_profile : &canonical_profile;
 	if (!source)

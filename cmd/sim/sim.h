@@ -35,7 +35,9 @@
 
 #include "lib/base/err.h"
 
-enum sim_profile { SIM_CANONICAL, SIM_STOCK_BOT };
+enum sim_profile { SIM_CANONICAL, SIM_STOCK_BOT, SIM_CRYPTO };
+
+#define SIM_MAX_SEGMENTS 4
 
 struct sim_options {
 	const char *logs_dir; /* folder to write into (created if absent) */
@@ -82,6 +84,18 @@ struct sim_truth {
 	long lines_written; /* all lines, every source */
 	/* lines per source file: attribution, exit, signals, orders */
 	long lines_by_source[4];
+	/* The crypto profile (sim_run_crypto): one planted model per timeframe
+	 * over the context file's features (component_names), and what was
+	 * written of each; contexts: rows of the context file (one per trade,
+	 * plus decoys that match no trade). */
+	size_t n_segments;
+	char segment_names[SIM_MAX_SEGMENTS][16];
+	double segment_weights[SIM_MAX_SEGMENTS][16];
+	double segment_intercept[SIM_MAX_SEGMENTS];
+	long segment_trades[SIM_MAX_SEGMENTS], segment_wins[SIM_MAX_SEGMENTS];
+	double segment_pnl_usd[SIM_MAX_SEGMENTS];
+	double segment_oracle_auc[SIM_MAX_SEGMENTS];
+	long contexts, decoy_contexts;
 };
 
 /* Fills defaults (canonical, 20 days, seed 1, malformed 0.005, rate 5/s,
@@ -95,6 +109,16 @@ void sim_options_init(struct sim_options *opt);
  * Fills *truth. Sets the process time zone (TZ) to America/New_York.
  * Returns 0, or -1 with the reason in err (truth then holds partial counts). */
 int sim_run_batch(const struct sim_options *opt, struct sim_truth *truth, struct err *err);
+
+/* The crypto futures bot (opt->profile SIM_CRYPTO): `days` days of
+ * round-the-clock UTC trading from start_us, written at once as two files,
+ * trades.jsonl (finished trades only, by exit time, no trade id) and
+ * context.jsonl (one row per trade at its entry, a second or two off, plus
+ * decoys; by time), replacing them. Every trade's features are in its
+ * context row; its outcome is drawn from the planted model of its
+ * timeframe. Deterministic for the options; fills *truth (closes, wins,
+ * closes_pnl_usd and the segments). Returns 0, or -1 with err set. */
+int sim_run_crypto(const struct sim_options *opt, struct sim_truth *truth, struct err *err);
 
 /* Appends to the profile's files (created when absent) at opt->rate rows per
  * second with wall-clock timestamps (shifted past the files' latest one when
@@ -115,7 +139,8 @@ int sim_run_live(const struct sim_options *opt, struct sim_truth *truth, struct 
 int sim_write_truth(const struct sim_truth *truth, const char *path, struct err *err);
 
 /* File name of a source for a profile: source is "attribution", "exit",
- * "signals" or "orders". NULL for an unknown source. */
+ * "signals", "orders", or "context" (crypto). NULL for a source the profile
+ * does not write. */
 const char *sim_source_file(enum sim_profile profile, const char *source);
 
 #endif

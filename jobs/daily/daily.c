@@ -62,6 +62,7 @@ struct job {
 
 	json_t *learner_doc; /* the committed learner generation, or NULL */
 	struct learner_metrics lm;
+	json_t *segments; /* model health per segment, or NULL (not segmented) */
 	int have_model;
 };
 
@@ -205,8 +206,10 @@ static void read_model(struct job *j)
 	struct learner *l = learner_new(&j->cfg->learner, NULL);
 	json_t *saved = json_object_get(j->learner_doc, "learner");
 	j->have_model = l && saved && learner_load(l, saved, NULL) == 0;
-	if (j->have_model)
+	if (j->have_model) {
 		learner_metrics(l, &j->lm);
+		j->segments = learner_segments_health(l);
+	}
 	learner_free(l);
 }
 
@@ -478,6 +481,8 @@ static json_t *model_json(const struct job *j)
 			    jsontext_real_or_null(j->have_model ? m->window_accuracy : NAN));
 	json_object_set_new(o, "drift_page_hinkley",
 			    jsontext_real_or_null(j->have_model ? m->drift_ph : NAN));
+	if (j->segments)
+		json_object_set_new(o, "segments", json_incref(j->segments));
 	return o;
 }
 
@@ -1362,6 +1367,7 @@ out:
 	json_decref(j.learner_doc);
 	for (size_t i = 0; i < j.n; i++)
 		json_decref(j.t[i].categories);
+	json_decref(j.segments);
 	free(j.t);
 	free(j.days);
 	free(j.returns);

@@ -15,6 +15,7 @@
 #include "lib/store/framelog.h"
 #include "lib/base/jsontext.h"
 #include "lib/base/logline.h"
+#include "lib/base/sha256.h"
 #include "lib/models/registry.h"
 #include "jobs/live/parse_pool.h"
 #include "jobs/live/short_term.h"
@@ -106,29 +107,21 @@ static int load_keys(struct pipeline *p, struct err *err)
 	return 0;
 }
 
-/* What to do about a committed generation that cannot be used. */
-#define LEARNER_ADVICE                                                                             \
-	"restore it from a backup, or run `tradelearn backfill` to rebuild the learned state "     \
-	"from the logs"
-
 static int load_learner(struct pipeline *p, struct err *err)
 {
 	char path[FOLLOW_PATH_MAX + 128], *text;
 	size_t len;
 	json_error_t jerr;
-	if (!p->state.learner_file[0])
+	if (state_read_learner(p->state_dir, &p->state, &text, &len, err))
+		return -1;
+	if (!text)
 		return 0;
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, p->state.learner_file);
-	if (durable_read_all(path, &text, &len, err))
-		return err->code == ENOENT
-			   ? err_set(err, ENOENT, "%s: the committed generation is missing: %s",
-				     path, LEARNER_ADVICE)
-			   : -1;
 	json_t *j = json_loadb(text, len, 0, &jerr);
 	free(text);
 	if (!j)
 		return err_set(err, EBADMSG, "%s: damaged (%s at line %d): %s", path, jerr.text,
-			       jerr.line, LEARNER_ADVICE);
+			       jerr.line, STATE_LEARNER_ADVICE);
 	int rc = short_term_load(p->job, j, err);
 	json_t *cursor = json_object_get(j, "feed");
 	if (cursor)
@@ -138,7 +131,7 @@ static int load_learner(struct pipeline *p, struct err *err)
 		char why[sizeof err->msg];
 		snprintf(why, sizeof why, "%s", err->msg);
 		return err_set(err, err->code ? err->code : EBADMSG, "%s: damaged: %s: %s", path,
-			       why, LEARNER_ADVICE);
+			       why, STATE_LEARNER_ADVICE);
 	}
 	return 0;
 }
@@ -447,6 +440,9 @@ static int commit(struct pipeline *p, struct state *next, struct err *err)
 		json_decref(p->feed_cursor);
 		p->feed_cursor = cursor;
 	}
+	unsigned char digest[SHA256_DIGEST_BYTES];
+	sha256_digest(text, len, digest);
+	sha256_hex(digest, next->learner_sha256);
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, next->learner_file);
 	int rc = durable_replace(path, text, len, err);
 	free(text);
@@ -584,7 +580,13 @@ int pipeline_step(struct pipeline *p, size_t *lines, struct err *err)
 			n += got;
 		}
 	}
-	if (n)
+	/* Trades whose context is now decided (jobs/live/join). */
+	int settled = short_term_settle(p->job, next, &p->batch, calendar_now(), err);
+	if (settled < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (n || settled)
 		rc = commit(p, next, err);
 	p->lines_total += n;
 out:

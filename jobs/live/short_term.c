@@ -17,6 +17,7 @@
 #include "lib/learn/weights.h"
 #include "lib/store/outcome.h"
 #include "lib/ingest/record.h"
+#include "jobs/live/join.h"
 
 /* An open position and what its open said about the entry, for the close
  * that does not repeat it. */
@@ -56,6 +57,7 @@ struct short_term {
 	struct learner *learner;
 	struct weights *weights;
 	struct signals *signals;
+	struct join *join; /* context rows and the trades that wait for them */
 	struct keyset keys;
 	struct position *pos;
 	size_t n_pos, cap_pos;
@@ -120,7 +122,8 @@ struct short_term *short_term_new(const struct profile *p, const struct config *
 	st->profile = p;
 	if (!(st->learner = learner_new(c ? &c->learner : NULL, err)) ||
 	    !(st->weights = weights_new(c ? &c->weights : NULL, err)) ||
-	    !(st->signals = signals_new(c ? &c->signals : NULL, err))) {
+	    !(st->signals = signals_new(c ? &c->signals : NULL, err)) ||
+	    !(st->join = join_new(p, err))) {
 		short_term_free(st);
 		return NULL;
 	}
@@ -155,6 +158,7 @@ void short_term_free(struct short_term *st)
 	learner_free(st->learner);
 	weights_free(st->weights);
 	signals_free(st->signals);
+	join_free(st->join);
 	free(st);
 }
 
@@ -450,10 +454,43 @@ static int apply_close(struct short_term *st, struct record *r, struct state_cou
 	size_t at = find_position(st, r);
 	if (at != NO_POSITION)
 		fill_from_open(r, &st->pos[at]);
-	int rc = record_outcome(st, r, c, out, err);
+	/* With a context source, the trade waits for its context row
+	 * (short_term_settle records it); read, it counts as learned. */
+	int rc = join_active(st->join) ? join_trade(st->join, r, err)
+				       : record_outcome(st, r, c, out, err);
 	if (r->kind == PROFILE_KIND_CLOSE)
 		close_position(st, at);
 	return rc;
+}
+
+/* A context row waits for its trade. */
+static int apply_context(struct short_term *st, struct record *r, struct state_counters *c,
+			 struct short_term_batch *out, struct err *err)
+{
+	(void)out;
+	c->learned++;
+	return join_context(st->join, r, err);
+}
+
+int short_term_settle(struct short_term *st, struct state *next, struct short_term_batch *out,
+		      int64_t now_us, struct err *err)
+{
+	struct record *r;
+	int got, n = 0;
+	while ((got = join_next(st->join, now_us, &r, err)) > 0) {
+		if (record_outcome(st, r, &next->source[r->source].count, out, err))
+			return -1;
+		n++;
+	}
+	join_done(st->join);
+	join_end_batch(st->join);
+	return got < 0 ? -1 : n;
+}
+
+int short_term_join_counts(const struct short_term *st, struct join_counts *c)
+{
+	join_counts(st->join, c);
+	return join_active(st->join);
 }
 
 /* An exit row teaches the exit-reason statistics. */
@@ -479,10 +516,11 @@ static int apply_counted(struct short_term *st, struct record *r, struct state_c
 /* Records of no kind or an ignored one, should one parse, are counted
  * like signals. */
 static const apply_step apply_by_kind[] = {
-    [PROFILE_KIND_NONE] = apply_counted,  [PROFILE_KIND_OPEN] = apply_open,
-    [PROFILE_KIND_CLOSE] = apply_close,	  [PROFILE_KIND_PARTIAL] = apply_close,
-    [PROFILE_KIND_EXIT] = apply_exit,	  [PROFILE_KIND_SIGNAL] = apply_counted,
-    [PROFILE_KIND_ORDER] = apply_counted, [PROFILE_KIND_IGNORE] = apply_counted,
+    [PROFILE_KIND_NONE] = apply_counted,    [PROFILE_KIND_OPEN] = apply_open,
+    [PROFILE_KIND_CLOSE] = apply_close,	    [PROFILE_KIND_PARTIAL] = apply_close,
+    [PROFILE_KIND_EXIT] = apply_exit,	    [PROFILE_KIND_SIGNAL] = apply_counted,
+    [PROFILE_KIND_ORDER] = apply_counted,   [PROFILE_KIND_IGNORE] = apply_counted,
+    [PROFILE_KIND_CONTEXT] = apply_context,
 };
 
 /* The id status shows for a record: the trade key of a close, else the
@@ -522,6 +560,8 @@ static int apply_record(struct short_term *st, struct record *r, struct state_co
 			      ? apply_by_kind[kind]
 			      : apply_counted;
 	note_last_record(st, r, c);
+	if (r->kind == PROFILE_KIND_CONTEXT) /* no price to observe; kept by the join */
+		return step(st, r, c, out, err);
 	int rc = step(st, r, c, out, err);
 	if (signals_observe(st->signals, r, err))
 		rc = -1;
@@ -663,6 +703,8 @@ static int position_load(struct short_term *st, json_t *v, size_t i, struct err 
 
 void short_term_caught_up(struct short_term *st, int source)
 {
+	if (source == PROFILE_SOURCE_CONTEXT)
+		join_caught_up(st->join);
 	signals_caught_up(st->signals, source);
 }
 
@@ -719,6 +761,8 @@ json_t *short_term_save(struct short_term *st, struct err *err)
 	}
 	ok &= 0 == json_object_set_new(o, "equity", eq);
 	ok &= 0 == json_object_set_new(o, "deployment", json_string(st->deployment));
+	if (join_active(st->join))
+		ok &= 0 == json_object_set_new(o, "join", join_save(st->join));
 	if (!ok) {
 		json_decref(o);
 		out_of_memory(err);
@@ -749,6 +793,10 @@ int short_term_load(struct short_term *st, json_t *saved, struct err *err)
 	if (v && !json_is_string(v))
 		return err_set(err, EINVAL, "deployment: not a string");
 	jsontext_copy_utf8(st->deployment, sizeof st->deployment, v ? json_string_value(v) : "");
+	/* Absent before the profile had a context source: nothing waits. */
+	v = json_object_get(saved, "join");
+	if (v && join_active(st->join) && join_load(st->join, v, err))
+		return -1;
 	st->n_equity = 0;
 	json_array_foreach(json_object_get(saved, "equity"), i, v)
 	{

@@ -127,6 +127,20 @@ void short_term_parsed_release(struct short_term_parsed *parsed);
 int short_term_publish(const struct short_term *st, const char *models_dir, const char *state_dir,
 		       struct err *err);
 
+/* With a context source (jobs/live/join), trades wait for their context
+ * rows: this records and learns, in the order they were read, those whose
+ * match is now decided (now_us: the wall clock), their counters in
+ * next->source[their source]. Call it once per batch, after reading and
+ * before the commit. Returns how many it recorded (0 without a context
+ * source), or -1 with err set to ENOMEM (nothing may be committed). */
+int short_term_settle(struct short_term *st, struct state *next, struct short_term_batch *out,
+		      int64_t now_us, struct err *err);
+
+struct join_counts;
+/* The join's counts into c; 1 when the profile has a context source,
+ * else 0. */
+int short_term_join_counts(const struct short_term *st, struct join_counts *c);
+
 /* The learner (borrowed), for metrics. */
 const struct learner *short_term_learner(const struct short_term *st);
 

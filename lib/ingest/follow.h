@@ -40,7 +40,7 @@
 #include <stdint.h>
 #include "lib/base/err.h"
 
-#define FOLLOW_MAX_SOURCES 4
+#define FOLLOW_MAX_SOURCES 5
 #define FOLLOW_MAX_DRAINING 16
 #define FOLLOW_MAX_DONE 8
 #define FOLLOW_HEAD_BYTES 4096

@@ -7,13 +7,14 @@
 #include <string.h>
 
 static const char *const source_names[PROFILE_SOURCE_COUNT] = {"attribution", "exit", "signals",
-							       "orders"};
+							       "orders", "context"};
 
 static const char *const kind_names[] = {
-    [PROFILE_KIND_NONE] = "none",   [PROFILE_KIND_OPEN] = "open",
-    [PROFILE_KIND_CLOSE] = "close", [PROFILE_KIND_PARTIAL] = "partial",
-    [PROFILE_KIND_EXIT] = "exit",   [PROFILE_KIND_SIGNAL] = "signal",
-    [PROFILE_KIND_ORDER] = "order", [PROFILE_KIND_IGNORE] = "ignore",
+    [PROFILE_KIND_NONE] = "none",	[PROFILE_KIND_OPEN] = "open",
+    [PROFILE_KIND_CLOSE] = "close",	[PROFILE_KIND_PARTIAL] = "partial",
+    [PROFILE_KIND_EXIT] = "exit",	[PROFILE_KIND_SIGNAL] = "signal",
+    [PROFILE_KIND_ORDER] = "order",	[PROFILE_KIND_IGNORE] = "ignore",
+    [PROFILE_KIND_CONTEXT] = "context",
 };
 
 static const char *const field_names[PROFILE_FIELD_COUNT] = {
@@ -131,7 +132,7 @@ const char *profile_source_name(enum profile_source_id id)
 
 const char *profile_kind_name(enum profile_kind kind)
 {
-	return kind <= PROFILE_KIND_IGNORE ? kind_names[kind] : "?";
+	return kind <= PROFILE_KIND_CONTEXT ? kind_names[kind] : "?";
 }
 
 const char *profile_field_name(enum profile_field field)
@@ -141,7 +142,7 @@ const char *profile_field_name(enum profile_field field)
 
 static enum profile_kind kind_from_name(const char *s)
 {
-	for (int k = PROFILE_KIND_OPEN; k <= PROFILE_KIND_IGNORE; k++)
+	for (int k = PROFILE_KIND_OPEN; k <= PROFILE_KIND_CONTEXT; k++)
 		if (strcmp(s, kind_names[k]) == 0)
 			return (enum profile_kind)k;
 	return PROFILE_KIND_NONE;
@@ -604,6 +605,61 @@ static int parse_kind(struct profile_source *src, json_t *kind, const char *path
 	return 0;
 }
 
+/* ---- the context source ---- */
+
+/* "match" and "window_s" of a source (only the context source may have
+ * them: check_context). */
+static int parse_match(struct profile_source *src, const char *key, json_t *v, const char *sub,
+		       struct err *err)
+{
+	if (strcmp(key, "window_s") == 0) {
+		double w = json_number_value(v);
+		if (!json_is_number(v) || !(w > 0 && w <= 86400))
+			return fail(err, sub, "must be a number of seconds above 0, at most 86400");
+		src->window_s = w;
+		return 0;
+	}
+	const char *s = json_string_value(v);
+	if (s && strcmp(s, "key") == 0)
+		src->match_by_key = 1;
+	else if (s && strcmp(s, "symbol_time") == 0)
+		src->match_by_key = 0;
+	else
+		return fail(err, sub, "must be \"key\" or \"symbol_time\"");
+	return 0;
+}
+
+/* The context source is of kind "context" and only it is; matching by key
+ * needs its key; window_s defaults to 5 seconds. */
+static int check_context(struct profile *p, char *sub, size_t len, struct err *err)
+{
+	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
+		struct profile_source *src = &p->source[s];
+		int is_context = s == PROFILE_SOURCE_CONTEXT;
+		if (!src->file[0])
+			continue;
+		if (is_context != (src->constant_kind == PROFILE_KIND_CONTEXT)) {
+			snprintf(sub, len, "sources.%s.kind", source_names[s]);
+			return fail(err, sub,
+				    is_context
+					? "must be \"context\" (a constant kind)"
+					: "\"context\" is the kind of the context source only");
+		}
+		if (!is_context && src->window_s != 0) {
+			snprintf(sub, len, "sources.%s.window_s", source_names[s]);
+			return fail(err, sub, "is a key of the context source only");
+		}
+	}
+	struct profile_source *c = &p->source[PROFILE_SOURCE_CONTEXT];
+	if (c->file[0] && c->match_by_key && c->key.n == 0) {
+		snprintf(sub, len, "sources.context.key");
+		return fail(err, sub, "is required with \"match\": \"key\"");
+	}
+	if (c->file[0] && c->window_s == 0)
+		c->window_s = 5;
+	return 0;
+}
+
 static int parse_source(struct profile_source *src, json_t *desc, const char *path, struct err *err)
 {
 	char sub[512];
@@ -673,8 +729,13 @@ static int parse_source(struct profile_source *src, json_t *desc, const char *pa
 					    "is not a number: only a numeric field can be a "
 					    "ratio or a difference");
 			}
+		} else if (strcmp(key, "match") == 0 || strcmp(key, "window_s") == 0) {
+			if (parse_match(src, key, v, sub, err))
+				return -1;
 		} else {
-			return fail(err, sub, "unknown key (file, kind, key, partial_key, fields)");
+			return fail(err, sub,
+				    "unknown key (file, kind, key, partial_key, fields; a context "
+				    "source also match, window_s)");
 		}
 	}
 	if (!src->file[0])
@@ -821,7 +882,8 @@ int profile_from_json(struct profile *p, const char *name, json_t *desc, struct 
 						break;
 				if (s == PROFILE_SOURCE_COUNT) {
 					fail(err, sub,
-					     "unknown source (attribution, exit, signals, orders)");
+					     "unknown source (attribution, exit, signals, orders, "
+					     "context)");
 					goto failed;
 				}
 				if (parse_source(&p->source[s], sv, sub, err))
@@ -840,6 +902,8 @@ int profile_from_json(struct profile *p, const char *name, json_t *desc, struct 
 		fail(err, "sources.attribution", "is required");
 		goto failed;
 	}
+	if (check_context(p, sub, sizeof sub, err))
+		goto failed;
 	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
 		struct profile_source *src = &p->source[s];
 		if (src->file[0] && src->field[PROFILE_FIELD_TS].n == 0) {

@@ -52,6 +52,12 @@
  * Kinds: open, close, partial, exit, signal, order, ignore. A row
  * whose kind value matches nothing is "ignore" (counted, skipped); a row
  * lacking the kind pointer takes "default", or is quarantined without one.
+ *
+ * Context sources. A fifth source, "context", of the constant kind
+ * "context", holds rows whose mapped fields attach to a trade of the
+ * attribution source: "match": "symbol_time" (the default: same symbol,
+ * nearest time within "window_s", default 5 seconds) or "key" (its "key"
+ * pointers give the trade's stable key). jobs/live/join does the joining.
  */
 #ifndef TRADELEARN_PROFILE_H
 #define TRADELEARN_PROFILE_H
@@ -66,6 +72,7 @@ enum profile_source_id {
 	PROFILE_SOURCE_EXIT,
 	PROFILE_SOURCE_SIGNALS,
 	PROFILE_SOURCE_ORDERS,
+	PROFILE_SOURCE_CONTEXT, /* rows joined to trades (see "Context sources") */
 	PROFILE_SOURCE_COUNT
 };
 
@@ -77,7 +84,8 @@ enum profile_kind {
 	PROFILE_KIND_EXIT,
 	PROFILE_KIND_SIGNAL,
 	PROFILE_KIND_ORDER,
-	PROFILE_KIND_IGNORE
+	PROFILE_KIND_IGNORE,
+	PROFILE_KIND_CONTEXT /* a context row: its fields attach to a trade */
 };
 
 /* Canonical fields a profile can map. */
@@ -168,6 +176,12 @@ struct profile_source {
 	 * kind pointer's slot (the whole row without one). */
 	struct jscan_query *query;
 	int kind_slot;
+	/* The context source: how a row finds its trade. match_by_key: the
+	 * row's "key" equals the trade's stable key; else the same symbol and
+	 * the nearest time (the trade's entry, else its close) within
+	 * window_s seconds. */
+	int match_by_key;
+	double window_s;
 };
 
 struct profile {

@@ -88,6 +88,22 @@ struct learner {
 	unsigned char *ring_y;
 	int ring_head, ring_len;
 	struct stats_page_hinkley drift; /* on each trade's progressive log loss */
+
+	struct segments *seg; /* NULL unless segment_by names a field */
+};
+
+/* A segmented learner: the learner itself is the shared model (it learns
+ * every trade); each segment value has a learner of its own (options
+ * copied, not segmented), which predicts once it has learned min_trades;
+ * `used` holds only the progressive metrics of the predictions made (the
+ * segment's or the shared model's). */
+struct segments {
+	enum categorical_field field;
+	struct learner *used;
+	int n;
+	char *value[LEARNER_MAX_SEGMENTS];
+	struct learner *model[LEARNER_MAX_SEGMENTS];
+	long beyond_cap; /* trades of values past LEARNER_MAX_SEGMENTS: shared only */
 };
 
 /* The features of one record, resolved against a learner. */
@@ -104,6 +120,20 @@ struct features {
 	int predict_multiplicity[FIELD_COUNT_CATEGORICAL + LEARNER_MAX_CATEGORIES];
 };
 
+/* The categorical field named, or -1 ("none" and unknown names). */
+static int segment_field_of(const char *name)
+{
+	for (int i = 0; i < FIELD_COUNT_CATEGORICAL; i++)
+		if (strcmp(name, categorical_fields[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int segment_field_valid(const char *name)
+{
+	return strcmp(name, "none") == 0 || segment_field_of(name) >= 0;
+}
+
 #define KEY(f, d, lo, hi) OPTION_NUMBER(struct learner_options, f, d, lo, hi)
 static const struct option_key learner_keys[] = {
     KEY(eta, 0.05, 1e-9, 10),
@@ -116,6 +146,11 @@ static const struct option_key learner_keys[] = {
     OPTION_BOOL(struct learner_options, asymmetric, 0),
     KEY(win_boost, 1.3, 0.01, 10),
     KEY(loss_boost, 0.7, 0.01, 10),
+    OPTION_TEXT("segment_by", struct learner_options, segment_by, "none",
+		"none or a categorical field (regime, time_of_day, day_of_week, side, timeframe, "
+		"sector, symbol)",
+		segment_field_valid),
+    KEY(segment_min_trades, 50, 1, 1000000),
 };
 #undef KEY
 
@@ -136,10 +171,23 @@ void learner_options_init(struct learner_options *o)
 	option_defaults(&learner_option_table, o);
 }
 
+static void segments_free(struct segments *g)
+{
+	if (!g)
+		return;
+	for (int i = 0; i < g->n; i++) {
+		free(g->value[i]);
+		learner_free(g->model[i]);
+	}
+	learner_free(g->used);
+	free(g);
+}
+
 void learner_free(struct learner *l)
 {
 	if (!l)
 		return;
+	segments_free(l->seg);
 	if (l->numeric)
 		for (int i = 0; i < l->n_numeric; i++)
 			free(l->numeric[i].name);
@@ -192,6 +240,18 @@ struct learner *learner_new(const struct learner_options *o, struct err *err)
 		goto nomem;
 	memset(l->numeric_index, 0xff, NUMERIC_SLOTS * sizeof *l->numeric_index);
 	memset(l->value_index, 0xff, VALUE_SLOTS * sizeof *l->value_index);
+	int field = segment_field_of(o->segment_by);
+	if (field >= 0) {
+		struct learner_options plain = *o;
+		snprintf(plain.segment_by, sizeof plain.segment_by, "none");
+		if (!(l->seg = calloc(1, sizeof *l->seg)))
+			goto nomem;
+		l->seg->field = (enum categorical_field)field;
+		if (!(l->seg->used = learner_new(&plain, err))) {
+			learner_free(l);
+			return NULL;
+		}
+	}
 	return l;
 nomem:
 	learner_free(l);
@@ -212,6 +272,8 @@ long learner_numeric_ignored(const struct learner *l)
 void learner_reset_drift(struct learner *l)
 {
 	stats_page_hinkley_init(&l->drift);
+	if (l->seg)
+		stats_page_hinkley_init(&l->seg->used->drift);
 }
 
 /* ---- feature tables --------------------------------------------------------------- */
@@ -493,9 +555,33 @@ static double features_probability(const struct learner *l, const struct feature
 	return sigmoid(s);
 }
 
+/* The segment of c's value, or -1 (no such segment yet, or past the cap). */
+static int segment_find(const struct segments *g, const struct learner_candidate *c)
+{
+	const char *v = categorical_value(c, g->field);
+	for (int i = 0; i < g->n; i++)
+		if (strcmp(g->value[i], v) == 0)
+			return i;
+	return -1;
+}
+
+/* The model that predicts c: its segment's once that has learned
+ * min_trades, else l (the shared model). */
+static const struct learner *predicting_model(const struct learner *l,
+					      const struct learner_candidate *c)
+{
+	if (!l->seg)
+		return l;
+	int i = segment_find(l->seg, c);
+	if (i >= 0 && l->seg->model[i]->trades >= l->opt.segment_min_trades)
+		return l->seg->model[i];
+	return l;
+}
+
 double learner_predict_candidate(const struct learner *l, const struct learner_candidate *c)
 {
 	struct features f;
+	l = predicting_model(l, c);
 	gather(l, NULL, c, &f);
 	return features_probability(l, &f);
 }
@@ -710,7 +796,89 @@ done:
 	free(y);
 }
 
+static void own_metrics(const struct learner *l, struct learner_metrics *m);
+
 void learner_metrics(const struct learner *l, struct learner_metrics *m)
+{
+	own_metrics(l->seg ? l->seg->used : l, m);
+}
+
+void learner_shared_metrics(const struct learner *l, struct learner_metrics *m)
+{
+	own_metrics(l, m);
+}
+
+const char *learner_segment_by(const struct learner *l)
+{
+	return l->seg ? categorical_fields[l->seg->field] : NULL;
+}
+
+int learner_segment_count(const struct learner *l)
+{
+	return l->seg ? l->seg->n : 0;
+}
+
+const char *learner_segment_value(const struct learner *l, int i)
+{
+	return l->seg && i >= 0 && i < l->seg->n ? l->seg->value[i] : NULL;
+}
+
+const struct learner *learner_segment_model(const struct learner *l, int i)
+{
+	return l->seg && i >= 0 && i < l->seg->n ? l->seg->model[i] : NULL;
+}
+
+int learner_segment_in_use(const struct learner *l, int i)
+{
+	const struct learner *m = learner_segment_model(l, i);
+	return m && m->trades >= l->opt.segment_min_trades;
+}
+
+static void put(json_t *o, const char *key, json_t *v, int *ok);
+
+static json_t *health_of(const struct learner_metrics *m, int *ok)
+{
+	json_t *o = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "trades_scored",
+			      (json_int_t)m->trades_scored, "auc", jsontext_real_or_null(m->auc),
+			      "log_loss", jsontext_real_or_null(m->log_loss), "brier",
+			      jsontext_real_or_null(m->brier), "ece", jsontext_real_or_null(m->ece),
+			      "accuracy", jsontext_real_or_null(m->accuracy));
+	if (!o)
+		*ok = 0;
+	return o;
+}
+
+json_t *learner_segments_health(const struct learner *l)
+{
+	struct learner_metrics m;
+	int ok = 1;
+	if (!l->seg)
+		return NULL;
+	json_t *o = json_object(), *models = json_object();
+	if (!o || !models) {
+		json_decref(o);
+		json_decref(models);
+		return NULL;
+	}
+	learner_shared_metrics(l, &m);
+	put(o, "by", json_string(categorical_fields[l->seg->field]), &ok);
+	put(o, "min_trades", json_integer(l->opt.segment_min_trades), &ok);
+	put(o, "shared", health_of(&m, &ok), &ok);
+	for (int i = 0; i < l->seg->n; i++) {
+		learner_metrics(l->seg->model[i], &m);
+		json_t *h = health_of(&m, &ok);
+		put(h, "in_use", json_boolean(learner_segment_in_use(l, i)), &ok);
+		put(models, l->seg->value[i], h, &ok);
+	}
+	put(o, "models", models, &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void own_metrics(const struct learner *l, struct learner_metrics *m)
 {
 	long n = l->trades;
 	m->trades_scored = n;
@@ -786,6 +954,32 @@ static void adagrad_step(double *w, double *g2, double g, double eta)
 	*w -= eta * g / (sqrt(*g2) + ADAGRAD_EPSILON);
 }
 
+static double learn_one(struct learner *l, const struct record *r,
+			const struct learner_candidate *c, int y);
+
+/* The segment of c's value, added when it is new and there is room; -1
+ * past LEARNER_MAX_SEGMENTS values (or on ENOMEM: the trade is then the
+ * shared model's only, as past the cap). */
+static int segment_add(struct learner *l, const struct learner_candidate *c)
+{
+	struct segments *g = l->seg;
+	int i = segment_find(g, c);
+	if (i >= 0 || g->n == LEARNER_MAX_SEGMENTS)
+		return i;
+	struct learner_options plain = l->opt;
+	struct err e = {0};
+	snprintf(plain.segment_by, sizeof plain.segment_by, "none");
+	char *v = strdup(categorical_value(c, g->field));
+	struct learner *m = v ? learner_new(&plain, &e) : NULL;
+	if (!m) {
+		free(v);
+		return -1;
+	}
+	g->value[g->n] = v;
+	g->model[g->n] = m;
+	return g->n++;
+}
+
 double learner_learn(struct learner *l, const struct record *r)
 {
 	if (r->kind != PROFILE_KIND_CLOSE && r->kind != PROFILE_KIND_PARTIAL)
@@ -799,8 +993,30 @@ double learner_learn(struct learner *l, const struct record *r)
 		return NAN;
 
 	struct learner_candidate c;
-	struct features f;
 	learner_candidate_from_record(r, &c);
+	if (!l->seg)
+		return learn_one(l, r, &c, y);
+	/* Segmented: the prediction made is the segment's once it has
+	 * learned enough, else the shared model's; both learn the trade. */
+	int i = segment_add(l, &c);
+	struct learner *m = i >= 0 ? l->seg->model[i] : NULL;
+	int in_use = m && m->trades >= l->opt.segment_min_trades;
+	double p_shared = learn_one(l, r, &c, y);
+	double p_segment = m ? learn_one(m, r, &c, y) : NAN;
+	double p = in_use ? p_segment : p_shared;
+	if (!m)
+		l->seg->beyond_cap++;
+	score_record(l->seg->used, p, y);
+	l->seg->used->trades++;
+	return p;
+}
+
+/* One model's progressive score and step (l's own metrics). */
+static double learn_one(struct learner *l, const struct record *r,
+			const struct learner_candidate *cand, int y)
+{
+	struct learner_candidate c = *cand;
+	struct features f;
 	gather(l, l, &c, &f);
 	double p = features_probability(l, &f);
 	score_record(l, p, y);
@@ -863,6 +1079,8 @@ static json_t *options_json(const struct learner_options *o, int *ok)
 	put(j, "asymmetric", json_boolean(o->asymmetric), ok);
 	put(j, "win_boost", json_real(o->win_boost), ok);
 	put(j, "loss_boost", json_real(o->loss_boost), ok);
+	put(j, "segment_by", json_string(o->segment_by), ok);
+	put(j, "segment_min_trades", json_integer(o->segment_min_trades), ok);
 	return j;
 }
 
@@ -917,6 +1135,30 @@ static json_t *progress_json(const struct learner *l, int *ok)
 	return j;
 }
 
+/* {"by": field, "trades": n, "beyond_cap": n, "used": progress of the
+ * predictions made, "models": [{"value", "state"}]} */
+static json_t *segments_save(const struct segments *g, int *ok)
+{
+	json_t *j = json_object(), *models = json_array();
+	if (!j || !models) {
+		json_decref(j);
+		json_decref(models);
+		*ok = 0;
+		return NULL;
+	}
+	put(j, "by", json_string(categorical_fields[g->field]), ok);
+	put(j, "trades", json_integer(g->used->trades), ok);
+	put(j, "beyond_cap", json_integer(g->beyond_cap), ok);
+	put(j, "used", progress_json(g->used, ok), ok);
+	for (int i = 0; i < g->n; i++)
+		append(models,
+		       json_pack("{s:s,s:o}", "value", g->value[i], "state",
+				 learner_save(g->model[i])),
+		       ok);
+	put(j, "models", models, ok);
+	return j;
+}
+
 json_t *learner_save(const struct learner *l)
 {
 	int ok = 1;
@@ -965,6 +1207,8 @@ json_t *learner_save(const struct learner *l)
 	put(j, "abs_pnl_sum", jsontext_real_or_null(l->abs_pnl_sum), &ok);
 	put(j, "abs_pnl_count", json_integer(l->abs_pnl_count), &ok);
 	put(j, "progress", progress_json(l, &ok), &ok);
+	if (l->seg)
+		put(j, "segments", segments_save(l->seg, &ok), &ok);
 	if (!ok)
 		goto fail;
 	return j;
@@ -1183,6 +1427,51 @@ static int load_progress(struct err *err, struct learner *l, json_t *j)
 	return 0;
 }
 
+/* The segments saved (segments_save) into l's empty ones. None saved,
+ * or saved by another field (the config changed), starts every segment
+ * afresh; the shared model keeps what it learned, and the metrics of the
+ * predictions made start from its own. */
+static int segments_load(struct err *err, struct learner *l, json_t *j, json_t *shared_progress)
+{
+	struct segments *g = l->seg;
+	const char *by = json_string_value(json_object_get(j, "by"));
+	json_t *models = json_object_get(j, "models"), *v;
+	size_t i;
+	if (!j || !by || strcmp(by, categorical_fields[g->field]) != 0) {
+		/* Until the segments have their own, the predictions made are
+		 * the shared model's: its metrics carry on. */
+		g->used->trades = l->trades;
+		return load_progress(err, g->used, shared_progress);
+	}
+	if (load_count(err, json_object_get(j, "trades"), "segments.trades", &g->used->trades) ||
+	    load_count(err, json_object_get(j, "beyond_cap"), "segments.beyond_cap",
+		       &g->beyond_cap) ||
+	    load_progress(err, g->used, json_object_get(j, "used")))
+		return err_prefix(err, "segments");
+	if (!json_is_array(models) || json_array_size(models) > LEARNER_MAX_SEGMENTS)
+		return err_set(err, EINVAL, "segments.models: not an array of at most %d",
+			       LEARNER_MAX_SEGMENTS);
+	json_array_foreach(models, i, v)
+	{
+		const char *value = json_string_value(json_object_get(v, "value"));
+		struct learner_options plain = l->opt;
+		snprintf(plain.segment_by, sizeof plain.segment_by, "none");
+		if (!value)
+			return err_set(err, EINVAL, "segments.models[%zu].value: not a string", i);
+		struct learner *m = learner_new(&plain, err);
+		char *copy = m ? strdup(value) : NULL;
+		if (!copy) {
+			learner_free(m);
+			return m ? err_set(err, ENOMEM, "out of memory") : -1;
+		}
+		g->value[g->n] = copy;
+		g->model[g->n++] = m;
+		if (learner_load(m, json_object_get(v, "state"), err))
+			return err_prefix(err, "segments.models[%zu]", i);
+	}
+	return 0;
+}
+
 int learner_load(struct learner *l, json_t *saved, struct err *err)
 {
 	int rc = -1;
@@ -1242,6 +1531,9 @@ int learner_load(struct learner *l, json_t *saved, struct err *err)
 	if (format == 1)
 		for (int i = 0; i < fresh->n_numeric; i++)
 			fresh->numeric[i].weight = fresh->numeric[i].g2 = 0.0;
+	if (fresh->seg && segments_load(err, fresh, json_object_get(saved, "segments"),
+					json_object_get(saved, "progress")))
+		goto done;
 	struct learner swap = *l;
 	*l = *fresh;
 	*fresh = swap;
@@ -1279,10 +1571,18 @@ json_t *learner_calibration_json(const struct learner_metrics *m, int window)
 	return a;
 }
 
+static json_t *metrics_of(const struct learner_metrics *mp, int *ok);
+
 static json_t *metrics_json(const struct learner *l, int *ok)
 {
 	struct learner_metrics m;
 	learner_metrics(l, &m);
+	return metrics_of(&m, ok);
+}
+
+static json_t *metrics_of(const struct learner_metrics *mp, int *ok)
+{
+	struct learner_metrics m = *mp;
 	json_t *j = json_object(), *w = json_object();
 	if (!j || !w) {
 		json_decref(j);
@@ -1342,6 +1642,33 @@ static json_t *categorical_json(const struct learner *l, int *ok)
 	return j;
 }
 
+json_t *learner_export(const struct learner *l, const char *written_at_iso);
+
+/* "segments" of the export: {"by", "min_trades", "shared_metrics",
+ * "models": {value: the segment's own export, with "in_use"}}. */
+static json_t *segments_export(const struct learner *l, int *ok)
+{
+	struct learner_metrics shared;
+	json_t *j = json_object(), *models = json_object();
+	if (!j || !models) {
+		json_decref(j);
+		json_decref(models);
+		*ok = 0;
+		return NULL;
+	}
+	learner_shared_metrics(l, &shared);
+	put(j, "by", json_string(categorical_fields[l->seg->field]), ok);
+	put(j, "min_trades", json_integer(l->opt.segment_min_trades), ok);
+	put(j, "shared_metrics", metrics_of(&shared, ok), ok);
+	for (int i = 0; i < l->seg->n; i++) {
+		json_t *m = learner_export(l->seg->model[i], NULL);
+		put(m, "in_use", json_boolean(learner_segment_in_use(l, i)), ok);
+		put(models, l->seg->value[i], m, ok);
+	}
+	put(j, "models", models, ok);
+	return j;
+}
+
 json_t *learner_export(const struct learner *l, const char *written_at_iso)
 {
 	int ok = 1;
@@ -1372,6 +1699,8 @@ json_t *learner_export(const struct learner *l, const char *written_at_iso)
 	    json_string(calendar_sessions_count() ? calendar_sessions_text() : time_of_day_text),
 	    &ok);
 	put(j, "metrics", metrics_json(l, &ok), &ok);
+	if (l->seg)
+		put(j, "segments", segments_export(l, &ok), &ok);
 	if (!ok)
 		goto fail;
 	return j;

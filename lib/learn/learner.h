@@ -61,6 +61,16 @@
  * calibration; overall and over the last `window` trades) are of those
  * scores — the honest "accuracy" of a model that never saw the trade.
  *
+ * Segments (options segment_by, segment_min_trades): the learner above is
+ * then the shared model, learning every trade; each value of the field
+ * (timeframe "5m", "1h"...; the first LEARNER_MAX_SEGMENTS values seen)
+ * also has a model of its own, the same kind of learner, that learns only
+ * its value's trades, with its own normalization and progressive metrics.
+ * A trade is predicted by its segment's model once that has learned
+ * segment_min_trades trades, else by the shared model; learner_metrics are
+ * of those predictions (the ones made), learner_shared_metrics of the
+ * shared model's own. Still a pure function of the records given.
+ *
  * Not thread-safe: one learner belongs to one thread at a time.
  */
 #ifndef TRADELEARN_LEARNER_H
@@ -80,6 +90,7 @@
 #define LEARNER_Z_CLIP 5.0 /* |z| of a numeric feature is clipped to this */
 /* Page-Hinkley tolerance per trade, in nats of log loss. */
 #define LEARNER_DRIFT_DELTA 0.005
+#define LEARNER_MAX_SEGMENTS 32 /* segment values with a model of their own */
 
 /* The settings, their defaults and ranges: learner_option_table (learner.c),
  * the "learner" section of the config. */
@@ -92,6 +103,11 @@ struct learner_options {
 	double weight_min, weight_max; /* outcome-weight clamp, weight_min <= weight_max */
 	int asymmetric;		       /* 1: the original systems' win/loss boost */
 	double win_boost, loss_boost;  /* used when asymmetric */
+	/* "none", or a categorical field: one model per value of it (see
+	 * "Segments" above); a value's model predicts once it has learned
+	 * segment_min_trades trades, the shared model before. */
+	char segment_by[32];
+	int segment_min_trades;
 };
 extern const struct option_table learner_option_table;
 
@@ -181,7 +197,15 @@ int learner_load(struct learner *l, json_t *saved, struct err *err);
  * z = clamp((x − mean)/sd, −z_clip, z_clip) for a feature present as a
  * number, 0 when it is absent or its "sd" is null (not usable yet), and a
  * value missing from "weights" counting 0: exactly learner_predict_candidate.
- * Undefined metrics (and an empty bucket's mean and rate) are null. */
+ * Undefined metrics (and an empty bucket's mean and rate) are null.
+ *
+ * Segmented, the keys above are the shared model's, "metrics" are those of
+ * the predictions made (learner_metrics), and
+ *   "segments": {"by": field, "min_trades": n, "shared_metrics": {...},
+ *                "models": {value: {this export of the segment's model,
+ *                                   "in_use": true when it predicts}}}
+ * A trade whose value has a model "in_use" is scored with that model,
+ * else with the top-level one. */
 json_t *learner_export(const struct learner *l, const char *written_at_iso);
 
 /* Progressive metrics, overall and over the last `window` trades; NAN where
@@ -217,6 +241,27 @@ struct learner_metrics {
 	double accuracy, window_accuracy;
 };
 void learner_metrics(const struct learner *l, struct learner_metrics *m);
+
+/* The shared model's own progressive metrics (learner_metrics when not
+ * segmented). */
+void learner_shared_metrics(const struct learner *l, struct learner_metrics *m);
+
+/* The segment field ("timeframe"...), or NULL when not segmented. */
+const char *learner_segment_by(const struct learner *l);
+/* Segments so far, in the order their values were first seen; i below it:
+ * the value, the model (borrowed: learner_metrics, learner_trades,
+ * learner_numeric_weight of it), and 1 when it predicts its trades
+ * (it has learned segment_min_trades). NULL / 0 for another i. */
+int learner_segment_count(const struct learner *l);
+const char *learner_segment_value(const struct learner *l, int i);
+const struct learner *learner_segment_model(const struct learner *l, int i);
+int learner_segment_in_use(const struct learner *l, int i);
+
+/* Model health per segment, for status and the daily report: {"by",
+ * "min_trades", "shared": H, "models": {value: H + "in_use"}} with H =
+ * {"trades_scored", "auc", "log_loss", "brier", "ece", "accuracy"}
+ * (null where undefined). NULL when not segmented, or on ENOMEM. */
+json_t *learner_segments_health(const struct learner *l);
 
 /* The learned weight of numeric feature name, or NAN when the name is not a
  * feature (yet). */

@@ -169,6 +169,8 @@ json_t *state_to_json(const struct state *st)
 	put(o, "outputs", outputs, &ok);
 	put(o, "learner_file", st->learner_file[0] ? json_string(st->learner_file) : json_null(),
 	    &ok);
+	if (st->learner_sha256[0])
+		put(o, "learner_sha256", json_string(st->learner_sha256), &ok);
 	/* The original learners' keys. */
 	put(o, "last_processed_ts", time_json(last_ts), &ok);
 	put(o, "total_trades_processed", uint_json(total_learned[PROFILE_SOURCE_ATTRIBUTION]), &ok);
@@ -517,6 +519,18 @@ int state_from_json(json_t *j, struct state *st, struct err *err)
 	    get_object(j, "", "sources", 0, &sources, err) ||
 	    get_object(j, "", "outputs", 0, &outputs, err))
 		goto damaged;
+	/* Absent from the states of earlier versions. */
+	json_t *digest = json_object_get(j, "learner_sha256");
+	if (digest) {
+		const char *s = json_string_value(digest);
+		if (!s || strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64 ||
+		    !st->learner_file[0]) {
+			damaged(err, "", "learner_sha256",
+				"is not 64 lowercase hexadecimal digits beside a learner_file");
+			goto damaged;
+		}
+		memcpy(st->learner_sha256, s, 65);
+	}
 	st->committed_at = committed_at;
 	for (int i = 0; i < PROFILE_SOURCE_COUNT; i++) {
 		const char *name = profile_source_name((enum profile_source_id)i);
@@ -899,4 +913,35 @@ int state_check_outputs(const char *dir, const struct state *st, state_say_fn sa
 		}
 	}
 	return 0;
+}
+
+int state_read_learner(const char *dir, const struct state *st, char **text, size_t *len,
+		       struct err *err)
+{
+	char path[FOLLOW_PATH_MAX + 128];
+	*text = NULL;
+	*len = 0;
+	if (!st->learner_file[0])
+		return 0;
+	snprintf(path, sizeof path, "%s/%s", dir, st->learner_file);
+	if (durable_read_all(path, text, len, err))
+		return err->code == ENOENT
+			   ? err_set(err, ENOENT, "%s: the committed generation is missing: %s",
+				     path, STATE_LEARNER_ADVICE)
+			   : -1;
+	if (!st->learner_sha256[0])
+		return 0;
+	unsigned char d[SHA256_DIGEST_BYTES];
+	char hex[SHA256_HEX_BYTES];
+	sha256_digest(*text, *len, d);
+	sha256_hex(d, hex);
+	if (strcmp(hex, st->learner_sha256) == 0)
+		return 0;
+	free(*text);
+	*text = NULL;
+	*len = 0;
+	return err_set(err, EBADMSG,
+		       "%s: damaged: its SHA-256 is not the one the state file names (edited or "
+		       "damaged): %s",
+		       path, STATE_LEARNER_ADVICE);
 }

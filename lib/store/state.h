@@ -74,6 +74,12 @@ struct state {
 	struct state_source source[PROFILE_SOURCE_COUNT];
 	uint64_t output_length[STATE_OUTPUT_COUNT];
 	char learner_file[64]; /* "learner.<generation>.json", or "" */
+	/* The SHA-256 of learner_file's bytes as 64 hexadecimal digits, so the
+	 * seal of this file covers the learned state it names (the learner,
+	 * the positions, the trades and context rows waiting for their join);
+	 * "" in a state of an earlier version (its generation is read as it
+	 * is, and the next commit names one with its digest). */
+	char learner_sha256[65];
 };
 
 /* Counts what record r had unmapped and skipped in c. */
@@ -146,6 +152,20 @@ typedef void (*state_say_fn)(void *ctx, const char *line);
  * ERANGE for an output shorter than committed (or missing), EBADMSG for a
  * length that is not a boundary, ELOOP/EINVAL for a link or a non-regular
  * file, each with the path and what to do. */
+/* The advice of a committed learner generation that cannot be used. */
+#define STATE_LEARNER_ADVICE                                                                       \
+	"restore it from a backup, or run `tradelearn backfill` to rebuild the learned state "     \
+	"from the logs"
+
+/* Reads st's learner generation in dir into *text (malloc'd, *len bytes;
+ * NULL and 0 when st names none) and checks it against st's
+ * learner_sha256 when st has one. Returns 0, or -1 with err set and *text
+ * NULL: ENOENT "<path>: the committed generation is missing: <advice>",
+ * EBADMSG "<path>: damaged: its SHA-256 is not the one the state file
+ * names (edited or damaged): <advice>", or the read's errno. */
+int state_read_learner(const char *dir, const struct state *st, char **text, size_t *len,
+		       struct err *err);
+
 int state_check_outputs(const char *dir, const struct state *st, state_say_fn say, void *ctx,
 			int cut, struct err *err);
 

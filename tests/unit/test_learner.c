@@ -1127,9 +1127,94 @@ static void test_calibration_tables_of_all_trades_and_of_the_window(void **state
 	learner_free(l);
 }
 
+/* ---- segments ------------------------------------------------------------------------- */
+
+/* Trade i: timeframe "5m" on even i, where x1 wins, "1h" on odd i, where
+ * it loses. */
+static void segment_trade(struct record *r, uint64_t *rng, long i)
+{
+	synthetic_trade(r, rng, i);
+	double x1 = json_number_value(json_object_get(r->components, "x1"));
+	int fast = i % 2 == 0;
+	double logit = (fast ? 2.0 : -2.0) * x1;
+	int win = uniform01(rng) < 1.0 / (1.0 + exp(-logit));
+	r->timeframe = fast ? "5m" : "1h";
+	r->pnl_frac = win ? 0.01 : -0.01;
+	r->pnl_usd = 1000.0 * r->pnl_frac;
+}
+
+static void
+test_segments_predict_with_the_shared_model_until_min_trades_then_their_own(void **state)
+{
+	(void)state;
+	struct learner_options o;
+	learner_options_init(&o);
+	struct learner *plain = learner_new(&o, NULL);
+	snprintf(o.segment_by, sizeof o.segment_by, "timeframe");
+	o.segment_min_trades = 100;
+	struct learner *seg = learner_new(&o, NULL);
+	assert_non_null(plain);
+	assert_non_null(seg);
+	uint64_t rng = 3;
+	for (long i = 0; i < 3000; i++) {
+		struct record r;
+		segment_trade(&r, &rng, i);
+		double p_plain = learner_learn(plain, &r);
+		double p_seg = learner_learn(seg, &r);
+		/* Before a segment has 100 trades, the shared model predicts:
+		 * it is the unsegmented model, to the bit. */
+		if (i < 200)
+			assert_true(p_plain == p_seg);
+		record_release(&r);
+	}
+	assert_string_equal(learner_segment_by(seg), "timeframe");
+	assert_int_equal(learner_segment_count(seg), 2);
+	assert_string_equal(learner_segment_value(seg, 0), "5m");
+	assert_true(learner_segment_in_use(seg, 0) && learner_segment_in_use(seg, 1));
+	assert_true(learner_numeric_weight(learner_segment_model(seg, 0), "x1") > 0.5);
+	assert_true(learner_numeric_weight(learner_segment_model(seg, 1), "x1") < -0.5);
+	struct learner_metrics used, shared, alone;
+	learner_metrics(seg, &used);
+	learner_shared_metrics(seg, &shared);
+	learner_metrics(plain, &alone);
+	assert_true(shared.auc == alone.auc);
+	assert_true(used.auc > alone.auc + 0.1);
+	json_t *exported = learner_export(seg, NULL);
+	json_t *models = json_object_get(json_object_get(exported, "segments"), "models");
+	assert_true(json_is_true(json_object_get(json_object_get(models, "1h"), "in_use")));
+	json_decref(exported);
+
+	/* Saved as text and loaded, it goes on to the bit. */
+	json_t *saved = learner_save(seg);
+	char *text = jsontext_dump(saved, JSONTEXT_COMPACT, NULL);
+	json_t *parsed = json_loads(text, 0, NULL);
+	struct learner *back = learner_new(&o, NULL);
+	struct err err = {0};
+	if (learner_load(back, parsed, &err))
+		fail_msg("load: %s", err.msg);
+	for (long i = 3000; i < 3200; i++) {
+		struct record r;
+		segment_trade(&r, &rng, i);
+		assert_true(learner_learn(seg, &r) == learner_learn(back, &r));
+		record_release(&r);
+	}
+	json_t *sa = learner_save(seg), *sb = learner_save(back);
+	assert_true(json_equal(sa, sb));
+	json_decref(sa);
+	json_decref(sb);
+	json_decref(saved);
+	json_decref(parsed);
+	free(text);
+	learner_free(back);
+	learner_free(seg);
+	learner_free(plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(
+		test_segments_predict_with_the_shared_model_until_min_trades_then_their_own),
 	    cmocka_unit_test(test_auc_table),
 	    cmocka_unit_test(test_brier_published_value),
 	    cmocka_unit_test(test_log_loss_by_hand_and_clipping),

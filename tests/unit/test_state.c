@@ -65,6 +65,8 @@ static void fill_state(struct state *st)
 	snprintf(st->profile, sizeof(st->profile), "stock-bot");
 	snprintf(st->logs, sizeof(st->logs), "/srv/bot/logs");
 	snprintf(st->learner_file, sizeof(st->learner_file), "learner.42.json");
+	memset(st->learner_sha256, 'a', 64);
+	st->learner_sha256[64] = '\0';
 	st->output_length[STATE_OUTPUT_OUTCOMES] = 123456;
 	st->output_length[STATE_OUTPUT_QUARANTINE] = 789;
 	st->output_length[STATE_OUTPUT_TRADE_KEYS] = 8 * 976;
@@ -128,6 +130,7 @@ static void assert_state_equal(const struct state *a, const struct state *b)
 	assert_string_equal(a->profile, b->profile);
 	assert_string_equal(a->logs, b->logs);
 	assert_string_equal(a->learner_file, b->learner_file);
+	assert_string_equal(a->learner_sha256, b->learner_sha256);
 	for (int i = 0; i < STATE_OUTPUT_COUNT; i++)
 		assert_int_equal(a->output_length[i], b->output_length[i]);
 	for (int s = 0; s < PROFILE_SOURCE_COUNT; s++) {
@@ -251,9 +254,9 @@ static void test_json_keeps_the_original_learner_keys(void **state)
 		if (!json_is_integer(v) || json_integer_value(v) != totals[i].value)
 			fail_msg("%s: expected %lld", totals[i].key, (long long)totals[i].value);
 	}
-	/* The latest record of any source (the orders', 3 s after the first). */
+	/* The latest record of any source (the context's, 4 s after the first). */
 	assert_string_equal(json_string_value(json_object_get(j, "last_processed_ts")),
-			    "2026-02-05T14:31:57.466025Z");
+			    "2026-02-05T14:31:58.466025Z");
 	assert_int_equal(json_integer_value(json_object_get(j, "format")), STATE_FORMAT);
 	json_decref(j);
 }
@@ -641,6 +644,32 @@ static void test_a_file_without_checksum_is_accepted_only_without_a_sealed_prev(
 	assert_int_equal(back.generation, 2);
 }
 
+/* The digest of the learner generation is 64 lowercase hexadecimal digits;
+ * a state of an earlier version has none and reads with "". */
+static void test_learner_sha256_is_64_hex_digits_or_absent(void **state)
+{
+	static struct state st, back;
+	static const char *const bad[] = {
+	    "abc", "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"};
+	(void)state;
+	fill_state(&st);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct err err = {0};
+		json_t *j = state_to_json(&st);
+		json_object_set_new(j, "learner_sha256", json_string(bad[i]));
+		assert_int_equal(state_from_json(j, &back, &err), -1);
+		assert_non_null(strstr(err.msg, "learner_sha256"));
+		json_decref(j);
+	}
+	struct err err = {0};
+	json_t *j = state_to_json(&st);
+	json_object_del(j, "learner_sha256");
+	assert_int_equal(state_from_json(j, &back, &err), 0);
+	assert_string_equal(back.learner_sha256, "");
+	assert_string_equal(back.learner_file, st.learner_file);
+	json_decref(j);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, make_folder, remove_folder)
@@ -649,6 +678,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip_of_a_fresh_state),
 	    cmocka_unit_test(test_to_json_frees_everything_for_sources_without_a_file),
 	    cmocka_unit_test(test_json_keeps_the_original_learner_keys),
+	    cmocka_unit_test(test_learner_sha256_is_64_hex_digits_or_absent),
 	    cmocka_unit_test(test_from_json_refuses_other_formats),
 	    cmocka_unit_test(test_output_paths),
 	    T(test_save_then_load),
