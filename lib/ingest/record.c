@@ -671,7 +671,7 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 	}
 	/* A context row matched by key carries the key of its trade. */
 	if (out->kind == PROFILE_KIND_CONTEXT && src->match_by_key &&
-	    build_key(&src->key, out->row, out->key, sizeof out->key))
+	    build_key(&src->key, &row, out->key, sizeof out->key))
 		return quarantine(reason, "missing_field", detail, detail_len, "no trade key at %s",
 				  src->key.n ? src->key.p[0] : "(none)");
 	return RECORD_OK;
