@@ -311,7 +311,7 @@ static json_t *member_json(const char *line, const struct jscan_value *v)
 		return json_false();
 	case JSCAN_STRING: {
 		const char *s = decoded(line, v, small, sizeof small, &heap, &len);
-		j = s ? json_string_nocheck(s) : NULL;
+		j = s ? json_stringn_nocheck(s, len) : NULL;
 		free(heap);
 		return j;
 	}
@@ -511,9 +511,12 @@ static int build_key(const struct profile_pointers *pp, const struct row *row, c
 }
 
 /* Decodes the strings at the slots into one buffer of r's (r->text). -1 on
- * ENOMEM. */
+ * ENOMEM; 1 when one of them holds a \u0000: a record's text is C text, and
+ * cutting it at the NUL would read another value than the line's (a trade
+ * id "T00\u00000001" as "T00"). */
 static int decode_strings(const struct jscan_query *q, struct row *row, struct record *r)
 {
+	int nul = 0;
 	size_t n = jscan_query_slots(q), need = 0, used = 0;
 	for (size_t i = 0; i < n; i++)
 		if (row->v[i].type == JSCAN_STRING)
@@ -526,9 +529,10 @@ static int decode_strings(const struct jscan_query *q, struct row *row, struct r
 		if (row->v[i].type == JSCAN_STRING) {
 			row->str[i] = r->text + used;
 			row->str_len[i] = jscan_string(row->line, &row->v[i], r->text + used);
+			nul |= strlen(row->str[i]) != row->str_len[i];
 			used += row->v[i].len + 1;
 		}
-	return 0;
+	return nul;
 }
 
 static enum record_status quarantine(const char **reason, const char *token, char *detail,
@@ -576,7 +580,8 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 	if (v[0].type != JSCAN_OBJECT)
 		return quarantine(reason, "not_object", detail, detail_len, "%s",
 				  "the line is JSON but not an object");
-	if (decode_strings(src->query, &row, out))
+	int decoded_strings = decode_strings(src->query, &row, out);
+	if (decoded_strings < 0)
 		return quarantine(reason, "out_of_memory", detail, detail_len, "%s",
 				  "out of memory");
 
@@ -585,7 +590,10 @@ enum record_status record_parse(const struct profile *p, enum profile_source_id 
 		return quarantine(reason, "missing_field", detail, detail_len,
 				  "no kind field at %s", src->kind_pointer);
 	if (out->kind == PROFILE_KIND_IGNORE)
-		return RECORD_IGNORED;
+		return RECORD_IGNORED; /* a kind cut at a NUL can only match, never miss */
+	if (decoded_strings > 0)
+		return quarantine(reason, "bad_value", detail, detail_len, "%s",
+				  "a text value the profile reads holds \\u0000 (a NUL character)");
 
 	if (field_time(src, &row, out, PROFILE_FIELD_TS, &out->ts))
 		return quarantine(reason, "bad_value", detail, detail_len, "%s",

@@ -100,14 +100,16 @@ def test_hostile_lines_are_quarantined_or_learned_as_documented_and_every_outcom
         canonical_close(6).replace('"pnl_usd": 1.5', '"pnl_usd": "NaN"'),  # NaN as text
         canonical_close(7)[:-1] + ', "pnl_usd": -3.0}',                  # a key given twice: the last
         canonical_close(8).replace('"order_flow": -0.2}', '"order_flow": -0.2, "deep": ' + deep + '}'),
+        canonical_close(9).replace('"T000009"', '"T00\\u00000009"'),       # a text cut at an escaped NUL
+        canonical_close(10).replace('"order_flow": -0.2}', '"order_flow": -0.2, "note": "a\\u0000b"}'),  # NUL where no one reads
     ]
     with open(root.logs / "attribution.jsonl", "wb") as f:
         f.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
     root.run("watch", "--once")
     reasons = [(q["reason"], q["line_bytes"]) for q in root.quarantine()]
-    assert [r for r, _ in reasons] == ["not_json"] * 5 + ["bad_value"], reasons
+    assert [r for r, _ in reasons] == ["not_json"] * 5 + ["bad_value"] * 2, reasons
     outcomes = root.outcomes()  # json.loads of every line: none too deep
-    assert trade_ids(outcomes) == ["T000007", "T000008"]
+    assert trade_ids(outcomes) == ["T000007", "T000008", "T000010"]
     assert [o["pnl_usd"] for o in outcomes if o["trade_id"] == "T000007"] == [-3.0]
     assert root.run("verify", check=False).returncode == 0
 

@@ -187,6 +187,17 @@ static const struct record_case record_cases[] = {
     {"attribution row without event (no default)", "canonical", A,
      "{'trade_id':'T1','symbol':'AAPL','ts':'2026-02-05T15:00:00Z'}", QUARANTINED, "missing_field"},
 
+    {"a trade id holding an escaped NUL (not cut at it)", "canonical", A,
+     "{'event':'close','trade_id':'T00\\u00000001','symbol':'AAPL','ts':'2026-02-05T15:00:00Z',"
+     "'pnl_usd':1}",
+     QUARANTINED, "bad_value"},
+    {"a symbol holding an escaped NUL", "canonical", A,
+     "{'event':'open','trade_id':'T1','symbol':'AA\\u0000PL','ts':'2026-02-05T15:00:00Z'}",
+     QUARANTINED, "bad_value"},
+    {"an escaped NUL in a field no one reads", "canonical", A,
+     "{'event':'open','trade_id':'T1','symbol':'AAPL','side':'long','ts':'2026-02-05T15:00:00Z','note':'a\\u0000b'}",
+     OK(PROFILE_KIND_OPEN), "", "AAPL", 1, NAN, NAN, 0, NULL},
+
     /* canonical: ignored rows */
     {"attribution heartbeat", "canonical", A, "{'event':'heartbeat','ts':'2026-02-05T15:00:00Z'}",
      IGNORED},
