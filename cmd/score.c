@@ -118,7 +118,6 @@ static struct learner *committed_learner(const struct cmd_env *env)
 	struct state st;
 	struct err err = {0};
 	char path[4200];
-	json_error_t jerr;
 	enum state_origin origin;
 	if (state_load(env->state_dir, &st, &origin, &err)) {
 		cmd_error("%s", err.msg);
@@ -132,10 +131,14 @@ static struct learner *committed_learner(const struct cmd_env *env)
 		return NULL;
 	}
 	snprintf(path, sizeof path, "%s/%s", env->state_dir, st.learner_file);
-	json_t *saved = json_load_file(path, 0, &jerr);
+	json_t *saved;
+	if (state_load_learner(env->state_dir, &st, &saved, &err)) {
+		cmd_error("score: %s", err.msg);
+		return NULL;
+	}
 	json_t *model = json_object_get(saved, "learner");
 	if (!model) {
-		cmd_error("score: %s: %s", path, saved ? "no learner in it" : jerr.text);
+		cmd_error("score: %s: no learner in it", path);
 		json_decref(saved);
 		return NULL;
 	}

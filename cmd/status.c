@@ -242,8 +242,11 @@ static json_t *build(struct cmd_env *env, const struct state *st, int have_state
 	positions = json_array();
 	learner = NULL;
 	if (st->learner_file[0]) {
-		snprintf(path, sizeof path, "%s/%s", env->state_dir, st->learner_file);
-		learner = read_json(path);
+		/* A generation that fails its seal was said by cmd_check_outputs(),
+		 * and status exits 1 for it: its figures are not shown. */
+		struct err lerr = {0};
+		if (state_load_learner(env->state_dir, st, &learner, &lerr))
+			learner = NULL;
 		json_t *arr = json_object_get(learner, "open_positions"), *v;
 		size_t i;
 		int64_t now = calendar_now();

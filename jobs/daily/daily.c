@@ -168,7 +168,6 @@ static int read_state(struct job *j)
 {
 	struct state *st = malloc(sizeof *st);
 	struct err derr = {0};
-	char path[4400];
 	enum state_origin origin;
 	int rc = -1;
 
@@ -187,10 +186,9 @@ static int read_state(struct job *j)
 	}
 	if (j->n > 1)
 		qsort(j->t, j->n, sizeof *j->t, trade_cmp);
-	if (st->learner_file[0]) {
-		json_error_t jerr;
-		snprintf(path, sizeof path, "%s/%s", j->o->state_dir, st->learner_file);
-		j->learner_doc = json_load_file(path, 0, &jerr);
+	if (state_load_learner(j->o->state_dir, st, &j->learner_doc, &derr)) {
+		pass(j, &derr);
+		goto out;
 	}
 	rc = 0;
 out:

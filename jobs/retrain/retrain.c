@@ -373,10 +373,9 @@ static int read_outcomes(struct job *j)
 		     (unsigned long long)st->output_length[STATE_OUTPUT_OUTCOMES]);
 		goto out;
 	}
-	if (origin != STATE_NONE && st->learner_file[0]) {
-		char path[4400];
-		snprintf(path, sizeof path, "%s/%s", j->o->state_dir, st->learner_file);
-		j->learner_doc = json_load_file(path, 0, NULL);
+	if (origin != STATE_NONE && state_load_learner(j->o->state_dir, st, &j->learner_doc, &e)) {
+		*j->err = e;
+		goto out;
 	}
 	rc = 0;
 out:

@@ -945,3 +945,21 @@ int state_read_learner(const char *dir, const struct state *st, char **text, siz
 		       "damaged): %s",
 		       path, STATE_LEARNER_ADVICE);
 }
+
+int state_load_learner(const char *dir, const struct state *st, json_t **doc, struct err *err)
+{
+	char *text;
+	size_t len;
+	json_error_t jerr;
+	*doc = NULL;
+	if (state_read_learner(dir, st, &text, &len, err))
+		return -1;
+	if (!text)
+		return 0;
+	*doc = json_loadb(text, len, 0, &jerr);
+	free(text);
+	if (*doc)
+		return 0;
+	return err_set(err, EBADMSG, "%s/%s: not JSON: %s (line %d): %s", dir, st->learner_file,
+		       jerr.text, jerr.line, STATE_LEARNER_ADVICE);
+}

@@ -166,6 +166,14 @@ typedef void (*state_say_fn)(void *ctx, const char *line);
 int state_read_learner(const char *dir, const struct state *st, char **text, size_t *len,
 		       struct err *err);
 
+/* st's learner generation in dir, read and checked as state_read_learner()
+ * does, as a JSON document in *doc (the caller's reference; NULL when st
+ * names none). Every reader of the learned state goes through it, so an
+ * edited or damaged generation is refused by all of them alike. Returns 0,
+ * or -1 with err set (as state_read_learner(), or EBADMSG "<path>: not
+ * JSON: <why>: <advice>") and *doc NULL. */
+int state_load_learner(const char *dir, const struct state *st, json_t **doc, struct err *err);
+
 int state_check_outputs(const char *dir, const struct state *st, state_say_fn say, void *ctx,
 			int cut, struct err *err);
 

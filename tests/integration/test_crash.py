@@ -338,3 +338,21 @@ def test_verify_fails_when_a_committed_offset_was_moved_back_by_hand(root):
     assert v.returncode == 1, v.stdout + v.stderr
     assert "is not where reading stopped" in v.stderr, v.stderr
     assert "signals" in v.stdout and "MISMATCH" in v.stdout, v.stdout
+
+
+def test_a_learned_state_edited_behind_its_seal_is_refused_by_every_command_that_reads_it(root):
+    from conftest import append, canonical_close, canonical_open
+    att = root.logs / "attribution.jsonl"
+    append(att, "".join(canonical_open(i) + "\n" + canonical_close(i, pnl=1.5 - i) + "\n"
+                        for i in range(6)))
+    root.run("watch", "--once")
+    st = root.state_json()
+    gen_path = root.state / st["learner_file"]
+    gen_path.write_text(gen_path.read_text().replace('"learner"', '"learner" ', 1))
+    want = f"{st['learner_file']}: damaged: its SHA-256 is not the one the state file names"
+    for args in (("daily", "--date", "2026-02-05"), ("retrain", "--force"), ("score",),
+                 ("status",), ("verify",), ("watch", "--once")):
+        p = subprocess.run([BIN, "--root", str(root.path), *args], input="{}\n",
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0, (args, p.stdout, p.stderr)
+        assert want in p.stderr, (args, p.stderr)

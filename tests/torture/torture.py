@@ -568,6 +568,14 @@ def part_kill(env, seed, long):
     logs = base / "live-logs"
     logs.mkdir(parents=True)
     killed, steady = make_root(base / "live-killed"), make_root(base / "live-steady")
+    # Both roots commit their first state before the bot writes: a first
+    # watch reads the current file and not older rotations (README), so a
+    # first watch killed before its first commit, restarted after a
+    # rotation, would rightly skip what the other root read.
+    for r in (killed, steady):
+        p = env.run(r, logs, "watch", "--once")
+        if p.returncode != 0:
+            raise Failed(f"first watch --once on the empty logs exited {p.returncode}: {tail(p.stderr)}")
     sim = env.popen([env.bin, "--logs", str(logs), "simulate", "--live", "--rate", "400",
                      "--rotate-every", "1.5", "--max-records", "10000000", "--seed", str(seed % 100000)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
