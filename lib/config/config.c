@@ -60,8 +60,32 @@ static int keep_json(void *opts, const struct option_key *o, json_t *v, char *su
 	return 0;
 }
 
-/* The profile the config names must exist, and the knobs a configured
- * profile lists must be knobs of the table. */
+/* learner.segment_by names a fixed field, or a category of one of p's
+ * sources (p NULL: a built-in profile, which has none). */
+static int check_segment_by(const struct config *c, const struct profile *p, char *key,
+			    size_t keylen, struct err *e)
+{
+	const char *by = c->learner.segment_by;
+	char known[512] = "";
+	if (learner_segment_by_fixed(by))
+		return 0;
+	for (int s = 0; p && s < PROFILE_SOURCE_COUNT; s++)
+		for (size_t i = 0; i < p->source[s].n_categories; i++) {
+			const char *name = p->source[s].categories[i].name;
+			if (strcmp(name, by) == 0)
+				return 0;
+			snprintf(known + strlen(known), sizeof known - strlen(known), ", %s", name);
+		}
+	snprintf(key, keylen, "learner.segment_by");
+	return err_set(e, EINVAL,
+		       "\"%s\" is not a categorical field of profile %s (regime, time_of_day, "
+		       "day_of_week, side, timeframe, sector, symbol, strategy%s)",
+		       by, c->profile_name, known);
+}
+
+/* The profile the config names must exist, the knobs a configured
+ * profile lists must be knobs of the table, and learner.segment_by a
+ * categorical field the profile has. */
 static int check_profile(const struct config *c, const struct knobs_table *t, char *key,
 			 size_t keylen, struct err *e)
 {
@@ -69,7 +93,7 @@ static int check_profile(const struct config *c, const struct knobs_table *t, ch
 	struct profile p;
 	if (!desc) {
 		if (profile_builtin_text(c->profile_name))
-			return 0;
+			return check_segment_by(c, NULL, key, keylen, e);
 		snprintf(key, keylen, "profile");
 		return err_set(e, EINVAL,
 			       "unknown profile \"%s\" (built in: canonical, stock-bot; or define "
@@ -89,8 +113,9 @@ static int check_profile(const struct config *c, const struct knobs_table *t, ch
 			profile_release(&p);
 			return -1;
 		}
+	int bad = check_segment_by(c, &p, key, keylen, e);
 	profile_release(&p);
-	return 0;
+	return bad;
 }
 
 static int config_rules(const void *opts, char *key, size_t keylen, struct err *e)

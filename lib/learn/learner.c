@@ -1,5 +1,6 @@
 #include "lib/learn/learner.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -98,7 +99,10 @@ struct learner {
  * `used` holds only the progressive metrics of the predictions made (the
  * segment's or the shared model's). */
 struct segments {
-	enum categorical_field field;
+	/* A fixed field, or -1: a category of the record's (a profile's
+	 * categories, strategy) named by the options' segment_by. */
+	int field;
+	char by[sizeof ((struct learner_options *)0)->segment_by]; /* the field's name */
 	struct learner *used;
 	int n;
 	char *value[LEARNER_MAX_SEGMENTS];
@@ -120,7 +124,7 @@ struct features {
 	int predict_multiplicity[FIELD_COUNT_CATEGORICAL + LEARNER_MAX_CATEGORIES];
 };
 
-/* The categorical field named, or -1 ("none" and unknown names). */
+/* The fixed categorical field named, or -1 (a category's name, "none"). */
 static int segment_field_of(const char *name)
 {
 	for (int i = 0; i < FIELD_COUNT_CATEGORICAL; i++)
@@ -129,9 +133,24 @@ static int segment_field_of(const char *name)
 	return -1;
 }
 
+int learner_segment_by_fixed(const char *name)
+{
+	return strcmp(name, "none") == 0 || strcmp(name, "strategy") == 0 ||
+	       segment_field_of(name) >= 0;
+}
+
+/* "none", a fixed categorical field, or the name a category may have (a
+ * profile's categories, strategy): letters, digits, '_', '-', '.'. Whether
+ * the profile has such a category the config loader checks (it knows the
+ * profile). */
 static int segment_field_valid(const char *name)
 {
-	return strcmp(name, "none") == 0 || segment_field_of(name) >= 0;
+	if (!*name)
+		return 0;
+	for (const char *c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("_-.", *c))
+			return 0;
+	return 1;
 }
 
 #define KEY(f, d, lo, hi) OPTION_NUMBER(struct learner_options, f, d, lo, hi)
@@ -148,7 +167,7 @@ static const struct option_key learner_keys[] = {
     KEY(loss_boost, 0.7, 0.01, 10),
     OPTION_TEXT("segment_by", struct learner_options, segment_by, "none",
 		"none or a categorical field (regime, time_of_day, day_of_week, side, timeframe, "
-		"sector, symbol)",
+		"sector, symbol, strategy, or a category of the profile)",
 		segment_field_valid),
     KEY(segment_min_trades, 50, 1, 1000000),
 };
@@ -240,13 +259,13 @@ struct learner *learner_new(const struct learner_options *o, struct err *err)
 		goto nomem;
 	memset(l->numeric_index, 0xff, NUMERIC_SLOTS * sizeof *l->numeric_index);
 	memset(l->value_index, 0xff, VALUE_SLOTS * sizeof *l->value_index);
-	int field = segment_field_of(o->segment_by);
-	if (field >= 0) {
+	if (strcmp(o->segment_by, "none") != 0) {
 		struct learner_options plain = *o;
 		snprintf(plain.segment_by, sizeof plain.segment_by, "none");
 		if (!(l->seg = calloc(1, sizeof *l->seg)))
 			goto nomem;
-		l->seg->field = (enum categorical_field)field;
+		l->seg->field = segment_field_of(o->segment_by);
+		snprintf(l->seg->by, sizeof l->seg->by, "%s", o->segment_by);
 		if (!(l->seg->used = learner_new(&plain, err))) {
 			learner_free(l);
 			return NULL;
@@ -555,10 +574,19 @@ static double features_probability(const struct learner *l, const struct feature
 	return sigmoid(s);
 }
 
+/* c's value of the segments' field ("none" when it has none). */
+static const char *segment_value(const struct segments *g, const struct learner_candidate *c)
+{
+	if (g->field >= 0)
+		return categorical_value(c, (enum categorical_field)g->field);
+	const char *v = json_string_value(json_object_get(c->categories, g->by));
+	return v && *v ? v : "none";
+}
+
 /* The segment of c's value, or -1 (no such segment yet, or past the cap). */
 static int segment_find(const struct segments *g, const struct learner_candidate *c)
 {
-	const char *v = categorical_value(c, g->field);
+	const char *v = segment_value(g, c);
 	for (int i = 0; i < g->n; i++)
 		if (strcmp(g->value[i], v) == 0)
 			return i;
@@ -810,7 +838,7 @@ void learner_shared_metrics(const struct learner *l, struct learner_metrics *m)
 
 const char *learner_segment_by(const struct learner *l)
 {
-	return l->seg ? categorical_fields[l->seg->field] : NULL;
+	return l->seg ? l->seg->by : NULL;
 }
 
 int learner_segment_count(const struct learner *l)
@@ -861,7 +889,7 @@ json_t *learner_segments_health(const struct learner *l)
 		return NULL;
 	}
 	learner_shared_metrics(l, &m);
-	put(o, "by", json_string(categorical_fields[l->seg->field]), &ok);
+	put(o, "by", json_string(l->seg->by), &ok);
 	put(o, "min_trades", json_integer(l->opt.segment_min_trades), &ok);
 	put(o, "shared", health_of(&m, &ok), &ok);
 	for (int i = 0; i < l->seg->n; i++) {
@@ -969,7 +997,7 @@ static int segment_add(struct learner *l, const struct learner_candidate *c)
 	struct learner_options plain = l->opt;
 	struct err e = {0};
 	snprintf(plain.segment_by, sizeof plain.segment_by, "none");
-	char *v = strdup(categorical_value(c, g->field));
+	char *v = strdup(segment_value(g, c));
 	struct learner *m = v ? learner_new(&plain, &e) : NULL;
 	if (!m) {
 		free(v);
@@ -1146,7 +1174,7 @@ static json_t *segments_save(const struct segments *g, int *ok)
 		*ok = 0;
 		return NULL;
 	}
-	put(j, "by", json_string(categorical_fields[g->field]), ok);
+	put(j, "by", json_string(g->by), ok);
 	put(j, "trades", json_integer(g->used->trades), ok);
 	put(j, "beyond_cap", json_integer(g->beyond_cap), ok);
 	put(j, "used", progress_json(g->used, ok), ok);
@@ -1437,7 +1465,7 @@ static int segments_load(struct err *err, struct learner *l, json_t *j, json_t *
 	const char *by = json_string_value(json_object_get(j, "by"));
 	json_t *models = json_object_get(j, "models"), *v;
 	size_t i;
-	if (!j || !by || strcmp(by, categorical_fields[g->field]) != 0) {
+	if (!j || !by || strcmp(by, g->by) != 0) {
 		/* Until the segments have their own, the predictions made are
 		 * the shared model's: its metrics carry on. */
 		g->used->trades = l->trades;
@@ -1657,7 +1685,7 @@ static json_t *segments_export(const struct learner *l, int *ok)
 		return NULL;
 	}
 	learner_shared_metrics(l, &shared);
-	put(j, "by", json_string(categorical_fields[l->seg->field]), ok);
+	put(j, "by", json_string(l->seg->by), ok);
 	put(j, "min_trades", json_integer(l->opt.segment_min_trades), ok);
 	put(j, "shared_metrics", metrics_of(&shared, ok), ok);
 	for (int i = 0; i < l->seg->n; i++) {

@@ -105,11 +105,17 @@ struct learner_options {
 	double win_boost, loss_boost;  /* used when asymmetric */
 	/* "none", or a categorical field: one model per value of it (see
 	 * "Segments" above); a value's model predicts once it has learned
-	 * segment_min_trades trades, the shared model before. */
+	 * segment_min_trades trades, the shared model before. A name that is
+	 * not a fixed field is a category of the candidate's (strategy, a
+	 * profile's categories); a trade without it is segment "none". */
 	char segment_by[32];
 	int segment_min_trades;
 };
 extern const struct option_table learner_option_table;
+
+/* 1 when segment_by name needs no category of a profile: "none", a fixed
+ * categorical field, or "strategy" (every profile may map it). */
+int learner_segment_by_fixed(const char *name);
 
 /* Fills o with the defaults of learner_option_table. */
 void learner_options_init(struct learner_options *o);

@@ -369,3 +369,40 @@ def test_a_trade_waiting_for_its_context_edited_in_the_learned_state_is_refused_
         p = r.run(cmd, check=False)
         assert p.returncode == 1, cmd
         assert "its SHA-256 is not the one the state file names" in p.stderr, cmd
+
+
+def test_segments_by_a_category_of_the_profile_keep_one_model_per_venue_and_score_picks_it(tmp_path):
+    r, truth = crypto_root(tmp_path / "root", days=10, config=config_with(segment_by="venue",
+                                                                          segment_min_trades=5))
+    r.run("watch", "--once")
+    got = r.outcomes()
+    venues = {}
+    for o in got:
+        v = (o.get("categories") or {}).get("venue") or "none"
+        venues[v] = venues.get(v, 0) + 1
+    assert len(venues) >= 2 and "none" not in venues, venues
+    model = online(r)
+    assert model["segments"]["by"] == "venue"
+    assert {v: m["trades_learned"] for v, m in model["segments"]["models"].items()} == venues
+    # score and the README's scorer take the candidate's venue's model
+    score = readme_scorer()["score"]
+    lines = [json.dumps({"symbol": "BTCUSDT", "side": "long", "timeframe": "5m", "venue": v,
+                         "components": {"trend": 1.0}}) for v in sorted(venues)]
+    p = subprocess.run([BIN, "--root", str(r.path), "score"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    probs = [float(x) for x in p.stdout.split()]
+    assert len(set(probs)) == len(probs)  # a model each
+    for line, prob in zip(lines, probs):
+        assert abs(score(model, json.loads(line)) - prob) < 1e-12
+
+
+def test_segment_by_a_field_the_profile_does_not_have_is_refused_with_its_line(tmp_path):
+    r = Root(tmp_path / "root", profile="crypto")
+    text = json.dumps(config_with(segment_by="venu"), indent=1)
+    (r.path / "tradelearn.json").write_text(text)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if '"segment_by"' in l)
+    p = r.run("watch", "--once", check=False)
+    assert p.returncode != 0
+    assert f"tradelearn.json:{line}: learner.segment_by:" in p.stderr, p.stderr
+    assert '"venu" is not a categorical field of profile crypto' in p.stderr
+    assert "venue" in p.stderr  # the categories it has are named
