@@ -38,6 +38,7 @@ struct example {
 	int64_t exit_us, entry_us;
 	double pnl_usd, pnl_frac, confidence, score;
 	uint32_t first_number, n_numbers; /* into the data's numbers */
+	uint32_t first_category, n_categories; /* into the data's categories */
 	uint32_t text[MODEL_FIELD_COUNT]; /* interned values of model_fields; 0: none */
 	unsigned char label, full, has_components, role;
 };
@@ -56,6 +57,8 @@ struct data {
 	uint32_t *number_name;
 	double *number_value;
 	size_t n_numbers, cap_names, cap_values;
+	uint32_t (*category)[2]; /* interned name and value (0: null) */
+	size_t n_categories, cap_categories;
 	struct names names;
 	struct outcome_decoder *decoder;
 	long unreadable, no_exit, no_pnl;
@@ -167,6 +170,19 @@ static int add_line(void *ctx, const char *line, size_t len, struct err *err)
 		d->number_value[d->n_numbers++] = o.components[k].value;
 	}
 	e.n_numbers = (uint32_t)o.n_components;
+	need = d->n_categories + o.n_categories;
+	if (need > UINT32_MAX || BUF_ARRAY_GROW(d->category, need, d->cap_categories))
+		return err_set(err, ENOMEM, "out of memory");
+	e.first_category = (uint32_t)d->n_categories;
+	for (size_t k = 0; k < o.n_categories; k++) {
+		long name = intern(&d->names, o.categories[k].name);
+		long value = intern(&d->names, o.categories[k].value);
+		if (name < 0 || value < 0)
+			return err_set(err, ENOMEM, "out of memory");
+		d->category[d->n_categories][0] = (uint32_t)name;
+		d->category[d->n_categories++][1] = (uint32_t)value;
+	}
+	e.n_categories = (uint32_t)o.n_categories;
 	if (BUF_ARRAY_GROW(d->ex, d->n + 1, d->cap))
 		return err_set(err, ENOMEM, "out of memory");
 	d->ex[d->n++] = e;
@@ -178,36 +194,57 @@ static void data_release(struct data *d)
 	free(d->ex);
 	free(d->number_name);
 	free(d->number_value);
+	free(d->category);
 	names_release(&d->names);
 	outcome_decoder_free(d->decoder);
 }
 
-/* The components object of e (NULL without one): what the learner and the
- * models read. A new reference. */
-static json_t *components_of(const struct data *d, const struct example *e)
+/* What the learner and the models read of e as JSON: its components
+ * object and its categories ({name: text or null}), each NULL when e has
+ * none. New references. */
+struct example_json {
+	json_t *components, *categories;
+};
+
+static void example_json_release(struct example_json *x)
 {
-	if (!e->has_components)
-		return NULL;
-	json_t *o = json_object();
-	for (uint32_t k = 0; o && k < e->n_numbers; k++) {
-		uint32_t i = e->first_number + k;
-		if (json_object_set_new_nocheck(o, d->names.text[d->number_name[i]],
-						json_real(d->number_value[i]))) {
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
+	json_decref(x->components);
+	json_decref(x->categories);
 }
 
-/* e as a candidate, borrowing components (which may be NULL). */
-static void candidate_of(const struct data *d, const struct example *e, json_t *components,
-			 struct learner_candidate *c)
+/* -1 on ENOMEM (x then holds nothing). */
+static int example_json_of(const struct data *d, const struct example *e, struct example_json *x)
+{
+	const char *const *t = (const char *const *)d->names.text;
+	int failed = 0;
+	x->components = e->has_components ? json_object() : NULL;
+	x->categories = e->n_categories ? json_object() : NULL;
+	failed |= e->has_components && !x->components;
+	failed |= e->n_categories && !x->categories;
+	for (uint32_t k = 0; !failed && k < e->n_numbers; k++) {
+		uint32_t i = e->first_number + k;
+		failed |= json_object_set_new_nocheck(x->components, t[d->number_name[i]],
+						      json_real(d->number_value[i]));
+	}
+	for (uint32_t k = 0; !failed && k < e->n_categories; k++) {
+		const uint32_t *c = d->category[e->first_category + k];
+		failed |= json_object_set_new_nocheck(x->categories, t[c[0]],
+						      c[1] ? json_string(t[c[1]]) : json_null());
+	}
+	if (failed)
+		example_json_release(x);
+	return failed ? -1 : 0;
+}
+
+/* e as a candidate, borrowing x. */
+static void candidate_of(const struct data *d, const struct example *e,
+			 const struct example_json *x, struct learner_candidate *c)
 {
 	const char *const *t = (const char *const *)d->names.text;
 	c->confidence = e->confidence;
 	c->score = e->score;
-	c->components = components;
+	c->components = x->components;
+	c->categories = x->categories;
 	c->regime = t[e->text[0]];
 	c->time_of_day = t[e->text[1]];
 	c->day_of_week = t[e->text[2]];
@@ -218,11 +255,11 @@ static void candidate_of(const struct data *d, const struct example *e, json_t *
 }
 
 /* e as the record the short-term job learned it from. */
-static void record_of(const struct data *d, const struct example *e, json_t *components,
-		      struct record *r)
+static void record_of(const struct data *d, const struct example *e,
+		      const struct example_json *x, struct record *r)
 {
 	struct learner_candidate c;
-	candidate_of(d, e, components, &c);
+	candidate_of(d, e, x, &c);
 	memset(r, 0, sizeof *r);
 	r->kind = e->full ? PROFILE_KIND_CLOSE : PROFILE_KIND_PARTIAL;
 	r->ts = e->exit_us;
@@ -231,7 +268,8 @@ static void record_of(const struct data *d, const struct example *e, json_t *com
 	r->pnl_frac = e->pnl_frac;
 	r->confidence = e->confidence;
 	r->score = e->score;
-	r->components = components;
+	r->components = x->components;
+	r->categories = x->categories;
 	r->regime = c.regime;
 	r->sector = c.sector;
 	r->timeframe = c.timeframe;
@@ -491,14 +529,14 @@ static int fit_batch(struct job *j)
 		struct learner_candidate c;
 		if (d->ex[i].role != TRAIN)
 			continue;
-		json_t *comp = components_of(d, &d->ex[i]);
-		if (d->ex[i].has_components && !comp) {
+		struct example_json x;
+		if (example_json_of(d, &d->ex[i], &x)) {
 			fail(j, ENOMEM, "out of memory");
 			goto out;
 		}
-		candidate_of(d, &d->ex[i], comp, &c);
+		candidate_of(d, &d->ex[i], &x, &c);
 		int added = batch_add(b, &c, d->ex[i].label, weight[k++], j->err);
-		json_decref(comp);
+		example_json_release(&x);
 		if (added)
 			goto out;
 	}
@@ -523,14 +561,14 @@ static int replay_online(struct job *j)
 		return -1;
 	for (size_t i = 0; i < d->n && d->ex[i].role != HOLDOUT; i++) {
 		struct record r;
-		json_t *comp = components_of(d, &d->ex[i]);
-		if (d->ex[i].has_components && !comp) {
+		struct example_json x;
+		if (example_json_of(d, &d->ex[i], &x)) {
 			learner_free(l);
 			return fail(j, ENOMEM, "out of memory");
 		}
-		record_of(d, &d->ex[i], comp, &r);
+		record_of(d, &d->ex[i], &x, &r);
 		learner_learn(l, &r);
-		json_decref(comp);
+		example_json_release(&x);
 	}
 	json_t *exported = learner_export(l, NULL);
 	learner_free(l);
@@ -626,16 +664,16 @@ static int score_holdout(struct job *j, struct holdout_set *h)
 		find_day(days, j->n_days, schedule_trading_day_of(cal, e->exit_us), &j->h_day[k]);
 		if (j->h_day[k] >= j->n_days)
 			j->h_day[k] = j->n_days - 1;
-		json_t *comp = components_of(d, e);
-		if (e->has_components && !comp) {
+		struct example_json x;
+		if (example_json_of(d, e, &x)) {
 			fail(j, ENOMEM, "out of memory");
 			goto out;
 		}
-		candidate_of(d, e, comp, &c);
+		candidate_of(d, e, &x, &c);
 		for (int m = 0; m < CAND_COUNT; m++)
 			if (j->cand[m].model)
 				j->cand[m].p[k] = model_predict(j->cand[m].model, &c);
-		json_decref(comp);
+		example_json_release(&x);
 	}
 	*h = (struct holdout_set){n,	     j->h_label, j->h_pnl_usd, j->h_pnl_frac,
 				  j->h_full, j->h_day,	 j->n_days,    j->capital};

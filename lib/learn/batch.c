@@ -36,12 +36,17 @@ struct batch {
 	unsigned char *label;
 	double *weight;
 	size_t *start;	/* room + 1 */
-	int32_t *value; /* room × MODEL_FIELD_COUNT, −1: a text beyond the table */
+	/* i's categorical texts are value[vstart[i] .. vstart[i+1]−1], indices
+	 * into texts ("field=value"); a text beyond the table is not kept. */
+	size_t *vstart; /* room + 1 */
+	int32_t *value;
+	size_t values, value_room;
 	size_t entries, entry_room;
 	uint16_t *feature;
 	double *x; /* the number as added; z once encoded */
 
 	struct intern names, texts;
+	struct intern fields; /* categorical fields past model_fields: a candidate's categories */
 	long numeric_ignored, values_ignored;
 	char *text_buf; /* "field=value" being looked up */
 	size_t text_room;
@@ -66,8 +71,8 @@ static int resize(void *p, size_t count, size_t size)
 	return 0;
 }
 
-/* Room for need examples and need_entries numbers. */
-static int reserve(struct batch *b, size_t need, size_t need_entries)
+/* Room for need examples, need_entries numbers and need_values texts. */
+static int reserve(struct batch *b, size_t need, size_t need_entries, size_t need_values)
 {
 	if (need > b->room) {
 		size_t room = b->room * 2 > need ? b->room * 2 : need;
@@ -75,9 +80,16 @@ static int reserve(struct batch *b, size_t need, size_t need_entries)
 		if (resize(&b->label, room, sizeof *b->label) ||
 		    resize(&b->weight, room, sizeof *b->weight) ||
 		    resize(&b->start, room + 1, sizeof *b->start) ||
-		    resize(&b->value, room, MODEL_FIELD_COUNT * sizeof *b->value))
+		    resize(&b->vstart, room + 1, sizeof *b->vstart))
 			return -1;
 		b->room = room;
+	}
+	if (need_values > b->value_room) {
+		size_t room = b->value_room * 2 > need_values ? b->value_room * 2 : need_values;
+		room = room < FIRST_ROOM ? FIRST_ROOM : room;
+		if (resize(&b->value, room, sizeof *b->value))
+			return -1;
+		b->value_room = room;
 	}
 	if (need_entries > b->entry_room) {
 		size_t room = b->entry_room * 2 > need_entries ? b->entry_room * 2 : need_entries;
@@ -196,10 +208,12 @@ void batch_free(struct batch *b)
 	free(b->weight);
 	free(b->start);
 	free(b->value);
+	free(b->vstart);
 	free(b->feature);
 	free(b->x);
 	intern_release(&b->names);
 	intern_release(&b->texts);
+	intern_release(&b->fields);
 	free(b->text_buf);
 	free(b->mean);
 	free(b->sd);
@@ -210,12 +224,14 @@ struct batch *batch_new(struct err *err)
 {
 	struct batch *b = calloc(1, sizeof *b);
 	if (!b || intern_init(&b->names, LEARNER_MAX_NUMERIC) ||
-	    intern_init(&b->texts, LEARNER_MAX_VALUES) || reserve(b, 1, 1)) {
+	    intern_init(&b->texts, LEARNER_MAX_VALUES) ||
+	    intern_init(&b->fields, BATCH_MAX_CATEGORY_FIELDS) || reserve(b, 1, 1, 1)) {
 		batch_free(b);
 		err_set(err, ENOMEM, "batch: out of memory");
 		return NULL;
 	}
 	b->start[0] = 0;
+	b->vstart[0] = 0;
 	return b;
 }
 
@@ -228,7 +244,7 @@ size_t batch_count(const struct batch *b)
 
 /* What one example brings, before it is committed. */
 struct pending {
-	size_t entries;
+	size_t entries, values;
 	long numeric_ignored, values_ignored;
 };
 
@@ -250,9 +266,8 @@ static int add_number(struct batch *b, const char *name, double x, struct pendin
 	return 0;
 }
 
-static int add_value(struct batch *b, int field, const char *value, struct pending *p)
+static int add_value(struct batch *b, const char *name, const char *value, struct pending *p)
 {
-	const char *name = model_fields[field];
 	size_t len = strlen(name) + 1 + strlen(value) + 1;
 	if (len > b->text_room) {
 		if (resize(&b->text_buf, len, 1))
@@ -266,7 +281,35 @@ static int add_value(struct batch *b, int field, const char *value, struct pendi
 		return -1;
 	if (idx < 0)
 		p->values_ignored++;
-	b->value[b->n * MODEL_FIELD_COUNT + (size_t)field] = idx;
+	else
+		b->value[p->values++] = idx;
+	return 0;
+}
+
+/* The candidate's categories, as the learner reads them (learner.c,
+ * gather): the first LEARNER_MAX_CATEGORIES members, a text or "none". A
+ * field beyond BATCH_MAX_CATEGORY_FIELDS is ignored, its value counted. */
+static int add_categories(struct batch *b, const struct learner_candidate *c, struct pending *p)
+{
+	const char *name;
+	json_t *v;
+	int n = 0, full;
+	if (!json_is_object(c->categories))
+		return 0;
+	json_object_foreach(c->categories, name, v)
+	{
+		if (n++ == LEARNER_MAX_CATEGORIES)
+			break;
+		if (intern(&b->fields, name, &full) < 0) {
+			if (!full)
+				return -1;
+			p->values_ignored++;
+			continue;
+		}
+		const char *text = json_string_value(v);
+		if (add_value(b, name, text && *text ? text : "none", p))
+			return -1;
+	}
 	return 0;
 }
 
@@ -303,18 +346,24 @@ int batch_add(struct batch *b, const struct learner_candidate *c, int label, dou
 	if (!(isfinite(weight) && weight > 0))
 		return err_set(err, EINVAL, "weight: %g, not a positive finite number", weight);
 	size_t most = 2 + (json_is_object(c->components) ? json_object_size(c->components) : 0);
-	if (b->n == SIZE_MAX - 1 || reserve(b, b->n + 1, b->entries + most))
+	if (b->n == SIZE_MAX - 1 ||
+	    reserve(b, b->n + 1, b->entries + most,
+		    b->values + MODEL_FIELD_COUNT + LEARNER_MAX_CATEGORIES))
 		return err_set(err, ENOMEM, "batch: out of memory");
-	int names_before = b->names.n, texts_before = b->texts.n;
-	struct pending p = {.entries = b->entries};
+	int names_before = b->names.n, texts_before = b->texts.n, fields_before = b->fields.n;
+	struct pending p = {.entries = b->entries, .values = b->values};
 	if (add_numbers(b, c, &p))
 		goto nomem;
 	for (int field = 0; field < MODEL_FIELD_COUNT; field++)
-		if (add_value(b, field, model_candidate_value(c, field), &p))
+		if (add_value(b, model_fields[field], model_candidate_value(c, field), &p))
 			goto nomem;
+	if (add_categories(b, c, &p))
+		goto nomem;
 	b->label[b->n] = (unsigned char)label;
 	b->weight[b->n] = weight;
 	b->entries = p.entries;
+	b->values = p.values;
+	b->vstart[b->n + 1] = p.values;
 	b->start[++b->n] = p.entries;
 	b->numeric_ignored += p.numeric_ignored;
 	b->values_ignored += p.values_ignored;
@@ -322,6 +371,7 @@ int batch_add(struct batch *b, const struct learner_candidate *c, int label, dou
 nomem:
 	intern_truncate(&b->names, names_before);
 	intern_truncate(&b->texts, texts_before);
+	intern_truncate(&b->fields, fields_before);
 	return err_set(err, ENOMEM, "batch: out of memory");
 }
 
@@ -415,10 +465,8 @@ static double example_dot(const struct problem *pb, size_t i, const double *v)
 	double s = v[0];
 	for (size_t e = b->start[i]; e < b->start[i + 1]; e++)
 		s += v[1 + b->feature[e]] * b->x[e];
-	const int32_t *value = &b->value[i * MODEL_FIELD_COUNT];
-	for (int f = 0; f < MODEL_FIELD_COUNT; f++)
-		if (value[f] >= 0)
-			s += v[pb->first_value + (size_t)value[f]];
+	for (size_t k = b->vstart[i]; k < b->vstart[i + 1]; k++)
+		s += v[pb->first_value + (size_t)b->value[k]];
 	return s;
 }
 
@@ -443,10 +491,8 @@ static double evaluate(struct problem *pb, const double *theta, double *grad, do
 		grad[0] += r;
 		for (size_t e = b->start[i]; e < b->start[i + 1]; e++)
 			grad[1 + b->feature[e]] += r * b->x[e];
-		const int32_t *value = &b->value[i * MODEL_FIELD_COUNT];
-		for (int f = 0; f < MODEL_FIELD_COUNT; f++)
-			if (value[f] >= 0)
-				grad[pb->first_value + (size_t)value[f]] += r;
+		for (size_t k = b->vstart[i]; k < b->vstart[i + 1]; k++)
+			grad[pb->first_value + (size_t)b->value[k]] += r;
 	}
 	double penalty = 0;
 	grad[0] /= pb->weight_sum;
@@ -661,7 +707,13 @@ static struct model *model_of(const struct batch *b, const double *theta, struct
 	int d = b->names.n, v = b->texts.n;
 	struct model_numeric *numeric = calloc((size_t)d + 1, sizeof *numeric);
 	struct model_value *values = calloc((size_t)v + 1, sizeof *values);
+	const char *fields[MODEL_FIELD_COUNT + BATCH_MAX_CATEGORY_FIELDS];
+	size_t n_fields = 0;
 	struct model *m = NULL;
+	for (int f = 0; f < MODEL_FIELD_COUNT; f++)
+		fields[n_fields++] = model_fields[f];
+	for (int f = 0; f < b->fields.n; f++)
+		fields[n_fields++] = b->fields.text[f];
 	if (!numeric || !values) {
 		err_set(err, ENOMEM, "batch: out of memory");
 		goto done;
@@ -671,7 +723,7 @@ static struct model *model_of(const struct batch *b, const double *theta, struct
 		    b->names.text[j], isnan(b->sd[j]) ? 0.0 : theta[1 + j], b->mean[j], b->sd[j]};
 	for (int k = 0; k < v; k++)
 		values[k] = (struct model_value){b->texts.text[k], theta[1 + d + k]};
-	m = model_new(theta[0], LEARNER_Z_CLIP, model_fields, MODEL_FIELD_COUNT, numeric, (size_t)d,
+	m = model_new(theta[0], LEARNER_Z_CLIP, fields, n_fields, numeric, (size_t)d,
 		      values, (size_t)v, err);
 done:
 	free(numeric);

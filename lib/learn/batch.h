@@ -23,7 +23,12 @@
  *  - categorical: for each field of model_fields, one-hot "field=value"
  *    (value "none" when absent or empty), every text the examples bring, the
  *    first LEARNER_MAX_VALUES of them in the order they come (further ones
- *    count 0, and are counted).
+ *    count 0, and are counted); and, as the learner reads them, the
+ *    candidate's categories (a profile's categories, strategy): the first
+ *    LEARNER_MAX_CATEGORIES members of each, as "name=value" beside the
+ *    fixed fields, the model's fields then naming them after model_fields
+ *    (at most BATCH_MAX_CATEGORY_FIELDS names; values of further ones are
+ *    counted as ignored).
  *  - a bias.
  *
  * Objective, over the n examples with label y_i, weight s_i > 0 and margin
@@ -73,6 +78,7 @@
 #include "lib/learn/model.h"
 
 #define BATCH_LBFGS_MEMORY 10
+#define BATCH_MAX_CATEGORY_FIELDS 64 /* category names a batch model holds */
 
 /* The settings, their defaults and ranges: batch_option_table (batch.c). */
 struct batch_options {

@@ -258,7 +258,7 @@ long outcome_read_committed(const char *state_dir, struct state *st, enum state_
 
 #define DECODE_MAX_DEPTH 512
 
-enum field_kind { FIELD_TEXT, FIELD_TIME, FIELD_NUMBER, FIELD_COMPONENTS };
+enum field_kind { FIELD_TEXT, FIELD_TIME, FIELD_NUMBER, FIELD_COMPONENTS, FIELD_CATEGORIES };
 
 /* The keys read, in the order outcome_from_record() writes them: the
  * decoder tries the key after the last one matched first. */
@@ -296,6 +296,7 @@ static const struct {
     TEXT(close_reason),
     NUMBER(partial),
     {"components", FIELD_COMPONENTS, 0},
+    {"categories", FIELD_CATEGORIES, 0},
 #undef TEXT
 #undef NUMBER
 };
@@ -307,6 +308,9 @@ struct outcome_decoder {
 	size_t *name_at; /* offsets of component names in text */
 	struct outcome_component *components;
 	size_t n_components, components_cap;
+	size_t (*category_at)[2]; /* offsets of a category's name and value (SIZE_MAX: none) */
+	struct outcome_category *categories;
+	size_t n_categories, categories_cap;
 	size_t text_at[DECODED_KEYS]; /* offset of a text field's value, or SIZE_MAX */
 };
 
@@ -331,6 +335,8 @@ void outcome_decoder_free(struct outcome_decoder *d)
 	free(d->text);
 	free(d->name_at);
 	free(d->components);
+	free(d->category_at);
+	free(d->categories);
 	free(d);
 }
 
@@ -702,6 +708,72 @@ static int scan_components(struct scan *s)
 	}
 }
 
+static int add_category(struct outcome_decoder *d, size_t name_at, size_t value_at)
+{
+	const char *name = d->text + name_at;
+	for (size_t i = 0; i < d->n_categories; i++)
+		if (strcmp(d->text + d->category_at[i][0], name) == 0) {
+			d->category_at[i][1] = value_at;
+			return 0;
+		}
+	if (d->n_categories == d->categories_cap) {
+		size_t cap = d->categories_cap ? d->categories_cap * 2 : 8;
+		size_t(*na)[2] = realloc(d->category_at, cap * sizeof *na);
+		if (!na)
+			return -1;
+		d->category_at = na;
+		struct outcome_category *nc = realloc(d->categories, cap * sizeof *nc);
+		if (!nc)
+			return -1;
+		d->categories = nc;
+		d->categories_cap = cap;
+	}
+	d->category_at[d->n_categories][0] = name_at;
+	d->category_at[d->n_categories++][1] = value_at;
+	return 0;
+}
+
+/* The categories object at s->p: a string member's text kept, any other
+ * value as none. */
+static int scan_categories(struct scan *s)
+{
+	struct outcome_decoder *d = s->d;
+	d->n_categories = 0;
+	s->p++;
+	skip_space(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		size_t name_at, value_at = SIZE_MAX;
+		skip_space(s);
+		if (s->p == s->end || *s->p != '"')
+			return bad(s, "an object key is not a string");
+		if (scan_string(s, &name_at))
+			return -1;
+		skip_space(s);
+		if (s->p == s->end || *s->p != ':')
+			return bad(s, "no ':' after an object key");
+		s->p++;
+		skip_space(s);
+		if (s->p < s->end && *s->p == '"' ? scan_string(s, &value_at) : skip_value(s, 2))
+			return -1;
+		if (add_category(d, name_at, value_at))
+			return err_set(s->err, ENOMEM, "out of memory");
+		skip_space(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			continue;
+		}
+		if (s->p < s->end && *s->p == '}') {
+			s->p++;
+			return 0;
+		}
+		return bad(s, "no ',' or '}' after a member");
+	}
+}
+
 static int find_key(const char *key, size_t *hint)
 {
 	for (size_t k = 0; k < DECODED_KEYS; k++) {
@@ -754,6 +826,11 @@ static int scan_field(struct scan *s, int i, struct outcome_fields *out)
 		if (c != '{')
 			return skip_value(s, 1);
 		return scan_components(s);
+	case FIELD_CATEGORIES:
+		d->n_categories = 0;
+		if (c != '{')
+			return skip_value(s, 1);
+		return scan_categories(s);
 	}
 	return 0;
 }
@@ -773,6 +850,7 @@ int outcome_decode(struct outcome_decoder *d, const char *line, size_t len,
 	}
 	d->text_len = 0;
 	d->n_components = 0;
+	d->n_categories = 0;
 	memset(out, 0, sizeof *out);
 	out->entry_us = out->exit_us = CALENDAR_NONE;
 	out->entry_price = out->exit_price = out->qty = out->pnl_usd = out->pnl_frac =
@@ -827,5 +905,12 @@ int outcome_decode(struct outcome_decoder *d, const char *line, size_t len,
 		d->components[i].name = d->text + d->name_at[i];
 	out->components = d->components;
 	out->n_components = d->n_components;
+	for (size_t i = 0; i < d->n_categories; i++) {
+		d->categories[i].name = d->text + d->category_at[i][0];
+		d->categories[i].value =
+		    d->category_at[i][1] == SIZE_MAX ? NULL : d->text + d->category_at[i][1];
+	}
+	out->categories = d->categories;
+	out->n_categories = d->n_categories;
 	return 0;
 }

@@ -72,6 +72,12 @@ struct outcome_component {
 	double value;
 };
 
+/* A member of an outcome's categories: value NULL when null or not a
+ * string. */
+struct outcome_category {
+	const char *name, *value;
+};
+
 /* One outcome line read back by outcome_decode(). Strings and components
  * belong to the decoder and stay valid until its next decode. */
 struct outcome_fields {
@@ -90,6 +96,11 @@ struct outcome_fields {
 	const struct outcome_component *components;
 	size_t n_components;
 	int has_components;
+	/* The members of "categories" (strategy among them), in the order
+	 * written (a name written twice keeps its first place and its last
+	 * value); none when the key is absent or not an object. */
+	const struct outcome_category *categories;
+	size_t n_categories;
 };
 
 struct outcome_decoder;

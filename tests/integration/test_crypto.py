@@ -406,3 +406,24 @@ def test_segment_by_a_field_the_profile_does_not_have_is_refused_with_its_line(t
     assert f"tradelearn.json:{line}: learner.segment_by:" in p.stderr, p.stderr
     assert '"venu" is not a categorical field of profile crypto' in p.stderr
     assert "venue" in p.stderr  # the categories it has are named
+
+
+def test_the_retrains_batch_model_learns_the_profiles_categories_and_its_online_replay_keeps_the_venue_segments(tmp_path):
+    from modeltools import bundle_members, bundle_of, retrain
+    r, _ = crypto_root(tmp_path / "root", days=20, config=config_with(segment_by="venue",
+                                                                        segment_min_trades=5))
+    r.run("watch", "--once")
+    event = retrain(r, "--force")
+    members = bundle_members(bundle_of(r, event["version"]))
+    model = json.loads(members["model.json"])
+    fields = model["categorical"]["fields"]
+    assert "venue" in fields and "strategy" in fields, fields
+    venues = {(o.get("categories") or {}).get("venue") for o in r.outcomes()}
+    weights = model["categorical"]["weights"]
+    assert {f"venue={v}" for v in venues} <= set(weights), sorted(weights)
+    assert any(abs(weights[f"venue={v}"]) > 1e-9 for v in venues)
+    # the README's scorer reads a candidate's venue with this model
+    score = readme_scorer()["score"]
+    base = {"symbol": "BTCUSDT", "side": "long", "timeframe": "5m", "components": {"trend": 1.0}}
+    probs = {v: score(model, dict(base, venue=v)) for v in venues}
+    assert len(set(probs.values())) == len(probs)

@@ -86,6 +86,16 @@ static void agrees_with_jansson(struct outcome_decoder *d, const char *line)
 		k++;
 	}
 	assert_int_equal(k, f.n_components);
+	json_t *cats = json_object_get(o, "categories");
+	k = 0;
+	json_object_foreach(cats, name, v)
+	{
+		assert_true(k < f.n_categories);
+		assert_string_equal(f.categories[k].name, name);
+		same_text(f.categories[k].value, v);
+		k++;
+	}
+	assert_int_equal(k, f.n_categories);
 	json_decref(o);
 }
 
@@ -115,6 +125,12 @@ static void test_lines_read_as_jansson_reads_them(void **state)
 	     * (first number then not, and the reverse), a time that is not one. */
 	    "{\"components\":{\"a\":1,\"b\":\"no\",\"c\":{\"d\":2},\"a\":\"gone\",\"e\":null,"
 	    "\"e\":3.5,\"f\":-7},\"entry_ts\":\"yesterday\",\"exit_ts\":17}",
+	    /* Categories: texts, null, a number and an object (none), a name
+	     * written twice (its last value), escapes. */
+	    "{\"categories\":{\"venue\":\"binance\",\"strategy\":null,\"desk\":5,"
+	    "\"x\":{\"y\":\"z\"},\"venue\":\"okx\",\"v\\u00e9\":\"a\\nb\"},\"symbol\":\"BTC\"}",
+	    "{\"categories\":null}",
+	    "{\"categories\":{}}",
 	    /* Wrong types where numbers and texts belong; an empty object. */
 	    "{\"symbol\":5,\"pnl_usd\":\"12\",\"regime\":[\"a\"],\"partial\":true}",
 	    "{}",
