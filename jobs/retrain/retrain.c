@@ -37,9 +37,9 @@ enum role { OUTSIDE, TRAIN, HOLDOUT };
 struct example {
 	int64_t exit_us, entry_us;
 	double pnl_usd, pnl_frac, confidence, score;
-	uint32_t first_number, n_numbers; /* into the data's numbers */
+	uint32_t first_number, n_numbers;      /* into the data's numbers */
 	uint32_t first_category, n_categories; /* into the data's categories */
-	uint32_t text[MODEL_FIELD_COUNT]; /* interned values of model_fields; 0: none */
+	uint32_t text[MODEL_FIELD_COUNT];      /* interned values of model_fields; 0: none */
 	unsigned char label, full, has_components, role;
 };
 
@@ -255,8 +255,8 @@ static void candidate_of(const struct data *d, const struct example *e,
 }
 
 /* e as the record the short-term job learned it from. */
-static void record_of(const struct data *d, const struct example *e,
-		      const struct example_json *x, struct record *r)
+static void record_of(const struct data *d, const struct example *e, const struct example_json *x,
+		      struct record *r)
 {
 	struct learner_candidate c;
 	candidate_of(d, e, x, &c);

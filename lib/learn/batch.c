@@ -35,7 +35,7 @@ struct batch {
 	size_t n, room;
 	unsigned char *label;
 	double *weight;
-	size_t *start;	/* room + 1 */
+	size_t *start; /* room + 1 */
 	/* i's categorical texts are value[vstart[i] .. vstart[i+1]−1], indices
 	 * into texts ("field=value"); a text beyond the table is not kept. */
 	size_t *vstart; /* room + 1 */
@@ -346,9 +346,8 @@ int batch_add(struct batch *b, const struct learner_candidate *c, int label, dou
 	if (!(isfinite(weight) && weight > 0))
 		return err_set(err, EINVAL, "weight: %g, not a positive finite number", weight);
 	size_t most = 2 + (json_is_object(c->components) ? json_object_size(c->components) : 0);
-	if (b->n == SIZE_MAX - 1 ||
-	    reserve(b, b->n + 1, b->entries + most,
-		    b->values + MODEL_FIELD_COUNT + LEARNER_MAX_CATEGORIES))
+	if (b->n == SIZE_MAX - 1 || reserve(b, b->n + 1, b->entries + most,
+					    b->values + MODEL_FIELD_COUNT + LEARNER_MAX_CATEGORIES))
 		return err_set(err, ENOMEM, "batch: out of memory");
 	int names_before = b->names.n, texts_before = b->texts.n, fields_before = b->fields.n;
 	struct pending p = {.entries = b->entries, .values = b->values};
@@ -723,8 +722,8 @@ static struct model *model_of(const struct batch *b, const double *theta, struct
 		    b->names.text[j], isnan(b->sd[j]) ? 0.0 : theta[1 + j], b->mean[j], b->sd[j]};
 	for (int k = 0; k < v; k++)
 		values[k] = (struct model_value){b->texts.text[k], theta[1 + d + k]};
-	m = model_new(theta[0], LEARNER_Z_CLIP, fields, n_fields, numeric, (size_t)d,
-		      values, (size_t)v, err);
+	m = model_new(theta[0], LEARNER_Z_CLIP, fields, n_fields, numeric, (size_t)d, values,
+		      (size_t)v, err);
 done:
 	free(numeric);
 	free(values);

@@ -102,7 +102,7 @@ struct segments {
 	/* A fixed field, or -1: a category of the record's (a profile's
 	 * categories, strategy) named by the options' segment_by. */
 	int field;
-	char by[sizeof ((struct learner_options *)0)->segment_by]; /* the field's name */
+	char by[sizeof((struct learner_options *)0)->segment_by]; /* the field's name */
 	struct learner *used;
 	int n;
 	char *value[LEARNER_MAX_SEGMENTS];

@@ -649,11 +649,12 @@ static int add_component(struct outcome_decoder *d, size_t name_at, double value
 	return 0;
 }
 
-/* The components object at s->p: its number members kept, the rest skipped. */
-static int scan_components(struct scan *s)
+/* The members of the object at s->p, each handed to member() with the
+ * offset of its name once s->p is at its value (which member() reads).
+ * mark is where the text stood before the name, for a member that keeps
+ * nothing of it. */
+static int scan_members(struct scan *s, int (*member)(struct scan *s, size_t name_at, size_t mark))
 {
-	struct outcome_decoder *d = s->d;
-	d->n_components = 0;
 	s->p++;
 	skip_space(s);
 	if (s->p < s->end && *s->p == '}') {
@@ -661,7 +662,7 @@ static int scan_components(struct scan *s)
 		return 0;
 	}
 	for (;;) {
-		size_t name_at, mark = d->text_len;
+		size_t name_at, mark = s->d->text_len;
 		skip_space(s);
 		if (s->p == s->end || *s->p != '"')
 			return bad(s, "an object key is not a string");
@@ -672,29 +673,8 @@ static int scan_components(struct scan *s)
 			return bad(s, "no ':' after an object key");
 		s->p++;
 		skip_space(s);
-		if (s->p < s->end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
-			double v;
-			if (scan_number(s, &v))
-				return -1;
-			if (add_component(d, name_at, v))
-				return err_set(s->err, ENOMEM, "out of memory");
-		} else {
-			/* A name written twice, the second time not a number:
-			 * jansson keeps the later value, so the name is no
-			 * longer a number. */
-			long same = component_named(d, name_at);
-			if (same >= 0) {
-				size_t i = (size_t)same, after = d->n_components - i - 1;
-				memmove(d->name_at + i, d->name_at + i + 1,
-					after * sizeof *d->name_at);
-				memmove(d->components + i, d->components + i + 1,
-					after * sizeof *d->components);
-				d->n_components--;
-			}
-			d->text_len = mark;
-			if (skip_value(s, 2))
-				return -1;
-		}
+		if (member(s, name_at, mark))
+			return -1;
 		skip_space(s);
 		if (s->p < s->end && *s->p == ',') {
 			s->p++;
@@ -706,6 +686,31 @@ static int scan_components(struct scan *s)
 		}
 		return bad(s, "no ',' or '}' after a member");
 	}
+}
+
+/* A member of components: a number kept, the rest skipped. */
+static int component_member(struct scan *s, size_t name_at, size_t mark)
+{
+	struct outcome_decoder *d = s->d;
+	if (s->p < s->end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
+		double v;
+		if (scan_number(s, &v))
+			return -1;
+		if (add_component(d, name_at, v))
+			return err_set(s->err, ENOMEM, "out of memory");
+		return 0;
+	}
+	/* A name written twice, the second time not a number: jansson keeps
+	 * the later value, so the name is no longer a number. */
+	long same = component_named(d, name_at);
+	if (same >= 0) {
+		size_t i = (size_t)same, after = d->n_components - i - 1;
+		memmove(d->name_at + i, d->name_at + i + 1, after * sizeof *d->name_at);
+		memmove(d->components + i, d->components + i + 1, after * sizeof *d->components);
+		d->n_components--;
+	}
+	d->text_len = mark;
+	return skip_value(s, 2);
 }
 
 static int add_category(struct outcome_decoder *d, size_t name_at, size_t value_at)
@@ -733,45 +738,16 @@ static int add_category(struct outcome_decoder *d, size_t name_at, size_t value_
 	return 0;
 }
 
-/* The categories object at s->p: a string member's text kept, any other
- * value as none. */
-static int scan_categories(struct scan *s)
+/* A member of categories: a string's text kept, any other value none. */
+static int category_member(struct scan *s, size_t name_at, size_t mark)
 {
-	struct outcome_decoder *d = s->d;
-	d->n_categories = 0;
-	s->p++;
-	skip_space(s);
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
-		return 0;
-	}
-	for (;;) {
-		size_t name_at, value_at = SIZE_MAX;
-		skip_space(s);
-		if (s->p == s->end || *s->p != '"')
-			return bad(s, "an object key is not a string");
-		if (scan_string(s, &name_at))
-			return -1;
-		skip_space(s);
-		if (s->p == s->end || *s->p != ':')
-			return bad(s, "no ':' after an object key");
-		s->p++;
-		skip_space(s);
-		if (s->p < s->end && *s->p == '"' ? scan_string(s, &value_at) : skip_value(s, 2))
-			return -1;
-		if (add_category(d, name_at, value_at))
-			return err_set(s->err, ENOMEM, "out of memory");
-		skip_space(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p < s->end && *s->p == '}') {
-			s->p++;
-			return 0;
-		}
-		return bad(s, "no ',' or '}' after a member");
-	}
+	size_t value_at = SIZE_MAX;
+	(void)mark;
+	if (s->p < s->end && *s->p == '"' ? scan_string(s, &value_at) : skip_value(s, 2))
+		return -1;
+	if (add_category(s->d, name_at, value_at))
+		return err_set(s->err, ENOMEM, "out of memory");
+	return 0;
 }
 
 static int find_key(const char *key, size_t *hint)
@@ -825,12 +801,12 @@ static int scan_field(struct scan *s, int i, struct outcome_fields *out)
 		out->has_components = c == '{';
 		if (c != '{')
 			return skip_value(s, 1);
-		return scan_components(s);
+		return scan_members(s, component_member);
 	case FIELD_CATEGORIES:
 		d->n_categories = 0;
 		if (c != '{')
 			return skip_value(s, 1);
-		return scan_categories(s);
+		return scan_members(s, category_member);
 	}
 	return 0;
 }

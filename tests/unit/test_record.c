@@ -195,7 +195,8 @@ static const struct record_case record_cases[] = {
      "{'event':'open','trade_id':'T1','symbol':'AA\\u0000PL','ts':'2026-02-05T15:00:00Z'}",
      QUARANTINED, "bad_value"},
     {"an escaped NUL in a field no one reads", "canonical", A,
-     "{'event':'open','trade_id':'T1','symbol':'AAPL','side':'long','ts':'2026-02-05T15:00:00Z','note':'a\\u0000b'}",
+     "{'event':'open','trade_id':'T1','symbol':'AAPL','side':'long','ts':'2026-02-05T15:00:00Z','"
+     "note':'a\\u0000b'}",
      OK(PROFILE_KIND_OPEN), "", "AAPL", 1, NAN, NAN, 0, NULL},
 
     /* canonical: ignored rows */
