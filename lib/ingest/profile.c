@@ -208,21 +208,6 @@ static int set_pointers(struct profile_pointers *pp, json_t *v, const char *path
 	return add_pointers(pp, v, path, err);
 }
 
-/* Text of a scalar as a value map reads it: a string itself, an integer or
- * a boolean as its JSON text; NULL for anything else. */
-const char *profile_value_text(json_t *v, char *num, size_t len)
-{
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(num, len, "%lld", (long long)json_integer_value(v));
-		return num;
-	}
-	if (json_is_boolean(v))
-		return json_is_true(v) ? "true" : "false";
-	return NULL;
-}
-
 /* "equals": {value: to, ...}, non-empty, every "to" a string. */
 static int parse_value_map(struct profile_pointers *pp, json_t *v, const char *path,
 			   struct err *err)

@@ -223,10 +223,6 @@ int profile_has_knob(const struct profile *p, const char *name);
  * "pnl_usd ÷ (entry_price × qty)" ... */
 void profile_pnl_basis(const struct profile *p, char *buf, size_t len);
 
-/* The text of a scalar as a value map reads it: a string itself, an integer
- * or a boolean as its JSON text (num holds it); NULL for anything else. */
-const char *profile_value_text(json_t *v, char *num, size_t len);
-
 /* Frees the pointer strings. */
 void profile_release(struct profile *p);
 
