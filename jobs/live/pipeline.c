@@ -109,19 +109,13 @@ static int load_keys(struct pipeline *p, struct err *err)
 
 static int load_learner(struct pipeline *p, struct err *err)
 {
-	char path[FOLLOW_PATH_MAX + 128], *text;
-	size_t len;
-	json_error_t jerr;
-	if (state_read_learner(p->state_dir, &p->state, &text, &len, err))
+	char path[FOLLOW_PATH_MAX + 128];
+	json_t *j;
+	if (state_load_learner(p->state_dir, &p->state, &j, err))
 		return -1;
-	if (!text)
+	if (!j)
 		return 0;
 	snprintf(path, sizeof path, "%s/%s", p->state_dir, p->state.learner_file);
-	json_t *j = json_loadb(text, len, 0, &jerr);
-	free(text);
-	if (!j)
-		return err_set(err, EBADMSG, "%s: damaged (%s at line %d): %s", path, jerr.text,
-			       jerr.line, STATE_LEARNER_ADVICE);
 	int rc = short_term_load(p->job, j, err);
 	json_t *cursor = json_object_get(j, "feed");
 	if (cursor)

@@ -960,6 +960,6 @@ int state_load_learner(const char *dir, const struct state *st, json_t **doc, st
 	free(text);
 	if (*doc)
 		return 0;
-	return err_set(err, EBADMSG, "%s/%s: not JSON: %s (line %d): %s", dir, st->learner_file,
+	return err_set(err, EBADMSG, "%s/%s: damaged (%s at line %d): %s", dir, st->learner_file,
 		       jerr.text, jerr.line, STATE_LEARNER_ADVICE);
 }

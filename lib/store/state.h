@@ -170,8 +170,8 @@ int state_read_learner(const char *dir, const struct state *st, char **text, siz
  * does, as a JSON document in *doc (the caller's reference; NULL when st
  * names none). Every reader of the learned state goes through it, so an
  * edited or damaged generation is refused by all of them alike. Returns 0,
- * or -1 with err set (as state_read_learner(), or EBADMSG "<path>: not
- * JSON: <why>: <advice>") and *doc NULL. */
+ * or -1 with err set (as state_read_learner(), or EBADMSG "<path>: damaged
+ * (<why> at line N): <advice>" for text that is not JSON) and *doc NULL. */
 int state_load_learner(const char *dir, const struct state *st, json_t **doc, struct err *err);
 
 int state_check_outputs(const char *dir, const struct state *st, state_say_fn say, void *ctx,
